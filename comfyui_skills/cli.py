@@ -1,0 +1,106 @@
+"""What every script shares: the common flags, output on the right stream, exit codes.
+
+A command module defines `build_parser()` and `run(args) -> int`; `main()` turns any
+ComfyError into one readable line (or a JSON object with --json) and its exit code.
+"""
+
+import argparse
+import json
+import os
+import sys
+import traceback
+
+from .config import resolve_url
+from .errors import ComfyError, Interrupted
+from .transport import DEFAULT_TIMEOUT, Client
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line plus a pointer to --help, exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def parser(prog, description, epilog=None, server=True):
+    p = Parser(prog=prog, description=description, epilog=epilog,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    if server:
+        add_server_flags(p)
+    return p
+
+
+def add_server_flags(p):
+    g = p.add_argument_group("server")
+    g.add_argument("--url", help="ComfyUI address (default: project manifest, $COMFYUI_URL, http://127.0.0.1:8188)")
+    g.add_argument("--project", default=os.environ.get("COMFYUI_PROJECT"),
+                   help="project name under projects/ (its project.yaml may give the url)")
+    g.add_argument("--api-key", default=None, help="API key (default: $COMFYUI_API_KEY)")
+    g.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT,
+                   help="seconds to wait for each API call (default: %(default)s)")
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above zero")
+    return value
+
+
+def client_from(args, **kw):
+    url = resolve_url(getattr(args, "url", None), getattr(args, "project", None))
+    key = getattr(args, "api_key", None) or os.environ.get("COMFYUI_API_KEY") or None
+    return Client(url, api_key=key, timeout=getattr(args, "timeout", DEFAULT_TIMEOUT), **kw)
+
+
+def emit(args, obj, text=None):
+    """One JSON object on stdout with --json, else short text (or the JSON, pretty, when no text)."""
+    if args.json:
+        print(json.dumps(obj, ensure_ascii=False), flush=True)
+    elif text is not None:
+        if text:
+            print(text, flush=True)
+    else:
+        print(json.dumps(obj, indent=2, ensure_ascii=False), flush=True)
+
+
+def note(message):
+    """Human messages and progress always go to stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(module, argv=None):
+    """Run a command module; never let a traceback out unless --debug."""
+    p = module.build_parser()
+    args = p.parse_args(argv)
+    try:
+        return module.run(args) or 0
+    except KeyboardInterrupt:
+        note("interrupted")
+        return Interrupted.exit_code
+    except ComfyError as exc:
+        if args.debug:
+            traceback.print_exc()
+        report_error(args, exc)
+        return exc.exit_code
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug of ours: say so plainly, keep the traceback behind --debug
+        if args.debug:
+            raise
+        note(f"{p.prog}: internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
+        return 1
+
+
+def report_error(args, exc):
+    if args.json:
+        print(json.dumps(exc.as_dict(), ensure_ascii=False), flush=True)
+    line = f"error: {exc.message}"
+    if exc.hint:
+        line += f" ({exc.hint})"
+    note(line)

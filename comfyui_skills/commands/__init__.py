@@ -1,0 +1,1 @@
+"""One module a script: `build_parser()` and `run(args)`; `scripts/<name>.py` calls `cli.main`."""

@@ -1,0 +1,36 @@
+"""status.py: is ComfyUI up, which versions, which devices, how busy."""
+
+from .. import cli, server
+
+EPILOG = """\
+examples:
+  python scripts/status.py
+  python scripts/status.py --url 127.0.0.1:8188 --json
+
+exit codes: 0 online, 3 not reachable (JSON still printed with "online": false), 4 the server
+answered with an error, 2 bad usage.
+"""
+
+
+def build_parser():
+    return cli.parser("status.py", "Probe a ComfyUI server: versions, OS, devices and VRAM, queue.", EPILOG)
+
+
+def run(args):
+    client = cli.client_from(args, connect_timeout=1.5)
+    info = server.probe(client)
+    cli.emit(args, info, _text(info))
+    return 0 if info["online"] else 3
+
+
+def _text(info):
+    if not info["online"]:
+        return f"offline: {info['error']} ({info['hint']})"
+    lines = [f"online: ComfyUI {info['comfyui_version']} at {info['url']} "
+             f"(Python {info['python_version']}, PyTorch {info['pytorch_version']}, {info['os']})"]
+    for d in info["devices"]:
+        lines.append(f"device: {d['name']} ({d['type']}) VRAM {d['vram_free_human']} free of {d['vram_total_human']}")
+    q = info.get("queue")
+    if q is not None:
+        lines.append(f"queue: {q['running']} running, {q['pending']} pending")
+    return "\n".join(lines)

@@ -1,0 +1,93 @@
+"""Where things are: the server URL, the state folder, the projects folder."""
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from .errors import InputError
+
+DEFAULT_URL = "http://127.0.0.1:8188"
+CLOUD_HOSTS = ("cloud.comfy.org",)
+PACK_ROOT = Path(__file__).resolve().parent.parent
+
+
+def state_dir():
+    return Path(os.environ.get("COMFYUI_SKILLS_STATE") or PACK_ROOT / "state")
+
+
+def projects_dir():
+    return Path(os.environ.get("COMFYUI_SKILLS_PROJECTS") or PACK_ROOT / "projects")
+
+
+def normalize_url(raw, source="--url"):
+    """Accept `host:port`, `http(s)://host[:port][/path]`; refuse anything else by name."""
+    text = (raw or "").strip()
+    if not text:
+        raise InputError(f"{source} is empty", hint="give a URL such as http://127.0.0.1:8188")
+    if "://" not in text:
+        text = "http://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https"):
+        raise InputError(f"{source} {raw!r}: only http:// and https:// URLs are supported")
+    try:
+        parts.port  # raises for a port that is not a number in range
+    except ValueError:
+        raise InputError(f"{source} {raw!r}: the port is not a number from 0 to 65535") from None
+    host = parts.hostname
+    if not host or not re.fullmatch(r"[A-Za-z0-9._:\-\[\]]+", parts.netloc.rsplit("@", 1)[-1]):
+        raise InputError(f"{source} {raw!r} is not a valid server address",
+                         hint="give a URL such as http://127.0.0.1:8188 or host:port")
+    if parts.query or parts.fragment:
+        raise InputError(f"{source} {raw!r}: a server URL has no query or fragment")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def is_cloud(url):
+    return urlsplit(url).hostname in CLOUD_HOSTS
+
+
+def read_manifest(project):
+    """The project's `project.yaml` as a dict ({} when there is none)."""
+    path = projects_dir() / project / "project.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: cannot read the project manifest: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: the project manifest must be a mapping with a `url:` key")
+    return data
+
+
+def manifest_urls(project):
+    """Every server URL a manifest lists (`url:` one, or `urls:` several)."""
+    data = read_manifest(project)
+    path = projects_dir() / project / "project.yaml"
+    raw = data.get("urls") or data.get("url") or []
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise InputError(f"{path}: `url`/`urls` must be a URL or a list of URLs")
+    return [normalize_url(u, source=str(path)) for u in raw]
+
+
+def resolve_urls(flag=None, project=None):
+    """Candidate servers, first found wins: --url, the project manifest, COMFYUI_URL, the default."""
+    if flag:
+        return [normalize_url(flag)]
+    if project:
+        urls = manifest_urls(project)
+        if urls:
+            return urls
+    env = os.environ.get("COMFYUI_URL")
+    if env:
+        return [normalize_url(env, source="COMFYUI_URL")]
+    return [DEFAULT_URL]
+
+
+def resolve_url(flag=None, project=None):
+    return resolve_urls(flag, project)[0]

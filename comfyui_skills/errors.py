@@ -1,0 +1,62 @@
+"""The exceptions every command maps to an exit code.
+
+Each carries the one line a user reads and, where there is one, what to do next.
+"""
+
+
+class ComfyError(Exception):
+    """Base of everything this pack raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message, hint=None, **details):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details = details
+
+    def as_dict(self):
+        out = {"error": type(self).__name__, "message": self.message}
+        if self.hint:
+            out["hint"] = self.hint
+        out.update({k: v for k, v in self.details.items() if v is not None})
+        return out
+
+
+class CheckFailed(ComfyError):
+    """The workflow checked or run failed (invalid workflow, execution error)."""
+
+    exit_code = 1
+
+
+class InputError(ComfyError):
+    """Bad flag, unreadable or malformed file."""
+
+    exit_code = 2
+
+
+class TransportError(ComfyError):
+    """Talking to the server went wrong."""
+
+
+class ServerUnreachable(TransportError):
+    exit_code = 3
+
+
+class ServerTimeout(ServerUnreachable):
+    pass
+
+
+class ServerError(TransportError):
+    """The server answered, with an error status or a body we cannot read."""
+
+    exit_code = 4
+
+    def __init__(self, message, hint=None, status=None, body=None, **details):
+        super().__init__(message, hint, status=status, **details)
+        self.status = status
+        self.body = body
+
+
+class Interrupted(ComfyError):
+    exit_code = 130
