@@ -1,0 +1,46 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CONFORMANCE = SHARED / "conformance"
+
+
+def pytest_collection_modifyitems(config, items):
+    live_url = os.environ.get("COMFYUI_URL")
+    for item in items:
+        if "live" in item.keywords and not live_url:
+            item.add_marker(pytest.mark.skip(reason="live test: set COMFYUI_URL to a real ComfyUI"))
+        if "conformance" in item.keywords and not CONFORMANCE.is_dir():
+            item.add_marker(pytest.mark.skip(reason="../shared/conformance is absent"))
+
+
+@pytest.fixture
+def live_url():
+    return os.environ["COMFYUI_URL"]
+
+
+@pytest.fixture
+def pack_env(tmp_path, monkeypatch):
+    """State and projects in a temp folder, so tests never touch the pack's own."""
+    env = dict(os.environ)
+    env["COMFYUI_SKILLS_STATE"] = str(tmp_path / "state")
+    env["COMFYUI_SKILLS_PROJECTS"] = str(tmp_path / "projects")
+    env.pop("COMFYUI_URL", None)
+    env.pop("COMFYUI_API_KEY", None)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("COMFYUI_URL", raising=False)
+    monkeypatch.delenv("COMFYUI_API_KEY", raising=False)
+    return env
+
+
+def script(name, *args, env=None, stdin=None, timeout=60, cwd=None):
+    """Run scripts/<name>.py as a user would; returns CompletedProcess with text output."""
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *map(str, args)],
+                          capture_output=True, text=True, env=env, input=stdin, timeout=timeout,
+                          cwd=cwd or ROOT)
