@@ -44,9 +44,13 @@ class Client:
         return self.url + prefix + "/" + path.lstrip("/")
 
     def ws_url(self):
-        base = self.endpoint("/ws")
+        """The WebSocket address. For Comfy Cloud it carries the key: never print or log it."""
+        base = self.url + "/ws"  # Comfy Cloud serves /ws at the root, not under /api
         scheme = "wss" if base.startswith("https") else "ws"
-        return scheme + base[base.index(":"):] + f"?clientId={self.client_id}"
+        url = scheme + base[base.index(":"):] + f"?clientId={self.client_id}"
+        if self.cloud and self.api_key:
+            url += f"&token={self.api_key}"
+        return url
 
     def auth_headers(self):
         if not self.api_key:
