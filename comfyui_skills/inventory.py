@@ -1,0 +1,460 @@
+"""What a ComfyUI install has: its node schema (/object_info), models, input files.
+
+`load()` finds the best inventory there is, in this order: an explicit `/object_info` dump, an
+explicit inventory file, the last snapshot (`state/inventory.json`), then the core-node inventory
+bundled with the pack. `.object_info` is always exactly what the server returned (classic and V3
+input forms untouched), so code that reads it works on raw dumps too.
+"""
+
+import gzip
+import hashlib
+import json
+from functools import cached_property
+from pathlib import Path
+
+from . import config
+from .errors import InputError
+
+SCHEMA_VERSION = 1
+STATE_NAME = "inventory.json"
+PREV_NAME = "inventory.prev.json"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+BUNDLED_PATH = DATA_DIR / "core-inventory.json.gz"
+SCHEMA_PATH = DATA_DIR / "inventory.schema.json"
+REFRESH_HINT = "take a new snapshot with `python scripts/inventory.py` (needs the server), " \
+               "or delete the file to fall back to the bundled core inventory"
+
+
+class Inventory:
+    """One install's node schema plus what is known of its files (None = unknown)."""
+
+    def __init__(self, object_info, *, kind, source, models=None, input_files=None,
+                 comfyui_version=None, taken_at=None, url=None, path=None, record=None):
+        self.object_info = object_info
+        self.kind = kind  # "snapshot" | "dump" | "bundled"
+        self.source = source
+        self.models = models
+        self.input_files = input_files
+        self.comfyui_version = comfyui_version
+        self.taken_at = taken_at
+        self.url = url
+        self.path = path
+        self.record = record or {}  # the whole file, for the extra sections (embeddings, stats...)
+
+    @property
+    def bundled(self):
+        return self.kind == "bundled"
+
+    @cached_property
+    def hash(self):
+        """sha256 of the node schema, stable across key order and whitespace."""
+        stored = self.record.get("hash")
+        return stored if stored else schema_hash(self.object_info)
+
+    def node(self, class_type):
+        return self.object_info.get(class_type)
+
+    def __contains__(self, class_type):
+        return class_type in self.object_info
+
+    def __len__(self):
+        return len(self.object_info)
+
+    def __repr__(self):
+        return f"<Inventory {len(self)} nodes from {self.source}>"
+
+
+def schema_hash(object_info):
+    text = json.dumps(object_info, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+def state_path():
+    return config.state_dir() / STATE_NAME
+
+
+def prev_path():
+    return config.state_dir() / PREV_NAME
+
+
+def load(path=None, object_info_path=None):
+    """The inventory to work from: object_info_path > path > state/inventory.json > bundled."""
+    if object_info_path:
+        return load_file(object_info_path, expect="dump")
+    if path:
+        return load_file(path)
+    state = state_path()
+    if state.is_file():
+        return load_file(state, shown=_shown(state))
+    return load_bundled()
+
+
+def load_bundled():
+    return from_record(read_file(BUNDLED_PATH), BUNDLED_PATH, "bundled core inventory")
+
+
+def load_file(path, expect=None, shown=None):
+    """An inventory file or a raw /object_info dump (plain or .gz), told apart by content."""
+    data = read_file(path)
+    shown = shown or str(path)
+    if is_record(data):
+        return from_record(data, path, shown)
+    if is_object_info(data):
+        return from_object_info(data, path, shown)
+    if expect == "dump":
+        raise InputError(f"{shown}: not an /object_info dump (expected {{class_type: {{input, output, ...}}}})",
+                         hint="save one with: curl http://127.0.0.1:8188/object_info > object_info.json")
+    raise InputError(f"{shown}: neither an inventory snapshot nor an /object_info dump", hint=REFRESH_HINT)
+
+
+def read_file(path):
+    """JSON from a file (gzip when it ends in .gz); every failure is an InputError naming it."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not an inventory file") from None
+    except (OSError, EOFError) as exc:  # gzip raises these for a truncated or non-gzip file
+        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}", hint=REFRESH_HINT) from None
+    if not raw.strip():
+        raise InputError(f"{path}: the file is empty", hint=REFRESH_HINT)
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file, so not an inventory", hint=REFRESH_HINT) from None
+    except json.JSONDecodeError as exc:
+        ran_out = exc.pos >= len(raw.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
+        cut = " (the file looks truncated)" if ran_out else ""
+        raise InputError(f"{path}: corrupt JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{cut}",
+                         hint=REFRESH_HINT) from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to be an inventory", hint=REFRESH_HINT) from None
+
+
+def is_record(data):
+    return isinstance(data, dict) and "schema_version" in data and "object_info" in data
+
+
+def is_object_info(data):
+    if not isinstance(data, dict) or not data:
+        return False
+    return all(isinstance(v, dict) and ("input" in v or "output" in v) for v in data.values())
+
+
+def from_record(data, path, shown):
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        older = isinstance(version, int) and version < SCHEMA_VERSION
+        raise InputError(f"{shown}: written in inventory schema version {version!r}, "
+                         f"this pack reads version {SCHEMA_VERSION}"
+                         + (" (an older snapshot)" if older else ""), hint=REFRESH_HINT)
+    check_record(data, shown)
+    kind = data["kind"]
+    if kind == "bundled":
+        source = f"bundled core inventory (ComfyUI {data.get('comfyui_version') or '?'})"
+    else:
+        source = f"snapshot {shown} taken {data.get('taken_at') or '?'} from {data.get('url') or '?'}"
+    return Inventory(data["object_info"], kind=kind, source=source, models=data.get("models"),
+                     input_files=data.get("input_files"), comfyui_version=data.get("comfyui_version"),
+                     taken_at=data.get("taken_at"), url=data.get("url"), path=Path(path), record=data)
+
+
+def from_object_info(data, path, shown):
+    check_nodes(data, shown)
+    return Inventory(data, kind="dump", source=f"object_info dump {shown}",
+                     input_files=input_files_of(data), path=Path(path))
+
+
+def _shown(path):
+    """A state file is named relative to the pack root when it lives there, as users see it."""
+    try:
+        return str(Path(path).resolve().relative_to(config.PACK_ROOT))
+    except ValueError:
+        return str(path)
+
+
+# -- checking the file against the JSON Schema -------------------------------------------------
+# Importing jsonschema alone costs ~65 ms and it checks ~70 us a node, far more than parsing the
+# file, so the schema is compiled here into plain checks. It uses only the keywords below; the
+# tests hold jsonschema and this checker to the same verdicts on good and broken files.
+
+_JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
+               "integer": int, "number": (int, float)}
+ANNOTATIONS = {"$schema", "$id", "$defs", "title", "description"}
+SUPPORTED = {"type", "properties", "additionalProperties", "required", "items", "const", "enum",
+             "pattern", "minimum", "$ref"} | ANNOTATIONS
+_checks = {}
+
+
+def schema():
+    if "schema" not in _checks:
+        _checks["schema"] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return _checks["schema"]
+
+
+def compile_schema(sub, root=None):
+    """A checker for `sub` (a part of `root`): value -> first error as 'where: why', or None."""
+    import re
+
+    root = root or sub
+    if "$ref" in sub:
+        target = root
+        for part in sub["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        return compile_schema(target, root)
+    unknown = set(sub) - SUPPORTED
+    if unknown:
+        raise ValueError(f"inventory schema keyword(s) the loader cannot check: {sorted(unknown)}")
+    steps = []
+    kinds = sub.get("type")
+    if kinds:
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        allowed = tuple(_JSON_TYPES[k] for k in kinds)
+        bool_ok, int_ok = "boolean" in kinds, "number" in kinds or "integer" in kinds
+        wanted = " or ".join(kinds)
+
+        def typed(v):
+            if not isinstance(v, allowed) or (isinstance(v, bool) and not bool_ok) or \
+                    (isinstance(v, float) and "number" not in kinds and int_ok):
+                return f"{_kind(v)} where {wanted} was expected"
+        steps.append(typed)
+    if "const" in sub:
+        steps.append(lambda v, c=sub["const"]: None if v == c and type(v) is type(c) else f"{v!r} is not {c!r}")
+    if "enum" in sub:
+        steps.append(lambda v, e=sub["enum"]: None if v in e else f"{v!r} is not one of {e}")
+    if "pattern" in sub:
+        rx = re.compile(sub["pattern"])
+        steps.append(lambda v: None if not isinstance(v, str) or rx.search(v) else f"{v!r} does not match {rx.pattern}")
+    if "minimum" in sub:
+        steps.append(lambda v, m=sub["minimum"]: f"{v} is below {m}"
+                     if isinstance(v, (int, float)) and not isinstance(v, bool) and v < m else None)
+    if "required" in sub:
+        steps.append(lambda v, r=tuple(sub["required"]): next(
+            (f"{k!r} is missing" for k in r if isinstance(v, dict) and k not in v), None))
+    props = {k: compile_schema(v, root) for k, v in sub.get("properties", {}).items()}
+    extra = sub.get("additionalProperties")
+    extra = compile_schema(extra, root) if isinstance(extra, dict) else None
+    if props or extra:
+        steps.append(lambda v: _check_members(v, props, extra))
+    if "items" in sub:
+        each = compile_schema(sub["items"], root)
+        steps.append(lambda v: next((f"{i}: {e}" for i, x in enumerate(v) if (e := each(x))), None)
+                     if isinstance(v, list) else None)
+
+    def check(value):
+        for step in steps:
+            error = step(value)
+            if error:
+                return error
+        return None
+    return check
+
+
+def _check_members(value, props, extra):
+    if not isinstance(value, dict):
+        return None
+    for key, item in value.items():
+        sub = props.get(key, extra)
+        error = sub and sub(item)
+        if error:
+            return f"{key}: {error}"
+    return None
+
+
+def _kind(value):
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null",
+            int: "integer", float: "number"}.get(type(value), type(value).__name__)
+
+
+def _checker(part):
+    if part not in _checks:
+        root = schema()
+        _checks[part] = compile_schema(root if part == "record" else root["$defs"]["node"], root)
+    return _checks[part]
+
+
+def check_record(data, shown):
+    """The whole file against the schema; nodes one by one so that an error names its class."""
+    error = _checker("record")({**data, "object_info": {}})
+    if error:
+        raise InputError(f"{shown}: not a valid inventory file: {error[:300]}", hint=REFRESH_HINT)
+    if not isinstance(data["object_info"], dict):
+        raise InputError(f"{shown}: not a valid inventory file: object_info is not an object", hint=REFRESH_HINT)
+    check_nodes(data["object_info"], shown)
+
+
+def check_nodes(object_info, shown):
+    check = _checker("node")
+    for name, node in object_info.items():
+        error = check(node)
+        if error:
+            raise InputError(f"{shown}: node class {name!r} is malformed: {error[:300]}", hint=REFRESH_HINT)
+
+
+# -- reading the node schema ---------------------------------------------------------------------
+
+SECTIONS = ("required", "optional", "hidden")
+UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload", "mesh_upload")
+
+
+def iter_inputs(node):
+    """(section, name, spec) for every input of a node, in the server's order."""
+    inputs = node.get("input") or {}
+    for section in SECTIONS:
+        for name, spec in (inputs.get(section) or {}).items():
+            yield section, name, spec
+
+
+def input_type(spec):
+    """The type name of an input spec: 'INT', 'MODEL', 'COMBO' (classic list or V3), '*'..."""
+    if isinstance(spec, str):
+        return spec
+    if not isinstance(spec, (list, tuple)) or not spec:
+        return None
+    head = spec[0]
+    if isinstance(head, list):
+        return "COMBO"
+    return head if isinstance(head, str) else None
+
+
+def input_options(spec):
+    """The spec's settings dict ({} when there is none)."""
+    if isinstance(spec, (list, tuple)) and len(spec) > 1 and isinstance(spec[1], dict):
+        return spec[1]
+    return {}
+
+
+def combo_choices(spec):
+    """A combo's allowed values (classic `[[...], {...}]` or V3 `["COMBO", {"options": [...]}]`), else None."""
+    if not isinstance(spec, (list, tuple)) or not spec:
+        return None
+    if isinstance(spec[0], list):
+        return spec[0]
+    if spec[0] == "COMBO":
+        options = input_options(spec).get("options")
+        return options if isinstance(options, list) else []
+    return None
+
+
+def output_types(node):
+    out = node.get("output")
+    if isinstance(out, str):  # a custom node that declared RETURN_TYPES as a bare string
+        out = [out]
+    return [t if isinstance(t, str) else "COMBO" for t in out] if isinstance(out, list) else []
+
+
+def input_files_of(object_info):
+    """The input folder's images as the server lists them for LoadImage (None when it has none)."""
+    spec = ((object_info.get("LoadImage") or {}).get("input") or {}).get("required", {}).get("image")
+    choices = combo_choices(spec)
+    return list(choices) if choices is not None else None
+
+
+# -- taking a snapshot -------------------------------------------------------------------------
+
+OBJECT_INFO_TIMEOUT = 120.0  # a heavy install takes many seconds to build /object_info
+EXTRA_ROUTES = (("embeddings", "/embeddings"), ("extensions", "/extensions"),
+                ("system_stats", "/system_stats"), ("features", "/features"))
+
+
+def take_snapshot(client, progress=None):
+    """Everything the server tells about its install, as an inventory record (nothing written)."""
+    from urllib.parse import quote
+    from .errors import ServerError
+
+    say = progress or (lambda _msg: None)
+    say(f"reading /object_info from {client.url}")
+    object_info = client.get_json("/object_info", what="reading /object_info",
+                                  timeout=max(client.timeout, OBJECT_INFO_TIMEOUT))
+    if not is_object_info(object_info):
+        raise ServerError(f"{client.url}/object_info is not ComfyUI's node list",
+                          hint="check that the URL points at a ComfyUI server", url=client.url)
+    errors = {}
+
+    def optional(path):
+        try:
+            return client.get_json(path, what=f"reading {path}")
+        except ServerError as exc:  # an older or hosted server may lack a route: note it, go on
+            errors[path] = exc.message
+            return None
+
+    folders = optional("/models") or []
+    say(f"reading the file lists of {len(folders)} model folders")
+    models = {f: v for f in folders if (v := optional(f"/models/{quote(f, safe='')}")) is not None}
+    model_files = {}
+    for folder in folders:
+        listed = optional(f"/experiment/models/{quote(folder, safe='')}")
+        if isinstance(listed, list):
+            model_files[folder] = listed
+    record = new_record("snapshot", object_info, url=client.url)
+    record.update(models=models if folders else None, model_files=model_files or None,
+                  input_files=input_files_of(object_info))
+    for key, path in EXTRA_ROUTES:
+        record[key] = optional(path)
+    stats = record.get("system_stats") or {}
+    record["comfyui_version"] = (stats.get("system") or {}).get("comfyui_version")
+    if errors:
+        record["errors"] = errors
+    return record
+
+
+def new_record(kind, object_info, url=None):
+    import datetime
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return {"schema_version": SCHEMA_VERSION, "kind": kind,
+            "taken_at": now.isoformat().replace("+00:00", "Z"), "url": url, "comfyui_version": None,
+            "hash": schema_hash(object_info), "node_count": len(object_info), "object_info": object_info}
+
+
+def save_snapshot(record):
+    """Write state/inventory.json atomically; the snapshot it replaces becomes inventory.prev.json.
+
+    A current file that does not load (corrupt, older schema) is not rotated: the last good
+    previous snapshot stays the base for --diff.
+    """
+    from .files import atomic_write
+
+    current, previous = state_path(), prev_path()
+    data = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    rotated = False
+    if current.is_file():
+        try:
+            load_file(current)
+            atomic_write(previous, current.read_bytes())
+            rotated = True
+        except InputError:
+            pass
+    atomic_write(current, data)
+    return {"path": current, "previous": previous if rotated else None}
+
+
+def bundle(record):
+    """A snapshot made fit to ship: local file lists emptied, machine details dropped."""
+    local = set(input_files_of(record["object_info"]) or [])
+    for names in (record.get("models") or {}).values():
+        local.update(names)
+    object_info = json.loads(json.dumps(record["object_info"]))
+    for node in object_info.values():
+        for _section, _name, spec in iter_inputs(node):
+            choices = combo_choices(spec)
+            if not choices:
+                continue
+            uploads = any(input_options(spec).get(flag) for flag in UPLOAD_FLAGS)
+            if uploads or set(map(str, choices)) <= local:
+                _empty_choices(spec)
+    out = new_record("bundled", object_info)
+    out.update(taken_at=record["taken_at"], comfyui_version=record.get("comfyui_version"))
+    return out
+
+
+def _empty_choices(spec):
+    if isinstance(spec[0], list):
+        spec[0] = []
+    else:
+        spec[1]["options"] = []
