@@ -458,3 +458,174 @@ def _empty_choices(spec):
         spec[0] = []
     else:
         spec[1]["options"] = []
+
+
+# -- searching ----------------------------------------------------------------------------------
+
+def split_types(name):
+    """'IMAGE,MASK' (a union some custom nodes declare) -> {'IMAGE', 'MASK'}, upper-cased."""
+    return {t.strip().upper() for t in str(name).split(",") if t.strip()}
+
+
+def link_input_types(node):
+    """Types of the inputs a link can feed (hidden ones cannot)."""
+    types = set()
+    for section, _name, spec in iter_inputs(node):
+        if section != "hidden" and input_type(spec):
+            types |= split_types(input_type(spec))
+    return types
+
+
+def parse_query(query):
+    """'LATENT->IMAGE', 'LATENT->', '->IMAGE' or words -> (words, input type, output type)."""
+    query = (query or "").strip()
+    if "->" in query:
+        left, _, right = query.partition("->")
+        return [], left.strip() or None, right.strip() or None
+    return query.lower().split(), None, None
+
+
+def search(inv, query="", input_type_=None, output_type=None):
+    """Node classes matching every word (name, display name, category, module, types) and types."""
+    words, q_in, q_out = parse_query(query)
+    want_in, want_out = input_type_ or q_in, output_type or q_out
+    hits = []
+    for name, node in inv.object_info.items():
+        ins, outs = link_input_types(node), set().union(*map(split_types, output_types(node)))
+        if want_in and not split_types(want_in) & ins:
+            continue
+        if want_out and not split_types(want_out) & outs:
+            continue
+        if words:
+            text = " ".join(str(x) for x in (name, node.get("display_name"), node.get("category"),
+                                              node.get("python_module"), *ins, *outs) if x).lower()
+            if not all(w in text for w in words):
+                continue
+        hits.append(name)
+    return sorted(hits, key=lambda n: _rank(n, inv.object_info[n], words))
+
+
+def _rank(name, node, words):
+    lowered = name.lower()
+    phrase = " ".join(words)
+    exact = phrase in (lowered, str(node.get("display_name") or "").lower())
+    return (not exact, not lowered.startswith(phrase), lowered)
+
+
+def describe_node(name, node):
+    """A node's schema in one plain shape, whatever form (classic, V3) the server used."""
+    inputs = []
+    for section, iname, spec in iter_inputs(node):
+        opts = input_options(spec)
+        item = {"name": iname, "section": section, "type": input_type(spec)}
+        choices = combo_choices(spec)
+        if choices is not None:
+            item["options"] = choices
+        for key in ("default", "min", "max", "step", "multiline", "tooltip"):
+            if key in opts:
+                item[key] = opts[key]
+        inputs.append(item)
+    names = node.get("output_name") if isinstance(node.get("output_name"), list) else []
+    is_list = node.get("output_is_list") or []
+    outputs = [{"name": names[i] if i < len(names) else t, "type": t,
+                "is_list": bool(is_list[i]) if i < len(is_list) else False}
+               for i, t in enumerate(output_types(node))]
+    return {"class_type": name, "display_name": node.get("display_name") or name,
+            "category": node.get("category"), "python_module": node.get("python_module"),
+            "output_node": bool(node.get("output_node")), "deprecated": bool(node.get("deprecated")),
+            "experimental": bool(node.get("experimental")), "api_node": bool(node.get("api_node")),
+            "description": node.get("description") or "", "inputs": inputs, "outputs": outputs}
+
+
+def model_listing(inv, folder=None):
+    """{folder: [{"name", "size"}]} from the snapshot; size None where the server gave none."""
+    models = inv.models or {}
+    sizes = {}
+    for fold, entries in ((inv.record.get("model_files") or {}).items()):
+        sizes[fold] = {e.get("name"): e.get("size") for e in entries if isinstance(e, dict)}
+    chosen = [folder] if folder else list(models)
+    return {f: [{"name": n, "size": sizes.get(f, {}).get(n)} for n in models.get(f, [])] for f in chosen}
+
+
+# -- comparing two inventories ----------------------------------------------------------------------
+
+RANGE_KEYS = ("min", "max", "step", "default")
+
+
+def diff(old, new):
+    """What changed from inventory `old` to `new`: nodes, inputs, outputs, models, input files, version."""
+    old_oi, new_oi = old.object_info, new.object_info
+    files = _file_changes(old, new)
+    local = set().union(*files["models_added"].values(), *files["models_removed"].values(),
+                        files["input_files_added"], files["input_files_removed"])
+    inputs, outputs = [], []
+    for name in sorted(set(old_oi) & set(new_oi)):
+        if old_oi[name] != new_oi[name]:
+            inputs += _input_changes(name, old_oi[name], new_oi[name], local)
+            if output_types(old_oi[name]) != output_types(new_oi[name]):
+                outputs.append({"class_type": name, "from": output_types(old_oi[name]),
+                                "to": output_types(new_oi[name])})
+    version = None
+    if old.comfyui_version != new.comfyui_version:
+        version = {"from": old.comfyui_version, "to": new.comfyui_version}
+    out = {"from": _side(old), "to": _side(new), "version": version,
+           "nodes_added": sorted(set(new_oi) - set(old_oi)),
+           "nodes_removed": sorted(set(old_oi) - set(new_oi)),
+           "inputs_changed": inputs, "outputs_changed": outputs, **files}
+    out["changed"] = any(out[k] for k in out if k not in ("from", "to", "changed"))
+    return out
+
+
+def _side(inv):
+    return {"source": inv.source, "taken_at": inv.taken_at, "url": inv.url,
+            "comfyui_version": inv.comfyui_version, "nodes": len(inv), "hash": inv.hash}
+
+
+def _file_changes(old, new):
+    def delta(a, b):
+        return sorted(set(b or []) - set(a or []))
+    out = {"models_added": {}, "models_removed": {}}
+    if old.models is not None and new.models is not None:
+        for folder in sorted(set(old.models) | set(new.models)):
+            added = delta(old.models.get(folder), new.models.get(folder))
+            removed = delta(new.models.get(folder), old.models.get(folder))
+            if added:
+                out["models_added"][folder] = added
+            if removed:
+                out["models_removed"][folder] = removed
+    out["input_files_added"] = delta(old.input_files, new.input_files)
+    out["input_files_removed"] = delta(new.input_files, old.input_files)
+    return out
+
+
+def _input_changes(cls, old_node, new_node, local_files):
+    before = {name: (section, spec) for section, name, spec in iter_inputs(old_node)}
+    after = {name: (section, spec) for section, name, spec in iter_inputs(new_node)}
+    changes = []
+
+    def add(name, change, was, now):
+        changes.append({"class_type": cls, "input": name, "change": change, "from": was, "to": now})
+
+    for name in after.keys() - before.keys():
+        add(name, "added", None, {"section": after[name][0], "type": input_type(after[name][1])})
+    for name in before.keys() - after.keys():
+        add(name, "removed", {"section": before[name][0], "type": input_type(before[name][1])}, None)
+    for name in sorted(before.keys() & after.keys()):
+        (s1, a), (s2, b) = before[name], after[name]
+        if a == b:
+            continue
+        if s1 != s2:
+            add(name, "section", s1, s2)
+        if input_type(a) != input_type(b):
+            add(name, "type", input_type(a), input_type(b))
+            continue
+        ca, cb = combo_choices(a), combo_choices(b)
+        if ca is not None and cb is not None and ca != cb:
+            gone, new = [x for x in ca if x not in cb], [x for x in cb if x not in ca]
+            if not set(map(str, gone + new)) <= local_files:  # model/input file churn is reported apart
+                add(name, "options", {"removed": gone}, {"added": new})
+        oa, ob = input_options(a), input_options(b)
+        for key in RANGE_KEYS:
+            if oa.get(key) != ob.get(key):
+                add(name, key, oa.get(key), ob.get(key))
+    return sorted(changes, key=lambda c: (c["input"], c["change"]))

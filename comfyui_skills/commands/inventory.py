@@ -1,0 +1,299 @@
+"""inventory.py: snapshot what a ComfyUI install has, show what changed, search nodes and models."""
+
+from pathlib import Path
+
+from .. import cli, config, inventory
+from ..errors import InputError
+from ..units import human_bytes
+
+EPILOG = """\
+examples:
+  python scripts/inventory.py                         snapshot the server into state/inventory.json
+  python scripts/inventory.py --diff                  what changed between the last two snapshots
+  python scripts/inventory.py --nodes "LATENT->IMAGE" nodes taking a LATENT and giving an IMAGE
+  python scripts/inventory.py --nodes upscale --output IMAGE
+  python scripts/inventory.py --nodes "->MODEL" --json
+  python scripts/inventory.py --show KSampler         one node's inputs, ranges, options, outputs
+  python scripts/inventory.py --models                model folders and file counts
+  python scripts/inventory.py --models checkpoints    files (with sizes) in one folder
+  python scripts/inventory.py --object-info dump.json --nodes sampler   search a raw /object_info dump
+
+--nodes QUERY: words must all appear in the class name, display name, category, python module
+or an input/output type (case-insensitive). "A->B" means: has a linkable input of type A and an
+output of type B; either side may be empty ("LATENT->", "->IMAGE"). --input/--output do the same.
+
+Searches read the inventory: --object-info PATH, else --inventory PATH, else state/inventory.json,
+else the core-node inventory bundled with the pack (no model lists). Refresh the snapshot after
+installing models or custom nodes, or updating ComfyUI.
+
+exit codes: 0 done (also when a search finds nothing), 2 bad usage or unreadable inventory,
+3 server not reachable, 4 server error. --diff exits 0 whether or not something changed.
+"""
+
+
+def build_parser():
+    p = cli.parser("inventory.py", "Snapshot a ComfyUI install (nodes, models, embeddings, extensions, "
+                                   "system stats) into state/inventory.json; diff and search it.", EPILOG)
+    what = p.add_argument_group("what to do (default: take a snapshot)")
+    what.add_argument("--diff", nargs="?", const="", metavar="OLD",
+                      help="compare state/inventory.json with the snapshot before it (or with OLD, "
+                           "an inventory or /object_info dump)")
+    what.add_argument("--nodes", metavar="QUERY", nargs="?", const="", help="search node classes")
+    what.add_argument("--input", metavar="TYPE", help="with --nodes: takes an input of TYPE")
+    what.add_argument("--output", metavar="TYPE", help="with --nodes: gives an output of TYPE")
+    what.add_argument("--show", metavar="CLASS_TYPE", help="one node class in full")
+    what.add_argument("--models", metavar="FOLDER", nargs="?", const="", help="model folders, or one folder's files")
+    what.add_argument("--limit", type=int, default=40, help="most results to print (0: all; default 40)")
+    src = p.add_argument_group("inventory to read (searches, --diff)")
+    src.add_argument("--inventory", metavar="PATH", help="an inventory file (default state/inventory.json)")
+    src.add_argument("--object-info", metavar="PATH", help="a raw /object_info dump")
+    return p
+
+
+def run(args):
+    if args.diff is not None:
+        return run_diff(args)
+    if args.nodes is not None or args.input or args.output:
+        return run_nodes(args)
+    if args.show:
+        return run_show(args)
+    if args.models is not None:
+        return run_models(args)
+    return run_snapshot(args)
+
+
+def _load(args):
+    inv = inventory.load(path=args.inventory, object_info_path=args.object_info)
+    if not args.json:
+        cli.note(f"from {inv.source}")
+    return inv
+
+
+# -- snapshot ---------------------------------------------------------------------------------------
+
+def run_snapshot(args):
+    client = cli.client_from(args)
+    record = inventory.take_snapshot(client, progress=None if args.json else cli.note)
+    new = inventory.from_record(record, inventory.state_path(), "new snapshot")
+    old = _current_or_none()
+    saved = inventory.save_snapshot(record)
+    change = inventory.diff(old, new) if old else None
+    info = _snapshot_summary(record, saved, change)
+    cli.emit(args, info, _snapshot_text(info))
+    return 0
+
+
+def _current_or_none():
+    path = inventory.state_path()
+    if not path.is_file():
+        return None
+    try:
+        return inventory.load_file(path)
+    except InputError as exc:
+        cli.note(f"note: the previous snapshot does not load, so it is replaced without a diff ({exc.message})")
+        return None
+
+
+def _snapshot_summary(record, saved, change):
+    models = record.get("models") or {}
+    info = {"path": str(saved["path"]), "previous": str(saved["previous"]) if saved["previous"] else None,
+            "url": record["url"], "taken_at": record["taken_at"], "comfyui_version": record["comfyui_version"],
+            "nodes": record["node_count"], "hash": record["hash"],
+            "models": {f: len(v) for f, v in models.items()},
+            "embeddings": len(record.get("embeddings") or []), "extensions": len(record.get("extensions") or []),
+            "input_files": len(record.get("input_files") or []), "errors": record.get("errors") or {}}
+    info["changes"] = _counts(change) if change else None
+    return info
+
+
+def _snapshot_text(info):
+    files = sum(info["models"].values())
+    lines = [f"snapshot: {info['nodes']} nodes, {files} model files in {len(info['models'])} folders, "
+             f"{info['embeddings']} embeddings, ComfyUI {info['comfyui_version'] or '?'} "
+             f"from {info['url']} -> {info['path']}"]
+    for route, why in info["errors"].items():
+        lines.append(f"missing: {route}: {why}")
+    if info["changes"] is not None:
+        lines.append("changes since the previous snapshot: " + (_counts_text(info["changes"]) or "none")
+                     + (" (details: python scripts/inventory.py --diff)" if _counts_text(info["changes"]) else ""))
+    return "\n".join(lines)
+
+
+def _counts(change):
+    return {"version": change["version"], "nodes_added": len(change["nodes_added"]),
+            "nodes_removed": len(change["nodes_removed"]), "inputs_changed": len(change["inputs_changed"]),
+            "outputs_changed": len(change["outputs_changed"]),
+            "models_added": sum(map(len, change["models_added"].values())),
+            "models_removed": sum(map(len, change["models_removed"].values())),
+            "input_files_added": len(change["input_files_added"]),
+            "input_files_removed": len(change["input_files_removed"])}
+
+
+def _counts_text(counts):
+    words = [f"{counts[k]} {k.replace('_', ' ')}" for k in counts if k != "version" and counts[k]]
+    if counts["version"]:
+        words.insert(0, f"ComfyUI {counts['version']['from']} -> {counts['version']['to']}")
+    return ", ".join(words)
+
+
+# -- diff -------------------------------------------------------------------------------------------
+
+def run_diff(args):
+    new = inventory.load(path=args.inventory, object_info_path=args.object_info)
+    old_path = Path(args.diff) if args.diff else inventory.prev_path()
+    if not args.diff and not old_path.is_file():
+        raise InputError(f"no previous snapshot to compare with ({old_path} does not exist)",
+                         hint="take a snapshot now and another after the change: python scripts/inventory.py; "
+                              "or name one: --diff OLD")
+    old = inventory.load_file(old_path)
+    change = inventory.diff(old, new)
+    change["workflows"] = broken_workflows(old, new)
+    cli.emit(args, change, _diff_text(change, args.limit))
+    return 0
+
+
+def broken_workflows(old, new):
+    """Saved workflows (projects/*/workflows/*.json) that validated before and do not now."""
+    try:
+        from ..validation import validate
+    except ImportError:
+        return None
+    from ..workflow import API, load as load_workflow
+    broken = []
+    for path in sorted(config.projects_dir().glob("*/workflows/*.json")):
+        try:
+            fmt, wf = load_workflow(path)
+        except InputError:
+            continue
+        if fmt != API:
+            continue
+        before, after = _verdict(validate, wf, old), _verdict(validate, wf, new)
+        if before[0] == "ok" and after[0] != "ok":
+            broken.append({"file": str(path), "verdict": after[0], "errors": after[1]})
+    return broken
+
+
+def _verdict(validate, wf, inv):
+    result = validate(wf, inv.object_info, models=inv.models)
+    get = result.get if isinstance(result, dict) else lambda k, d=None: getattr(result, k, d)
+    return get("verdict"), list(get("errors") or [])
+
+
+def _diff_text(change, limit):
+    lines = [f"from {change['from']['source']}", f"  to {change['to']['source']}"]
+    if not change["changed"]:
+        lines.append("no changes")
+    if change["version"]:
+        lines.append(f"ComfyUI {change['version']['from']} -> {change['version']['to']}")
+    for key, sign in (("nodes_added", "+ node"), ("nodes_removed", "- node")):
+        lines += _capped([f"{sign} {n}" for n in change[key]], limit)
+    lines += _capped([f"~ {c['class_type']}.{c['input']}: {c['change']} {_short(c['from'])} -> {_short(c['to'])}"
+                      for c in change["inputs_changed"]], limit)
+    lines += [f"~ {c['class_type']} outputs {c['from']} -> {c['to']}" for c in change["outputs_changed"]]
+    for key, sign in (("models_added", "+ model"), ("models_removed", "- model")):
+        lines += _capped([f"{sign} {folder}/{name}" for folder, names in change[key].items() for name in names], limit)
+    lines += [f"+ input file {n}" for n in change["input_files_added"]]
+    lines += [f"- input file {n}" for n in change["input_files_removed"]]
+    if change["workflows"]:
+        for w in change["workflows"]:
+            first = w["errors"][0] if w["errors"] else {}
+            why = first.get("message") if isinstance(first, dict) else first
+            lines.append(f"! {w['file']} no longer validates ({w['verdict']}): {why}")
+    return "\n".join(lines)
+
+
+def _short(value):
+    text = "-" if value is None else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _capped(lines, limit):
+    if limit and len(lines) > limit:
+        return lines[:limit] + [f"  ... {len(lines) - limit} more (--limit 0 shows all, --json gives everything)"]
+    return lines
+
+
+# -- searches ---------------------------------------------------------------------------------------
+
+def run_nodes(args):
+    inv = _load(args)
+    hits = inventory.search(inv, args.nodes or "", args.input, args.output)
+    nodes = [inventory.describe_node(n, inv.node(n)) for n in hits]
+    out = {"source": inv.source, "query": args.nodes, "input": args.input, "output": args.output,
+           "count": len(nodes), "nodes": nodes}
+    shown = nodes[:args.limit] if args.limit else nodes
+    lines = [_node_line(n) for n in shown]
+    if len(shown) < len(nodes):
+        lines.append(f"... {len(nodes) - len(shown)} more (--limit 0 shows all)")
+    if not nodes:
+        lines.append("no node matches")
+    cli.emit(args, out, "\n".join(lines))
+    return 0
+
+
+def _node_line(n):
+    ins = ", ".join(i["type"] or "?" for i in n["inputs"] if i["section"] != "hidden" and i["type"] not in _WIDGETS)
+    outs = ", ".join(o["type"] for o in n["outputs"])
+    flags = "".join(f" [{f}]" for f in ("deprecated", "experimental") if n[f])
+    label = n["class_type"] if n["display_name"] == n["class_type"] else f"{n['class_type']} ({n['display_name']})"
+    return f"{label}  {n['category']}  {ins or '-'} -> {outs or '-'}{flags}"
+
+
+_WIDGETS = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+
+
+def run_show(args):
+    inv = _load(args)
+    node = inv.node(args.show)
+    if node is None:
+        near = inventory.search(inv, args.show)[:5]
+        raise InputError(f"{args.show!r} is not a node class in {inv.source}",
+                         hint=f"did you mean: {', '.join(near)}" if near else
+                         "search with --nodes WORD; refresh the snapshot if it was just installed")
+    info = inventory.describe_node(args.show, node)
+    info["source"] = inv.source
+    cli.emit(args, info, _show_text(info))
+    return 0
+
+
+def _show_text(n):
+    lines = [f"{n['class_type']} ({n['display_name']})  category {n['category']}  module {n['python_module']}"]
+    for i in n["inputs"]:
+        extra = [f"{k}={i[k]}" for k in ("default", "min", "max", "step") if k in i]
+        if "options" in i:
+            opts = i["options"]
+            extra.append(f"options ({len(opts)}): " + ", ".join(map(str, opts[:12])) + (" ..." if len(opts) > 12 else ""))
+        lines.append(f"  in  {i['section']:<8} {i['name']}: {i['type']}  {'  '.join(extra)}".rstrip())
+    for o in n["outputs"]:
+        lines.append(f"  out {o['name']}: {o['type']}" + (" (list)" if o["is_list"] else ""))
+    if n["output_node"]:
+        lines.append("  output node")
+    return "\n".join(lines)
+
+
+def run_models(args):
+    inv = _load(args)
+    if inv.models is None:
+        raise InputError(f"{inv.source} has no model lists",
+                         hint="take a snapshot of the server first: python scripts/inventory.py")
+    folder = args.models or None
+    if folder and folder not in inv.models:
+        raise InputError(f"no model folder {folder!r} in {inv.source}",
+                         hint="folders: " + ", ".join(inv.models))
+    listing = inventory.model_listing(inv, folder)
+    out = {"source": inv.source, "folders": listing}
+    cli.emit(args, out, _models_text(listing, folder, args.limit))
+    return 0
+
+
+def _models_text(listing, folder, limit):
+    if not folder:
+        return "\n".join(f"{f}: {len(files)} files" + _total(files) for f, files in listing.items())
+    files = listing[folder]
+    lines = [f"{e['name']}  {human_bytes(e['size']) if e['size'] is not None else ''}".rstrip() for e in files]
+    return "\n".join(_capped(lines, limit)) if files else f"{folder}: no files"
+
+
+def _total(files):
+    sizes = [e["size"] for e in files if e["size"] is not None]
+    return f", {human_bytes(sum(sizes))}" if sizes else ""
