@@ -1,0 +1,107 @@
+"""convert.py: editor (UI) workflows to API format, exactly as the frontend exports them, and back."""
+
+import json
+from pathlib import Path
+
+from .. import cli, conversion, files, workflow
+from ..errors import InputError
+
+EPILOG = """\
+examples:
+  python scripts/convert.py my_workflow.json > my_workflow.api.json
+  python scripts/convert.py templates/*.json --out-dir api/ --object-info object_info.json
+  python scripts/convert.py prompt.api.json --to ui > prompt.ui.json
+  python scripts/convert.py odd.json --keep-unknown     # copy nodes ComfyUI lacks through as they are
+
+The input format (API or editor) is detected. Without --to, an editor workflow becomes API format
+and an API workflow becomes an editor workflow. The API output equals the official frontend's
+"Export (API)", `_meta.title` included. An editor file from --to ui opens in ComfyUI as a tidy
+graph (drag it onto the canvas, or Workflow > Open); converting it back gives the same API JSON.
+
+Node schema: --object-info (a raw /object_info dump), --inventory (a snapshot), else
+state/inventory.json, else the core-node inventory bundled with the pack.
+
+One file without --out-dir prints to stdout; with --out-dir each result is written as
+DIR/<same file name> (an existing file there is replaced only with --force).
+
+exit codes: 0 converted, 2 a file is unreadable, not a workflow, or broken (the message names
+the node), 1 some files failed while others converted.
+"""
+
+
+def build_parser():
+    p = cli.parser("convert.py", "Convert ComfyUI workflows between editor (UI) and API format.",
+                   EPILOG, server=False)
+    p.add_argument("files", nargs="+", metavar="FILE", help="workflow files (API or editor format); - for stdin")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--object-info", metavar="PATH", help="a raw /object_info dump to read node schemas from")
+    src.add_argument("--inventory", metavar="PATH", help="an inventory snapshot (default: state/inventory.json)")
+    p.add_argument("--to", choices=["api", "ui"], help="target format (default: the other one)")
+    p.add_argument("--out-dir", metavar="DIR", help="write DIR/<file name> for each input")
+    p.add_argument("--force", action="store_true", help="replace existing files in --out-dir")
+    p.add_argument("--keep-unknown", action="store_true",
+                   help="copy nodes the schema does not know through, best effort, instead of failing")
+    return p
+
+
+def load_schema(args):
+    """The node schema, loaded once for every file."""
+    try:
+        from .. import inventory
+    except ImportError:  # the inventory module is not there yet: only a raw dump will do
+        inventory = None
+    if inventory is not None:
+        inv = inventory.load(path=args.inventory, object_info_path=args.object_info)
+        return conversion.Schema(inv.object_info)
+    if not args.object_info:
+        raise InputError("give the node schema with --object-info PATH (an /object_info dump)")
+    return conversion.Schema(files.read_json(args.object_info, what="/object_info dump"))
+
+
+def convert(obj, fmt, target, schema, keep_unknown=False):
+    """(target format, converted workflow) for one loaded workflow."""
+    target = target or (workflow.API if fmt == workflow.UI else workflow.UI)
+    if fmt == target:
+        return target, obj
+    if target == workflow.API:
+        return target, conversion.ui_to_api(obj, schema, keep_unknown)
+    return target, conversion.api_to_ui(obj, schema, keep_unknown)
+
+
+def run(args):
+    if len(args.files) > 1 and not args.out_dir:
+        raise InputError("several files need --out-dir DIR (one file alone prints to stdout)")
+    schema = load_schema(args)
+    failed = 0
+    for name in args.files:
+        try:
+            convert_one(args, name, schema)
+        except InputError as exc:
+            if len(args.files) == 1:
+                raise
+            failed += 1
+            cli.note(f"error: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+    if failed:
+        cli.note(f"{failed} of {len(args.files)} files not converted")
+        return 1
+    return 0
+
+
+def convert_one(args, name, schema):
+    fmt, obj = workflow.load(name)
+    try:
+        target, out = convert(obj, fmt, args.to, schema, args.keep_unknown)
+    except InputError as exc:
+        exc.message = f"{name}: {exc.message}"
+        raise
+    text = json.dumps(out, indent=2, ensure_ascii=False) + "\n"
+    if not args.out_dir:
+        print(text, end="")
+        return
+    dest = files.safe_join(args.out_dir, "", Path(name).name if name != "-" else f"stdin.{target}.json")
+    try:
+        files.atomic_write(dest, text, overwrite=args.force)
+    except FileExistsError:
+        raise InputError(f"{dest} exists already", hint="use --force to replace it, or another --out-dir") from None
+    if args.json:
+        print(json.dumps({"file": name, "from": fmt, "to": target, "written": str(dest)}), flush=True)

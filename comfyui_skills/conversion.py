@@ -1,0 +1,468 @@
+"""Editor (UI) workflows to API format and back, the way the official frontend does it.
+
+UI -> API follows the frontend's `graphToPrompt`: every real node's widget values are named by the
+node schema (the order the frontend builds widgets in), links are resolved through Reroutes,
+bypassed nodes (passed through by type), subgraphs (ids `outer:inner`) and legacy group nodes;
+PrimitiveNodes push their value into the widgets they feed; muted and UI-only nodes are dropped,
+and so are inputs whose link ends at a dropped node.
+
+API -> UI builds an editor graph the frontend opens as a readable layout: nodes in columns by
+dependency depth, widget values in schema order (with the control-after-generate slots), titles
+from `_meta`. Converting that back gives the same API JSON.
+"""
+
+from collections import namedtuple
+from functools import lru_cache
+
+from .errors import InputError
+
+NEVER, BYPASS = 2, 4
+IO_INPUT, IO_OUTPUT = -10, -20  # ids of a subgraph's input and output nodes inside it
+UI_ONLY = {"Note", "MarkdownNote", "PrimitiveNode", "Reroute", "Comfy.ImageCompare"}
+VALUE_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+FRONTEND_WIDGET_TYPES = {"WEBCAM", "LOAD_3D", "LOAD_3D_ANIMATION"}
+UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
+CONTROL_VALUES = ("fixed", "increment", "decrement", "randomize")
+# Node types the frontend renamed on load, so old workflows still open.
+RENAMED = {"T2IAdapterLoader": "ControlNetLoader", "ConditioningAverage ": "ConditioningAverage",
+           "SDV_img2vid_Conditioning": "SVD_img2vid_Conditioning"}
+
+# Titles the frontend (1.27) takes from its English locale where ComfyUI 0.3.64 sends no
+# display_name; recorded from the frontend package, every other title comes from the schema.
+LOCALE_TITLES = {"ImageBlend": "Image Blend", "ImageBlur": "Image Blur", "ImageQuantize": "Image Quantize",
+                 "ImageScaleToTotalPixels": "Scale Image to Total Pixels", "ImageSharpen": "Image Sharpen"}
+
+# A widget as the frontend builds it: `api` = sent in the prompt, `saved` = has a slot in the
+# editor file's widgets_values.
+Widget = namedtuple("Widget", "name default api saved")
+
+# Widgets frontend extensions add to some core nodes after the schema's own.
+EXTENSION_WIDGETS = {
+    "PreviewAny": [Widget("preview", "", True, False)],
+    "Preview3D": [Widget("image", "", True, True)],
+    "Preview3DAnimation": [Widget("image", "", True, True)],
+    "SaveGLB": [Widget("image", "", True, True)],
+}
+
+Link = namedtuple("Link", "id origin_id origin_slot target_id target_slot type")
+
+
+# -- the node schema -------------------------------------------------------------------------
+
+def ordered_inputs(node_def):
+    """(name, spec) of required then optional inputs, in the order the server declares."""
+    inputs = node_def.get("input") or {}
+    order = node_def.get("input_order") or {}
+    for section in ("required", "optional"):
+        specs = inputs.get(section) or {}
+        for name in order.get(section) or list(specs):
+            if name in specs:
+                yield name, specs[name]
+
+
+def spec_type(spec):
+    if not isinstance(spec, (list, tuple)) or not spec:
+        return None
+    head = spec[0]
+    return "COMBO" if isinstance(head, list) else head if isinstance(head, str) else None
+
+
+def spec_options(spec):
+    if isinstance(spec, (list, tuple)) and len(spec) > 1 and isinstance(spec[1], dict):
+        return spec[1]
+    return {}
+
+
+def combo_values(spec):
+    head = spec[0]
+    return head if isinstance(head, list) else spec_options(spec).get("options") or []
+
+
+def default_value(spec):
+    kind, opts = spec_type(spec), spec_options(spec)
+    if "default" in opts:
+        return opts["default"]
+    if kind == "COMBO":
+        values = combo_values(spec)
+        return values[0] if values else None
+    if kind in ("INT", "FLOAT"):
+        return opts.get("min", 0)
+    return {"STRING": "", "BOOLEAN": False}.get(kind, "")
+
+
+def has_control(name, kind, opts):
+    """The frontend adds a control_after_generate combo after this widget."""
+    if kind not in ("INT", "COMBO"):
+        return False
+    if "control_after_generate" in opts:
+        return bool(opts["control_after_generate"])
+    return kind == "INT" and name in ("seed", "noise_seed")
+
+
+def schema_widgets(class_type, node_def):
+    """The widgets the frontend builds for a node, in order."""
+    out = []
+    for name, spec in ordered_inputs(node_def):
+        kind, opts = spec_type(spec), spec_options(spec)
+        if kind in FRONTEND_WIDGET_TYPES:
+            out.append(Widget(name, "", True, True))
+            continue
+        if kind not in VALUE_TYPES or opts.get("forceInput"):
+            continue
+        out.append(Widget(name, default_value(spec), True, True))
+        if has_control(name, kind, opts):
+            out.append(Widget("control_after_generate", "fixed", False, True))
+        remote = opts.get("remote")
+        if isinstance(remote, dict) and remote.get("refresh_button"):
+            out.append(Widget(None, False, False, True))
+            out.append(Widget("refresh", "refresh", True, True))
+        if any(opts.get(flag) for flag in UPLOAD_FLAGS):
+            out.append(Widget("upload", "image", False, True))
+    return out + EXTENSION_WIDGETS.get(class_type, [])
+
+
+class Schema:
+    """object_info, with the widget layout of each class worked out once."""
+
+    def __init__(self, object_info):
+        if not isinstance(object_info, dict):
+            raise InputError("the node schema is not an /object_info mapping")
+        self.object_info = object_info
+        self._widgets = {}
+
+    def __contains__(self, class_type):
+        return isinstance(self.object_info.get(class_type), dict)
+
+    def widgets(self, class_type):
+        if class_type not in self._widgets:
+            self._widgets[class_type] = schema_widgets(class_type, self.object_info[class_type])
+        return self._widgets[class_type]
+
+    def title(self, class_type):
+        node_def = self.object_info.get(class_type) or {}
+        return node_def.get("display_name") or LOCALE_TITLES.get(class_type) or class_type
+
+
+def as_schema(object_info):
+    return object_info if isinstance(object_info, Schema) else Schema(object_info)
+
+
+# -- UI -> API -------------------------------------------------------------------------------
+
+Slot = namedtuple("Slot", "name type link widget")
+Resolved = namedtuple("Resolved", "origin slot value")  # value set: a widget value, not a link
+
+
+def ui_to_api(workflow, object_info, keep_unknown=False):
+    """The API prompt the frontend's "Export (API)" gives for this editor workflow."""
+    return Converter(workflow, as_schema(object_info), keep_unknown).run()
+
+
+class Graph:
+    """One level of the editor graph: the root, or one subgraph definition."""
+
+    def __init__(self, raw, where, definition=None):
+        nodes = raw.get("nodes")
+        if not isinstance(nodes, list):
+            raise InputError(f"{where}: `nodes` is not a list, so this is not an editor workflow")
+        self.where = where
+        self.definition = definition
+        self.nodes = {}
+        for node in nodes:
+            if not isinstance(node, dict) or "id" not in node or not isinstance(node.get("type"), str):
+                raise InputError(f"{where}: a node without an id or a type: {str(node)[:80]}")
+            self.nodes[str(node["id"])] = node
+        self.links = {}
+        for raw_link in raw.get("links") or []:
+            link = parse_link(raw_link, where)
+            self.links[link.id] = link
+
+    def link(self, link_id, dto, input_name):
+        link = self.links.get(link_id)
+        if link is None:
+            raise InputError(f"{self.where}: node {dto.label} input {input_name!r} uses link {link_id}, "
+                             "which the workflow does not have",
+                             hint="reconnect that input in ComfyUI and save again")
+        return link
+
+
+def parse_link(raw, where):
+    try:
+        if isinstance(raw, dict):
+            return Link(raw["id"], raw["origin_id"], int(raw["origin_slot"]), raw["target_id"],
+                        int(raw["target_slot"]), raw.get("type"))
+        link_id, origin, oslot, target, tslot = raw[:5]
+        return Link(link_id, origin, int(oslot), target, int(tslot), raw[5] if len(raw) > 5 else None)
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise InputError(f"{where}: a link that is not [id, origin, slot, target, slot, type]: "
+                         f"{str(raw)[:80]}") from None
+
+
+class Dto:
+    """One node as the executor sees it: its full id (`outer:inner`), slots and widget values."""
+
+    def __init__(self, raw, graph, path, instance):
+        self.raw = raw
+        self.graph = graph
+        self.instance = instance  # the subgraph node this one sits in
+        self.path = path
+        self.id = ":".join(path + (str(raw["id"]),))
+        self.type = RENAMED.get(raw["type"], raw["type"])
+        self.mode = raw.get("mode") or 0
+        self.inputs = [slot_of(s) for s in raw.get("inputs") or [] if isinstance(s, dict)]
+        self.outputs = [s.get("type") if isinstance(s, dict) else None for s in raw.get("outputs") or []]
+        self.widgets = []  # [Widget, value], in the frontend's widget order
+        self.virtual = False
+        self.subgraph = None  # Graph of the definition, for a subgraph node
+
+    @property
+    def label(self):
+        return f"{self.id} ({self.type})"
+
+    def widget(self, name):
+        return next((pair for pair in self.widgets if pair[0].name == name), None)
+
+
+def slot_of(raw):
+    widget = raw.get("widget")
+    return Slot(raw.get("name"), raw.get("type"), raw.get("link"),
+                widget.get("name") if isinstance(widget, dict) else None)
+
+
+def assign_widgets(layout, values, dto):
+    """Pair the saved widgets_values with the widgets, the way the frontend's configure does."""
+    if isinstance(values, dict):  # some savers write {name: value}
+        return [[w, values.get(w.name, w.default)] for w in layout]
+    if values is not None and not isinstance(values, list):
+        raise InputError(f"node {dto.label}: widgets_values is a {type(values).__name__}, not a list")
+    values = list(values or [])
+    out = []
+    for w in layout:
+        out.append([w, values.pop(0) if w.saved and values else w.default])
+    return out
+
+
+class Converter:
+    def __init__(self, workflow, schema, keep_unknown):
+        self.schema = schema
+        self.keep_unknown = keep_unknown
+        self.workflow = workflow
+        self.definitions = {}
+        for sub in ((workflow.get("definitions") or {}).get("subgraphs") or []):
+            if isinstance(sub, dict) and sub.get("id"):
+                self.definitions[sub["id"]] = sub
+        self.dtos = {}
+        self.root = Graph(workflow, "workflow")
+
+    def run(self):
+        self.build(self.root, (), None)
+        for dto in list(self.dtos.values()):
+            if dto.type == "PrimitiveNode":
+                self.apply_primitive(dto)
+        output = {}
+        for dto in self.dtos.values():
+            if dto.virtual or dto.mode in (NEVER, BYPASS):
+                continue
+            output[dto.id] = self.serialize(dto)
+        for node in output.values():
+            for name, value in list(node["inputs"].items()):
+                if isinstance(value, list) and len(value) == 2 and value[0] not in output:
+                    del node["inputs"][name]
+        return output
+
+    # building
+
+    def build(self, graph, path, instance):
+        for raw in sorted(graph.nodes.values(), key=execution_rank):
+            dto = Dto(raw, graph, path, instance)
+            definition = self.definitions.get(dto.type)
+            if definition is not None:
+                self.build_subgraph(dto, definition)
+            else:
+                self.describe(dto)
+            self.dtos[dto.id] = dto
+
+    def describe(self, dto):
+        if dto.type in self.schema:
+            layout = self.schema.widgets(dto.type)
+        elif dto.type in UI_ONLY:
+            dto.virtual = True
+            layout = [Widget("value", None, False, True)] if dto.type == "PrimitiveNode" else []
+        else:
+            layout = [Widget(s.widget, None, True, True) for s in dto.inputs if s.widget]
+        dto.widgets = assign_widgets(layout, dto.raw.get("widgets_values"), dto)
+        if dto.type in ("KSampler", "KSamplerAdvanced"):
+            legacy_sampler_name(dto)
+
+    def build_subgraph(self, dto, definition):
+        dto.virtual = True
+        name = definition.get("name") or dto.type
+        dto.subgraph = Graph(definition, f"subgraph {name!r} (node {dto.id})", definition)
+        dto.inputs = instance_inputs(dto, definition)
+        promoted = [s.name for i, s in enumerate(dto.inputs) if self.promotes(dto.subgraph, i)]
+        layout = [Widget(n, None, True, True) for n in promoted]
+        dto.widgets = assign_widgets(layout, dto.raw.get("widgets_values"), dto)
+        if dto.mode not in (NEVER, BYPASS):
+            self.build(dto.subgraph, dto.path + (str(dto.raw["id"]),), dto)
+
+    def promotes(self, subgraph, index):
+        """A subgraph input shows a widget when what it feeds inside is a widget input."""
+        for link in subgraph.links.values():
+            if link.origin_id == IO_INPUT and link.origin_slot == index:
+                target = subgraph.nodes.get(str(link.target_id))
+                slots = (target or {}).get("inputs") or []
+                if link.target_slot < len(slots) and isinstance(slots[link.target_slot], dict):
+                    return bool(slots[link.target_slot].get("widget"))
+        return False
+
+    def apply_primitive(self, dto):
+        """A PrimitiveNode writes its value into every widget it is linked to."""
+        if not dto.widgets:
+            return
+        value = dto.widgets[0][1]
+        outputs = dto.raw.get("outputs") or []
+        links = (outputs[0].get("links") if outputs and isinstance(outputs[0], dict) else None) or []
+        for link_id in links:
+            link = dto.graph.links.get(link_id)
+            if link is None:
+                continue
+            target = self.dtos.get(":".join(dto.path + (str(link.target_id),)))
+            if target is None or link.target_slot >= len(target.inputs):
+                continue
+            slot = target.inputs[link.target_slot]
+            pair = target.widget(slot.widget or slot.name)
+            if pair is not None:
+                pair[1] = value
+
+    # serializing
+
+    def serialize(self, dto):
+        if dto.type not in self.schema and not self.keep_unknown:
+            raise InputError(f"{dto.graph.where}: node {dto.label}: ComfyUI does not know the node type "
+                             f"{dto.type!r}",
+                             hint="install the custom node pack that provides it and refresh the inventory, "
+                                  "or pass --keep-unknown to copy it through as it is")
+        inputs = {}
+        for widget, value in dto.widgets:
+            if widget.api and widget.name:
+                inputs[widget.name] = wrap_list(value)
+        for index, slot in enumerate(dto.inputs):
+            got = self.resolve_input(dto, index, set())
+            if got is None:
+                continue
+            if got.origin is None:
+                inputs[slot.name] = wrap_list(got.value)
+            else:
+                inputs[slot.name] = [got.origin, got.slot]
+        title = dto.raw.get("title") or self.schema.title(dto.type)
+        return {"inputs": inputs, "class_type": dto.type, "_meta": {"title": title}}
+
+    # resolving links
+
+    def resolve_input(self, dto, index, visited, wanted=None):
+        guard(visited, (id(dto.graph), dto.raw["id"], "in", index), dto)
+        slot = dto.inputs[index]
+        if slot.link is None:
+            return None
+        link = dto.graph.link(slot.link, dto, slot.name)
+        if dto.instance is not None and link.origin_id == IO_INPUT:
+            return self.resolve_from_outside(dto.instance, link.origin_slot, slot, visited)
+        origin = self.dtos.get(":".join(dto.path + (str(link.origin_id),)))
+        if origin is None:
+            raise InputError(f"{dto.graph.where}: node {dto.label} input {slot.name!r} is linked to node "
+                             f"{link.origin_id}, which the workflow does not have",
+                             hint="reconnect that input in ComfyUI and save again")
+        return self.resolve_output(origin, link.origin_slot, wanted or slot.type, visited)
+
+    def resolve_from_outside(self, instance, index, slot, visited):
+        """A link from a subgraph's input node: follow the subgraph node's input outside."""
+        if index >= len(instance.inputs):
+            raise InputError(f"{instance.subgraph.where}: input {slot.name!r} is linked to subgraph input "
+                             f"{index}, which the subgraph does not have")
+        if instance.inputs[index].link is None:
+            pair = instance.widget(instance.inputs[index].name)
+            return None if pair is None else Resolved(None, -1, pair[1])
+        return self.resolve_input(instance, index, visited)
+
+    def resolve_output(self, dto, index, wanted, visited):
+        guard(visited, (id(dto.graph), dto.raw["id"], "out", index), dto)
+        if dto.mode == BYPASS:
+            match = bypass_slot(dto, index, wanted)
+            return None if match < 0 else self.resolve_input(dto, match, visited)
+        if dto.subgraph is not None and dto.mode != NEVER:
+            return self.resolve_subgraph_output(dto, index, wanted, visited)
+        if dto.virtual and dto.subgraph is None:
+            return self.resolve_input(dto, index, visited, wanted) if index < len(dto.inputs) else None
+        return Resolved(dto.id, index, None)
+
+    def resolve_subgraph_output(self, dto, index, wanted, visited):
+        link = next((ln for ln in dto.subgraph.links.values()
+                     if ln.target_id == IO_OUTPUT and ln.target_slot == index), None)
+        if link is None:
+            return None
+        inner = self.dtos.get(f"{dto.id}:{link.origin_id}")
+        if inner is None:
+            raise InputError(f"{dto.subgraph.where}: output {index} comes from node {link.origin_id}, "
+                             "which the subgraph does not have")
+        return self.resolve_output(inner, link.origin_slot, wanted, visited)
+
+
+def execution_rank(raw):
+    order = raw.get("order")
+    return (order if isinstance(order, (int, float)) else float("inf"), str(raw.get("id")))
+
+
+def instance_inputs(dto, definition):
+    """A subgraph node's inputs are its definition's, with the links the saved node gives them."""
+    saved = {}
+    for slot in dto.inputs:
+        saved.setdefault(slot.name, slot)
+    out = []
+    for spec in definition.get("inputs") or []:
+        name = spec.get("name")
+        link = saved.pop(name).link if name in saved else None
+        out.append(Slot(name, spec.get("type"), link, name))
+    return out
+
+
+def guard(visited, key, dto):
+    if key in visited:
+        raise InputError(f"{dto.graph.where}: node {dto.label}: its links go round in a loop "
+                         "(through reroutes, bypassed nodes or subgraphs)")
+    visited.add(key)
+
+
+def legacy_sampler_name(dto):
+    pair = dto.widget("sampler_name")
+    if pair and isinstance(pair[1], str) and pair[1].startswith("sample_"):
+        pair[1] = pair[1][len("sample_"):]
+
+
+def wrap_list(value):
+    """A list value would read as a link, so the frontend boxes it."""
+    return {"__value__": value} if isinstance(value, list) else value
+
+
+def types_match(a, b):
+    """LiteGraph.isValidConnection: '*' and '' match anything; comma lists match any member."""
+    if a in ("", "*", None, 0) or b in ("", "*", None, 0) or a == b:
+        return True
+    a, b = str(a).lower(), str(b).lower()
+    if "," not in a and "," not in b:
+        return a == b
+    return any(x == y for x in a.split(",") for y in b.split(","))
+
+
+def bypass_slot(dto, index, wanted):
+    """Which input a bypassed node passes to output `index` (-1: none fits)."""
+    inputs = dto.inputs
+    if wanted in ("*", ""):
+        return index if len(inputs) > index else 0
+    out_type = dto.outputs[index] if index < len(dto.outputs) else None
+    if index < len(inputs) and types_match(inputs[index].type, out_type) and types_match(inputs[index].type, wanted):
+        return index
+    exact = next((i for i, s in enumerate(inputs) if s.type == wanted), -1)
+    if exact >= 0:
+        return exact
+    return next((i for i, s in enumerate(inputs)
+                 if types_match(s.type, out_type) and types_match(s.type, wanted)), -1)
