@@ -11,8 +11,9 @@ dependency depth, widget values in schema order (with the control-after-generate
 from `_meta`. Converting that back gives the same API JSON.
 """
 
+import random
+import re
 from collections import namedtuple
-from functools import lru_cache
 
 from .errors import InputError
 
@@ -138,6 +139,12 @@ class Schema:
             self._widgets[class_type] = schema_widgets(class_type, self.object_info[class_type])
         return self._widgets[class_type]
 
+    def dynamic_prompts(self, class_type):
+        """Names of the STRING inputs whose text the frontend runs through its dynamic-prompt parser."""
+        node_def = self.object_info.get(class_type) or {}
+        return {name for name, spec in ordered_inputs(node_def)
+                if spec_type(spec) == "STRING" and spec_options(spec).get("dynamicPrompts") is True}
+
     def title(self, class_type):
         node_def = self.object_info.get(class_type) or {}
         return node_def.get("display_name") or LOCALE_TITLES.get(class_type) or class_type
@@ -153,9 +160,15 @@ Slot = namedtuple("Slot", "name type link widget")
 Resolved = namedtuple("Resolved", "origin slot value")  # value set: a widget value, not a link
 
 
-def ui_to_api(workflow, object_info, keep_unknown=False):
-    """The API prompt the frontend's "Export (API)" gives for this editor workflow."""
-    return Converter(workflow, as_schema(object_info), keep_unknown).run()
+def ui_to_api(workflow, object_info, keep_unknown=False, seed=None):
+    """The API prompt the frontend's "Export (API)" gives for this editor workflow.
+
+    Like the frontend, a `{a|b}` choice in a dynamic-prompt text is picked at random (`seed` makes
+    it repeatable) and `//` and `/* */` comments are stripped from such texts.
+    """
+    if not isinstance(workflow, dict):
+        raise InputError("not an editor workflow: expected a JSON object with `nodes` and `links`")
+    return Converter(workflow, as_schema(object_info), keep_unknown, seed).run()
 
 
 class Graph:
@@ -243,7 +256,7 @@ def assign_widgets(layout, values, dto):
 
 
 class Converter:
-    def __init__(self, workflow, schema, keep_unknown):
+    def __init__(self, workflow, schema, keep_unknown, seed=None):
         self.schema = schema
         self.keep_unknown = keep_unknown
         self.workflow = workflow
@@ -252,6 +265,7 @@ class Converter:
             if isinstance(sub, dict) and sub.get("id"):
                 self.definitions[sub["id"]] = sub
         self.dtos = {}
+        self.rng = random.Random(seed)
         self.root = Graph(workflow, "workflow")
 
     def run(self):
@@ -302,8 +316,8 @@ class Converter:
         promoted = [s.name for i, s in enumerate(dto.inputs) if self.promotes(dto.subgraph, i)]
         layout = [Widget(n, None, True, True) for n in promoted]
         dto.widgets = assign_widgets(layout, dto.raw.get("widgets_values"), dto)
-        if dto.mode not in (NEVER, BYPASS):
-            self.build(dto.subgraph, dto.path + (str(dto.raw["id"]),), dto)
+        # Inner nodes keep their own modes: bypassing a subgraph node in the editor sets theirs too.
+        self.build(dto.subgraph, dto.path + (str(dto.raw["id"]),), dto)
 
     def promotes(self, subgraph, index):
         """A subgraph input shows a widget when what it feeds inside is a widget input."""
@@ -345,6 +359,8 @@ class Converter:
         inputs = {}
         for widget, value in dto.widgets:
             if widget.api and widget.name:
+                if widget.name in self.schema.dynamic_prompts(dto.type) and isinstance(value, str):
+                    value = dynamic_prompt(value, self.rng)
                 inputs[widget.name] = wrap_list(value)
         for index, slot in enumerate(dto.inputs):
             got = self.resolve_input(dto, index, set())
@@ -389,7 +405,7 @@ class Converter:
         if dto.mode == BYPASS:
             match = bypass_slot(dto, index, wanted)
             return None if match < 0 else self.resolve_input(dto, match, visited)
-        if dto.subgraph is not None and dto.mode != NEVER:
+        if dto.subgraph is not None:
             return self.resolve_subgraph_output(dto, index, wanted, visited)
         if dto.virtual and dto.subgraph is None:
             return self.resolve_input(dto, index, visited, wanted) if index < len(dto.inputs) else None
@@ -436,6 +452,52 @@ def legacy_sampler_name(dto):
     pair = dto.widget("sampler_name")
     if pair and isinstance(pair[1], str) and pair[1].startswith("sample_"):
         pair[1] = pair[1][len("sample_"):]
+
+
+COMMENTS = re.compile(r"/\*[\s\S]*?\*/|//.*")
+
+
+def dynamic_prompt(text, rng):
+    """The frontend's dynamic prompts: strip comments, pick one option of each {a|b|c}."""
+    text = COMMENTS.sub("", text)
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            out.append(text[i:i + 2])
+            i += 2
+        elif ch == "{":
+            choice, i = choice_block(text, i + 1, rng)
+            out.append(choice)
+        else:
+            out.append(ch)
+            i += 1
+    return re.sub(r"\\([{}|])", r"\1", "".join(out))
+
+
+def choice_block(text, i, rng):
+    """(the chosen option of the block opening before `i`, the index after its closing brace)."""
+    options, current, depth = [], "", 0
+    while i < len(text):
+        ch = text[i]
+        i += 1
+        if ch == "\\" and i < len(text):
+            current += ch + text[i]
+            i += 1
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            if not depth:
+                break
+            depth -= 1
+        elif ch == "|" and not depth:
+            options.append(current)
+            current = ""
+            continue
+        current += ch
+    options.append(current)
+    return dynamic_prompt(rng.choice(options), rng), i
 
 
 def wrap_list(value):
