@@ -1,0 +1,102 @@
+"""validate.py: would ComfyUI accept these workflows? Checked offline against the inventory."""
+
+from .. import cli, inventory, workflow
+from ..errors import InputError
+from ..files import read_json
+from ..validation import validate
+
+EPILOG = """\
+examples:
+  python scripts/validate.py workflow_api.json
+  python scripts/validate.py projects/demo/workflows/*.json --json
+  python scripts/validate.py wf.json --object-info object_info.json   # a raw GET /object_info dump
+  python scripts/validate.py wf.json --inventory state/inventory.json
+
+The inventory is, first found: --object-info, --inventory, state/inventory.json (take it with
+`python scripts/inventory.py`), else the core-node inventory bundled with the pack (which knows
+no models or input files: those checks become warnings).
+
+verdicts (what ComfyUI's POST /prompt would answer):
+  ok        accepted whole
+  partial   accepted, but some output nodes are dropped for errors
+  rejected  refused (HTTP 400)
+
+--json prints one line per file:
+  {"file", "verdict", "errors": [{"node_id", "class_type", "type", "input_name", "message", "hint"}],
+   "warnings": [...same shape...]}
+A file that cannot be read gets "verdict": null and an "error".
+
+exit codes: 0 every file ok, 1 some file partial or rejected, 2 a file unreadable or not an
+API-format workflow (UI-format files: convert them first with scripts/convert.py), or bad usage.
+"""
+
+
+def build_parser():
+    p = cli.parser("validate.py", "Check API-format workflows the way ComfyUI would, and say how to fix them.",
+                   EPILOG, server=False)
+    p.add_argument("files", nargs="+", metavar="FILE", help="API-format workflow JSON files")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--object-info", metavar="PATH", help="a raw /object_info dump to validate against")
+    src.add_argument("--inventory", metavar="PATH", help="an inventory snapshot (default: state/inventory.json)")
+    return p
+
+
+def run(args):
+    inv = inventory.load(path=args.inventory, object_info_path=args.object_info)
+    cli.note(f"validating against {inv.source}" + (
+        "; models and input files are unknown, so those checks are only warnings" if inv.bundled else ""))
+    worst = 0
+    for path in args.files:
+        report = check_file(path, inv)
+        cli.emit(args, report, _text(report))
+        worst = max(worst, 2 if report["verdict"] is None else 0 if report["verdict"] == "ok" else 1)
+    return worst
+
+
+def check_file(path, inv):
+    """The JSON-line report for one file; unreadable files get verdict None and an error."""
+    try:
+        wf = load_api(path)
+    except InputError as exc:
+        err = {"node_id": None, "class_type": None, "type": exc.details.get("kind", "unreadable_file"),
+               "input_name": None, "message": exc.message, "hint": exc.hint}
+        return {"file": str(path), "verdict": None, "error": exc.message, "errors": [err], "warnings": []}
+    result = validate(wf, inv.object_info, models=inv.models, input_files=inv.input_files,
+                      local_files_known=not inv.bundled)
+    return {"file": str(path), **result}
+
+
+def load_api(path):
+    """The API-format workflow in a file; InputError for anything else (UI format included)."""
+    obj = read_json(path, what="workflow")
+    fmt = workflow.detect_format(obj)
+    if fmt == workflow.UI:
+        raise InputError(f"{path}: this is a UI-format (editor) workflow, not the API format ComfyUI runs",
+                         hint=f"convert it first: python scripts/convert.py {path}", kind="ui_format")
+    obj = workflow.unwrap(obj)
+    if not looks_like_api(obj):
+        raise InputError(f"{path}: not a ComfyUI workflow: {workflow.describe(obj)}",
+                         hint="expected API format: {\"3\": {\"class_type\": \"KSampler\", \"inputs\": {...}}, ...}",
+                         kind="not_a_workflow")
+    return obj
+
+
+def looks_like_api(obj):
+    """Lenient on purpose: a node missing its class_type is for validation to report, not a reason
+    to call the file something else; it takes one node-shaped value (or an empty object)."""
+    if not isinstance(obj, dict):
+        return False
+    return not obj or any(isinstance(v, dict) and ("class_type" in v or "inputs" in v) for v in obj.values())
+
+
+def _text(report):
+    if report["verdict"] is None:
+        err = report["errors"][0]
+        return f"{report['file']}: cannot validate: {err['message']}" + (f"\n  hint: {err['hint']}" if err["hint"] else "")
+    lines = [f"{report['file']}: {report['verdict']}"]
+    for label, items in (("error", report["errors"]), ("warning", report["warnings"])):
+        for item in items:
+            lines.append(f"  {label}: {item['message']}")
+            if item.get("hint"):
+                lines.append(f"    hint: {item['hint']}")
+    return "\n".join(lines)

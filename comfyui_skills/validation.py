@@ -1,0 +1,634 @@
+"""Would ComfyUI accept this API-format workflow? The same answer as `POST /prompt`, explained.
+
+The server's rules, as observed on 0.3.64:
+- every node must name a class the server has; it stops at the first that does not;
+- only output nodes and what they depend on (through declared inputs) are checked;
+- an output whose graph has a problem is dropped, the others still run (`partial`);
+  with no output left the prompt is refused;
+- a value is coerced to INT/FLOAT/STRING/BOOLEAN first (so "12" is a fine INT, 7.9 becomes 7),
+  then held to min/max, and a classic dropdown to its list (V3 "COMBO" lists are not checked);
+- a link must be [node_id, slot] to an existing node and slot whose type overlaps the input's
+  (comma unions, "*" matches anything);
+- a handful of core nodes check their own inputs instead (input files exist, aspect ratios...).
+"""
+
+import difflib
+import math
+import posixpath
+import sys
+from contextlib import contextmanager
+
+from .schema import Schema
+
+OK, PARTIAL, REJECTED = "ok", "partial", "rejected"
+
+# The server validates recursively and runs out of stack on very deep graphs: measured on 0.3.64,
+# a node 986 links above an output cannot be reached, and the error lands on the one at depth 981.
+DEEPEST_REACHABLE = 985
+DEPTH_BLAMED = 981
+
+MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft", ".pt2", ".onnx")
+# Which models/ folder a loader input reads, when the inventory does not tell us.
+MODEL_FOLDERS = {
+    "ckpt_name": "checkpoints", "config_name": "configs", "lora_name": "loras", "vae_name": "vae",
+    "unet_name": "diffusion_models", "control_net_name": "controlnet", "style_model_name": "style_models",
+    "clip_name": "text_encoders", "clip_name1": "text_encoders", "clip_name2": "text_encoders",
+    "clip_name3": "text_encoders", "clip_name4": "text_encoders", "gligen_name": "gligen",
+    "hypernetwork_name": "hypernetworks", "upscale_model": "upscale_models",
+    "model_name": "upscale_models", "audio_encoder_name": "audio_encoders", "name": "model_patches",
+    "photomaker_model_name": "photomaker", "lora": "loras",
+}
+MODELS_DOC = "references/models.md"
+
+
+def validate(workflow, object_info, *, models=None, input_files=None, local_files_known=True):
+    """{"verdict": "ok"|"partial"|"rejected", "errors": [...], "warnings": [...]}.
+
+    `object_info` is a raw `/object_info` dict (or a schema.Schema); `models` ({folder: [files]})
+    and `input_files` (names under ComfyUI's input folder) sharpen hints and file checks.
+    With local_files_known=False (a bundled inventory, whose model and file lists are empty)
+    a missing model or input file is a warning: we cannot tell.
+    """
+    schema = object_info if isinstance(object_info, Schema) else _schema_for(object_info)
+    with _stack_room():
+        return _Check(workflow, schema, models, input_files, local_files_known).run()
+
+
+_SCHEMAS = {}
+
+
+def _schema_for(object_info):
+    """One parsed Schema per object_info dict, so many files share the parsing."""
+    hit = _SCHEMAS.get(id(object_info))
+    if hit is None or hit[0] is not object_info:
+        if len(_SCHEMAS) > 4:
+            _SCHEMAS.clear()
+        hit = _SCHEMAS[id(object_info)] = (object_info, Schema(object_info))
+    return hit[1]
+
+
+@contextmanager
+def _stack_room():
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 4 * DEEPEST_REACHABLE + 200))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def problem(kind, message, node_id=None, class_type=None, input_name=None, hint=None):
+    return {"node_id": node_id, "class_type": class_type, "type": kind,
+            "input_name": input_name, "message": message, "hint": hint}
+
+
+class _Fault(Exception):
+    """Where the server raises instead of reporting: the node is dropped with this one error."""
+
+    def __init__(self, err):
+        super().__init__(err["message"])
+        self.err = err
+
+
+class _TooDeep(Exception):
+    pass
+
+
+class _Check:
+    def __init__(self, workflow, schema, models, input_files, local_files_known):
+        self.wf = workflow if isinstance(workflow, dict) else {}
+        self.local_files_known = local_files_known
+        self.schema = schema
+        self.models = models
+        self.files = InputFiles(schema, input_files)
+        self.done = {}        # node id -> valid?
+        self.own = {}         # node id -> its own errors
+        self.visiting = []    # the current chain of links, for cycles
+        self.cycles = []
+        self.warnings = []
+
+    # -- whole prompt --------------------------------------------------------------------
+
+    def run(self):
+        unbuildable = self.unbuildable()
+        if unbuildable:
+            return self.result(REJECTED, unbuildable)
+        outputs = [nid for nid, node in self.wf.items() if self.schema.node(node["class_type"]).output_node]
+        if not outputs:
+            return self.result(REJECTED, [problem(
+                "prompt_no_outputs", "the workflow has no output node, so ComfyUI has nothing to run",
+                hint="add a SaveImage or PreviewImage (or another output node) fed by the result")])
+        good = [o for o in outputs if self.check_output(o)]
+        errors = [e for nid in self.own for e in self.own[nid]]
+        cycle_notes = [self.cycle_problem(c) for c in self.cycles]
+        self.warn_unreached(outputs)
+        if not good:
+            return self.result(REJECTED, errors or cycle_notes)
+        self.warnings += cycle_notes if len(good) < len(outputs) else []
+        return self.result(PARTIAL if errors else OK, errors)
+
+    def result(self, verdict, errors):
+        return {"verdict": verdict, "errors": errors, "warnings": self.warnings}
+
+    def unbuildable(self):
+        """invalid_prompt: a node without a class_type, or a class this server does not have."""
+        found = []
+        for nid, node in self.wf.items():
+            ct = node.get("class_type") if isinstance(node, dict) else None
+            if ct is None:
+                found.append(problem("invalid_prompt", f"node {nid} has no class_type", nid,
+                                     hint="every node needs \"class_type\": the node's class name"))
+            elif ct not in self.schema:
+                found.append(problem("invalid_prompt", f"node {nid}: class {ct!r} does not exist on this server",
+                                     nid, str(ct), hint=self.missing_class_hint(ct)))
+        return found
+
+    def missing_class_hint(self, ct):
+        close = difflib.get_close_matches(str(ct), self.schema.class_names(), n=3, cutoff=0.7)
+        tip = f"did you mean {_quoted(close)}? " if close else ""
+        return (tip + "if it comes from a custom node pack, install the pack (ComfyUI-Manager: "
+                "'Install Missing Custom Nodes', or `comfy node install <pack>`), restart ComfyUI, "
+                "then refresh the inventory with `python scripts/inventory.py`")
+
+    def check_output(self, nid):
+        try:
+            return self.check(nid, 1)
+        except _TooDeep:  # cannot happen from depth 1, kept for safety of the invariant
+            return False
+
+    # -- one node ------------------------------------------------------------------------
+
+    def check(self, nid, depth):
+        """Is node `nid` (and everything it depends on) valid? Records its own errors."""
+        if nid in self.done:
+            return self.done[nid]
+        if depth > DEEPEST_REACHABLE:
+            raise _TooDeep()
+        node = self.wf[nid]
+        spec = self.schema.node(node["class_type"])
+        errors = []
+        self.visiting.append(nid)
+        try:
+            valid = self.check_inputs(nid, node, spec, depth, errors)
+        except _Fault as fault:
+            errors.append(fault.err)
+            valid = False
+        finally:
+            self.visiting.pop()
+        self.done[nid] = valid and not errors
+        if errors:
+            self.own[nid] = errors
+        return self.done[nid]
+
+    def check_inputs(self, nid, node, spec, depth, errors):
+        ct = spec.name
+        inputs = node.get("inputs", None)
+        if not isinstance(inputs, dict):
+            raise _Fault(problem("malformed_node", f"node {nid} ({ct}): \"inputs\" is "
+                                 f"{'missing' if inputs is None else 'not an object'}", nid, ct,
+                                 hint="give the node \"inputs\": {name: value or [node_id, slot]}"))
+        self.warn_unknown_inputs(nid, spec, inputs)
+        custom = CUSTOM_CHECKS.get(ct)
+        valid = True
+        values = {}
+        for inp in spec.visible_inputs():
+            name = inp.name
+            if name not in inputs:
+                if inp.required:
+                    errors.append(self.missing_input(nid, spec, inp))
+                continue
+            value = inputs[name]
+            if isinstance(value, list):
+                values[name] = None
+                ok = self.check_link(nid, spec, inp, value, depth, errors, custom)
+                valid = valid and ok
+                continue
+            if isinstance(value, dict) and "__value__" in value:
+                value = value["__value__"]
+            err, value = self.check_value(nid, spec, inp, value, custom)
+            values[name] = value
+            if err:
+                errors.append(err)
+        if custom:
+            err = self.unless_unknowable(custom.run(self, nid, spec, values, inputs), custom.reads_files)
+            if err:
+                errors.append(err)
+        return valid
+
+    def missing_input(self, nid, spec, inp):
+        hint = f"connect a node that outputs {inp.type}" if not inp.is_widget else \
+            f"set it, e.g. \"{inp.name}\": {_json(_example(inp))}"
+        return problem("required_input_missing",
+                       f"node {nid} ({spec.name}) is missing required input '{inp.name}' ({inp.type})",
+                       nid, spec.name, inp.name, hint)
+
+    # -- links ---------------------------------------------------------------------------
+
+    def check_link(self, nid, spec, inp, link, depth, errors, custom):
+        ct, name = spec.name, inp.name
+        if len(link) != 2:
+            errors.append(problem("bad_linked_input", f"node {nid} ({ct}) input '{name}': a link must be "
+                                  f"[node_id, output_slot], got {_json(link)}", nid, ct, name,
+                                  hint="write a link as [\"4\", 0]; a list value for a widget goes in "
+                                       "{\"__value__\": [...]}"))
+            return True
+        src, slot = link
+        source = self.wf.get(src) if isinstance(src, str) else None
+        if source is None:
+            raise _Fault(self.missing_source(nid, ct, name, src))
+        src_spec = self.schema.node(source["class_type"])
+        received = _slot_type(src_spec, slot)
+        if received is _NO_SLOT:
+            n = len(src_spec.output_types)
+            what = f"has {n} output{'s' * (n != 1)}" if isinstance(slot, int) else "numbers its outputs 0, 1, ..."
+            raise _Fault(problem("link_slot_out_of_range",
+                                 f"node {nid} ({ct}) input '{name}' takes output {_json(slot)} of node {src} "
+                                 f"({src_spec.name}), which {what}", nid, ct, name, hint=_outputs_hint(src_spec)))
+        if not (custom and custom.takes_types) and not types_match(received, inp.raw_type):
+            errors.append(self.mismatch(nid, spec, inp, src, src_spec, slot, received))
+            return True
+        if src in self.visiting:
+            cycle = self.visiting[self.visiting.index(src):] + [src]
+            if not any(set(c) == set(cycle) for c in self.cycles):
+                self.cycles.append(cycle)
+            return False
+        try:
+            return self.check(src, depth + 1)
+        except _TooDeep:
+            if depth + 1 != DEPTH_BLAMED:
+                raise
+            self.own[src] = [problem("graph_too_deep", f"node {src} ({src_spec.name}) sits {DEPTH_BLAMED} "
+                                     "links above an output; ComfyUI runs out of stack validating deeper "
+                                     "chains and refuses them", src, src_spec.name,
+                                     hint="shorten the chain of nodes (ComfyUI's limit is about 980 links)")]
+            self.done[src] = False
+            return False
+
+    def missing_source(self, nid, ct, name, src):
+        hint = "the link points at a node id that is not in the workflow"
+        if isinstance(src, (int, float)) and str(src) in self.wf:
+            hint = f"node ids are strings: write [\"{src}\", ...] instead of [{src}, ...]"
+        elif isinstance(src, str):
+            close = difflib.get_close_matches(src, list(self.wf), n=1)
+            hint += f"; did you mean node {close[0]}?" if close else ""
+        return problem("link_to_missing_node", f"node {nid} ({ct}) input '{name}' is linked to node "
+                       f"{_json(src)}, which does not exist", nid, ct, name, hint)
+
+    def mismatch(self, nid, spec, inp, src, src_spec, slot, received):
+        want = "a dropdown value" if inp.strict_options else inp.type
+        producers = self.schema.producers(inp.type) if not inp.strict_options else []
+        hint = f"connect an output of type {want}"
+        if producers:
+            more = f" and {len(producers) - 8} more" if len(producers) > 8 else ""
+            hint += f" (made by {', '.join(producers[:8])}{more})"
+        elif inp.strict_options:
+            hint = "type the value in instead of linking it: " + _choices_text(inp.options)
+        return problem("return_type_mismatch", f"node {nid} ({spec.name}) input '{inp.name}' expects {want} "
+                       f"but is linked to output {slot} of node {src} ({src_spec.name}), which is {received}",
+                       nid, spec.name, inp.name, hint)
+
+    # -- values --------------------------------------------------------------------------
+
+    def check_value(self, nid, spec, inp, value, custom):
+        """(error or None, value as the server sees it after coercion)."""
+        ct, name, t = spec.name, inp.name, inp.raw_type
+        try:
+            coerced = COERCE[t](value) if isinstance(t, str) and t in COERCE else value
+        except (TypeError, ValueError, OverflowError):
+            return problem("invalid_input_type", f"node {nid} ({ct}) input '{name}': {_json(value)} is not "
+                           f"a valid {t}", nid, ct, name, hint=_range_hint(inp) or f"give a {t} value"), value
+        if t == "INT" and isinstance(value, float) and value != coerced:
+            self.warnings.append(problem("float_truncated", f"node {nid} ({ct}) input '{name}': {value} "
+                                         f"will be truncated to {coerced}", nid, ct, name,
+                                         hint=f"write {coerced} (or {coerced + 1}) to say what you mean"))
+        if custom and custom.owns(name):
+            return None, coerced
+        try:
+            return self.check_bounds(nid, spec, inp, coerced), coerced
+        except TypeError:
+            raise _Fault(problem("invalid_input_type", f"node {nid} ({ct}) input '{name}': {_json(value)} "
+                                 f"cannot be compared with the allowed range", nid, ct, name,
+                                 hint=_range_hint(inp))) from None
+
+    def check_bounds(self, nid, spec, inp, value):
+        ct, name = spec.name, inp.name
+        lo, hi = inp.min, inp.max
+        if lo is not None and value < lo:
+            return problem("value_smaller_than_min", f"node {nid} ({ct}) input '{name}': {value} is below "
+                           f"the minimum {lo}", nid, ct, name, _range_hint(inp))
+        if hi is not None and value > hi:
+            return problem("value_bigger_than_max", f"node {nid} ({ct}) input '{name}': {value} is above "
+                           f"the maximum {hi}", nid, ct, name, _range_hint(inp))
+        if inp.strict_options and value not in inp.options:
+            return self.unless_unknowable(self.not_in_list(nid, spec, inp, value), not inp.options)
+        return None
+
+    def unless_unknowable(self, err, unknowable):
+        """A local file we cannot see (bundled inventory) is only worth a warning."""
+        if err and unknowable and not self.local_files_known:
+            self.warnings.append(dict(err, type="unchecked_" + err["type"],
+                                      hint="take an inventory snapshot to check it: python scripts/inventory.py"))
+            return None
+        return err
+
+    def not_in_list(self, nid, spec, inp, value):
+        ct, name = spec.name, inp.name
+        folder = self.model_folder(inp, value)
+        if folder:
+            message = f"node {nid} ({ct}) input '{name}': model file {_json(value)} is not in models/{folder}/"
+            near = _nearest(value, inp.options)
+            hint = (f"did you mean {_quoted(near)}? " if near else "") + \
+                f"download it into ComfyUI/models/{folder}/ (see {MODELS_DOC}), then refresh the inventory"
+            if not inp.options:
+                hint += f"; models/{folder}/ is empty on this server"
+        else:
+            message = f"node {nid} ({ct}) input '{name}': {_json(value)} is not one of the choices"
+            near = _nearest(value, inp.options)
+            hint = (f"did you mean {_quoted(near)}? " if near else "") + _choices_text(inp.options)
+        return problem("value_not_in_list", message, nid, ct, name, hint)
+
+    def model_folder(self, inp, value):
+        if isinstance(self.models, dict) and inp.options:
+            wanted = set(inp.options)
+            for folder, files in self.models.items():
+                if files and wanted <= set(files):
+                    return folder
+        looks_like_model = isinstance(value, str) and value.lower().endswith(MODEL_EXTENSIONS)
+        return MODEL_FOLDERS.get(inp.name) if looks_like_model else None
+
+    # -- warnings ------------------------------------------------------------------------
+
+    def warn_unknown_inputs(self, nid, spec, inputs):
+        for name in inputs:
+            if name not in spec.inputs:
+                close = difflib.get_close_matches(name, list(spec.inputs), n=1)
+                self.warnings.append(problem(
+                    "unknown_input", f"node {nid} ({spec.name}) has no input '{name}'; it will be ignored",
+                    nid, spec.name, name, f"did you mean '{close[0]}'?" if close else
+                    f"inputs of {spec.name}: {', '.join(spec.inputs) or 'none'}"))
+
+    def warn_unreached(self, outputs):
+        reached, todo = set(), list(outputs)
+        while todo:
+            nid = todo.pop()
+            if nid in reached or nid not in self.wf:
+                continue
+            reached.add(nid)
+            inputs = self.wf[nid].get("inputs")
+            for v in (inputs.values() if isinstance(inputs, dict) else ()):
+                if isinstance(v, list) and len(v) == 2 and isinstance(v[0], str):
+                    todo.append(v[0])
+        for nid, node in self.wf.items():
+            if nid not in reached:
+                self.warnings.append(problem(
+                    "unreachable_node", f"node {nid} ({node['class_type']}) feeds no output node; "
+                    "ComfyUI will neither check nor run it", nid, node["class_type"],
+                    hint="connect it to an output (e.g. PreviewImage) or delete it"))
+
+    def cycle_problem(self, cycle):
+        path = " -> ".join(cycle)
+        return problem("dependency_cycle", f"nodes {path} form a cycle: each waits for the other",
+                       hint="break the loop: a node cannot depend on its own output")
+
+
+# -- type rules ----------------------------------------------------------------------------
+
+COERCE = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
+_NO_SLOT = object()
+
+
+def _slot_type(spec, slot):
+    """The type at an output slot, Python-indexing style (the server indexes a tuple)."""
+    outputs = spec.output_types
+    if not isinstance(slot, int) or not -len(outputs) <= slot < len(outputs):
+        return _NO_SLOT
+    return outputs[slot]
+
+
+def types_match(received, wanted):
+    """Link compatibility: equal, "*" on either side, or comma unions that share a type."""
+    if received == wanted:
+        return True
+    if received == "*" or wanted == "*":
+        return True
+    if not isinstance(received, str) or not isinstance(wanted, str):
+        return False
+    return bool({t.strip() for t in received.split(",")} & {t.strip() for t in wanted.split(",")})
+
+
+# -- core nodes that check their own inputs ------------------------------------------------
+
+class CustomCheck:
+    """A node class whose own validator replaces the generic min/max/list checks for `args`."""
+
+    def __init__(self, args, test, takes_types=False, reads_files=False):
+        self.args = args
+        self.test = test
+        self.takes_types = takes_types
+        self.reads_files = reads_files
+
+    def owns(self, name):
+        return name in self.args
+
+    def run(self, check, nid, spec, values, inputs):
+        missing = [a for a in self.args if a not in values]
+        if any(a in spec.inputs and spec.inputs[a].required for a in missing):
+            return None  # already reported as required_input_missing
+        if missing:
+            return problem("custom_validation_failed", f"node {nid} ({spec.name}) needs input "
+                           f"'{missing[0]}' for its own checks", nid, spec.name, missing[0],
+                           hint=f"set '{missing[0]}'")
+        message = self.test(check, values, spec, inputs)
+        if not message:
+            return None
+        kind, text, hint, arg = message
+        return problem(kind, f"node {nid} ({spec.name}) input '{arg}': {text}", nid, spec.name, arg, hint)
+
+
+def _file_check(arg, what):
+    def test(check, values, spec, inputs):
+        return check.files.problem(values.get(arg), what, arg)
+    return CustomCheck((arg,), test, reads_files=True)
+
+
+def _aspect_ratio(check, values, spec, inputs):
+    value = values.get("aspect_ratio")
+    try:
+        w, h = (int(p) for p in value.split(":"))  # int() like the node: " 16" and "+16" pass
+        ok = 0.25 <= w / h <= 4
+    except (AttributeError, ValueError, ZeroDivisionError):
+        ok = False
+    if ok:
+        return None
+    return ("custom_validation_failed", f"aspect ratio {_json(value)} must be W:H between 1:4 and 4:1",
+            "e.g. \"16:9\"", "aspect_ratio")
+
+
+_CAMERA = ("horizontal_movement", "vertical_movement", "pan", "tilt", "roll", "zoom")
+
+
+def _camera(check, values, spec, inputs):
+    moves = [values.get(a) for a in _CAMERA]
+    if all(isinstance(v, (int, float)) for v in moves) and any(not math.isclose(v, 0.0) for v in moves):
+        return None
+    return ("custom_validation_failed", "at least one camera movement must be a non-zero number",
+            "set e.g. zoom to 1.0", _CAMERA[0])
+
+
+def _tripo_source(check, values, spec, inputs):
+    link = inputs.get("original_model_task_id")
+    ok_types = ("MODEL_TASK_ID", "RIG_TASK_ID", "RETARGET_TASK_ID")
+    if isinstance(link, list) and len(link) == 2:
+        src = check.wf.get(link[0]) if isinstance(link[0], str) else None
+        if src is not None and _slot_type(check.schema.node(src["class_type"]), link[1]) in ok_types:
+            return None
+    return ("custom_validation_failed", "must be linked to a Tripo task id output",
+            f"connect an output of type {' or '.join(ok_types)}", "original_model_task_id")
+
+
+CUSTOM_CHECKS = {
+    "LoadImage": _file_check("image", "image"),
+    "LoadImageMask": _file_check("image", "image"),
+    "LoadImageOutput": _file_check("image", "image"),
+    "WebcamCapture": _file_check("image", "image"),
+    "LoadLatent": _file_check("latent", "latent"),
+    "LoadVideo": _file_check("file", "video"),
+    "LoadAudio": _file_check("audio", "audio"),
+    "FluxProUltraImageNode": CustomCheck(("aspect_ratio",), _aspect_ratio),
+    "KlingCameraControls": CustomCheck(_CAMERA, _camera),
+    "TripoConversionNode": CustomCheck((), _tripo_source, takes_types=True),
+}
+
+
+class InputFiles:
+    """What is in ComfyUI's input folder, as far as we can know it.
+
+    Without a listing from the inventory, the upload dropdowns of /object_info tell the top-level
+    files, and folder dropdowns the subfolders (whose content we then cannot see).
+    """
+
+    def __init__(self, schema, listing):
+        self.schema = schema
+        self.listing = listing
+        self._known = None
+
+    def known(self):
+        """(files, folders): a listing from the inventory adds to what the schema shows."""
+        if self._known is None:
+            files, folders = self._from_schema()
+            for f in self.listing or ():
+                f = str(f).replace("\\", "/")
+                files.add(f)
+                if "/" in f:
+                    folders.add(f.split("/", 1)[0])
+            self._known = (files, folders)
+        return self._known
+
+    def _from_schema(self):
+        files, folders = set(), set()
+        for name in self.schema.class_names():
+            spec = self.schema.node(name)
+            for inp in spec.visible_inputs():
+                if not inp.options:
+                    continue
+                if any(k.endswith("_upload") for k in inp.extra) and inp.extra.get("image_folder") in (None, "input"):
+                    files.update(o for o in inp.options if isinstance(o, str))
+                elif inp.name == "folder" and "LoadImage" in name:
+                    folders.update(o for o in inp.options if isinstance(o, str))
+        return files, folders
+
+    def problem(self, value, what, arg):
+        """None when the server would find the file, else (type, text, hint, arg)."""
+        if not isinstance(value, str):
+            return ("custom_validation_failed", f"{_json(value)} is not a file name",
+                    f"give the name of a file in ComfyUI's input folder", arg)
+        name, where = _annotated(value)
+        if where == "input" and self.exists(name):
+            return None
+        if where != "input":
+            return ("custom_validation_failed", f"{what} file {value!r} is not known to be in ComfyUI's "
+                    f"{where} folder", f"this check cannot see the {where} folder; copy the file into "
+                    "the input folder (python scripts/upload.py FILE) and name it without the suffix", arg)
+        files, _ = self.known()
+        near = _nearest(name, sorted(files))
+        hint = (f"did you mean {_quoted(near)}? " if near else "") + \
+            "upload it first: python scripts/upload.py PATH (or copy it into ComfyUI/input/)"
+        return ("custom_validation_failed", f"{what} file {name!r} is not in ComfyUI's input folder", hint, arg)
+
+    def exists(self, name):
+        files, folders = self.known()
+        path = posixpath.normpath(name) if name else "."
+        if path == "." or path in files or path in folders:
+            return True
+        # a file in a subfolder we know exists but cannot look into: assume it is there
+        return "/" in path and path.split("/", 1)[0] in folders
+
+
+def _annotated(value):
+    """Split the ' [input]' / ' [output]' / ' [temp]' suffix as the server does (it cuts by length)."""
+    for where, cut in (("output", 9), ("input", 8), ("temp", 7)):
+        if value.endswith(f"[{where}]"):
+            return value[:-cut], where
+    return value, "input"
+
+
+# -- hint helpers --------------------------------------------------------------------------
+
+def _json(value):
+    import json
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _quoted(names):
+    return " or ".join(repr(n) for n in names)
+
+
+def _nearest(value, options, n=3):
+    if not isinstance(value, str):
+        value = str(value)
+    strs = [o for o in options if isinstance(o, str)]
+    by_lower = {o.lower(): o for o in strs}
+    exact_case = [by_lower[value.lower()]] if value.lower() in by_lower else []
+    base = posixpath.basename(value).lower()
+    same_base = [o for o in strs if posixpath.basename(o).lower() == base and o not in exact_case]
+    close = difflib.get_close_matches(value, strs, n=n, cutoff=0.5)
+    found = []
+    for o in exact_case + same_base + close:
+        if o not in found:
+            found.append(o)
+    return found[:n]
+
+
+def _outputs_hint(spec):
+    if not spec.output_types:
+        return f"{spec.name} has no outputs to link from"
+    slots = ", ".join(f"{i}={n} ({t})" for i, (t, n) in enumerate(zip(spec.output_types, spec.output_names)))
+    return f"outputs of {spec.name}: {slots}"
+
+
+def _choices_text(options):
+    if not options:
+        return "there are no choices on this server"
+    shown = ", ".join(_json(o) for o in options[:12])
+    more = f" ... ({len(options)} in all)" if len(options) > 12 else ""
+    return f"choices: {shown}{more}"
+
+
+def _range_hint(inp):
+    lo, hi, step = inp.min, inp.max, inp.step
+    if lo is None and hi is None:
+        return None
+    text = f"valid range {lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}"
+    return text + (f" in steps of {step}" if step else "")
+
+
+def _example(inp):
+    if inp.default is not None:
+        return inp.default
+    if inp.options:
+        return inp.options[0]
+    return {"INT": 0, "FLOAT": 0.0, "STRING": "", "BOOLEAN": False}.get(inp.type, None)
