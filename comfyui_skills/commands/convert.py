@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from .. import cli, conversion, files, workflow
+from .. import cli, conversion, files, inventory, workflow
 from ..errors import InputError
 
 EPILOG = """\
@@ -46,16 +46,8 @@ def build_parser():
 
 def load_schema(args):
     """The node schema, loaded once for every file."""
-    try:
-        from .. import inventory
-    except ImportError:  # the inventory module is not there yet: only a raw dump will do
-        inventory = None
-    if inventory is not None:
-        inv = inventory.load(path=args.inventory, object_info_path=args.object_info)
-        return conversion.Schema(inv.object_info)
-    if not args.object_info:
-        raise InputError("give the node schema with --object-info PATH (an /object_info dump)")
-    return conversion.Schema(files.read_json(args.object_info, what="/object_info dump"))
+    inv = inventory.load(path=args.inventory, object_info_path=args.object_info)
+    return conversion.Schema(inv.object_info)
 
 
 def convert(obj, fmt, target, schema, keep_unknown=False):
