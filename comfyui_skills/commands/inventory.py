@@ -1,5 +1,6 @@
 """inventory.py: snapshot what a ComfyUI install has, show what changed, search nodes and models."""
 
+import sys
 from pathlib import Path
 
 from .. import cli, config, inventory
@@ -31,6 +32,18 @@ exit codes: 0 done (also when a search finds nothing), 2 bad usage or unreadable
 """
 
 
+class _Parser(cli.Parser):
+    """Lets `--nodes "->IMAGE"` through: argparse would take the leading dash for a flag."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        for i, arg in enumerate(args[:-1]):
+            if arg == "--nodes" and args[i + 1].startswith("->"):
+                args[i:i + 2] = [f"--nodes={args[i + 1]}"]
+                break
+        return super().parse_known_args(args, namespace)
+
+
 def build_parser():
     p = cli.parser("inventory.py", "Snapshot a ComfyUI install (nodes, models, embeddings, extensions, "
                                    "system stats) into state/inventory.json; diff and search it.", EPILOG)
@@ -47,6 +60,7 @@ def build_parser():
     src = p.add_argument_group("inventory to read (searches, --diff)")
     src.add_argument("--inventory", metavar="PATH", help="an inventory file (default state/inventory.json)")
     src.add_argument("--object-info", metavar="PATH", help="a raw /object_info dump")
+    p.__class__ = _Parser
     return p
 
 
