@@ -1,0 +1,377 @@
+"""run.py: validate, queue, wait (WebSocket, else polling), download every output; offline fallback."""
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from .. import cli, config, files, inventory, outputs, overrides, runs
+from .. import workflow as wfmod
+from ..errors import CheckFailed, InputError, ServerError, ServerUnreachable
+from ..progress import Progress
+from ..transport import Client
+
+EPILOG = """\
+examples:
+  python scripts/run.py projects/examples/workflows/solid-color.json
+  python scripts/run.py wf.json --set 3.seed=42 --set 'Positive.text=a red fox'
+  python scripts/run.py wf.json --sweep 3.cfg=4,6,8 --sweep 3.steps=10,20   # 6 prompts
+  python scripts/run.py wf.json --seeds 4 --json
+  python scripts/run.py wf.json --no-wait            # prints the prompt id at once
+  python scripts/queue.py wait PROMPT_ID             # ...and collects it later, from any process
+  python scripts/run.py wf.json --out /tmp/renders --previews
+
+outputs land in projects/<project>/outputs/ (project "default" unless --project), server
+subfolders kept, never over an existing file. Ctrl-C interrupts our own prompt (or removes it from
+the queue) and exits 130. When no server answers, the workflow is validated against the inventory
+and exported instead ("status": "offline", exit 0; --online-only makes that exit 3).
+
+exit codes: 0 success (or offline export); 1 rejected, failed, interrupted or lost; 2 bad input;
+3 no server (with --online-only); 4 the server answered with an error; 130 Ctrl-C.
+"""
+
+
+def build_parser():
+    p = cli.parser("run.py", "Run a workflow on ComfyUI and download its outputs.", EPILOG)
+    p.add_argument("file", help="workflow JSON (API format; an editor workflow is converted first)")
+    p.add_argument("--set", action="append", default=[], metavar="NODE.INPUT=VALUE",
+                   help="change an input; NODE is an id or a title (repeatable)")
+    p.add_argument("--sweep", action="append", default=[], metavar="NODE.INPUT=a,b,c",
+                   help="queue one prompt per value; several --sweep combine (cartesian)")
+    p.add_argument("--seeds", type=_count, metavar="N", help="queue N prompts with random seeds")
+    p.add_argument("--out", help="download folder (default: projects/<project>/outputs)")
+    p.add_argument("--previews", action="store_true", help="also download temp previews (PreviewImage)")
+    p.add_argument("--no-validate", action="store_true", help="send without checking first")
+    p.add_argument("--no-wait", action="store_true", help="print the prompt id(s) and return at once")
+    p.add_argument("--max-wait", type=cli.positive_float, metavar="SECONDS",
+                   help="stop waiting after this long (the prompt keeps running; resume with queue.py wait)")
+    p.add_argument("--poll", action="store_true", help="do not use the WebSocket; poll /history")
+    p.add_argument("--online-only", action="store_true", help="exit 3 instead of exporting when no server answers")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return p
+
+
+def _count(text):
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return n
+
+
+def run(args):
+    fmt, wf = wfmod.load(args.file)
+    project = args.project or "default"
+    key = args.api_key or os.environ.get("COMFYUI_API_KEY") or None
+    clients = [Client(u, api_key=key, timeout=args.timeout, connect_timeout=1.5)
+               for u in config.resolve_urls(args.url, args.project)]
+    probes = runs.probe_all(clients, classes_of(fmt, wf))
+    up = [p for p in probes if "error" not in p]
+    if not up:
+        answered = [p for p in probes if not p.get("unreachable")]
+        if answered:
+            raise ServerError(answered[0]["error"], url=answered[0]["url"])
+        return offline(args, fmt, wf, project, probes)
+    least_busy = min(up, key=lambda p: p["load"])["object_info"]
+    api = to_api(fmt, wf, least_busy, args.file)
+    api, _ = overrides.apply_sets(api, least_busy, args.set)
+    chosen = runs.pick(up, api)
+    client, info = chosen["client"], chosen["object_info"]
+    if len(clients) > 1:
+        cli.note(f"using {client.url} (queue {chosen['load']}, of {len(clients)} servers)")
+    axes = overrides.sweep_axes(api, info, args.sweep, args.seeds)
+    plan = overrides.variants(api, axes)
+    plan, info = upload_inputs(client, plan, info, Path(args.file).resolve().parent)
+    if not args.no_validate:
+        check(plan, info, args.file)
+    return submit_and_wait(args, client, plan, project)
+
+
+def classes_of(fmt, wf):
+    if fmt == wfmod.UI:
+        return {n.get("type") for n in wf.get("nodes") or [] if isinstance(n, dict) and n.get("type")}
+    return {n.get("class_type") for n in wf.values()}
+
+
+def to_api(fmt, wf, object_info, path):
+    if fmt == wfmod.API:
+        return wf
+    try:
+        from .. import conversion
+    except ImportError:
+        raise InputError(f"{path} is an editor (UI) workflow and this pack cannot convert it yet",
+                         hint="export it from ComfyUI with 'Export (API)' and run that file") from None
+    cli.note(f"note: {path} is an editor workflow; converted to API format first")
+    return conversion.ui_to_api(wf, object_info)
+
+
+# -- inputs ------------------------------------------------------------------------------------
+def upload_inputs(client, plan, info, wf_dir):
+    """Upload local files that LoadImage-style inputs name; point the inputs at the uploaded names."""
+    uploaded = {}
+    touched = set()
+    for _, wf in plan:
+        for nid, node in wf.items():
+            schema = info.get(node.get("class_type")) or {}
+            for _, name, spec in inventory.iter_inputs(schema):
+                value = (node.get("inputs") or {}).get(name)
+                local = _local_file(value, spec, wf_dir)
+                if local is None:
+                    continue
+                if local not in uploaded:
+                    uploaded[local] = upload_file(client, local)
+                    cli.note(f"uploaded {local} as {uploaded[local]} (node {nid} {node['class_type']}.{name})")
+                node["inputs"][name] = uploaded[local]
+                touched.add(node["class_type"])
+    if touched:  # the server now lists the new files: read those schemas again for validation
+        info = dict(info, **runs.class_info(client, touched))
+    return plan, info
+
+
+def _local_file(value, spec, wf_dir):
+    opts = inventory.input_options(spec)
+    if not isinstance(value, str) or not any(opts.get(f) for f in inventory.UPLOAD_FLAGS):
+        return None
+    if value in (inventory.combo_choices(spec) or []):
+        return None  # the server already has a file by that name
+    for base in (Path.cwd(), wf_dir):
+        p = (base / value).expanduser()
+        if p.is_file():
+            return str(p.resolve())
+    return None
+
+
+def upload_file(client, path):
+    with open(path, "rb") as fh:
+        resp = client.request("POST", "/upload/image", files={"image": (Path(path).name, fh)},
+                              data={"type": "input"})
+    body = client.check(resp, f"uploading {path}").json()
+    return f"{body['subfolder']}/{body['name']}" if body.get("subfolder") else body["name"]
+
+
+def check(plan, info, path):
+    try:
+        from .. import validation
+    except ImportError:
+        cli.note("note: validation.py is not in this pack yet; the server will check the workflow")
+        return
+    for values, wf in plan:
+        report = validation.validate(wf, info, models=None, input_files=inventory.input_files_of(info))
+        label = f"{path}" + (f" with {_values_text(values)}" if values else "")
+        for w in report.get("warnings") or []:
+            cli.note(f"warning: {label}: {_problem(w)}")
+        if report["verdict"] == "rejected":
+            lines = "\n".join("  " + _problem(e) for e in report["errors"])
+            raise CheckFailed(f"{label} would be rejected by the server:\n{lines}",
+                              hint="fix it, or send it anyway with --no-validate",
+                              errors=report["errors"])
+        if report["verdict"] == "partial":
+            for e in report["errors"]:
+                cli.note(f"warning: {label}: {_problem(e)} (that output will not be produced)")
+
+
+def _problem(p):
+    where = " ".join(x for x in (f"#{p['node_id']}" if p.get("node_id") else "", p.get("class_type") or "",
+                                 f"input '{p['input_name']}'" if p.get("input_name") else "") if x)
+    text = f"{where}: {p.get('message')}" if where else str(p.get("message"))
+    return text + (f" ({p['hint']})" if p.get("hint") else "")
+
+
+def _values_text(values):
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+# -- queue and wait ----------------------------------------------------------------------------
+def submit_and_wait(args, client, plan, project):
+    root = Path(args.out) if args.out else config.projects_dir() / project / "outputs"
+    progress = Progress(enabled=not args.quiet and not args.no_wait)
+    results = {}
+    watcher = runs.Watcher(client, progress, use_ws=not (args.poll or args.no_wait),
+                           on_finished=lambda job: results.__setitem__(
+                               job.prompt_id, collect(client, job, root, args.previews)))
+    watcher.open()
+    jobs = []
+    for values, wf in plan:
+        answer = runs.submit(client, wf, watcher.client_id)
+        job = runs.Job(answer["prompt_id"], wf, answer.get("number"), total_nodes=len(wf))
+        job.values = values
+        job.dropped = runs.dropped_outputs(answer.get("node_errors"), wf)
+        for d in job.dropped:
+            cli.note(f"warning: {d['label']} will not be produced: the server found errors in node(s) "
+                     f"{', '.join(d['because_of'])}")
+        remember(job, client, project, args.out)
+        watcher.add(job)
+        jobs.append(job)
+    ids = [j.prompt_id for j in jobs]
+    progress.resume_hint = f"python scripts/queue.py wait {' '.join(ids[:3])}" + (" ..." if len(ids) > 3 else "")
+    if args.no_wait:
+        watcher.close()
+        return report_queued(args, client, jobs)
+    if len(jobs) > 1:
+        progress.label = f"{len(jobs)} prompts"
+    runs.wait_or_cancel(watcher, max_wait=args.max_wait)
+    progress.done()
+    return report(args, client, jobs, results, root)
+
+
+def remember(job, client, project, out):
+    """A note in state/runs/ so queue.py wait/outputs find the server and folder from any process."""
+    record = {"prompt_id": job.prompt_id, "url": client.url, "project": project,
+              "out": str(Path(out).resolve()) if out else None, "values": job.values,
+              "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    try:
+        files.write_json(config.state_dir() / "runs" / f"{job.prompt_id}.json", record)
+    except OSError:
+        pass  # a read-only state folder costs only the convenience of resuming without --url
+
+
+def collect(client, job, root, previews):
+    """The result of one finished job, its outputs downloaded."""
+    items = outputs.collect(job.entry, job.workflow)
+    try:
+        return outputs.download_all(client, items, root, previews=previews, prompt_id=job.prompt_id)
+    except InputError as exc:
+        exc.hint = exc.hint.replace("PROMPT_ID", job.prompt_id) if exc.hint else exc.hint
+        raise
+
+
+def job_result(job, client, saved):
+    status = job.outcome() if job.done else job.state
+    out = {"prompt_id": job.prompt_id, "status": status, "url": client.url,
+           "elapsed_s": round(time.monotonic() - job.started, 3), "outputs": saved or []}
+    if getattr(job, "values", None):
+        out["values"] = job.values
+    if job.done and job.state == "finished":
+        out["latency_ms"] = job.latency_ms()
+        out["noticed_via"] = job.noticed_via
+    if getattr(job, "dropped", None):
+        out["dropped_outputs"] = job.dropped
+    failure = job.failure() if job.state == "finished" else None
+    if status == "error" and failure:
+        out["error"] = {"node_id": failure.get("node_id"), "class_type": failure.get("node_type"),
+                        "title": ((job.workflow.get(str(failure.get("node_id"))) or {}).get("_meta") or {}).get("title"),
+                        "exception_type": failure.get("exception_type"),
+                        "exception_message": (failure.get("exception_message") or "").strip(),
+                        "diagnose": f"python scripts/diagnose.py {job.prompt_id}"}
+    elif status == "interrupted" and failure:
+        out["interrupted_at"] = {"node_id": failure.get("node_id"), "class_type": failure.get("node_type")}
+    elif status == "lost":
+        out["error"] = {"message": job.lost_reason}
+    elif not job.done:
+        out["resume"] = f"python scripts/queue.py wait {job.prompt_id}"
+    return out
+
+
+def report_queued(args, client, jobs):
+    res = [{"prompt_id": j.prompt_id, "status": "queued", "url": client.url, "number": j.number,
+            "resume": f"python scripts/queue.py wait {j.prompt_id}", **({"values": j.values} if j.values else {})}
+           for j in jobs]
+    if len(res) == 1:
+        cli.emit(args, res[0], jobs[0].prompt_id)
+    else:
+        cli.emit(args, {"status": "queued", "runs": res}, "\n".join(j.prompt_id for j in jobs))
+    return 0
+
+
+def report(args, client, jobs, results, root):
+    res = [job_result(j, client, results.get(j.prompt_id)) for j in jobs]
+    for r in res:
+        _explain(r)
+    if len(res) == 1:
+        cli.emit(args, res[0], text_of(res[0]))
+        return exit_code(res)
+    counts = {}
+    for r in res:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    summary = {"status": "success" if counts.get("success") == len(res) else "partial" if counts.get("success")
+               else "failed", "counts": counts, "outputs": sum(len(r["outputs"]) for r in res),
+               "folder": str(root), "runs": res}
+    text = "\n".join(text_of(r) for r in res)
+    text += f"\n{len(res)} prompts: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + \
+            f"; {summary['outputs']} outputs in {root}"
+    cli.emit(args, summary, text)
+    return exit_code(res)
+
+
+def exit_code(res):
+    if all(r["status"] == "success" for r in res):
+        return 0
+    return 1
+
+
+def _explain(r):
+    """The failure, on stderr, in words."""
+    pid = r["prompt_id"]
+    if r["status"] == "error" and "exception_type" in r.get("error", {}):
+        e = r["error"]
+        who = f"#{e['node_id']} {e['class_type']}" + (f" '{e['title']}'" if e.get("title") else "")
+        cli.note(f"error: prompt {pid} failed at node {who}: {e['exception_type']}: {e['exception_message']}\n"
+                 f"  explain it with: {e['diagnose']}")
+    elif r["status"] == "interrupted":
+        at = r.get("interrupted_at") or {}
+        cli.note(f"prompt {pid} was interrupted" + (f" at node #{at.get('node_id')} {at.get('class_type')}"
+                                                     if at.get("node_id") else ""))
+    elif r["status"] == "lost":
+        cli.note(f"error: {r['error']['message']}")
+    elif r["status"] in ("queued", "running"):
+        cli.note(f"prompt {pid} is still {r['status']} (stopped waiting after --max-wait); "
+                 f"resume with: {r['resume']}")
+
+
+def text_of(r):
+    head = f"{r['status']}: prompt {r['prompt_id']}"
+    if r.get("values"):
+        head += f" ({_values_text(r['values'])})"
+    if r["status"] in ("success", "error", "interrupted"):
+        head += f" in {r['elapsed_s']:.2f} s"
+    lines = [head]
+    for o in r["outputs"]:
+        if o["kind"] == "text":
+            lines.append(f"  text #{o['node']} {o['class_type']}: {o['text'][:200]}  -> {o['path']}")
+        else:
+            cache = ", cached" if o.get("from_cache") else ""
+            lines.append(f"  {o['path']}  ({o['bytes']} B, {o['kind']}, #{o['node']} {o['class_type']}{cache})")
+    return "\n".join(lines)
+
+
+# -- offline -----------------------------------------------------------------------------------
+def offline(args, fmt, wf, project, probes):
+    reason = "; ".join(p["error"] for p in probes)
+    if args.online_only:
+        raise ServerUnreachable(reason, hint="start ComfyUI, or drop --online-only to export the workflow offline")
+    inv = inventory.load()
+    api = to_api(fmt, wf, inv.object_info, args.file)
+    api, applied = overrides.apply_sets(api, inv.object_info, args.set)
+    result = {"status": "offline", "reason": reason, "inventory": inv.source}
+    try:
+        from .. import validation
+    except ImportError:
+        validation = None
+    if validation is not None:
+        v = validation.validate(api, inv.object_info, models=inv.models, input_files=inv.input_files)
+        result["validation"] = {"verdict": v["verdict"], "errors": v["errors"], "warnings": v["warnings"]}
+        for e in v["errors"]:
+            cli.note(f"warning: {args.file}: {_problem(e)}")
+    result["path"] = export(api, project, Path(args.file).stem, inv)
+    result["load"] = (f"start ComfyUI, then: python scripts/run.py {result['path']} "
+                      f"(or drop the file onto the ComfyUI editor)")
+    if args.sweep or args.seeds:
+        result["note"] = "sweeps and --seeds need a server; the base workflow was exported"
+    cli.note(f"no ComfyUI answered ({reason}); exported for later")
+    cli.emit(args, result, f"offline: exported {result['path']}\n  {result['load']}")
+    return 0
+
+
+def export(api, project, name, inv):
+    try:
+        from .. import export as exporter
+    except ImportError:
+        exporter = None
+    if exporter is not None:
+        receipt = exporter.export_workflow(api, project, name, fmt="api", force=False, inventory=inv)
+        return str(receipt.get("path"))
+    target = files.free_name(files.safe_join(config.projects_dir() / project / "workflows", "", f"{name}.json"))
+    files.write_json(target, api, overwrite=False)
+    return str(target)

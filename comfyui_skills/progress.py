@@ -1,0 +1,119 @@
+"""Progress on stderr while a run is waited for: a bar on a terminal, sparse lines otherwise.
+
+A log file or an agent's captured stderr must stay short, so without a terminal only changes
+worth reading are printed: queue position, each node as it starts, sampler steps at quarter
+marks, and a heartbeat every 30 s.
+"""
+
+import sys
+import time
+
+from .units import human_seconds
+
+LONG_RUN_NOTE_AFTER = 600.0
+HEARTBEAT = 30.0
+BAR_WIDTH = 24
+
+
+class Progress:
+    """Receives what the watcher learns; decides what a person sees."""
+
+    def __init__(self, stream=None, enabled=True, tty=None, clock=time.monotonic):
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.clock = clock
+        self.start = clock()
+        self.label = ""
+        self.state = ""
+        self.steps = None
+        self.last_line = ""
+        self.last_print = self.start
+        self.last_quarter = -1
+        self.noted_long_run = False
+        self.resume_hint = None
+
+    def elapsed(self):
+        return self.clock() - self.start
+
+    # -- events -------------------------------------------------------------------------------
+    def queued(self, position):
+        text = "running" if position == 0 else f"queued at position {position}"
+        self._set(text)
+
+    def node(self, k, total, node_id, class_type, title):
+        name = class_type or "?"
+        if title and title != class_type:
+            name += f" '{title}'"
+        self.steps = None
+        self.last_quarter = -1
+        self._set(f"node {k}/{total}: #{node_id} {name}" if total else f"node #{node_id} {name}")
+
+    def step(self, value, maximum):
+        if not maximum:
+            return
+        self.steps = (int(value), int(maximum))
+        quarter = int(4 * value / maximum)
+        if self.tty or quarter != self.last_quarter:
+            self.last_quarter = quarter
+            self._show(force=not self.tty)
+
+    def message(self, text):
+        """A line that must be seen whatever the mode (a warning, a lost socket)."""
+        if not self.enabled:
+            return
+        self._clear_bar()
+        print(text, file=self.stream, flush=True)
+
+    def tick(self):
+        """Called from the wait loop; keeps the bar moving and prints the long-run note once."""
+        if not self.enabled:
+            return
+        if not self.noted_long_run and self.elapsed() >= LONG_RUN_NOTE_AFTER:
+            self.noted_long_run = True
+            hint = f"; resume later with: {self.resume_hint}" if self.resume_hint else ""
+            self.message(f"still running after {human_seconds(self.elapsed())}: it carries on on the "
+                         f"server even if this process stops{hint}")
+        if self.tty:
+            self._show()
+        elif self.clock() - self.last_print >= HEARTBEAT:
+            self._show(force=True)
+
+    def done(self):
+        self._clear_bar()
+
+    # -- drawing ------------------------------------------------------------------------------
+    def _set(self, state):
+        if state == self.state:
+            return
+        self.state = state
+        self._show(force=True)
+
+    def _line(self):
+        parts = [p for p in (self.label, self.state) if p]
+        if self.steps:
+            v, m = self.steps
+            if self.tty:
+                filled = int(BAR_WIDTH * v / m) if m else 0
+                parts.append("[" + "#" * filled + "." * (BAR_WIDTH - filled) + f"] {v}/{m}")
+            else:
+                parts.append(f"step {v}/{m}")
+        parts.append(human_seconds(self.elapsed()))
+        return "  ".join(parts)
+
+    def _show(self, force=False):
+        if not self.enabled:
+            return
+        line = self._line()
+        if self.tty:
+            if line != self.last_line:
+                print("\r\x1b[2K" + line[:200], end="", file=self.stream, flush=True)
+        elif force:
+            print(line, file=self.stream, flush=True)
+        self.last_line = line
+        self.last_print = self.clock()
+
+    def _clear_bar(self):
+        if self.enabled and self.tty and self.last_line:
+            print("\r\x1b[2K", end="", file=self.stream, flush=True)
+            self.last_line = ""

@@ -1,0 +1,598 @@
+"""Queue prompts and wait for them: WebSocket first, polling `/history` when the socket is gone.
+
+Completion is ComfyUI's `executing` message with `node: null` for our prompt id. The server sends
+it after it has written the history entry, so `/history/{id}` read then is always complete.
+Every other event is progress. The socket is opened before `POST /prompt` so that nothing the
+server says about our prompt is missed; when it drops we reconnect and meanwhile poll `/queue`
+(one request says which of our prompts are queued or running) and `/history/{id}` for the rest.
+"""
+
+import json
+import queue
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
+
+import websocket
+
+from . import inventory
+from .errors import CheckFailed, Interrupted, ServerError, ServerUnreachable
+
+WS_CONNECT_TIMEOUT = 2.0
+SAFETY_POLL = 5.0           # with the socket up, still look at /queue now and then
+POLL_START = 0.25
+POLL_CAP_RUNNING = 0.4      # keeps the polling path under 0.5 s from finish to notice
+POLL_CAP_QUEUED = 2.0
+RECONNECT_EVERY = 1.0
+GIVE_UP_UNREACHABLE = 120.0  # a server gone this long is not coming back for this run
+HISTORY_RETRIES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0)
+
+
+# -- submitting ---------------------------------------------------------------------------------
+def new_client_id():
+    return str(uuid.uuid4())
+
+
+def submit(client, workflow, client_id):
+    """POST /prompt. Returns the server's answer; raises CheckFailed for a rejected workflow."""
+    resp = client.request("POST", "/prompt", json_body={"prompt": workflow, "client_id": client_id})
+    body = _json_or_none(resp)
+    if resp.status_code == 400 and isinstance(body, dict) and ("node_errors" in body or "error" in body):
+        raise CheckFailed(rejection_message(body, workflow),
+                          hint="fix the inputs named above (validate.py FILE shows the same checks offline)",
+                          node_errors=body.get("node_errors") or None, server_error=body.get("error"))
+    client.check(resp, "POST /prompt")
+    if not isinstance(body, dict) or "prompt_id" not in body:
+        raise ServerError(f"POST /prompt on {client.url}: the answer has no prompt_id", body=body, url=client.url)
+    return body
+
+
+def _json_or_none(resp):
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def node_label(workflow, node_id, class_type=None):
+    node = (workflow or {}).get(str(node_id)) or {}
+    cls = class_type or node.get("class_type") or "?"
+    title = (node.get("_meta") or {}).get("title")
+    return f"#{node_id} {cls}" + (f" '{title}'" if title and title != cls else "")
+
+
+def node_error_lines(node_errors, workflow):
+    """One line per problem the server found, naming node, class and input."""
+    lines = []
+    for node_id, info in (node_errors or {}).items():
+        label = node_label(workflow, node_id, info.get("class_type"))
+        for err in info.get("errors") or []:
+            extra = err.get("extra_info") or {}
+            where = f" input '{extra['input_name']}'" if extra.get("input_name") else ""
+            detail = err.get("details") or ""
+            msg = err.get("message") or err.get("type") or "error"
+            lines.append(f"  {label}{where}: {err.get('type', 'error')}: {msg}" + (f" ({detail})" if detail else ""))
+    return lines
+
+
+def rejection_message(body, workflow):
+    err = body.get("error") or {}
+    head = err.get("message") if isinstance(err, dict) else str(err)
+    lines = [f"the server rejected the workflow: {head or 'invalid prompt'}"]
+    if isinstance(err, dict) and err.get("details") and err.get("details") != head:
+        lines[0] += f": {err['details']}"
+    lines += node_error_lines(body.get("node_errors"), workflow)
+    return "\n".join(lines)
+
+
+def dropped_outputs(node_errors, workflow):
+    """Which output nodes a 200 answer with node_errors will not produce, and why."""
+    dropped = {}
+    for node_id, info in (node_errors or {}).items():
+        for out in info.get("dependent_outputs") or [node_id]:
+            dropped.setdefault(str(out), []).append(node_id)
+    return [{"node_id": out, "label": node_label(workflow, out), "because_of": sorted(set(causes))}
+            for out, causes in sorted(dropped.items())]
+
+
+# -- one prompt being watched -------------------------------------------------------------------
+class Job:
+    """What we know about one prompt: where it is, which node runs, how it ended."""
+
+    def __init__(self, prompt_id, workflow=None, number=None, total_nodes=None, label=None):
+        self.prompt_id = prompt_id
+        self.workflow = workflow or {}
+        self.number = number
+        self.label = label
+        self.total = total_nodes or len(self.workflow) or None
+        self.state = "submitted"   # queued, running, finished, lost
+        self.position = None
+        self.executed = 0
+        self.cached = []
+        self.event = None          # execution_error / execution_interrupted data
+        self.entry = None          # the /history entry once finished
+        self.noticed_at = None     # wall clock when we knew it had finished
+        self.finish_seen = False   # executing null or execution_success arrived
+        self.lost_reason = None
+        self.noticed_via = None    # "websocket" or "polling"
+        self.started = time.monotonic()
+
+    @property
+    def done(self):
+        return self.state in ("finished", "lost")
+
+    def outcome(self):
+        """success | error | interrupted | lost, from the history entry (the server's record)."""
+        if self.state == "lost":
+            return "lost"
+        messages = status_messages(self.entry)
+        kinds = [m[0] for m in messages]
+        if "execution_interrupted" in kinds:
+            return "interrupted"
+        if "execution_error" in kinds:
+            return "error"
+        status = (self.entry or {}).get("status") or {}
+        if status.get("status_str") == "error":
+            return "error"
+        return "success"
+
+    def server_end(self):
+        """Server clock (s) of its last word on the prompt, for the finish-to-notice latency."""
+        stamps = [m[1].get("timestamp") for m in status_messages(self.entry) if isinstance(m[1], dict)]
+        stamps = [s for s in stamps if isinstance(s, (int, float))]
+        return max(stamps) / 1000.0 if stamps else None
+
+    def latency_ms(self):
+        end = self.server_end()
+        if end is None or self.noticed_at is None:
+            return None
+        return round((self.noticed_at - end) * 1000.0, 1)
+
+    def failure(self):
+        """The execution_error / execution_interrupted data, from the socket or the history."""
+        for kind, data in status_messages(self.entry):
+            if kind in ("execution_error", "execution_interrupted"):
+                return dict(data, kind=kind)
+        return self.event
+
+
+def status_messages(entry):
+    msgs = ((entry or {}).get("status") or {}).get("messages") or []
+    return [m for m in msgs if isinstance(m, (list, tuple)) and len(m) == 2]
+
+
+def cached_nodes(entry):
+    out = set()
+    for kind, data in status_messages(entry):
+        if kind == "execution_cached" and isinstance(data, dict):
+            out.update(str(n) for n in data.get("nodes") or [])
+    return out
+
+
+# -- the WebSocket, read on a thread -------------------------------------------------------------
+class Socket:
+    """One WebSocket for one client id; messages go to `events` as (kind, payload, wall_time)."""
+
+    def __init__(self, client, client_id, events):
+        self.client = client
+        self.client_id = client_id
+        self.events = events
+        self.ws = None
+        self.generation = 0
+
+    def url(self):
+        base = self.client.ws_url()
+        return base.replace(f"clientId={self.client.client_id}", f"clientId={self.client_id}")
+
+    def open(self, timeout=WS_CONNECT_TIMEOUT):
+        headers = [f"{k}: {v}" for k, v in self.client.auth_headers().items() if not self.client.cloud]
+        try:
+            ws = websocket.create_connection(self.url(), timeout=timeout, header=headers,
+                                             enable_multithread=True, skip_utf8_validation=True)
+        except (OSError, websocket.WebSocketException) as exc:
+            return str(exc) or type(exc).__name__
+        ws.settimeout(None)
+        self.ws = ws
+        self.generation += 1
+        threading.Thread(target=self._read, args=(ws, self.generation), daemon=True).start()
+        return None
+
+    @property
+    def up(self):
+        return self.ws is not None
+
+    def _read(self, ws, generation):
+        reason = "closed by the server"
+        try:
+            while True:
+                opcode, data = ws.recv_data()
+                now = time.time()
+                if opcode == websocket.ABNF.OPCODE_TEXT:
+                    try:
+                        self.events.put(("msg", json.loads(data), now))
+                    except ValueError:
+                        continue
+                elif opcode == websocket.ABNF.OPCODE_CLOSE:
+                    break
+                # binary frames are preview images: not ours to keep
+        except (OSError, websocket.WebSocketException) as exc:
+            reason = str(exc) or type(exc).__name__
+        self.events.put(("closed", reason, generation))
+
+    def dropped(self, generation):
+        """The reader of `generation` ended; forget the socket if it is still the current one."""
+        if generation == self.generation:
+            self._close()
+
+    def _close(self):
+        ws, self.ws = self.ws, None
+        if ws is not None:
+            try:
+                ws.close(timeout=0.2)
+            except (OSError, websocket.WebSocketException):
+                pass
+
+    def close(self):
+        self.generation += 1
+        self._close()
+
+
+# -- the wait loop ------------------------------------------------------------------------------
+class Watcher:
+    """Waits for a set of jobs on one server, through the socket or, failing it, by polling."""
+
+    def __init__(self, client, progress, client_id=None, use_ws=True, on_finished=None):
+        self.client = client
+        self.progress = progress
+        self.client_id = client_id or new_client_id()
+        self.events = queue.Queue()
+        self.socket = Socket(client, self.client_id, self.events) if use_ws else None
+        self.jobs = {}
+        self.on_finished = on_finished
+        self.poll_interval = POLL_START
+        self.next_poll = 0.0
+        self.next_reconnect = 0.0
+        self.unreachable_since = None
+        self.ws_note_shown = False
+
+    def open(self):
+        """Open the socket (before POST /prompt). Returns None, or why it could not open."""
+        if self.socket is None:
+            return "WebSocket not used"
+        why = self.socket.open()
+        if why:
+            self._socket_lost(why)
+        return why
+
+    def add(self, job):
+        self.jobs[job.prompt_id] = job
+        job.state = "queued"
+
+    def close(self):
+        if self.socket:
+            self.socket.close()
+
+    # -- the loop ---------------------------------------------------------------------------
+    def wait(self, max_wait=None):
+        """Block until every job is finished or lost; returns the jobs in the order added."""
+        start = time.monotonic()
+        self.next_poll = time.monotonic() + (SAFETY_POLL if self._ws_up() else 0.0)
+        while not all(j.done for j in self.jobs.values()):
+            now = time.monotonic()
+            if max_wait is not None and now - start >= max_wait:
+                break
+            timeout = max(0.0, min(self.next_poll - now, 0.5))
+            try:
+                kind, payload, extra = self.events.get(timeout=timeout)
+            except queue.Empty:
+                kind = None
+            if kind == "msg":
+                self._on_message(payload, extra)
+            elif kind == "closed":
+                if self.socket and extra == self.socket.generation:
+                    self.socket.dropped(extra)
+                    self._socket_lost(payload)
+            now = time.monotonic()
+            if now >= self.next_poll:
+                self._poll()
+            self._maybe_reconnect(now)
+            self.progress.tick()
+        return list(self.jobs.values())
+
+    def _ws_up(self):
+        return bool(self.socket and self.socket.up)
+
+    def _socket_lost(self, why):
+        if self.socket is None:
+            return
+        if not self.ws_note_shown:
+            self.progress.message(f"WebSocket to {self.client.url} unavailable ({why}); "
+                                  f"polling /history meanwhile")
+            self.ws_note_shown = True
+        self.poll_interval = POLL_START
+        self.next_poll = time.monotonic()
+        self.next_reconnect = time.monotonic() + RECONNECT_EVERY
+
+    def _maybe_reconnect(self, now):
+        if self.socket is None or self.socket.up or now < self.next_reconnect:
+            return
+        if self.socket.open(timeout=1.0) is None:
+            self.progress.message("WebSocket reconnected")
+            self.ws_note_shown = False
+            self.next_poll = time.monotonic()  # catch up on anything said while we were away
+        else:
+            self.next_reconnect = now + RECONNECT_EVERY
+
+    # -- socket messages --------------------------------------------------------------------
+    def _on_message(self, msg, wall):
+        if not isinstance(msg, dict):
+            return
+        mtype, data = msg.get("type"), msg.get("data") or {}
+        if mtype == "status":
+            if any(j.state == "queued" for j in self.jobs.values() if not j.done):
+                self.next_poll = min(self.next_poll, time.monotonic() + 0.3)  # fresh positions soon
+            return
+        job = self.jobs.get(data.get("prompt_id")) if isinstance(data, dict) else None
+        if job is None or job.done:
+            return
+        if mtype == "execution_start":
+            self._running(job)
+        elif mtype == "execution_cached":
+            job.cached = [str(n) for n in data.get("nodes") or []]
+            if job.total:
+                job.total = max(job.total - len(job.cached), 0) or job.total
+        elif mtype == "executing":
+            if data.get("node") is None:
+                self._finish(job, wall, via="websocket")
+            else:
+                self._running(job)
+                job.executed += 1
+                nid = str(data.get("display_node") or data["node"])
+                node = job.workflow.get(nid) or {}
+                self.progress.node(job.executed, job.total, nid, node.get("class_type"),
+                                   (node.get("_meta") or {}).get("title"))
+        elif mtype == "progress":
+            self.progress.step(data.get("value") or 0, data.get("max") or 0)
+        elif mtype in ("execution_error", "execution_interrupted"):
+            job.event = dict(data, kind=mtype)
+        elif mtype == "execution_success":
+            job.finish_seen = True
+
+    def _running(self, job):
+        if job.state != "running":
+            job.state = "running"
+            job.position = 0
+            if len(self.jobs) == 1:
+                self.progress.queued(0)
+
+    # -- polling ----------------------------------------------------------------------------
+    def _poll(self):
+        try:
+            self._poll_once()
+            self.unreachable_since = None
+        except ServerUnreachable as exc:
+            now = time.monotonic()
+            if self.unreachable_since is None:
+                self.unreachable_since = now
+                self.progress.message(f"{exc.message}; retrying (the prompt may survive a quick restart)")
+            if now - self.unreachable_since >= GIVE_UP_UNREACHABLE:
+                for job in self.jobs.values():
+                    if not job.done:
+                        job.state = "lost"
+                        job.lost_reason = (f"{self.client.url} has not answered for "
+                                           f"{GIVE_UP_UNREACHABLE:.0f} s")
+        self._schedule_poll()
+
+    def _schedule_poll(self):
+        if self._ws_up():
+            self.next_poll = time.monotonic() + SAFETY_POLL
+            return
+        running = any(j.state == "running" for j in self.jobs.values() if not j.done)
+        cap = POLL_CAP_RUNNING if running else POLL_CAP_QUEUED
+        self.next_poll = time.monotonic() + min(self.poll_interval, cap)
+        self.poll_interval = min(self.poll_interval * 1.5, cap)
+
+    def _poll_once(self):
+        """Where is each unfinished job? /queue first, then /history for those not in it.
+
+        The server writes the history entry before it takes a prompt off the running list, so a
+        prompt in neither place really is unknown to it (a restart, or history cleared).
+        """
+        pending = [j for j in self.jobs.values() if not j.done]
+        if not pending:
+            return
+        places = queue_places(self.client)
+        for job in pending:
+            place = places.get(job.prompt_id)
+            if place is not None:
+                self._place(job, place)
+                continue
+            entry = history_entry(self.client, job.prompt_id)
+            if entry is not None:
+                self._finish(job, time.time(), entry)
+            elif job.finish_seen:
+                self._finish(job, time.time())  # retries, then reports the missing history
+            else:
+                job.state = "lost"
+                job.lost_reason = (f"{self.client.url} no longer knows prompt {job.prompt_id}: neither queued, "
+                                   f"running nor in its history (was the server restarted?)")
+
+    def _place(self, job, place):
+        if place == 0:
+            self._running(job)
+        else:
+            job.state = "queued"
+            if job.position != place and len(self.jobs) == 1:
+                self.progress.queued(place)
+            job.position = place
+
+    def _finish(self, job, wall, entry=None, via="polling"):
+        job.finish_seen = True
+        job.noticed_at = wall
+        job.noticed_via = via
+        if entry is None:
+            entry = self._history_after_finish(job)
+        if entry is None:
+            job.state = "lost"
+            job.lost_reason = (f"prompt {job.prompt_id} finished but {self.client.url}/history has no entry "
+                               f"for it (history cleared or disabled): its outputs cannot be listed")
+            return
+        job.entry = entry
+        job.state = "finished"
+        if self.on_finished:
+            self.on_finished(job)
+
+    def _history_after_finish(self, job):
+        for delay in (0.0,) + HISTORY_RETRIES:
+            time.sleep(delay)
+            try:
+                entry = history_entry(self.client, job.prompt_id)
+            except ServerUnreachable:
+                entry = None
+            if entry is not None:
+                return entry
+        return None
+
+
+def queue_places(client):
+    """{prompt_id: 0 if running else its 1-based position among the pending}."""
+    q = client.get_json("/queue", what="reading /queue")
+    places = {}
+    for item in q.get("queue_running") or []:
+        if isinstance(item, list) and len(item) > 1:
+            places[item[1]] = 0
+    pending = sorted((i for i in q.get("queue_pending") or [] if isinstance(i, list) and len(i) > 1),
+                     key=lambda i: i[0])
+    for pos, item in enumerate(pending, start=1):
+        places[item[1]] = pos
+    return places
+
+
+def history_entry(client, prompt_id):
+    body = client.get_json(f"/history/{prompt_id}", what=f"reading /history/{prompt_id}")
+    if isinstance(body, dict) and isinstance(body.get(prompt_id), dict):
+        return body[prompt_id]
+    return None
+
+
+# -- stopping our own prompts -------------------------------------------------------------------
+def cancel(client, prompt_ids):
+    """Delete our pending prompts and interrupt our running one, never anyone else's.
+
+    A pending prompt may start between reading the queue and deleting it, so look again.
+    Returns {"deleted": [...], "interrupted": [...], "not_found": [...]}.
+    """
+    wanted = set(prompt_ids)
+    done = {"deleted": [], "interrupted": [], "not_found": []}
+    for _ in range(3):
+        places = queue_places(client)
+        pending = [p for p in wanted if places.get(p, 0) > 0]
+        running = [p for p in wanted if places.get(p) == 0]
+        if pending:
+            client.check(client.request("POST", "/queue", json_body={"delete": pending}), "POST /queue delete")
+            done["deleted"] += pending
+        for p in running:
+            # a prompt_id makes the server interrupt only if that very prompt is running
+            client.check(client.request("POST", "/interrupt", json_body={"prompt_id": p}), "POST /interrupt")
+            done["interrupted"].append(p)
+        wanted -= set(pending) | set(running)
+        gone = [p for p in wanted if p not in places]
+        done["not_found"] += gone
+        wanted -= set(gone)
+        if not pending:
+            break
+    again = queue_places(client)
+    for p in done["deleted"]:
+        if again.get(p) == 0:  # it started just before the delete landed
+            client.check(client.request("POST", "/interrupt", json_body={"prompt_id": p}), "POST /interrupt")
+            done["deleted"].remove(p)
+            done["interrupted"].append(p)
+    return done
+
+
+def wait_or_cancel(watcher, max_wait=None, cancel_on_ctrl_c=True):
+    """watcher.wait(), turning Ctrl-C into a cancel of our own unfinished prompts and exit 130."""
+    try:
+        return watcher.wait(max_wait=max_wait)
+    except KeyboardInterrupt:
+        watcher.progress.done()
+        unfinished = [j.prompt_id for j in watcher.jobs.values() if not j.done]
+        if not cancel_on_ctrl_c:
+            raise Interrupted("stopped waiting; the prompt keeps running on the server",
+                              hint=f"pick it up with: python scripts/queue.py wait {' '.join(unfinished)}")
+        try:
+            done = cancel(watcher.client, unfinished)
+        except (ServerError, ServerUnreachable) as exc:
+            raise Interrupted(f"interrupted; could not cancel on the server: {exc.message}",
+                              prompt_ids=unfinished) from None
+        what = []
+        if done["interrupted"]:
+            what.append(f"interrupted {', '.join(done['interrupted'])}")
+        if done["deleted"]:
+            what.append(f"removed {len(done['deleted'])} pending from the queue")
+        raise Interrupted("interrupted" + (f": {'; '.join(what)}" if what else ""),
+                          prompt_ids=unfinished) from None
+    finally:
+        watcher.close()
+
+
+# -- choosing a server --------------------------------------------------------------------------
+def class_info(client, classes):
+    """The /object_info of just these classes (one small request each); unknown ones are left out."""
+    info = {}
+    for cls in sorted(set(classes)):
+        body = client.get_json(f"/object_info/{quote(cls, safe='')}", what=f"reading /object_info/{cls}")
+        if isinstance(body, dict) and isinstance(body.get(cls), dict):
+            info[cls] = body[cls]
+    return info
+
+
+def missing_on(workflow, object_info):
+    """What a server lacks for this workflow: node classes, and combo values (models) it does not list."""
+    missing = []
+    for nid, node in workflow.items():
+        cls = node.get("class_type")
+        schema = object_info.get(cls)
+        if schema is None:
+            missing.append(f"node class {cls} (node {nid})")
+            continue
+        for _, name, spec in inventory.iter_inputs(schema):
+            value = (node.get("inputs") or {}).get(name)
+            choices = inventory.combo_choices(spec)
+            if (choices and isinstance(value, str) and value not in choices
+                    and not any(inventory.input_options(spec).get(f) for f in inventory.UPLOAD_FLAGS)):
+                missing.append(f"{value!r} for {cls}.{name} (node {nid})")
+    return missing
+
+
+def probe(client, classes):
+    """How busy a server is and the schema of the classes we need; {"error": ...} when it does not answer."""
+    try:
+        load = len(queue_places(client))
+        info = class_info(client, classes)
+    except (ServerUnreachable, ServerError) as exc:
+        return {"url": client.url, "client": client, "error": exc.message, "unreachable":
+                isinstance(exc, ServerUnreachable)}
+    return {"url": client.url, "client": client, "load": load, "object_info": info}
+
+
+def probe_all(clients, classes):
+    if len(clients) == 1:
+        return [probe(clients[0], classes)]
+    with ThreadPoolExecutor(max_workers=min(8, len(clients))) as pool:
+        return list(pool.map(lambda c: probe(c, classes), clients))
+
+
+def pick(probes, workflow):
+    """The answering server with every node and model and the shortest queue."""
+    up = [p for p in probes if "error" not in p]
+    for p in up:
+        p["missing"] = missing_on(workflow, p["object_info"])
+    complete = [p for p in up if not p["missing"]]
+    if len(up) > 1 and not complete:
+        lines = [f"  {p['url']}: lacks {', '.join(p['missing'][:5])}" for p in up]
+        raise CheckFailed("no reachable server has everything this workflow needs:\n" + "\n".join(lines),
+                          hint="install the missing nodes or models, or pick a server with --url")
+    return min(complete or up, key=lambda p: p["load"])
