@@ -183,7 +183,6 @@ def test_diff_without_a_previous_snapshot_says_how_to_get_one(pack_env):
 
 
 def test_diff_names_saved_workflows_that_no_longer_validate(replay, pack_env):
-    pytest.importorskip("comfyui_skills.validation")
     server = replay("added")
     snapshot(server.url, pack_env)
     wf = {"1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}},
@@ -196,6 +195,9 @@ def test_diff_names_saved_workflows_that_no_longer_validate(replay, pack_env):
     snapshot(server.url, pack_env)
     change = json.loads(script("inventory", "--diff", "--json", env=pack_env).stdout)
     assert [Path(w["file"]).name for w in change["workflows"]] == ["probe.json"]
+    assert change["workflows"][0]["errors"][0]["class_type"] == "InventoryProbe"
+    text = script("inventory", "--diff", env=pack_env).stdout
+    assert "probe.json no longer validates (rejected)" in text
 
 
 # -- the bundled core inventory, and no server ---------------------------------------------------------

@@ -168,10 +168,7 @@ def run_diff(args):
 
 def broken_workflows(old, new):
     """Saved workflows (projects/*/workflows/*.json) that validated before and do not now."""
-    try:
-        from ..validation import validate
-    except ImportError:
-        return None
+    from ..validation import validate
     from ..workflow import API, load as load_workflow
     broken = []
     for path in sorted(config.projects_dir().glob("*/workflows/*.json")):
@@ -188,9 +185,9 @@ def broken_workflows(old, new):
 
 
 def _verdict(validate, wf, inv):
-    result = validate(wf, inv.object_info, models=inv.models)
-    get = result.get if isinstance(result, dict) else lambda k, d=None: getattr(result, k, d)
-    return get("verdict"), list(get("errors") or [])
+    result = validate(wf, inv.object_info, models=inv.models, input_files=inv.input_files,
+                      local_files_known=not inv.bundled)
+    return result["verdict"], result["errors"]
 
 
 def _diff_text(change, limit):
@@ -302,7 +299,9 @@ def run_models(args):
 
 def _models_text(listing, folder, limit):
     if not folder:
-        return "\n".join(f"{f}: {len(files)} files" + _total(files) for f, files in listing.items())
+        lines = [f"{f}: {len(files)} files" + _total(files) for f, files in listing.items() if files]
+        empty = [f for f, files in listing.items() if not files]
+        return "\n".join(lines + ([f"empty: {', '.join(empty)}"] if empty else []))
     files = listing[folder]
     lines = [f"{e['name']}  {human_bytes(e['size']) if e['size'] is not None else ''}".rstrip() for e in files]
     return "\n".join(_capped(lines, limit)) if files else f"{folder}: no files"
