@@ -211,7 +211,9 @@ class _Check:
                 errors.append(err)
         if custom:
             err = self.unless_unknowable(custom.run(self, nid, spec, values, inputs), custom.reads_files)
-            if err:
+            if err and err["type"].startswith("unchecked_"):
+                self.warnings.append(err)
+            elif err:
                 errors.append(err)
         return valid
 
@@ -543,8 +545,13 @@ class InputFiles:
             return ("custom_validation_failed", f"{_json(value)} is not a file name",
                     f"give the name of a file in ComfyUI's input folder", arg)
         name, where = _annotated(value)
-        if where == "input" and self.exists(name):
+        found = self.exists(name) if where == "input" else False
+        if found:
             return None
+        if found is None:
+            return ("unchecked_file", f"{what} file {value!r} is outside ComfyUI's input folder, where this "
+                    "check cannot look; ComfyUI accepts it if it exists", "keep inputs in the input folder "
+                    "(python scripts/upload.py FILE) so workflows move between machines", arg)
         if where != "input":
             return ("custom_validation_failed", f"{what} file {value!r} is not known to be in ComfyUI's "
                     f"{where} folder", f"this check cannot see the {where} folder; copy the file into "
@@ -556,12 +563,33 @@ class InputFiles:
         return ("custom_validation_failed", f"{what} file {name!r} is not in ComfyUI's input folder", hint, arg)
 
     def exists(self, name):
+        """True/False as the server's os.path.exists would answer, None when it looks outside input/.
+
+        Walked part by part like the OS does: 'sub/../a.png' needs a folder 'sub'.
+        """
         files, folders = self.known()
-        path = posixpath.normpath(name) if name else "."
-        if path == "." or path in files or path in folders:
-            return True
-        # a file in a subfolder we know exists but cannot look into: assume it is there
-        return "/" in path and path.split("/", 1)[0] in folders
+        if name.startswith("/"):
+            return None
+        here = []
+        parts = name.split("/")
+        for i, part in enumerate(parts):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not here:
+                    return None
+                here.pop()
+                continue
+            here.append(part)
+            if i < len(parts) - 1 and not self._is_dir(here, folders):
+                return False
+        path = "/".join(here)
+        return not here or path in files or self._is_dir(here, folders)
+
+    @staticmethod
+    def _is_dir(parts, folders):
+        # inside a subfolder we know of we cannot look: assume what is named there exists
+        return not parts or parts[0] in folders
 
 
 def _annotated(value):

@@ -1,0 +1,313 @@
+"""validate.py and validation.validate(): the answers a user gets, with the fixes they need.
+
+Fixtures under tests/fixtures/validation/ were recorded from a real ComfyUI 0.3.64.
+"""
+import copy
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import script
+from comfyui_skills import schema
+from comfyui_skills.validation import validate
+
+FIX = Path(__file__).parent / "fixtures" / "validation"
+OI = json.loads((FIX / "object_info_models_subset.json").read_text())["object_info"]
+DEFAULT = json.loads((FIX / "default_api.json").read_text())  # the official "default" template, API format
+
+
+@pytest.fixture
+def wf():
+    return copy.deepcopy(DEFAULT)
+
+
+@pytest.fixture
+def oi_file(tmp_path):
+    p = tmp_path / "object_info.json"
+    p.write_text(json.dumps(OI))
+    return p
+
+
+def write(tmp_path, name, content):
+    p = tmp_path / name
+    p.write_text(content if isinstance(content, str) else json.dumps(content))
+    return p
+
+
+def only(errors, kind=None):
+    assert len(errors) == 1, errors
+    if kind:
+        assert errors[0]["type"] == kind
+    return errors[0]
+
+
+# -- what the server would say, explained ---------------------------------------------------
+
+def test_the_default_template_is_accepted(wf):
+    assert validate(wf, OI) == {"verdict": "ok", "errors": [], "warnings": []}
+
+
+def test_missing_required_input_names_node_class_and_input(wf):
+    del wf["3"]["inputs"]["steps"]
+    r = validate(wf, OI)
+    assert r["verdict"] == "rejected"
+    e = only(r["errors"], "required_input_missing")
+    assert (e["node_id"], e["class_type"], e["input_name"]) == ("3", "KSampler", "steps")
+    assert "node 3 (KSampler)" in e["message"] and "'steps'" in e["message"]
+    assert '"steps": 20' in e["hint"]  # the default, ready to paste
+
+
+def test_bad_enum_gives_did_you_mean(wf):
+    wf["3"]["inputs"]["sampler_name"] = "eulr"
+    e = only(validate(wf, OI)["errors"], "value_not_in_list")
+    assert e["input_name"] == "sampler_name"
+    assert "did you mean 'euler'" in e["hint"]
+
+
+def test_missing_model_names_its_folder_and_nearest_files(wf):
+    wf["4"]["inputs"]["ckpt_name"] = "dreamshaper_8_pruned.safetensors"  # wrong case
+    e = only(validate(wf, OI)["errors"], "value_not_in_list")
+    assert "models/checkpoints/" in e["message"]
+    assert "'DreamShaper_8_pruned.safetensors'" in e["hint"]
+    assert "ComfyUI/models/checkpoints/" in e["hint"]
+
+
+def test_model_folder_comes_from_the_inventory_when_it_knows(wf):
+    files = OI["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0]
+    wf["4"]["inputs"]["ckpt_name"] = "nope.safetensors"
+    e = only(validate(wf, OI, models={"my_ckpts": files})["errors"])
+    assert "models/my_ckpts/" in e["message"]
+
+
+def test_value_out_of_range_gives_the_range(wf):
+    wf["3"]["inputs"]["steps"] = 0
+    e = only(validate(wf, OI)["errors"], "value_smaller_than_min")
+    assert "valid range 1..10000" in e["hint"]
+
+
+def test_strings_are_coerced_like_the_server_does(wf):
+    wf["3"]["inputs"]["steps"] = "25"
+    wf["3"]["inputs"]["cfg"] = " 7.5 "
+    assert validate(wf, OI)["verdict"] == "ok"
+    wf["3"]["inputs"]["steps"] = "twenty"
+    e = only(validate(wf, OI)["errors"], "invalid_input_type")
+    assert e["input_name"] == "steps"
+
+
+def test_float_into_int_is_accepted_with_a_warning(wf):
+    wf["5"]["inputs"]["width"] = 512.9
+    r = validate(wf, OI)
+    assert r["verdict"] == "ok"
+    w = only(r["warnings"], "float_truncated")
+    assert "truncated to 512" in w["message"]
+
+
+def test_wrong_link_type_says_what_is_expected_and_who_makes_it(wf):
+    wf["8"]["inputs"]["samples"] = ["4", 0]  # MODEL into LATENT
+    e = only(validate(wf, OI)["errors"], "return_type_mismatch")
+    assert "expects LATENT" in e["message"] and "which is MODEL" in e["message"]
+    assert "KSampler" in e["hint"] and "EmptyLatentImage" in e["hint"]
+
+
+def test_link_to_missing_node_and_slot(wf):
+    wf["8"]["inputs"]["vae"] = ["40", 2]
+    e = only(validate(wf, OI)["errors"], "link_to_missing_node")
+    assert e["node_id"] == "8"
+    wf["8"]["inputs"]["vae"] = ["4", 5]
+    e = only(validate(wf, OI)["errors"], "link_slot_out_of_range")
+    assert "2=VAE (VAE)" in e["hint"]
+    wf["8"]["inputs"]["vae"] = [4, 2]
+    e = only(validate(wf, OI)["errors"], "link_to_missing_node")
+    assert 'node ids are strings' in e["hint"]
+
+
+def test_unknown_class_is_invalid_prompt_with_install_hint(wf):
+    wf["10"] = {"class_type": "KSamplr", "inputs": {}}
+    e = only(validate(wf, OI)["errors"], "invalid_prompt")
+    assert e["node_id"] == "10"
+    assert "did you mean 'KSampler'" in e["hint"] and "ComfyUI-Manager" in e["hint"]
+
+
+def test_only_one_output_broken_is_partial(wf):
+    wf["10"] = {"class_type": "PreviewImage", "inputs": {"images": ["11", 0]}}
+    wf["11"] = {"class_type": "ImageInvert", "inputs": {}}
+    r = validate(wf, OI)
+    assert r["verdict"] == "partial"
+    assert only(r["errors"])["node_id"] == "11"
+
+
+def test_no_outputs_and_cycles_are_rejected(wf):
+    del wf["9"]
+    r = validate(wf, OI)
+    assert r["verdict"] == "rejected" and only(r["errors"])["type"] == "prompt_no_outputs"
+    cyc = {"1": {"class_type": "ImageInvert", "inputs": {"image": ["2", 0]}},
+           "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+           "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}}}
+    r = validate(cyc, OI)
+    assert r["verdict"] == "rejected"
+    assert "2 -> 1 -> 2" in only(r["errors"], "dependency_cycle")["message"]
+
+
+def test_missing_input_image_says_upload(wf):
+    img = {"1": {"class_type": "LoadImage", "inputs": {"image": "astronaut.PNG"}},
+           "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}}}
+    e = only(validate(img, OI)["errors"], "custom_validation_failed")
+    assert "not in ComfyUI's input folder" in e["message"]
+    assert "'astronaut.png'" in e["hint"] and "scripts/upload.py" in e["hint"]
+    img["1"]["inputs"]["image"] = "astronaut.png"
+    assert validate(img, OI)["verdict"] == "ok"
+
+
+def test_input_listing_from_the_inventory_counts(wf):
+    img = {"1": {"class_type": "LoadImage", "inputs": {"image": "sub/new.png"}},
+           "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}}}
+    assert validate(img, OI)["verdict"] == "rejected"
+    assert validate(img, OI, input_files=["sub/new.png"])["verdict"] == "ok"
+
+
+def test_v3_dropdowns_are_not_enforced_by_the_server():
+    """Recorded: ComfyUI 0.3.64 queues a V3 COMBO value that is not among its options."""
+    cam = {"1": {"class_type": "KlingCameraControls", "inputs": {
+        "camera_control_type": "bogus", "horizontal_movement": 1, "vertical_movement": 0, "pan": 0,
+        "tilt": 0, "roll": 0, "zoom": 0}}, "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}
+    assert validate(cam, OI)["verdict"] == "ok"
+    cam["1"]["inputs"]["horizontal_movement"] = 0  # its own check: one movement must be non-zero
+    assert only(validate(cam, OI)["errors"])["type"] == "custom_validation_failed"
+
+
+def test_warnings_for_unreached_nodes_and_unknown_inputs(wf):
+    wf["3"]["inputs"]["step"] = 5
+    wf["20"] = {"class_type": "EmptyImage", "inputs": {"width": -1}}  # broken but unreachable
+    r = validate(wf, OI)
+    assert r["verdict"] == "ok"
+    kinds = {w["type"]: w for w in r["warnings"]}
+    assert "did you mean 'steps'" in kinds["unknown_input"]["hint"]
+    assert kinds["unreachable_node"]["node_id"] == "20"
+
+
+def test_deep_chains_fail_where_the_server_runs_out_of_stack():
+    rec = json.loads((FIX / "deep_chains.json").read_text())
+    bare_oi = {k: OI[k] for k in ("EmptyImage", "ImageInvert", "PreviewImage")}
+    for n, answer in rec["answers"].items():
+        wf = {"0": {"class_type": "EmptyImage", "inputs": {"width": 0, "height": 64, "batch_size": 1, "color": 0}}}
+        wf.update({str(i): {"class_type": "ImageInvert", "inputs": {"image": [str(i - 1), 0]}}
+                   for i in range(1, int(n) + 1)})
+        wf["out"] = {"class_type": "PreviewImage", "inputs": {"images": [n, 0]}}
+        r = validate(wf, bare_oi)
+        assert r["verdict"] == "rejected"
+        assert {e["node_id"] for e in r["errors"]} == set(answer["body"]["node_errors"]), n
+
+
+def test_server_probes_agree():
+    """Edge cases replayed against answers a real ComfyUI gave (file paths, coercion, slots...)."""
+    rec = json.loads((FIX / "server_probes.json").read_text())
+    for name, probe in rec["probes"].items():
+        server = set(probe["body"]["node_errors"]) - {"sink"}
+        r = validate(copy.deepcopy(probe["prompt"]), rec["object_info"])
+        ours = {e["node_id"] for e in r["errors"]} - {"sink"}
+        if name == "loadimage '/nonexistent.png'":  # outside input/: we cannot look, so only warn
+            assert any(w["type"] == "unchecked_file" for w in r["warnings"])
+            continue
+        assert ours == server, name
+
+
+# -- schema ---------------------------------------------------------------------------------
+
+def test_schema_reads_both_dropdown_forms_and_widget_settings():
+    s = schema.Schema(OI)
+    ks = s.node("KSampler")
+    assert [i.name for i in ks.visible_inputs()][:3] == ["model", "seed", "steps"]
+    seed = ks.inputs["seed"]
+    assert (seed.type, seed.min, seed.control_after_generate, seed.section) == ("INT", 0, True, "required")
+    sampler = ks.inputs["sampler_name"]
+    assert sampler.type == "COMBO" and sampler.strict_options and "euler" in sampler.options
+    cam = s.node("KlingCameraControls").inputs["camera_control_type"]
+    assert cam.type == "COMBO" and not cam.strict_options and "simple" in cam.options
+    assert s.node("CheckpointLoaderSimple").output_types == ["MODEL", "CLIP", "VAE"]
+    assert s.node("SaveImage").output_node and not ks.output_node
+    assert s.node("SaveImage").inputs["prompt"].section == "hidden"
+    assert s.node("NoSuchNode") is None
+    assert "KSampler" in s.producers("LATENT")
+
+
+# -- the command ----------------------------------------------------------------------------
+
+def test_exit_codes_and_one_json_line_per_file(tmp_path, oi_file, wf, pack_env):
+    good = write(tmp_path, "good.json", wf)
+    bad_wf = copy.deepcopy(wf)
+    bad_wf["3"]["inputs"]["sampler_name"] = "eulr"
+    bad = write(tmp_path, "bad.json", bad_wf)
+    junk = write(tmp_path, "junk.json", "{not json")
+    r = script("validate", good, "--object-info", oi_file, "--json", env=pack_env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["verdict"] == "ok"
+    r = script("validate", good, bad, "--object-info", oi_file, "--json", env=pack_env)
+    assert r.returncode == 1
+    assert [json.loads(line)["verdict"] for line in r.stdout.splitlines()] == ["ok", "rejected"]
+    r = script("validate", junk, good, "--object-info", oi_file, "--json", env=pack_env)
+    assert r.returncode == 2
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert lines[0]["verdict"] is None and "not valid JSON" in lines[0]["error"]
+    assert lines[1]["verdict"] == "ok"  # went on with the other files
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("content,words", [
+    ("", "empty"),
+    ("[1, 2]", "a JSON list"),
+    ('"text"', "a JSON str"),
+    ('{"a": 1}', "not a ComfyUI workflow"),
+    ("[" * 5000 + "]" * 5000, "nested"),
+    ("\xff\xfe", "not UTF-8"),
+])
+def test_files_that_are_not_workflows_exit_2_without_traceback(tmp_path, oi_file, pack_env, content, words):
+    p = tmp_path / "x.json"
+    p.write_bytes(content.encode("latin-1") if content == "\xff\xfe" else content.encode())
+    r = script("validate", p, "--object-info", oi_file, env=pack_env)
+    assert r.returncode == 2
+    assert words in r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_ui_format_file_says_convert_it_first(tmp_path, oi_file, pack_env):
+    ui = write(tmp_path, "ui.json", {"last_node_id": 1, "nodes": [], "links": [], "version": 0.4})
+    r = script("validate", ui, "--object-info", oi_file, "--json", env=pack_env)
+    assert r.returncode == 2
+    out = json.loads(r.stdout)
+    assert f"convert it first: python scripts/convert.py {ui}" in out["errors"][0]["hint"]
+
+
+def test_huge_file_is_refused_quickly(tmp_path, oi_file, pack_env, monkeypatch):
+    p = tmp_path / "huge.json"
+    with open(p, "wb") as fh:
+        fh.truncate(65 * 2**20)  # sparse: 65 MiB of zero bytes, over the 64 MiB limit
+    start = time.monotonic()
+    r = script("validate", p, "--object-info", oi_file, env=pack_env)
+    assert r.returncode == 2 and "too large" in r.stderr + r.stdout
+    assert time.monotonic() - start < 5
+
+
+def test_text_output_shows_message_and_hint(tmp_path, oi_file, wf, pack_env):
+    del wf["3"]["inputs"]["steps"]
+    r = script("validate", write(tmp_path, "wf.json", wf), "--object-info", oi_file, env=pack_env)
+    assert r.returncode == 1
+    assert "wf.json: rejected" in r.stdout
+    assert "error: node 3 (KSampler) is missing required input 'steps'" in r.stdout
+    assert "hint:" in r.stdout
+    assert "object_info dump" in r.stderr  # says which inventory it used
+
+
+def test_bundled_inventory_only_warns_about_models(tmp_path, wf, pack_env):
+    r = script("validate", write(tmp_path, "wf.json", wf), "--json", env=pack_env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert out["verdict"] == "ok"
+    assert any(w["type"] == "unchecked_value_not_in_list" for w in out["warnings"])
+    assert "bundled core inventory" in r.stderr
+
+
+def test_help_has_examples():
+    r = script("validate", "--help")
+    assert r.returncode == 0 and "examples:" in r.stdout and "--object-info" in r.stdout
