@@ -1,0 +1,744 @@
+"""A stand-in for ComfyUI 0.3.64, built from what the real server was seen to do.
+
+Every answer comes from tests/recordings/ (made by tests/record.py against a real server) or
+from ../shared/conformance/runs/; where the double has to compute something (file names, the
+order nodes run in, what is cached) it follows the rules those recordings show. Limits, where
+the double knows less than a server: it does not run nodes. Image bytes served by /view are
+recorded ones (a 64x64 PNG, a WEBP), whatever the graph; batch sizes are read from EmptyImage
+upstream (1 otherwise); PreviewAny shows the text only when its source is StringConcatenate or
+a literal; /prompt verdicts are recorded ones for known graphs, and for other graphs only the
+checks the recordings show (no prompt, unknown class, no output node): anything else is accepted.
+
+Use the `comfy_double` fixture (function scope, fresh state per test):
+
+    from double import comfy_double  # noqa: F401  (pytest finds the fixture by name)
+
+    def test_x(comfy_double):
+        requests.get(comfy_double.url + "/system_stats")
+
+Knobs (attributes and methods of the fixture object):
+    delay = SECONDS           every HTTP answer (and WebSocket handshake) waits this long first
+    delay_limit = N           ...but only the next N requests (None: all)
+    node_seconds = SECONDS    time each node "runs" (default 0.01), so interrupts can land
+    pause() / resume()        hold queued prompts pending / let the worker take them again
+    drop_ws(after=K)          close every new WebSocket after K messages (0: right after the handshake)
+    fail(path, status=500)    answer `path` (no query, no /api) with that status, recorded 500 body
+    garble(path, "html"|"truncated")  answer `path` with an HTML page or JSON cut in half
+    go_cloud(api_key)         act like Comfy Cloud: routes only under /api, X-API-Key required (401
+                              otherwise), /api/view answers 302 to a second host (`blob_url`) that
+                              serves the file; `blob_requests` lists the headers that host got
+    forget(prompt_id)         drop a history entry, as if the server restarted or trimmed it
+    break_view = True         /view sends half the file, then cuts the connection
+    add_file(type, subfolder, name, data)   put a file where /view and LoadImage find it
+    models[folder] = [...]    what /models/{folder} lists (recorded: every folder empty)
+Records for assertions: `requests` (method, path, headers of each HTTP request), `posted` (bodies
+POSTed to /prompt), `interrupts` (bodies POSTed to /interrupt).
+"""
+
+import asyncio
+import base64
+import copy
+import gzip
+import heapq
+import json
+import mimetypes
+import os
+import random
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
+PREVIEW_LETTERS = "abcdefghijklmnopqrstupvxyz"  # the real server's own alphabet (a 'p' twice, no 'w')
+SERVER_ERROR_TEXT = "500 Internal Server Error\n\nServer got itself in trouble"
+
+
+def _load(name):
+    return json.loads((RECORDINGS / name).read_text(encoding="utf-8"))
+
+
+class Recordings:
+    """What the real server answered, indexed for replay."""
+
+    def __init__(self):
+        rest = _load("rest.json")["exchanges"]
+        self.rest = {e["name"]: e["response"] for e in rest}
+        self.object_info = json.loads(gzip.decompress((RECORDINGS / "object_info.json.gz").read_bytes()))
+        self.verdicts = {}
+        for e in rest:
+            body = (e["request"].get("json") or {})
+            if e["request"]["path"] == "/prompt" and "prompt" in body and e["response"]["status"] == 400:
+                self.verdicts[canonical(body["prompt"])] = e["response"]["body"]
+        runs = _load("runs/success_then_cached.json")["first"]
+        files = {k.rsplit(".", 1)[-1]: base64.b64decode(v["base64"]) for k, v in runs["files"].items()}
+        anim = _load("runs/animated_mask_subfolder.json")["files"]
+        files.update({k.rsplit(".", 1)[-1]: base64.b64decode(v["base64"]) for k, v in anim.items()
+                      if k.endswith(".webp")})
+        self.sample_bytes = files  # by extension: "png", "webp"
+        views = {e["name"]: e["response"] for e in runs["views"]}
+        self.preview_webp = base64.b64decode(views["view preview webp"]["base64"])
+        error = _load("runs/execution_error_bad_image.json")
+        entry = next(iter(error["history"].values()))
+        self.load_image_error = entry["status"]["messages"][-1][1]
+
+
+_RECORDINGS = None
+
+
+def recordings():
+    global _RECORDINGS
+    if _RECORDINGS is None:
+        _RECORDINGS = Recordings()
+    return _RECORDINGS
+
+
+def canonical(obj):
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def is_link(value):
+    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+class ComfyDouble:
+    """The server state and its knobs; see the module docstring."""
+
+    def __init__(self):
+        self.rec = recordings()
+        self.delay = 0.0
+        self.delay_limit = None
+        self.node_seconds = 0.01
+        self.break_view = False
+        self.cloud_key = None
+        self.models = {name: [] for name in self.rec.rest["/models"]["body"]}
+        self.requests, self.posted, self.interrupts, self.blob_requests = [], [], [], []
+        self._fail, self._garble = {}, {}
+        self._ws_drop_after = None
+        self.files = {}  # (type, subfolder, filename) -> bytes
+        self.sockets = {}  # sid -> [ws, messages sent]
+        self.queue, self.running, self.history = [], {}, {}
+        self.number = 0
+        self.task_counter = 0
+        self.cache = {}  # node id -> (signature, ui output or None)
+        self.preview_prefix = "ComfyUI_temp_" + "".join(random.choice(PREVIEW_LETTERS) for _ in range(5))
+        self.add_file("input", "", "example.png", self.rec.sample_bytes["png"])
+        self._loop = None
+        self._interrupt = False
+        self._paused = False
+        self._wake = None
+
+    # -- knobs -----------------------------------------------------------------------------
+    def fail(self, path, status=500):
+        self._fail[path] = status
+
+    def garble(self, path, kind="html"):
+        assert kind in ("html", "truncated")
+        self._garble[path] = kind
+
+    def drop_ws(self, after=0):
+        self._ws_drop_after = after
+
+    def go_cloud(self, api_key):
+        self.cloud_key = api_key
+
+    def forget(self, prompt_id):
+        self.history.pop(prompt_id, None)
+
+    def pause(self):
+        self._paused = True
+
+    def resume(self):
+        self._paused = False
+        self._call_soon(self._wake.set)
+
+    def add_file(self, type_, subfolder, name, data):
+        self.files[(type_, subfolder, name)] = bytes(data)
+
+    @property
+    def api_url(self):
+        return self.url + ("/api" if self.cloud_key else "")
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self):
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("the ComfyUI double did not start")
+        return self
+
+    def stop(self):
+        if self._loop:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+    def _call_soon(self, fn, *args):
+        if self._loop:
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _serve(self, ready):
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._startup())
+        ready.set()
+        self._loop.run_forever()
+        self._loop.close()
+
+    async def _startup(self):
+        self._wake = asyncio.Event()
+        self._app_runner = await self._listen(self._app())
+        self.port = self._app_runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        blob = web.Application()
+        blob.router.add_get("/blob/{key}", self._blob)
+        self._blob_runner = await self._listen(blob)
+        self.blob_url = f"http://127.0.0.1:{self._blob_runner.addresses[0][1]}"
+        self._worker = asyncio.ensure_future(self._work())
+
+    async def _listen(self, app):
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0, shutdown_timeout=0.1).start()
+        return runner
+
+    async def _shutdown(self):
+        self._worker.cancel()
+        for ws, _ in list(self.sockets.values()):
+            await ws.close()
+        await self._app_runner.cleanup()
+        await self._blob_runner.cleanup()
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _app(self):
+        app = web.Application(middlewares=[self._knobs], client_max_size=200 * 2**20)
+        routes = [
+            ("GET", "/ws", self._ws), ("GET", "/system_stats", self._recorded),
+            ("GET", "/features", self._recorded), ("GET", "/embeddings", self._recorded),
+            ("GET", "/extensions", self._recorded), ("GET", "/models", self._recorded),
+            ("GET", "/models/{folder}", self._models), ("GET", "/object_info", self._object_info),
+            ("GET", "/object_info/{node_class}", self._object_info_one), ("GET", "/queue", self._get_queue),
+            ("POST", "/queue", self._post_queue), ("GET", "/prompt", self._get_prompt),
+            ("POST", "/prompt", self._post_prompt), ("GET", "/history", self._get_history),
+            ("GET", "/history/{prompt_id}", self._get_history_one), ("POST", "/history", self._post_history),
+            ("GET", "/view", self._view), ("POST", "/upload/image", self._upload_image),
+            ("POST", "/upload/mask", self._upload_mask), ("POST", "/interrupt", self._post_interrupt),
+            ("POST", "/free", self._post_free),
+        ]
+        for method, path, handler in routes:
+            app.router.add_route(method, path, handler)
+            app.router.add_route(method, "/api" + path, handler)
+        return app
+
+    @web.middleware
+    async def _knobs(self, request, handler):
+        self.requests.append((request.method, request.path, dict(request.headers)))
+        if self.delay and (self.delay_limit is None or self.delay_limit > 0):
+            if self.delay_limit is not None:
+                self.delay_limit -= 1
+            await asyncio.sleep(self.delay)
+        path = request.path
+        if self.cloud_key:
+            if not path.startswith("/api/"):
+                return web.Response(status=404, text="404: Not Found")
+            if request.headers.get("X-API-Key") != self.cloud_key:
+                return web.json_response({"message": "Unauthorized"}, status=401)
+            path = path[len("/api"):]
+        if path in self._fail:
+            status = self._fail[path]
+            return web.Response(status=status, text=SERVER_ERROR_TEXT if status == 500 else f"{status}")
+        if path in self._garble:
+            if self._garble[path] == "html":
+                return web.Response(text="<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>",
+                                    content_type="text/html")
+            resp = await handler(request)
+            body = getattr(resp, "body", None) or b'{"system": {"os": "posix"'
+            return web.Response(body=bytes(body)[: max(1, len(body) // 2)], content_type="application/json")
+        return await handler(request)
+
+    async def _recorded(self, request):
+        name = request.path[len("/api"):] if request.path.startswith("/api/") else request.path
+        return web.json_response(self.rec.rest[name]["body"])
+
+    async def _models(self, request):
+        folder = request.match_info["folder"]
+        if folder not in self.models:
+            return web.Response(status=404)
+        return web.json_response(self.models[folder])
+
+    async def _object_info(self, request):
+        return web.json_response(self.rec.object_info)
+
+    async def _object_info_one(self, request):
+        name = request.match_info["node_class"]
+        return web.json_response({name: self.rec.object_info[name]} if name in self.rec.object_info else {})
+
+    async def _get_queue(self, request):
+        return web.json_response({"queue_running": list(self.running.values()), "queue_pending": list(self.queue)})
+
+    async def _get_prompt(self, request):
+        return web.json_response({"exec_info": {"queue_remaining": self._remaining()}})
+
+    async def _post_queue(self, request):
+        body = await request.json()
+        if body.get("clear"):
+            self._wipe_queue()
+        for pid in body.get("delete", []):
+            for i, item in enumerate(self.queue):
+                if item[1] == pid:
+                    if len(self.queue) == 1:
+                        self._wipe_queue()
+                    else:
+                        self.queue.pop(i)
+                        heapq.heapify(self.queue)
+                    await self._queue_updated()
+                    break
+        return web.Response(status=200)
+
+    def _wipe_queue(self):
+        self.queue = []
+        asyncio.ensure_future(self._queue_updated())
+
+    async def _post_interrupt(self, request):
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {}
+        self.interrupts.append(body)
+        pid = body.get("prompt_id")
+        if not pid or any(item[1] == pid for item in self.running.values()):
+            self._interrupt = True
+        return web.Response(status=200)
+
+    async def _post_free(self, request):
+        await request.json()
+        return web.Response(status=200)
+
+    async def _get_history(self, request):
+        max_items = request.query.get("max_items")
+        offset = int(request.query.get("offset", -1))
+        items = list(self.history.items())
+        if max_items is not None:
+            max_items = int(max_items)
+            if offset < 0:
+                offset = len(items) - max_items
+        items = items[max(offset, 0):]
+        if max_items is not None:
+            items = items[:max_items]
+        return web.json_response(dict(items))
+
+    async def _get_history_one(self, request):
+        pid = request.match_info["prompt_id"]
+        return web.json_response({pid: self.history[pid]} if pid in self.history else {})
+
+    async def _post_history(self, request):
+        body = await request.json()
+        if body.get("clear"):
+            self.history = {}
+        for pid in body.get("delete", []):
+            self.history.pop(pid, None)
+        return web.Response(status=200)
+
+    # -- files -----------------------------------------------------------------------------
+    async def _view(self, request):
+        q = request.query
+        if "filename" not in q:
+            return web.Response(status=404)
+        name, type_ = q["filename"], q.get("type", "output")
+        if not name or name[0] == "/" or ".." in name or type_ not in ("input", "output", "temp"):
+            return web.Response(status=400)
+        subfolder = q.get("subfolder", "")
+        if os.path.normpath(os.path.join("/root", subfolder)).startswith("/root/") is False and subfolder not in ("", "."):
+            return web.Response(status=403)
+        key = (type_, os.path.normpath(subfolder) if subfolder else "", os.path.basename(name))
+        data = self.files.get(key)
+        if data is None:
+            return web.Response(status=404)
+        disposition = {"Content-Disposition": f'filename="{key[2]}"'}
+        if self.cloud_key:
+            token = uuid.uuid4().hex
+            self._signed = getattr(self, "_signed", {})
+            self._signed[token] = key
+            raise web.HTTPFound(f"{self.blob_url}/blob/{token}?signature={uuid.uuid4().hex}")
+        if "preview" in q:
+            return web.Response(body=self.rec.preview_webp, content_type="image/webp", headers=disposition)
+        ctype = mimetypes.guess_type(key[2])[0] or "application/octet-stream"
+        if self.break_view:
+            return await self._half(request, data, ctype)
+        return web.Response(body=data, headers={**disposition, "Content-Type": ctype})
+
+    async def _half(self, request, data, ctype):
+        resp = web.StreamResponse(headers={"Content-Type": ctype, "Content-Length": str(len(data))})
+        await resp.prepare(request)
+        await resp.write(data[: len(data) // 2])
+        request.transport.close()
+        return resp
+
+    async def _blob(self, request):
+        self.blob_requests.append(dict(request.headers))
+        key = getattr(self, "_signed", {}).get(request.match_info["key"])
+        if key is None:
+            return web.Response(status=404)
+        return web.Response(body=self.files[key], content_type=mimetypes.guess_type(key[2])[0] or "image/png")
+
+    async def _upload_image(self, request):
+        return await self._upload(await request.post())
+
+    async def _upload_mask(self, request):
+        post = await request.post()
+        try:
+            json.loads(post.get("original_ref"))
+        except (TypeError, ValueError):
+            return web.Response(status=500, text=SERVER_ERROR_TEXT)
+        return await self._upload(post)
+
+    async def _upload(self, post):
+        image = post.get("image")
+        if not isinstance(image, web.FileField) or not image.filename:
+            return web.Response(status=400)
+        type_ = post.get("type") or "input"
+        subfolder = post.get("subfolder", "")
+        filename = image.filename
+        norm = os.path.normpath(os.path.join("/root", subfolder, filename))
+        if not norm.startswith("/root/"):
+            return web.Response(status=400)
+        data = image.file.read()
+        sub = os.path.normpath(subfolder) if subfolder else ""
+        if post.get("overwrite") not in ("true", "1"):
+            stem, ext = os.path.splitext(filename)
+            i = 1
+            while (type_, sub, filename) in self.files and self.files[(type_, sub, filename)] != data:
+                filename = f"{stem} ({i}){ext}"
+                i += 1
+        self.files[(type_, sub, filename)] = data
+        return web.json_response({"name": filename, "subfolder": subfolder, "type": type_})
+
+    # -- WebSocket -------------------------------------------------------------------------
+    async def _ws(self, request):
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        sid = request.query.get("clientId", "") or uuid.uuid4().hex
+        self.sockets[sid] = [ws, 0]
+        try:
+            await self._send("status", {"status": {"exec_info": {"queue_remaining": self._remaining()}}, "sid": sid}, sid)
+            async for _ in ws:
+                pass  # feature_flags and the like: the recordings show no answer we rely on
+        finally:
+            if self.sockets.get(sid, [None])[0] is ws:
+                self.sockets.pop(sid, None)
+        return ws
+
+    async def _send(self, event, data, sid=None):
+        targets = [sid] if sid is not None else list(self.sockets)
+        for s in targets:
+            entry = self.sockets.get(s)
+            if entry is None:
+                continue
+            ws = entry[0]
+            if self._ws_drop_after is not None and entry[1] >= self._ws_drop_after:
+                await ws.close()
+                continue
+            try:
+                await ws.send_str(json.dumps({"type": event, "data": data}))
+                entry[1] += 1
+            except (ConnectionError, RuntimeError):
+                self.sockets.pop(s, None)
+
+    async def _queue_updated(self):
+        await self._send("status", {"status": {"exec_info": {"queue_remaining": self._remaining()}}})
+
+    def _remaining(self):
+        return len(self.queue) + len(self.running)
+
+    # -- prompts ---------------------------------------------------------------------------
+    async def _post_prompt(self, request):
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.Response(status=500, text=SERVER_ERROR_TEXT)
+        self.posted.append(body)
+        if "number" in body:
+            number = float(body["number"])
+        else:
+            number = -self.number if body.get("front") else self.number
+            self.number += 1
+        if "prompt" not in body:
+            error = {"type": "no_prompt", "message": "No prompt provided", "details": "No prompt provided",
+                     "extra_info": {}}
+            return web.json_response({"error": error, "node_errors": {}}, status=400)
+        prompt = body["prompt"]
+        verdict = self._verdict(prompt)
+        if verdict is not None:
+            return web.json_response(verdict, status=400)
+        pid = str(body.get("prompt_id") or uuid.uuid4())
+        extra = dict(body.get("extra_data") or {})
+        if "client_id" in body:
+            extra["client_id"] = body["client_id"]
+        outputs = [nid for nid, node in prompt.items() if self._is_output(node["class_type"])]
+        heapq.heappush(self.queue, (number, pid, prompt, extra, outputs))
+        await self._queue_updated()
+        self._wake.set()
+        return web.json_response({"prompt_id": pid, "number": number, "node_errors": {}})
+
+    def _verdict(self, prompt):
+        known = self.rec.verdicts.get(canonical(prompt))
+        if known is not None:
+            return known
+        for nid, node in prompt.items():
+            if not isinstance(node, dict) or node.get("class_type") not in self.rec.object_info:
+                ctype = node.get("class_type") if isinstance(node, dict) else None
+                return {"error": {"type": "invalid_prompt",
+                                  "message": f"Cannot execute because node {ctype} does not exist.",
+                                  "details": f"Node ID '#{nid}'", "extra_info": {}}, "node_errors": {}}
+        if not any(self._is_output(n["class_type"]) for n in prompt.values()):
+            return {"error": {"type": "prompt_no_outputs", "message": "Prompt has no outputs", "details": "",
+                              "extra_info": {}}, "node_errors": {}}
+        return None
+
+    def _is_output(self, class_type):
+        return bool(self.rec.object_info.get(class_type, {}).get("output_node"))
+
+    async def _work(self):
+        while True:
+            while not self.queue or self._paused:
+                self._wake.clear()
+                await self._wake.wait()
+            item = heapq.heappop(self.queue)
+            index = self.task_counter
+            self.task_counter += 1
+            self.running[index] = copy.deepcopy(list(item))
+            await self._queue_updated()
+            run = Run(self, item)
+            history_result = await run.execute()
+            prompt = self.running.pop(index)
+            self.history[item[1]] = {"prompt": prompt, "outputs": {}, "status": run.status(), **history_result}
+            await self._queue_updated()
+            await self._send("executing", {"node": None, "prompt_id": item[1]}, run.client_id)
+
+
+class Run:
+    """One prompt going through the worker: the messages a real run sends, in its order."""
+
+    def __init__(self, double, item):
+        self.d = double
+        self.number, self.pid, self.prompt, self.extra, self.outputs = item
+        self.client_id = self.extra.get("client_id")
+        self.messages = []
+        self.progress = {}
+        self.success = True
+
+    async def note(self, event, data, broadcast=False):
+        data = {**data, "timestamp": now_ms()}
+        self.messages.append([event, data])
+        if self.client_id is not None or broadcast:
+            await self.d._send(event, data, self.client_id)
+
+    async def send(self, event, data):
+        if self.client_id is not None:  # without a client id the recordings show no per-node messages
+            await self.d._send(event, data, self.client_id)
+
+    def status(self):
+        return {"status_str": "success" if self.success else "error", "completed": self.success,
+                "messages": self.messages}
+
+    async def execute(self):
+        self.d._interrupt = False
+        await self.note("execution_start", {"prompt_id": self.pid})
+        sigs = {nid: self.signature(nid) for nid in self.prompt}
+        cache = {nid: v for nid, v in self.d.cache.items() if nid in self.prompt}
+        cached = [nid for nid in self.prompt if nid in cache and cache[nid][0] == sigs[nid]]
+        await self.note("execution_cached", {"nodes": cached, "prompt_id": self.pid})
+        executed, ui = [], {nid: cache[nid][1] for nid in cached if cache[nid][1] is not None}
+        for nid in self.order(set(cached)):
+            if nid in cached:
+                if cache[nid][1] is not None:
+                    await self.send("executed", {"node": nid, "display_node": nid, "output": cache[nid][1],
+                                                 "prompt_id": self.pid})
+                self.progress[nid] = self.bar(nid, 1, 1, "finished")
+                await self.send("progress_state", {"prompt_id": self.pid, "nodes": copy.deepcopy(self.progress)})
+                continue
+            if self.d._interrupt:
+                self.success = False
+                await self.note("execution_interrupted", {"prompt_id": self.pid, "node_id": nid,
+                                                          "node_type": self.prompt[nid]["class_type"],
+                                                          "executed": executed}, broadcast=True)
+                break
+            failure = await self.run_node(nid, executed, ui)
+            if failure:
+                self.success = False
+                await self.note("execution_error", failure)
+                break
+        else:
+            await self.note("execution_success", {"prompt_id": self.pid})
+        self.d.cache = {nid: (sigs[nid], ui.get(nid)) for nid in cached + executed}
+        meta = {nid: {"node_id": nid, "display_node": nid, "parent_node": None, "real_node_id": nid} for nid in ui}
+        return {"outputs": ui, "meta": meta}
+
+    async def run_node(self, nid, executed, ui):
+        self.progress[nid] = self.bar(nid, 0.0, 1.0, "running")
+        await self.send("progress_state", {"prompt_id": self.pid, "nodes": copy.deepcopy(self.progress)})
+        await self.send("executing", {"node": nid, "display_node": nid, "prompt_id": self.pid})
+        await asyncio.sleep(self.d.node_seconds)
+        failure = self.failure(nid)
+        if failure:
+            return failure
+        output = self.d_output(nid)
+        if output is not None:
+            ui[nid] = output
+            await self.send("executed", {"node": nid, "display_node": nid, "output": output, "prompt_id": self.pid})
+        executed.append(nid)
+        self.progress[nid] = self.bar(nid, 1.0, 1.0, "finished")
+        await self.send("progress_state", {"prompt_id": self.pid, "nodes": copy.deepcopy(self.progress)})
+        return None
+
+    def bar(self, nid, value, maximum, state):
+        return {"value": value, "max": maximum, "state": state, "node_id": nid, "prompt_id": self.pid,
+                "display_node_id": nid, "parent_node_id": None, "real_node_id": nid}
+
+    def failure(self, nid):
+        """LoadImage of a file that is not an image fails as the recorded run did."""
+        node = self.prompt[nid]
+        if node["class_type"] != "LoadImage":
+            return None
+        name = str(node["inputs"].get("image", ""))
+        data = self.d.files.get(("input", "", name))
+        if data is None or sniff_image(data):
+            return None
+        err = copy.deepcopy(self.d.rec.load_image_error)
+        err.update({"prompt_id": self.pid, "node_id": nid, "executed": [],
+                    "exception_message": f"cannot identify image file 'input/{name}'\n",
+                    "current_inputs": {"image": [name]}, "current_outputs": list(self.prompt)})
+        err.pop("timestamp", None)
+        return err
+
+    # -- what each node shows --------------------------------------------------------------
+    def d_output(self, nid):
+        node = self.prompt[nid]
+        ctype, inputs = node["class_type"], node["inputs"]
+        if ctype == "PreviewAny":
+            return {"text": [self.text_of(inputs.get("source"))]}
+        if ctype in ("SaveImage", "PreviewImage"):
+            count = self.batch_of(inputs.get("images"))
+            if ctype == "SaveImage":
+                return {"images": self.save("output", str(inputs.get("filename_prefix", "ComfyUI")), "png", count)}
+            return {"images": self.save("temp", self.d.preview_prefix, "png", count)}
+        if ctype in ("SaveAnimatedWEBP", "SaveAnimatedPNG"):
+            ext = "webp" if ctype.endswith("WEBP") else "png"
+            return {"images": self.save("output", str(inputs.get("filename_prefix", "ComfyUI")), ext, 1),
+                    "animated": [True]}
+        return None
+
+    def save(self, type_, prefix, ext, count):
+        subfolder, base = os.path.split(prefix)
+        taken = [int(name[len(base) + 1:len(base) + 6]) for (t, s, name) in self.d.files
+                 if t == type_ and s == subfolder and name.startswith(base + "_") and name[len(base) + 1:len(base) + 6].isdigit()]
+        counter = max(taken, default=0) + 1
+        items = []
+        for i in range(count):
+            name = f"{base}_{counter + i:05}_.{ext}"
+            self.d.files[(type_, subfolder, name)] = self.d.rec.sample_bytes[ext]
+            items.append({"filename": name, "subfolder": subfolder, "type": type_})
+        return items
+
+    def upstream(self, value):
+        return self.prompt.get(value[0]) if is_link(value) else None
+
+    def batch_of(self, value):
+        node = self.upstream(value)
+        while node is not None:
+            if node["class_type"] == "EmptyImage":
+                return int(node["inputs"].get("batch_size", 1))
+            links = [v for v in node["inputs"].values() if is_link(v)]
+            node = self.upstream(links[0]) if links else None
+        return 1
+
+    def text_of(self, value):
+        node = self.upstream(value)
+        if node is None:
+            return str(value)
+        if node["class_type"] == "StringConcatenate":
+            i = node["inputs"]
+            return f"{self.text_of(i.get('string_a'))}{self.text_of(i.get('delimiter'))}{self.text_of(i.get('string_b'))}"
+        return ""
+
+    # -- order and cache -------------------------------------------------------------------
+    def signature(self, nid, seen=()):
+        node = self.prompt[nid]
+        parts = {}
+        for k, v in node["inputs"].items():
+            if is_link(v) and v[0] in self.prompt and v[0] not in seen:
+                parts[k] = [self.signature(v[0], seen + (nid,)), v[1]]
+            else:
+                parts[k] = v
+        return canonical([node["class_type"], parts])
+
+    def order(self, cached):
+        """The order ComfyUI's ExecutionList stages nodes: each output's inputs gathered depth
+        first from a stack, cached inputs left out; then output nodes as soon as they can run,
+        nodes feeding an output, nodes two steps from one, else the first ready."""
+        pending, blockers, blocking = [], {}, {}
+        for out in self.outputs:
+            stack = [out]
+            while stack:
+                nid = stack.pop()
+                if nid in blockers:
+                    continue
+                pending.append(nid)
+                blockers[nid] = set()
+                blocking.setdefault(nid, set())
+                for v in self.prompt[nid]["inputs"].values():
+                    if is_link(v) and v[0] in self.prompt and v[0] not in cached:
+                        stack.append(v[0])
+                        blocking.setdefault(v[0], set()).add(nid)
+            for nid in pending:
+                for v in self.prompt[nid]["inputs"].values():
+                    if is_link(v) and v[0] in self.prompt and v[0] not in cached:
+                        blockers[nid].add(v[0])
+        done = []
+        while pending:
+            ready = [n for n in pending if not blockers[n]]
+            if not ready:
+                break  # a cycle: the real server refuses these before queueing
+            pick = self.pick(ready, blocking)
+            pending.remove(pick)
+            done.append(pick)
+            for n in blocking.get(pick, ()):
+                blockers.get(n, set()).discard(pick)
+        return done
+
+    def pick(self, ready, blocking):
+        out = lambda n: self.d._is_output(self.prompt[n]["class_type"])  # noqa: E731
+        for n in ready:
+            if out(n):
+                return n
+        for n in ready:
+            if any(out(b) for b in blocking.get(n, ())):
+                return n
+        for n in ready:
+            if any(out(b2) for b in blocking.get(n, ()) for b2 in blocking.get(b, ())):
+                return n
+        return ready[0]
+
+
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def sniff_image(data):
+    return data.startswith(IMAGE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
+@pytest.fixture
+def comfy_double():
+    double = ComfyDouble().start()
+    try:
+        yield double
+    finally:
+        double.stop()

@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""Record what a real ComfyUI answers, for the test double to replay.
+
+    python tests/record.py URL rest            # read-only routes, bad input, uploads
+    python tests/record.py URL runs            # model-free runs: outputs, cache, animation, runtime error
+    python tests/record.py URL interrupts      # interrupt/delete/clear: only on a server of your own
+
+Writes JSON under tests/recordings/. It talks to URL only, and queues only small model-free
+prompts; `interrupts` interrupts and clears the queue, so never point it at a shared server.
+"""
+
+import base64
+import gzip
+import json
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+import websocket
+
+HERE = Path(__file__).resolve().parent / "recordings"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def tiny_png(rgb=(200, 30, 30), size=8):
+    """A valid RGB PNG built by hand, so recording needs no imaging library."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    raw = b"".join(b"\x00" + bytes(rgb) * size for _ in range(size))
+    ihdr = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return PNG_MAGIC + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def encode_body(resp):
+    ctype = resp.headers.get("Content-Type", "")
+    out = {"status": resp.status_code, "content_type": ctype or None}
+    for h in ("Content-Disposition", "Location"):
+        if h in resp.headers:
+            out.setdefault("headers", {})[h] = resp.headers[h]
+    if "json" in ctype:
+        out["body"] = resp.json()
+    elif ctype.startswith("text/"):
+        out["text"] = resp.text
+    elif resp.content:
+        out["base64"] = base64.b64encode(resp.content).decode()
+    else:
+        out["empty"] = True
+    return out
+
+
+class Recorder:
+    def __init__(self, url):
+        self.url = url.rstrip("/")
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.exchanges = []
+
+    def call(self, name, method, path, **kw):
+        resp = self.http.request(method, self.url + path, timeout=60, allow_redirects=False, **kw)
+        req = {"method": method, "path": path}
+        for k in ("params", "json", "data"):
+            if kw.get(k) is not None:
+                req[k] = kw[k]
+        if kw.get("files"):
+            req["files"] = {k: {"filename": v[0], "base64": base64.b64encode(v[1]).decode()}
+                            for k, v in kw["files"].items()}
+        self.exchanges.append({"name": name, "request": req, "response": encode_body(resp)})
+        return resp
+
+    def get_json(self, path, **kw):
+        return self.http.get(self.url + path, timeout=60, **kw).json()
+
+    def view_bytes(self, item):
+        params = {"filename": item["filename"], "subfolder": item["subfolder"], "type": item["type"]}
+        resp = self.http.get(self.url + "/view", params=params, timeout=60)
+        return {"content_type": resp.headers.get("Content-Type"),
+                "base64": base64.b64encode(resp.content).decode()}
+
+
+class WsTap:
+    """A WebSocket client that keeps every message, in order, until told to stop."""
+
+    def __init__(self, url, client_id):
+        ws_url = "ws" + url[url.index(":"):] + f"/ws?clientId={client_id}"
+        self.ws = websocket.create_connection(ws_url, timeout=30)
+        self.ws.settimeout(None)  # a slow node may keep the socket quiet for minutes
+        self.messages = []
+        self.done = set()
+        self.lock = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        while True:
+            try:
+                op, data = self.ws.recv_data()
+            except Exception:
+                return
+            if op == websocket.ABNF.OPCODE_TEXT:
+                msg = json.loads(data)
+            elif op == websocket.ABNF.OPCODE_BINARY:
+                msg = {"binary": base64.b64encode(data).decode()}
+            else:
+                continue
+            with self.lock:
+                self.messages.append(msg)
+                if msg.get("type") == "executing" and msg["data"].get("node") is None:
+                    self.done.add(msg["data"].get("prompt_id"))
+                self.lock.notify_all()
+
+    def wait_done(self, prompt_id, timeout=300):
+        with self.lock:
+            self.lock.wait_for(lambda: prompt_id in self.done, timeout=timeout)
+        time.sleep(0.3)  # the status that follows task_done may trail
+
+    def close(self):
+        self.ws.close()
+
+
+def workflow(nodes):
+    return {str(i): {"class_type": c, "inputs": inp} for i, (c, inp) in enumerate(nodes, 1)}
+
+
+MULTI = workflow([
+    ("EmptyImage", {"width": 64, "height": 64, "batch_size": 2, "color": 255}),
+    ("SaveImage", {"images": ["1", 0], "filename_prefix": "rec"}),
+    ("PreviewImage", {"images": ["1", 0]}),
+    ("StringConcatenate", {"string_a": "a", "string_b": "b", "delimiter": "-"}),
+    ("PreviewAny", {"source": ["4", 0]}),
+])
+ANIMATED = workflow([
+    ("EmptyImage", {"width": 32, "height": 32, "batch_size": 3, "color": 4210752}),
+    ("SaveAnimatedWEBP", {"images": ["1", 0], "filename_prefix": "anim", "fps": 6.0, "lossless": True,
+                          "quality": 80, "method": "default"}),
+    ("SaveAnimatedPNG", {"images": ["1", 0], "filename_prefix": "anim", "fps": 6.0, "compress_level": 4}),
+    ("SolidMask", {"value": 0.5, "width": 16, "height": 16}),
+    ("MaskToImage", {"mask": ["4", 0]}),
+    ("ImageScale", {"image": ["5", 0], "upscale_method": "nearest-exact", "width": 24, "height": 24,
+                    "crop": "disabled"}),
+    ("SaveImage", {"images": ["6", 0], "filename_prefix": "sub/mask"}),
+])
+BAD_LOAD = workflow([
+    ("LoadImage", {"image": "not-really.png"}),
+    ("PreviewImage", {"images": ["1", 0]}),
+])
+SLOW = workflow([
+    ("EmptyImage", {"width": 4096, "height": 4096, "batch_size": 4, "color": 0}),
+    ("ImageBlur", {"image": ["1", 0], "blur_radius": 31, "sigma": 10.0}),
+    ("SaveImage", {"images": ["2", 0], "filename_prefix": "slow"}),
+])
+QUICK = workflow([
+    ("EmptyImage", {"width": 16, "height": 16, "batch_size": 1, "color": 123}),
+    ("PreviewImage", {"images": ["1", 0]}),
+])
+INVALID = workflow([
+    ("EmptyImage", {"width": "wide", "height": 64, "batch_size": 1, "color": 0}),
+    ("PreviewImage", {"images": ["1", 0]}),
+])
+NO_OUTPUT = workflow([("EmptyImage", {"width": 8, "height": 8, "batch_size": 1, "color": 0})])
+
+
+def record_rest(rec):
+    for path in ("/system_stats", "/features", "/embeddings", "/extensions", "/models",
+                 "/models/checkpoints", "/models/nonexistent", "/object_info/EmptyImage",
+                 "/object_info/NoSuchNode", "/queue", "/prompt", "/history/does-not-exist"):
+        rec.call(path, "GET", path)
+    for name, params in [("view missing", {"filename": "nope.png", "type": "output"}),
+                         ("view traversal", {"filename": "../../etc/passwd", "type": "output"}),
+                         ("view bad type", {"filename": "x.png", "type": "bogus"}),
+                         ("view bad subfolder", {"filename": "x.png", "type": "output", "subfolder": "../.."})]:
+        rec.call(name, "GET", "/view", params=params)
+    rec.call("prompt not json", "POST", "/prompt", data="not json")
+    rec.call("prompt without prompt", "POST", "/prompt", json={"no_prompt": 1})
+    rec.call("prompt invalid input", "POST", "/prompt", json={"prompt": INVALID})
+    rec.call("prompt no outputs", "POST", "/prompt", json={"prompt": NO_OUTPUT})
+    rec.call("prompt unknown class", "POST", "/prompt",
+             json={"prompt": workflow([("NoSuchNode", {}), ("PreviewAny", {"source": ["1", 0]})])})
+    stamp = uuid.uuid4().hex[:8]
+    red, blue = tiny_png((200, 30, 30)), tiny_png((30, 30, 200))
+    name = f"rec-{stamp}.png"
+    rec.call("upload image", "POST", "/upload/image", files={"image": (name, red)}, data={"type": "input"})
+    rec.call("upload same bytes again", "POST", "/upload/image", files={"image": (name, red)},
+             data={"type": "input"})
+    rec.call("upload other bytes same name", "POST", "/upload/image", files={"image": (name, blue)},
+             data={"type": "input"})
+    rec.call("upload overwrite", "POST", "/upload/image", files={"image": (name, blue)},
+             data={"type": "input", "overwrite": "true"})
+    rec.call("upload subfolder", "POST", "/upload/image", files={"image": (name, red)},
+             data={"type": "input", "subfolder": f"rec-{stamp}"})
+    rec.call("upload temp", "POST", "/upload/image", files={"image": (name, red)}, data={"type": "temp"})
+    rec.call("upload not an image", "POST", "/upload/image",
+             files={"image": (f"rec-{stamp}.txt", b"hello, not an image\n")}, data={"type": "input"})
+    rec.call("upload traversal name", "POST", "/upload/image",
+             files={"image": ("../escape.png", red)}, data={"type": "input"})
+    rec.call("upload traversal subfolder", "POST", "/upload/image",
+             files={"image": (name, red)}, data={"type": "input", "subfolder": "../.."})
+    rec.call("upload without file", "POST", "/upload/image", data={"type": "input"})
+    ref = json.dumps({"filename": name, "subfolder": "", "type": "input"})
+    rec.call("upload mask", "POST", "/upload/mask", files={"image": (f"rec-{stamp}_mask.png", blue)},
+             data={"type": "input", "original_ref": ref, "overwrite": "true"})
+    rec.call("view uploaded", "GET", "/view", params={"filename": name, "type": "input", "subfolder": ""})
+    rec.call("view uploaded mask", "GET", "/view",
+             params={"filename": f"rec-{stamp}_mask.png", "type": "input", "subfolder": ""})
+    rec.call("free", "POST", "/free", json={"unload_models": True, "free_memory": True})
+    rec.call("interrupt nothing running", "POST", "/interrupt", json={"prompt_id": str(uuid.uuid4())})
+    save("rest.json", {"exchanges": rec.exchanges})
+    info = rec.get_json("/object_info")
+    (HERE / "object_info.json.gz").write_bytes(gzip.compress(json.dumps(info, sort_keys=True).encode(), mtime=0))
+
+
+def queue_and_watch(rec, prompts, after_post=None, client_id=None, runs=None):
+    """Queue prompts on one WebSocket; return the posts, every message, the history entries."""
+    client_id = client_id or str(uuid.uuid4())
+    tap = WsTap(rec.url, client_id)
+    time.sleep(0.3)
+    posts = []
+    for wf in prompts:
+        resp = rec.http.post(rec.url + "/prompt", json={"prompt": wf, "client_id": client_id}, timeout=60)
+        posts.append({"request": {"prompt": wf, "client_id": client_id}, "status": resp.status_code,
+                      "body": resp.json()})
+    ids = [p["body"]["prompt_id"] for p in posts]
+    extra = after_post(rec, ids) if after_post else None
+    for pid in ids[:runs]:
+        tap.wait_done(pid)
+    tap.close()
+    history = {pid: rec.get_json(f"/history/{pid}").get(pid) for pid in ids}
+    return {"client_id": client_id, "posts": posts, "ws": tap.messages, "history": history, "extra": extra}
+
+
+def output_files(rec, history):
+    files = {}
+    for entry in history.values():
+        for out in (entry or {}).get("outputs", {}).values():
+            for item in out.get("images", []) + out.get("gifs", []):
+                key = f"{item['type']}/{item['subfolder']}/{item['filename']}"
+                files.setdefault(key, rec.view_bytes(item))
+    return files
+
+
+def record_runs(rec):
+    multi = queue_and_watch(rec, [MULTI])
+    again = queue_and_watch(rec, [MULTI], client_id=multi["client_id"])
+    multi["files"] = output_files(rec, multi["history"])
+    item = next(iter(multi["files"]))
+    typ, sub, fname = item.split("/", 2)
+    for name, extra in [("view preview webp", {"preview": "webp;50"}), ("view channel rgb", {"channel": "rgb"}),
+                        ("view channel a", {"channel": "a"})]:
+        rec.call(name, "GET", "/view", params={"filename": fname, "subfolder": sub, "type": typ, **extra})
+    multi["views"] = rec.exchanges
+    save("runs/success_then_cached.json", {"first": multi, "cached": again})
+    anim = queue_and_watch(rec, [ANIMATED])
+    anim["files"] = output_files(rec, anim["history"])
+    save("runs/animated_mask_subfolder.json", anim)
+    rec.http.post(rec.url + "/upload/image", files={"image": ("not-really.png", b"this is text, not a PNG\n")},
+                  data={"type": "input", "overwrite": "true"}, timeout=60)
+    save("runs/execution_error_bad_image.json", queue_and_watch(rec, [BAD_LOAD]))
+    no_client = rec.http.post(rec.url + "/prompt", json={"prompt": QUICK}, timeout=60).json()
+    time.sleep(3)
+    save("runs/no_client_id.json", {"post": no_client,
+                                    "history": rec.get_json(f"/history/{no_client['prompt_id']}")})
+
+
+def record_interrupts(rec):
+    def delete_then_interrupt(rec, ids):
+        time.sleep(0.5)
+        snaps = {"queue_before": rec.get_json("/queue")}
+        rec.http.post(rec.url + "/queue", json={"delete": [ids[1]]}, timeout=60)
+        snaps["queue_after_delete"] = rec.get_json("/queue")
+        rec.http.post(rec.url + "/interrupt", json={"prompt_id": str(uuid.uuid4())}, timeout=60)
+        time.sleep(0.3)
+        snaps["queue_after_foreign_interrupt"] = rec.get_json("/queue")
+        rec.http.post(rec.url + "/interrupt", json={"prompt_id": ids[0]}, timeout=60)
+        return snaps
+    run = queue_and_watch(rec, [SLOW, QUICK], after_post=delete_then_interrupt, runs=1)
+    run["history"] = {k: v for k, v in run["history"].items() if v}
+    save("runs/interrupt_by_prompt_id.json", run)
+
+    def clear_then_interrupt(rec, ids):
+        time.sleep(0.5)
+        snaps = {"queue_before": rec.get_json("/queue")}
+        rec.http.post(rec.url + "/queue", json={"clear": True}, timeout=60)
+        snaps["queue_after_clear"] = rec.get_json("/queue")
+        rec.http.post(rec.url + "/interrupt", timeout=60)
+        return snaps
+    # A graph the first run left no cache for, so the interrupt lands while node 1 still runs.
+    slow = json.loads(json.dumps(SLOW).replace('"color": 0', '"color": 1'))
+    run = queue_and_watch(rec, [slow, QUICK, QUICK], after_post=clear_then_interrupt, runs=1)
+    run["history"] = {k: v for k, v in run["history"].items() if v}
+    save("runs/clear_then_global_interrupt.json", run)
+
+
+def save(name, obj):
+    path = HERE / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def main(argv):
+    if len(argv) != 2 or argv[1] not in ("rest", "runs", "interrupts"):
+        sys.exit(__doc__)
+    rec = Recorder(argv[0])
+    version = rec.get_json("/system_stats")["system"]["comfyui_version"]
+    print(f"recording ComfyUI {version} at {rec.url}", file=sys.stderr)
+    {"rest": record_rest, "runs": record_runs, "interrupts": record_interrupts}[argv[1]](rec)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
