@@ -290,7 +290,7 @@ class Converter:
     def build(self, graph, path, instance):
         for raw in sorted(graph.nodes.values(), key=execution_rank):
             dto = Dto(raw, graph, path, instance)
-            definition = self.definitions.get(dto.type)
+            definition = self.definitions.get(dto.type) or self.group_definition(dto)
             if definition is not None:
                 self.build_subgraph(dto, definition)
             else:
@@ -319,6 +319,14 @@ class Converter:
         dto.widgets = assign_widgets(layout, dto.raw.get("widgets_values"), dto)
         # Inner nodes keep their own modes: bypassing a subgraph node in the editor sets theirs too.
         self.build(dto.subgraph, dto.path + (str(dto.raw["id"]),), dto)
+
+    def group_definition(self, dto):
+        """A legacy group node (extra.groupNodes), recast as a subgraph of its inner nodes."""
+        prefix, _, name = dto.type.partition(">") if ">" in dto.type else dto.type.partition("/")
+        groups = (self.workflow.get("extra") or {}).get("groupNodes") or {}
+        if prefix != "workflow" or not isinstance(groups.get(name), dict):
+            return None
+        return group_as_subgraph(groups[name], dto, self.schema)
 
     def promotes(self, subgraph, index):
         """A subgraph input shows a widget when what it feeds inside is a widget input."""
@@ -422,6 +430,49 @@ class Converter:
             raise InputError(f"{dto.subgraph.where}: output {index} comes from node {link.origin_id}, "
                              "which the subgraph does not have")
         return self.resolve_output(inner, link.origin_slot, wanted, visited)
+
+
+def group_as_subgraph(data, dto, schema):
+    """Inner nodes get ids 0, 1, ...; unlinked inputs and outputs become the group node's slots
+    in inner-node order, and the group node's widget values go to the inner widgets in order."""
+    nodes = [dict(n, id=i) for i, n in enumerate(data.get("nodes") or []) if isinstance(n, dict)]
+    nodes = [n for n in nodes if isinstance(n.get("type"), str)]
+    raw_links = [ln for ln in data.get("links") or [] if isinstance(ln, list) and len(ln) >= 4 and ln[0] is not None]
+    linked_in = {(ln[2], ln[3]) for ln in raw_links}
+    linked_out = {(ln[0], ln[1]) for ln in raw_links}
+    external = {(e[0], e[1]) for e in data.get("external") or [] if isinstance(e, list) and len(e) >= 2}
+    links = [Link(f"g{n}", ln[0], int(ln[1]), ln[2], int(ln[3]), ln[5] if len(ln) > 5 else None)
+             for n, ln in enumerate(raw_links)]
+    inputs, outputs, values = [], [], list(dto.raw.get("widgets_values") or [])
+    for node in nodes:
+        linked_widgets = {s.get("widget", {}).get("name") for j, s in enumerate(node.get("inputs") or [])
+                          if isinstance(s, dict) and (node["id"], j) in linked_in}
+        for j, slot in enumerate(node.get("inputs") or []):
+            if isinstance(slot, dict) and not slot.get("widget") and (node["id"], j) not in linked_in:
+                links.append(Link(f"i{len(inputs)}", IO_INPUT, len(inputs), node["id"], j, slot.get("type")))
+                inputs.append({"name": slot.get("name"), "type": slot.get("type")})
+        for k, slot in enumerate(node.get("outputs") or []):
+            if (node["id"], k) not in linked_out or (node["id"], k) in external:
+                links.append(Link(f"o{len(outputs)}", node["id"], k, IO_OUTPUT, len(outputs), None))
+                outputs.append({"name": (slot or {}).get("name"), "type": (slot or {}).get("type")})
+        if node.get("type") in schema and values:
+            own = list(node.get("widgets_values") or [])
+            layout = [w for w in schema.widgets(node["type"]) if w.saved]
+            node["widgets_values"] = [values.pop(0) if values and w.name not in linked_widgets
+                                      else (own[i] if i < len(own) else w.default)
+                                      for i, w in enumerate(layout)]
+    by_id = {node["id"]: node for node in nodes}
+    for link in links:  # inner slots point at the links just made
+        target = by_id.get(link.target_id)
+        if target is not None and link.target_slot < len(target.get("inputs") or []):
+            target["inputs"] = list(target["inputs"])
+            target["inputs"][link.target_slot] = dict(target["inputs"][link.target_slot], link=link.id)
+    outer = [slot for slot in dto.inputs if not slot.widget]
+    for index, spec in enumerate(inputs):  # the group node may show renamed copies of these slots
+        if index < len(outer):
+            spec["name"] = outer[index].name
+    return {"id": dto.type, "name": dto.type, "nodes": nodes, "inputs": inputs, "outputs": outputs,
+            "links": [link._asdict() for link in links]}
 
 
 def execution_rank(raw):
