@@ -205,9 +205,9 @@ class ComfyDouble:
         self._worker = asyncio.ensure_future(self._work())
 
     async def _listen(self, app):
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.1)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0, shutdown_timeout=0.1).start()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
         return runner
 
     async def _shutdown(self):
