@@ -13,6 +13,7 @@ The server's rules, as observed on 0.3.64:
 """
 
 import difflib
+import json
 import math
 import posixpath
 import sys
@@ -118,7 +119,7 @@ class _Check:
             return self.result(REJECTED, [problem(
                 "prompt_no_outputs", "the workflow has no output node, so ComfyUI has nothing to run",
                 hint="add a SaveImage or PreviewImage (or another output node) fed by the result")])
-        good = [o for o in outputs if self.check_output(o)]
+        good = [o for o in outputs if self.check(o, 1)]
         errors = [e for nid in self.own for e in self.own[nid]]
         cycle_notes = [self.cycle_problem(c) for c in self.cycles]
         self.warn_unreached(outputs)
@@ -149,12 +150,6 @@ class _Check:
         return (tip + "if it comes from a custom node pack, install the pack (ComfyUI-Manager: "
                 "'Install Missing Custom Nodes', or `comfy node install <pack>`), restart ComfyUI, "
                 "then refresh the inventory with `python scripts/inventory.py`")
-
-    def check_output(self, nid):
-        try:
-            return self.check(nid, 1)
-        except _TooDeep:  # cannot happen from depth 1, kept for safety of the invariant
-            return False
 
     # -- one node ------------------------------------------------------------------------
 
@@ -303,6 +298,10 @@ class _Check:
             self.warnings.append(problem("float_truncated", f"node {nid} ({ct}) input '{name}': {value} "
                                          f"will be truncated to {coerced}", nid, ct, name,
                                          hint=f"write {coerced} (or {coerced + 1}) to say what you mean"))
+        if t == "BOOLEAN" and isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"):
+            self.warnings.append(problem("string_as_boolean", f"node {nid} ({ct}) input '{name}': the text "
+                                         f"{_json(value)} counts as true (only an empty text is false)",
+                                         nid, ct, name, hint="write false, without quotes"))
         if custom and custom.owns(name):
             return None, coerced
         try:
@@ -315,10 +314,11 @@ class _Check:
     def check_bounds(self, nid, spec, inp, value):
         ct, name = spec.name, inp.name
         lo, hi = inp.min, inp.max
-        if lo is not None and value < lo:
+        # the key's presence is what counts: an explicit null bound breaks the comparison, as on the server
+        if "min" in inp.extra and value < lo:
             return problem("value_smaller_than_min", f"node {nid} ({ct}) input '{name}': {value} is below "
                            f"the minimum {lo}", nid, ct, name, _range_hint(inp))
-        if hi is not None and value > hi:
+        if "max" in inp.extra and value > hi:
             return problem("value_bigger_than_max", f"node {nid} ({ct}) input '{name}': {value} is above "
                            f"the maximum {hi}", nid, ct, name, _range_hint(inp))
         if inp.strict_options and value not in inp.options:
@@ -543,7 +543,7 @@ class InputFiles:
         """None when the server would find the file, else (type, text, hint, arg)."""
         if not isinstance(value, str):
             return ("custom_validation_failed", f"{_json(value)} is not a file name",
-                    f"give the name of a file in ComfyUI's input folder", arg)
+                    "give the name of a file in ComfyUI's input folder", arg)
         name, where = _annotated(value)
         found = self.exists(name) if where == "input" else False
         if found:
@@ -603,7 +603,6 @@ def _annotated(value):
 # -- hint helpers --------------------------------------------------------------------------
 
 def _json(value):
-    import json
     try:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):

@@ -311,3 +311,10 @@ def test_bundled_inventory_only_warns_about_models(tmp_path, wf, pack_env):
 def test_help_has_examples():
     r = script("validate", "--help")
     assert r.returncode == 0 and "examples:" in r.stdout and "--object-info" in r.stdout
+
+
+def test_a_prompt_request_body_is_validated_as_its_workflow(tmp_path, oi_file, wf, pack_env):
+    body = write(tmp_path, "body.json", {"prompt": wf, "client_id": "abc"})
+    r = script("validate", body, "--object-info", oi_file, "--json", env=pack_env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["verdict"] == "ok"

@@ -73,7 +73,8 @@ def load_api(path):
     if fmt == workflow.UI:
         raise InputError(f"{path}: this is a UI-format (editor) workflow, not the API format ComfyUI runs",
                          hint=f"convert it first: python scripts/convert.py {path}", kind="ui_format")
-    obj = workflow.unwrap(obj)
+    if not looks_like_api(obj) and isinstance(obj, dict) and looks_like_api(obj.get("prompt")):
+        obj = obj["prompt"]  # a /prompt request body
     if not looks_like_api(obj):
         raise InputError(f"{path}: not a ComfyUI workflow: {workflow.describe(obj)}",
                          hint="expected API format: {\"3\": {\"class_type\": \"KSampler\", \"inputs\": {...}}, ...}",
