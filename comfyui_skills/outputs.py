@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from . import files
 from .errors import InputError, ServerError
-from .runs import cached_nodes
+from .runs import cached_nodes, prompt_of
 
 VIDEO_EXT = {".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v"}
 ANIMATED_EXT = {".gif", ".apng"}
@@ -39,7 +39,7 @@ def kind_of(key, filename, animated=False):
 def collect(entry, workflow=None):
     """Flat list of output records from a /history entry, in node order."""
     outputs = (entry or {}).get("outputs") or {}
-    workflow = workflow or _prompt_of(entry)
+    workflow = workflow or prompt_of(entry)
     cached = cached_nodes(entry)
     items = []
     for node_id, out in outputs.items():
@@ -50,13 +50,6 @@ def collect(entry, workflow=None):
                 "title": (node.get("_meta") or {}).get("title"), "from_cache": str(node_id) in cached}
         items += [dict(base, **rec) for rec in _records(out)]
     return items
-
-
-def _prompt_of(entry):
-    prompt = (entry or {}).get("prompt")
-    if isinstance(prompt, list) and len(prompt) > 2 and isinstance(prompt[2], dict):
-        return prompt[2]
-    return {}
 
 
 def _records(out):

@@ -144,6 +144,15 @@ class Job:
         stamps = [s for s in stamps if isinstance(s, (int, float))]
         return max(stamps) / 1000.0 if stamps else None
 
+    def server_seconds(self):
+        """How long the server took, from its execution_start to its last word."""
+        starts = [m[1].get("timestamp") for m in status_messages(self.entry)
+                  if m[0] == "execution_start" and isinstance(m[1], dict)]
+        end = self.server_end()
+        if not starts or not isinstance(starts[0], (int, float)) or end is None:
+            return None
+        return round(end - starts[0] / 1000.0, 3)
+
     def latency_ms(self):
         end = self.server_end()
         if end is None or self.noticed_at is None:
@@ -161,6 +170,14 @@ class Job:
 def status_messages(entry):
     msgs = ((entry or {}).get("status") or {}).get("messages") or []
     return [m for m in msgs if isinstance(m, (list, tuple)) and len(m) == 2]
+
+
+def prompt_of(entry):
+    """The API workflow a history or queue entry carries ([number, id, prompt, extra, outputs])."""
+    prompt = (entry or {}).get("prompt") if isinstance(entry, dict) else entry
+    if isinstance(prompt, list) and len(prompt) > 2 and isinstance(prompt[2], dict):
+        return prompt[2]
+    return {}
 
 
 def cached_nodes(entry):
@@ -243,8 +260,10 @@ class Socket:
 class Watcher:
     """Waits for a set of jobs on one server, through the socket or, failing it, by polling."""
 
-    def __init__(self, client, progress, client_id=None, use_ws=True, on_finished=None):
+    def __init__(self, client, progress, client_id=None, use_ws=True, on_finished=None, observer=False):
         self.client = client
+        self.observer = observer   # watching prompts another client queued: the server tells us nothing
+                                   # about them but its queue broadcasts, so each one prompts a look
         self.progress = progress
         self.client_id = client_id or new_client_id()
         self.events = queue.Queue()
@@ -278,7 +297,9 @@ class Watcher:
     def wait(self, max_wait=None):
         """Block until every job is finished or lost; returns the jobs in the order added."""
         start = time.monotonic()
-        self.next_poll = time.monotonic() + (SAFETY_POLL if self._ws_up() else 0.0)
+        # an observer looks at once: what it waits for may have finished long ago
+        quiet = self._ws_up() and not self.observer
+        self.next_poll = time.monotonic() + (SAFETY_POLL if quiet else 0.0)
         while not all(j.done for j in self.jobs.values()):
             now = time.monotonic()
             if max_wait is not None and now - start >= max_wait:
@@ -331,7 +352,9 @@ class Watcher:
             return
         mtype, data = msg.get("type"), msg.get("data") or {}
         if mtype == "status":
-            if any(j.state == "queued" for j in self.jobs.values() if not j.done):
+            if self.observer:
+                self.next_poll = time.monotonic()
+            elif any(j.state == "queued" for j in self.jobs.values() if not j.done):
                 self.next_poll = min(self.next_poll, time.monotonic() + 0.3)  # fresh positions soon
             return
         job = self.jobs.get(data.get("prompt_id")) if isinstance(data, dict) else None
@@ -440,6 +463,7 @@ class Watcher:
                                f"for it (history cleared or disabled): its outputs cannot be listed")
             return
         job.entry = entry
+        job.workflow = job.workflow or prompt_of(entry)
         job.state = "finished"
         if self.on_finished:
             self.on_finished(job)

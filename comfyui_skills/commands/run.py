@@ -5,7 +5,7 @@ import os
 import time
 from pathlib import Path
 
-from .. import cli, config, files, inventory, outputs, overrides, runs
+from .. import cli, config, conversion, export, files, inventory, outputs, overrides, runs, validation
 from .. import workflow as wfmod
 from ..errors import CheckFailed, InputError, ServerError, ServerUnreachable
 from ..progress import Progress
@@ -90,19 +90,16 @@ def run(args):
 
 
 def classes_of(fmt, wf):
-    if fmt == wfmod.UI:
-        return {n.get("type") for n in wf.get("nodes") or [] if isinstance(n, dict) and n.get("type")}
-    return {n.get("class_type") for n in wf.values()}
+    if fmt == wfmod.API:
+        return {n.get("class_type") for n in wf.values()}
+    graphs = [wf] + list(((wf.get("definitions") or {}).get("subgraphs")) or [])
+    return {n.get("type") for g in graphs if isinstance(g, dict) for n in g.get("nodes") or []
+            if isinstance(n, dict) and isinstance(n.get("type"), str)}
 
 
 def to_api(fmt, wf, object_info, path):
     if fmt == wfmod.API:
         return wf
-    try:
-        from .. import conversion
-    except ImportError:
-        raise InputError(f"{path} is an editor (UI) workflow and this pack cannot convert it yet",
-                         hint="export it from ComfyUI with 'Export (API)' and run that file") from None
     cli.note(f"note: {path} is an editor workflow; converted to API format first")
     return conversion.ui_to_api(wf, object_info)
 
@@ -152,30 +149,26 @@ def upload_file(client, path):
 
 
 def check(plan, info, path):
-    try:
-        from .. import validation
-    except ImportError:
-        cli.note("note: validation.py is not in this pack yet; the server will check the workflow")
-        return
+    """Validate every prompt against the server's own schema before sending anything."""
     for values, wf in plan:
-        report = validation.validate(wf, info, models=None, input_files=inventory.input_files_of(info))
+        report = validation.validate(wf, info, input_files=inventory.input_files_of(info))
         label = f"{path}" + (f" with {_values_text(values)}" if values else "")
-        for w in report.get("warnings") or []:
+        for w in report["warnings"]:
             cli.note(f"warning: {label}: {_problem(w)}")
         if report["verdict"] == "rejected":
             lines = "\n".join("  " + _problem(e) for e in report["errors"])
             raise CheckFailed(f"{label} would be rejected by the server:\n{lines}",
                               hint="fix it, or send it anyway with --no-validate",
                               errors=report["errors"])
-        if report["verdict"] == "partial":
-            for e in report["errors"]:
-                cli.note(f"warning: {label}: {_problem(e)} (that output will not be produced)")
+        for e in report["errors"] if report["verdict"] == "partial" else []:
+            cli.note(f"warning: {label}: {_problem(e)} (that output will not be produced)")
 
 
 def _problem(p):
-    where = " ".join(x for x in (f"#{p['node_id']}" if p.get("node_id") else "", p.get("class_type") or "",
-                                 f"input '{p['input_name']}'" if p.get("input_name") else "") if x)
-    text = f"{where}: {p.get('message')}" if where else str(p.get("message"))
+    text = str(p.get("message"))
+    nid = p.get("node_id")
+    if nid and f"node {nid}" not in text:
+        text = f"node {nid} ({p.get('class_type')}): {text}"
     return text + (f" ({p['hint']})" if p.get("hint") else "")
 
 
@@ -244,6 +237,7 @@ def job_result(job, client, saved):
     if getattr(job, "values", None):
         out["values"] = job.values
     if job.done and job.state == "finished":
+        out["server_s"] = job.server_seconds()
         out["latency_ms"] = job.latency_ms()
         out["noticed_via"] = job.noticed_via
     if getattr(job, "dropped", None):
@@ -338,40 +332,24 @@ def text_of(r):
 
 # -- offline -----------------------------------------------------------------------------------
 def offline(args, fmt, wf, project, probes):
+    """No server answers: check against the inventory and export, so the work is not lost."""
     reason = "; ".join(p["error"] for p in probes)
     if args.online_only:
         raise ServerUnreachable(reason, hint="start ComfyUI, or drop --online-only to export the workflow offline")
     inv = inventory.load()
     api = to_api(fmt, wf, inv.object_info, args.file)
-    api, applied = overrides.apply_sets(api, inv.object_info, args.set)
-    result = {"status": "offline", "reason": reason, "inventory": inv.source}
-    try:
-        from .. import validation
-    except ImportError:
-        validation = None
-    if validation is not None:
-        v = validation.validate(api, inv.object_info, models=inv.models, input_files=inv.input_files)
-        result["validation"] = {"verdict": v["verdict"], "errors": v["errors"], "warnings": v["warnings"]}
-        for e in v["errors"]:
-            cli.note(f"warning: {args.file}: {_problem(e)}")
-    result["path"] = export(api, project, Path(args.file).stem, inv)
-    result["load"] = (f"start ComfyUI, then: python scripts/run.py {result['path']} "
-                      f"(or drop the file onto the ComfyUI editor)")
+    api, _ = overrides.apply_sets(api, inv.object_info, args.set)
+    receipt = export.export_workflow(api, project, Path(args.file).name, fmt="api", inventory=inv)
+    result = {"status": "offline", "reason": reason, "path": receipt["files"]["api"],
+              "receipt": receipt["files"]["receipt"], "verdict": receipt["verdict"],
+              "errors": receipt["errors"], "warnings": receipt["warnings"],
+              "inventory": receipt["inventory"]["source"],
+              "load": f"start ComfyUI, then: python scripts/run.py {receipt['files']['api']} "
+                      f"(or in the editor: {receipt['how_to_load']})"}
     if args.sweep or args.seeds:
         result["note"] = "sweeps and --seeds need a server; the base workflow was exported"
-    cli.note(f"no ComfyUI answered ({reason}); exported for later")
-    cli.emit(args, result, f"offline: exported {result['path']}\n  {result['load']}")
+    for p in receipt["errors"] + receipt["warnings"]:
+        cli.note(f"warning: {args.file}: {_problem(p)}")
+    cli.note(f"no ComfyUI answered ({reason}); exported the workflow instead")
+    cli.emit(args, result, f"offline: exported {result['path']}\n  to run it: {result['load']}")
     return 0
-
-
-def export(api, project, name, inv):
-    try:
-        from .. import export as exporter
-    except ImportError:
-        exporter = None
-    if exporter is not None:
-        receipt = exporter.export_workflow(api, project, name, fmt="api", force=False, inventory=inv)
-        return str(receipt.get("path"))
-    target = files.free_name(files.safe_join(config.projects_dir() / project / "workflows", "", f"{name}.json"))
-    files.write_json(target, api, overwrite=False)
-    return str(target)

@@ -1,0 +1,254 @@
+"""queue.py: see and steer the server's queue; pick up a run from any process (wait, outputs)."""
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from .. import cli, config, outputs, runs
+from ..errors import CheckFailed
+from ..progress import Progress
+from ..transport import DEFAULT_TIMEOUT, Client
+from . import run as run_cmd
+
+EPILOG = """\
+examples:
+  python scripts/queue.py list
+  python scripts/queue.py wait 3f2a...        # wait for a prompt queued earlier (run.py --no-wait)
+  python scripts/queue.py outputs 3f2a... --out /tmp/renders
+  python scripts/queue.py cancel 3f2a... 9b1c...   # pending ones removed, a running one interrupted
+  python scripts/queue.py interrupt 3f2a...   # only if that prompt is the one running
+  python scripts/queue.py interrupt           # whatever is running now
+  python scripts/queue.py history --max 5 --json
+  python scripts/queue.py clear               # remove every pending prompt (the running one stays)
+  python scripts/queue.py free                # unload models and free memory
+
+wait and outputs find the server and the output folder a prompt was queued with by run.py (noted
+in state/runs/), so they work from any process; --url / --out override. Ctrl-C during wait stops
+waiting but leaves the prompt running.
+
+exit codes: 0 done; 1 a prompt failed, was interrupted, is unknown or not finished (outputs);
+2 bad usage; 3 server unreachable; 4 server error; 130 Ctrl-C.
+"""
+
+def build_parser():
+    p = cli.parser("queue.py", "List, cancel, interrupt and collect prompts on a ComfyUI server.", EPILOG)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=cli.Parser)
+    sub.required = True
+    _sub(sub, "list", "running and pending prompts")
+    c = _sub(sub, "cancel", "remove pending prompts, interrupt a running one (by id: never another prompt)")
+    c.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
+    _sub(sub, "clear", "remove every pending prompt")
+    i = _sub(sub, "interrupt", "interrupt the running prompt (only PROMPT_ID, when given)")
+    i.add_argument("prompt_id", nargs="?", metavar="PROMPT_ID")
+    h = _sub(sub, "history", "finished prompts, newest first, or one prompt's record")
+    h.add_argument("prompt_id", nargs="?", metavar="PROMPT_ID")
+    h.add_argument("--max", type=int, default=20, help="how many entries (default: %(default)s)")
+    w = _sub(sub, "wait", "wait for prompts, then download their outputs")
+    w.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
+    w.add_argument("--max-wait", type=cli.positive_float, metavar="SECONDS", help="stop waiting after this long")
+    w.add_argument("--poll", action="store_true", help="do not use the WebSocket; poll")
+    w.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    for sp in (w, _sub(sub, "outputs", "download the outputs of finished prompts")):
+        if sp is not w:
+            sp.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
+        sp.add_argument("--out", help="download folder (default: the one the prompt was run for)")
+        sp.add_argument("--previews", action="store_true", help="also download temp previews")
+    _sub(sub, "free", "unload models and free memory")
+    return p
+
+
+def _sub(sub, name, help_text):
+    """A subcommand that also takes the common flags after its name (`queue.py list --json`)."""
+    sp = sub.add_parser(name, help=help_text, description=help_text)
+    sp.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+    sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    sp.add_argument("--url", default=argparse.SUPPRESS, help="ComfyUI address")
+    sp.add_argument("--project", default=argparse.SUPPRESS, help="project name under projects/")
+    sp.add_argument("--api-key", default=argparse.SUPPRESS, help="API key")
+    sp.add_argument("--timeout", type=cli.positive_float, default=argparse.SUPPRESS,
+                    help=f"seconds per API call (default: {DEFAULT_TIMEOUT:g})")
+    return sp
+
+
+def run(args):
+    return COMMANDS[args.command](args)
+
+
+# -- list / cancel / clear / interrupt / free ---------------------------------------------------
+def cmd_list(args):
+    client = cli.client_from(args)
+    q = client.get_json("/queue", what="reading /queue")
+    running = [_item(x, 0) for x in q.get("queue_running") or []]
+    pending = [_item(x, n) for n, x in enumerate(sorted(q.get("queue_pending") or [], key=lambda x: x[0]), 1)]
+    lines = [f"running: {x['prompt_id']} ({x['summary']})" for x in running]
+    lines += [f"pending {x['position']}: {x['prompt_id']} ({x['summary']})" for x in pending]
+    cli.emit(args, {"url": client.url, "running": running, "pending": pending},
+             "\n".join(lines) or f"the queue at {client.url} is empty")
+    return 0
+
+
+def _item(x, position):
+    prompt = runs.prompt_of(x)
+    classes = sorted({n.get("class_type") for n in prompt.values() if isinstance(n, dict)})
+    return {"prompt_id": x[1], "number": x[0], "position": position, "nodes": len(prompt),
+            "outputs": x[4] if len(x) > 4 else None, "ours": _record(x[1]) is not None,
+            "summary": f"{len(prompt)} nodes: {', '.join(classes[:6])}" + (" ..." if len(classes) > 6 else "")}
+
+
+def cmd_cancel(args):
+    client = cli.client_from(args)
+    done = runs.cancel(client, args.prompt_ids)
+    lines = [f"interrupted {p}" for p in done["interrupted"]] + [f"removed {p} from the queue" for p in done["deleted"]]
+    lines += [f"not queued or running (finished, or unknown): {p}" for p in done["not_found"]]
+    cli.emit(args, done, "\n".join(lines))
+    return 1 if done["not_found"] else 0
+
+
+def cmd_clear(args):
+    client = cli.client_from(args)
+    pending = [p for p, place in runs.queue_places(client).items() if place > 0]
+    client.check(client.request("POST", "/queue", json_body={"clear": True}), "POST /queue clear")
+    cli.emit(args, {"removed": len(pending), "prompt_ids": pending},
+             f"removed {len(pending)} pending prompt(s); the running one, if any, carries on")
+    return 0
+
+
+def cmd_interrupt(args):
+    client = cli.client_from(args)
+    places = runs.queue_places(client)
+    running = [p for p, place in places.items() if place == 0]
+    if args.prompt_id:
+        if args.prompt_id not in running:
+            where = "pending (use: queue.py cancel ID)" if args.prompt_id in places else "not queued or running"
+            raise CheckFailed(f"prompt {args.prompt_id} is not running: it is {where}")
+        body = {"prompt_id": args.prompt_id}
+    else:
+        body = {}
+    client.check(client.request("POST", "/interrupt", json_body=body), "POST /interrupt")
+    target = [args.prompt_id] if args.prompt_id else running
+    cli.emit(args, {"interrupted": target},
+             f"interrupted {', '.join(target)}" if target else "nothing was running")
+    return 0
+
+
+def cmd_free(args):
+    client = cli.client_from(args)
+    client.check(client.request("POST", "/free", json_body={"unload_models": True, "free_memory": True}),
+                 "POST /free")
+    cli.emit(args, {"freed": True, "url": client.url}, f"asked {client.url} to unload models and free memory")
+    return 0
+
+
+# -- history ------------------------------------------------------------------------------------
+def cmd_history(args):
+    client = cli.client_from(args)
+    if args.prompt_id:
+        entry = runs.history_entry(client, args.prompt_id)
+        if entry is None:
+            raise CheckFailed(f"{client.url} has no history for prompt {args.prompt_id}",
+                              hint="it may still be queued (queue.py list), or the server was restarted")
+        info = _summary(args.prompt_id, entry)
+        cli.emit(args, info, _summary_text(info))
+        return 0
+    body = client.get_json("/history", params={"max_items": max(1, args.max)}, what="reading /history")
+    items = [_summary(pid, e) for pid, e in reversed(list(body.items()))]
+    cli.emit(args, {"url": client.url, "history": items},
+             "\n".join(_summary_text(i) for i in items) or "no history")
+    return 0
+
+
+def _summary(prompt_id, entry):
+    job = runs.Job(prompt_id)
+    job.entry, job.state = entry, "finished"
+    job.workflow = runs.prompt_of(entry)
+    items = outputs.collect(entry, job.workflow)
+    out = {"prompt_id": prompt_id, "status": job.outcome(), "server_s": job.server_seconds(),
+           "outputs": [{k: v for k, v in i.items() if k != "key"} for i in items]}
+    failure = job.failure()
+    if failure:
+        out["failure"] = {k: failure.get(k) for k in ("kind", "node_id", "node_type", "exception_type",
+                                                      "exception_message") if failure.get(k) is not None}
+    return out
+
+
+def _summary_text(info):
+    files = [o.get("filename") or repr(o.get("text", ""))[:40] for o in info["outputs"]]
+    line = f"{info['prompt_id']}  {info['status']}"
+    if info.get("server_s") is not None:
+        line += f"  {info['server_s']:.2f}s"
+    if info.get("failure"):
+        f = info["failure"]
+        line += f"  at #{f.get('node_id')} {f.get('node_type')}: {f.get('exception_type', '')} " \
+                f"{(f.get('exception_message') or '').strip()[:120]}"
+    return line + (f"  {', '.join(files[:4])}" + (" ..." if len(files) > 4 else "") if files else "")
+
+
+# -- wait / outputs -----------------------------------------------------------------------------
+def _record(prompt_id):
+    path = config.state_dir() / "runs" / f"{Path(prompt_id).name}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _target(args, prompt_ids):
+    """The client and download folder for these prompts: flags first, then run.py's note."""
+    rec = _record(prompt_ids[0]) or {}
+    url = getattr(args, "url", None) or rec.get("url")
+    project = getattr(args, "project", None) or rec.get("project") or "default"
+    key = getattr(args, "api_key", None) or os.environ.get("COMFYUI_API_KEY") or None
+    client = Client(config.resolve_url(url, getattr(args, "project", None)), api_key=key,
+                    timeout=getattr(args, "timeout", DEFAULT_TIMEOUT))
+    out = args.out or rec.get("out")
+    root = Path(out) if out else config.projects_dir() / project / "outputs"
+    return client, root
+
+
+def cmd_wait(args):
+    client, root = _target(args, args.prompt_ids)
+    progress = Progress(enabled=not args.quiet)
+    progress.resume_hint = f"python scripts/queue.py wait {' '.join(args.prompt_ids)}"
+    results = {}
+    watcher = runs.Watcher(client, progress, use_ws=not args.poll, observer=True,
+                           on_finished=lambda job: results.__setitem__(
+                               job.prompt_id, run_cmd.collect(client, job, root, args.previews)))
+    watcher.open()
+    jobs = []
+    for pid in args.prompt_ids:
+        job = runs.Job(pid, label=pid)
+        job.values = (_record(pid) or {}).get("values") or {}
+        watcher.add(job)
+        jobs.append(job)
+    if len(jobs) > 1:
+        progress.label = f"{len(jobs)} prompts"
+    runs.wait_or_cancel(watcher, max_wait=args.max_wait, cancel_on_ctrl_c=False)
+    progress.done()
+    return run_cmd.report(args, client, jobs, results, root)
+
+
+def cmd_outputs(args):
+    client, root = _target(args, args.prompt_ids)
+    jobs, results = [], {}
+    for pid in args.prompt_ids:
+        job = runs.Job(pid)
+        job.values = (_record(pid) or {}).get("values") or {}
+        entry = runs.history_entry(client, pid)
+        if entry is None:
+            place = runs.queue_places(client).get(pid)
+            if place is None:
+                raise CheckFailed(f"{client.url} has no history for prompt {pid}",
+                                  hint="check the id and --url; a restarted server forgets its history")
+            state = "running" if place == 0 else f"queued at position {place}"
+            raise CheckFailed(f"prompt {pid} has not finished: it is {state}",
+                              hint=f"wait for it with: python scripts/queue.py wait {pid}")
+        job.entry, job.state = entry, "finished"
+        job.workflow = runs.prompt_of(entry)
+        results[pid] = run_cmd.collect(client, job, root, args.previews)
+        jobs.append(job)
+    return run_cmd.report(args, client, jobs, results, root)
+
+
+COMMANDS = {"list": cmd_list, "cancel": cmd_cancel, "clear": cmd_clear, "interrupt": cmd_interrupt,
+            "history": cmd_history, "wait": cmd_wait, "outputs": cmd_outputs, "free": cmd_free}
