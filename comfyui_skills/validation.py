@@ -19,6 +19,7 @@ import posixpath
 import sys
 from contextlib import contextmanager
 
+from . import config
 from .schema import Schema
 
 OK, PARTIAL, REJECTED = "ok", "partial", "rejected"
@@ -340,7 +341,7 @@ class _Check:
             message = f"node {nid} ({ct}) input '{name}': model file {_json(value)} is not in models/{folder}/"
             near = _nearest(value, inp.options)
             hint = (f"did you mean {_quoted(near)}? " if near else "") + \
-                f"download it into ComfyUI/models/{folder}/ (see {MODELS_DOC}), then refresh the inventory"
+                f"download it into ComfyUI/models/{folder}/{_download_pointer(value)}, then refresh the inventory"
             if not inp.options:
                 hint += f"; models/{folder}/ is empty on this server"
         else:
@@ -635,6 +636,16 @@ def _outputs_hint(spec):
         return f"{spec.name} has no outputs to link from"
     slots = ", ".join(f"{i}={n} ({t})" for i, (t, n) in enumerate(zip(spec.output_types, spec.output_names)))
     return f"outputs of {spec.name}: {slots}"
+
+
+def _download_pointer(filename):
+    """' (references/models.md lists where)' when the pack's model notes mention the file."""
+    doc = config.PACK_ROOT / MODELS_DOC
+    try:
+        text = doc.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    return f" ({MODELS_DOC} says where to get it)" if str(filename) in text else f" (see {MODELS_DOC})"
 
 
 def _choices_text(options):
