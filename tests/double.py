@@ -565,16 +565,10 @@ class Run:
                 self.progress[nid] = self.bar(nid, 1, 1, "finished")
                 await self.send("progress_state", {"prompt_id": self.pid, "nodes": copy.deepcopy(self.progress)})
                 continue
-            if self.d._interrupt:
-                self.success = False
-                await self.note("execution_interrupted", {"prompt_id": self.pid, "node_id": nid,
-                                                          "node_type": self.prompt[nid]["class_type"],
-                                                          "executed": executed}, broadcast=True)
-                break
             failure = await self.run_node(nid, executed, ui)
             if failure:
                 self.success = False
-                await self.note("execution_error", failure)
+                await self.note(*failure)
                 break
         else:
             await self.note("execution_success", {"prompt_id": self.pid})
@@ -586,10 +580,13 @@ class Run:
         self.progress[nid] = self.bar(nid, 0.0, 1.0, "running")
         await self.send("progress_state", {"prompt_id": self.pid, "nodes": copy.deepcopy(self.progress)})
         await self.send("executing", {"node": nid, "display_node": nid, "prompt_id": self.pid})
+        if self.d._interrupt:  # the real server checks as a node starts, after announcing it
+            return "execution_interrupted", {"prompt_id": self.pid, "node_id": nid,
+                                             "node_type": self.prompt[nid]["class_type"], "executed": executed}, True
         await asyncio.sleep(self.d.node_seconds)
         failure = self.failure(nid)
         if failure:
-            return failure
+            return "execution_error", failure
         output = self.d_output(nid)
         if output is not None:
             ui[nid] = output

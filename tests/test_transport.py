@@ -1,0 +1,108 @@
+"""How the one transport behaves when the server misbehaves, against the double's fault knobs."""
+
+import json
+import time
+
+import pytest
+
+from comfyui_skills.errors import ServerError
+from comfyui_skills.transport import Client
+from conftest import script
+from double import comfy_double  # noqa: F401
+
+SECRET = "sk-test-0123456789abcdef"
+
+
+def status(url, *args, env):
+    return script("status", "--json", "--url", url, *args, env=env)
+
+
+def one_line(stderr):
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_status_against_the_double(comfy_double, pack_env):
+    r = status(comfy_double.url, env=pack_env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["comfyui_version"] == "0.3.64"
+    assert out["queue"] == {"running": 0, "pending": 0}
+
+
+@pytest.mark.parametrize("kind,words", [("html", "answered with HTML"), ("truncated", "not JSON")])
+def test_html_or_garbage_json_is_one_line_exit_4(comfy_double, pack_env, kind, words):
+    comfy_double.garble("/system_stats", kind)
+    r = status(comfy_double.url, env=pack_env)
+    assert r.returncode == 4
+    assert words in one_line(r.stderr)
+
+
+def test_server_error_500_is_exit_4(comfy_double, pack_env):
+    comfy_double.fail("/system_stats", 500)
+    r = status(comfy_double.url, env=pack_env)
+    assert r.returncode == 4
+    assert "HTTP 500" in one_line(r.stderr)
+
+
+def test_timeout_is_retried_once_then_exit_3(comfy_double, pack_env):
+    comfy_double.delay = 2.0
+    start = time.monotonic()
+    r = status(comfy_double.url, "--timeout", "0.4", env=pack_env)
+    assert r.returncode == 3
+    out = json.loads(r.stdout)  # status.py reports a timeout as offline, in its JSON
+    assert out["online"] is False and "0.4 s" in out["error"]
+    assert [p for _, p, _ in comfy_double.requests].count("/system_stats") == 2
+    assert time.monotonic() - start < 5
+
+
+def test_one_slow_answer_is_absorbed_by_the_retry(comfy_double, pack_env):
+    comfy_double.delay, comfy_double.delay_limit = 2.0, 1
+    r = status(comfy_double.url, "--timeout", "0.4", env=pack_env)
+    assert r.returncode == 0, r.stderr
+
+
+def test_bearer_key_is_sent_and_never_printed(comfy_double, pack_env):
+    comfy_double.fail("/system_stats", 500)
+    r = status(comfy_double.url, "--api-key", SECRET, "--debug", env=pack_env)
+    assert r.returncode == 4
+    headers = comfy_double.requests[0][2]
+    assert headers["Authorization"] == f"Bearer {SECRET}"
+    assert SECRET not in r.stdout + r.stderr
+
+
+def cloud_client(double, key=SECRET):
+    double.go_cloud(SECRET)
+    client = Client(double.url, api_key=key, timeout=5)
+    client.cloud = True  # the double listens on 127.0.0.1, not cloud.comfy.org
+    return client
+
+
+def test_cloud_uses_api_prefix_and_x_api_key(comfy_double):
+    client = cloud_client(comfy_double)
+    stats = client.get_json("/system_stats")
+    assert stats["system"]["comfyui_version"] == "0.3.64"
+    method, path, headers = comfy_double.requests[-1]
+    assert path == "/api/system_stats"
+    assert headers["X-API-Key"] == SECRET and "Authorization" not in headers
+
+
+def test_cloud_without_the_key_is_401_exit_4(comfy_double):
+    client = cloud_client(comfy_double, key=None)
+    with pytest.raises(ServerError) as err:
+        client.get_json("/system_stats")
+    assert err.value.status == 401 and err.value.exit_code == 4
+    assert "--api-key" in err.value.hint
+
+
+def test_cloud_redirect_to_another_host_drops_the_key(comfy_double):
+    comfy_double.add_file("output", "", "out.png", b"\x89PNG\r\n\x1a\nfake")
+    client = cloud_client(comfy_double)
+    resp = client.check(client.request("GET", "/view", params={"filename": "out.png", "type": "output"}), "view")
+    assert resp.content == b"\x89PNG\r\n\x1a\nfake"
+    assert comfy_double.requests[-1][2]["X-API-Key"] == SECRET
+    assert len(comfy_double.blob_requests) == 1
+    assert "X-API-Key" not in comfy_double.blob_requests[0]
+    assert "Authorization" not in comfy_double.blob_requests[0]
