@@ -453,6 +453,17 @@ def bundle(record):
     return out
 
 
+def write_bundled(client, path=BUNDLED_PATH):
+    """Re-record the bundled core inventory from a server running only core nodes:
+    python -c "from comfyui_skills import inventory as i, transport as t; i.write_bundled(t.Client('http://127.0.0.1:8188'))"
+    """
+    from .files import atomic_write
+    record = bundle(take_snapshot(client))
+    raw = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    atomic_write(path, gzip.compress(raw, 9, mtime=0))
+    return path
+
+
 def _empty_choices(spec):
     if isinstance(spec[0], list):
         spec[0] = []
