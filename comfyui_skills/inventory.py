@@ -454,7 +454,8 @@ def bundle(record):
 
 
 def write_bundled(client, path=BUNDLED_PATH):
-    """Re-record the bundled core inventory from a server running only core nodes:
+    """Re-record the bundled core inventory from a fresh server (core nodes only, empty input/ and
+    models/: input subfolders and non-image input files are not recognised as local), e.g.
     python -c "from comfyui_skills import inventory as i, transport as t; i.write_bundled(t.Client('http://127.0.0.1:8188'))"
     """
     from .files import atomic_write
