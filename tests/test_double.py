@@ -260,14 +260,14 @@ def test_matches_the_shared_transcript(comfy_double):
 def test_drop_ws_immediately_and_after_k(comfy_double):
     comfy_double.drop_ws(after=0)
     ws = websocket.create_connection(comfy_double.url.replace("http", "ws") + "/ws?clientId=a", timeout=5)
-    with pytest.raises(websocket.WebSocketConnectionClosedException):
+    with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError)):
         ws.recv()
         ws.recv()
     comfy_double.drop_ws(after=1)
     sock = Socket(comfy_double.url)
     assert json.loads(sock.ws.recv())["type"] == "status"
     post(comfy_double.url, next(iter(load("no_client_id.json")["history"].values()))["prompt"][2], sock.client_id)
-    with pytest.raises(websocket.WebSocketConnectionClosedException):
+    with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError)):
         for _ in range(5):
             sock.ws.recv()
 
