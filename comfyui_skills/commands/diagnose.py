@@ -1,0 +1,141 @@
+"""diagnose.py: name the cause of a failed run, the node, the evidence, and the commands that fix it."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from .. import cli, diagnosis
+from ..errors import InputError, ServerError, ServerUnreachable
+
+EPILOG = """\
+examples:
+  python scripts/diagnose.py 0ea16f50-9701-4ec5-9a32-8e10779323d4     a prompt id: reads /history, /queue, the log
+  python scripts/diagnose.py answer.json          a saved /prompt error body, /history answer or entry,
+                                                  WebSocket messages or a run.py --json result
+  python scripts/run.py wf.json --json | python scripts/diagnose.py -
+  python scripts/diagnose.py comfyui.log --json   pasted log or traceback text
+  python scripts/diagnose.py tests/fixtures/failures/oom_cpu.json
+
+causes: server_unreachable, server_error, prompt_lost, model_missing, model_corrupt, model_wrong_type,
+node_missing, input_file_missing, out_of_memory, model_family_mismatch, shape_mismatch,
+device_mismatch, dtype_mismatch, file_missing, interrupted, still_running, wait_timeout,
+cached_run, no_failure, bad_link, the server's validation types (required_input_missing,
+bad_linked_input, return_type_mismatch, invalid_input_type, value_smaller_than_min,
+value_bigger_than_max, value_not_in_list, custom_validation_failed, invalid_prompt,
+prompt_no_outputs, prompt_outputs_failed_validation), or unrecognised. references/troubleshooting.md
+explains each. Commands in fixes with <angle brackets> need your value (your workflow file...).
+
+exit codes: 0 a diagnosis was made (even "unrecognised"); 2 unreadable input; 3 a prompt id was
+given and the server does not answer (the diagnosis says so); 4 the server answered with an error.
+"""
+
+MAX_BYTES = 64 * 1024 * 1024
+LOG_TAIL = 400
+
+
+def build_parser():
+    p = cli.parser("diagnose.py", "Explain a failed ComfyUI run: cause, node, evidence, fixes.", EPILOG)
+    p.add_argument("source", nargs="?", default="-", metavar="PROMPT_ID | FILE | -",
+                   help="a prompt id, a file (JSON or log text), or - for stdin (default)")
+    return p
+
+
+def run(args):
+    source = args.source
+    if source == "-" or Path(source).is_file():
+        obj = read_source(source)
+        kind = diagnosis.detect_kind(obj)
+        ev = diagnosis.gather(obj)
+        result = diagnosis.diagnose(ev, url=args.url)
+        code = 0
+    elif looks_like_prompt_id(source):
+        kind = "live"
+        result, code = diagnose_live(args, source)
+    else:
+        raise InputError(f"{source}: no such file, and not a prompt id",
+                         hint="give a prompt id (as /prompt or run.py printed it), a file, or - for stdin")
+    out = {"input": kind, "input_description": diagnosis.KINDS.get(kind, "input of an unknown shape"), **result}
+    cli.emit(args, out, render(out))
+    return code
+
+
+def looks_like_prompt_id(text):
+    return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{3,127}", text)) and not text.endswith(("json", "log", "txt"))
+
+
+def read_source(source):
+    """JSON when it parses, else the text itself (a log or traceback)."""
+    name = "stdin" if source == "-" else source
+    try:
+        raw = sys.stdin.buffer.read(MAX_BYTES + 1) if source == "-" else Path(source).read_bytes()[:MAX_BYTES + 1]
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise InputError(f"{name}: larger than {MAX_BYTES // 2**20} MiB; pass the relevant part of the log")
+    text = raw.decode("utf-8-sig", errors="replace")
+    if not text.strip():
+        raise InputError(f"{name}: empty", hint="give a prompt id, a saved server answer, or log text")
+    if text.lstrip()[:1] in "[{":
+        try:
+            return json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            pass
+    return text
+
+
+def diagnose_live(args, prompt_id):
+    """Ask the server about a prompt: its history entry, the queue, and the tail of its log."""
+    client = cli.client_from(args, connect_timeout=2.0)
+    ev = diagnosis.Evidence()
+    ev.prompt_id = prompt_id
+    try:
+        history = client.get_json(f"/history/{prompt_id}", what="reading /history")
+        queue = client.get_json("/queue", what="reading /queue")
+    except ServerUnreachable as exc:
+        ev.connection_errors.append(exc.message)
+        return diagnosis.diagnose(ev, url=args.url), ServerUnreachable.exit_code
+    diagnosis.gather(history, ev)
+    ev.queue = queue
+    ev.prompt_id = prompt_id
+    ev.context_lines = server_log(client)
+    lost = not (history or {}).get(prompt_id) and not diagnosis._queue_position(queue, prompt_id)
+    return diagnosis.diagnose(ev, url=args.url, live_lost=lost), 0
+
+
+def server_log(client):
+    """The server's recent log lines, where it serves them (/internal/logs/raw, else /internal/logs)."""
+    for path in ("/internal/logs/raw", "/internal/logs"):
+        try:
+            body = client.get_json(path, what=f"reading {path}")
+        except (ServerError, ServerUnreachable):
+            continue
+        if isinstance(body, dict) and isinstance(body.get("entries"), list):
+            text = "".join(str(e.get("m", "")) for e in body["entries"] if isinstance(e, dict))
+        elif isinstance(body, str):
+            text = body
+        else:
+            continue
+        return [line for line in text.splitlines() if line.strip()][-LOG_TAIL:]
+    return []
+
+
+def render(d):
+    where = f" at {d['class_type']} node {d['node_id']}" if d.get("node_id") else ""
+    lines = [f"cause: {d['cause']}{where} ({d['confidence']} confidence; read from {d['input_description']})",
+             d["summary"]]
+    if d["evidence"]:
+        lines.append("evidence:")
+        for e in d["evidence"]:
+            for i, part in enumerate(str(e).splitlines()):
+                lines.append(("  > " if i == 0 else "    ") + part)
+    if d["fixes"]:
+        lines.append("fix:")
+        for i, f in enumerate(d["fixes"], 1):
+            lines.append(f"  {i}. {f['text']}")
+            if f.get("command"):
+                lines.append(f"     $ {f['command']}")
+    for p in d.get("problems") or []:
+        where = f" at {p['class_type']} node {p['node_id']}" if p.get("node_id") else ""
+        lines.append(f"also: {p['cause']}{where}: {p['summary']}")
+    return "\n".join(lines)

@@ -1,0 +1,943 @@
+"""Name the cause of a failed ComfyUI run from the evidence a user holds.
+
+Evidence comes in many shapes (a /prompt error body, a /history answer or entry, WebSocket
+messages, a `run.py --json` result, a log or traceback). `gather()` walks any of them and keeps
+the pieces that matter; `diagnose()` runs the recognisers over those pieces and returns the cause,
+the node, the quoted lines it relied on, and fixes. A failure no recogniser knows is reported as
+"unrecognised" with its evidence: a guessed cause would send the user the wrong way.
+"""
+
+import ast
+import difflib
+import re
+
+from .config import PACK_ROOT
+
+# -- what we were given -------------------------------------------------------------------------
+KINDS = {
+    "prompt_error": "a /prompt error answer",
+    "prompt_accepted": "a /prompt answer (accepted)",
+    "history": "a /history answer",
+    "history_entry": "a /history entry",
+    "ws_messages": "WebSocket messages",
+    "execution_error": "an execution_error message",
+    "run_result": "a run.py --json result",
+    "error_report": "a script's --json error report",
+    "recording": "a recorded failure (several of the above)",
+    "log": "log or traceback text",
+    "live": "the server's record of a prompt id",
+}
+
+
+def detect_kind(obj):
+    if isinstance(obj, str):
+        return "log"
+    if isinstance(obj, list):
+        return "ws_messages" if obj and all(isinstance(m, dict) and "type" in m for m in obj) else "unknown"
+    if not isinstance(obj, dict):
+        return "unknown"
+    if {"prompt_response", "ws", "history", "log"} & set(obj) and "prompt_id" in obj or "case" in obj:
+        return "recording"
+    if "node_errors" in obj and "error" in obj:
+        return "prompt_error"
+    if "node_errors" in obj and "prompt_id" in obj:
+        return "prompt_accepted"
+    if "prompt_id" in obj and "status" in obj and isinstance(obj.get("status"), str):
+        return "run_result"
+    if isinstance(obj.get("error"), str) and "message" in obj:
+        return "error_report"
+    if obj.get("type") in ("execution_error", "execution_interrupted") or "exception_message" in obj:
+        return "execution_error"
+    if "outputs" in obj and "status" in obj and "prompt" in obj:
+        return "history_entry"
+    if obj and all(isinstance(v, dict) and ("status" in v or "outputs" in v) for v in obj.values()):
+        return "history"
+    return "unknown"
+
+
+class Evidence:
+    """The pieces of a failure that recognisers read, wherever in the input they were found."""
+
+    def __init__(self):
+        self.prompt_id = None
+        self.http_status = None
+        self.prompt_error = None        # the top-level `error` of a /prompt answer
+        self.node_errors = {}           # node id -> {"class_type", "errors": [...]}
+        self.accepted = False           # /prompt answered 200
+        self.exec_error = None          # execution_error data
+        self.interrupted = None         # execution_interrupted data (or run.py's interrupted_at)
+        self.status_str = None          # history status
+        self.cached = set()
+        self.executed = set()
+        self.outputs = None
+        self.graph = {}                 # node id -> {"class_type", "inputs"}
+        self.queue = None
+        self.connection_errors = []
+        self.server_error_text = None
+        self.run_status = None
+        self.log_lines = []             # text the user gave: classified
+        self.context_lines = []         # the live server's log tail: quoted as evidence, never blamed
+        self.saw_success = False
+        self.saw_end = False            # the final `executing: null` of a prompt
+
+
+def gather(obj, ev=None):
+    """Walk any JSON (or text) and fill an Evidence with what it holds."""
+    ev = ev or Evidence()
+    if isinstance(obj, str):
+        _take_text(ev, obj)
+    elif isinstance(obj, list):
+        if len(obj) == 2 and isinstance(obj[0], str) and isinstance(obj[1], dict):
+            _take_message(ev, obj[0], obj[1])  # a history status message [type, data]
+        else:
+            for item in obj:
+                gather(item, ev)
+    elif isinstance(obj, dict):
+        _take_dict(ev, obj)
+    return ev
+
+
+def _take_dict(ev, d):
+    if isinstance(d.get("type"), str) and isinstance(d.get("data"), dict):
+        _take_message(ev, d["type"], d["data"])
+        return
+    if "exception_message" in d or "exception_type" in d:
+        ev.exec_error = ev.exec_error or _exec_error_of(d)
+    if isinstance(d.get("prompt_id"), str) and not ev.prompt_id:
+        ev.prompt_id = d["prompt_id"]
+    if "node_errors" in d and isinstance(d["node_errors"], dict):
+        _take_prompt_answer(ev, d)
+    if isinstance(d.get("errors"), list) and all(isinstance(e, dict) and "type" in e for e in d["errors"]):
+        _take_check_errors(ev, d["errors"])
+    if "queue_running" in d:
+        ev.queue = d
+    if isinstance(d.get("status"), dict) and "status_str" in d["status"]:
+        ev.status_str = d["status"]["status_str"]
+    if isinstance(d.get("prompt"), list) and len(d["prompt"]) > 2 and isinstance(d["prompt"][2], dict):
+        ev.graph = d["prompt"][2] or ev.graph
+        if isinstance(d.get("outputs"), dict):
+            ev.outputs = d["outputs"]
+    if isinstance(d.get("workflow"), dict) and not ev.graph:
+        ev.graph = {k: v for k, v in d["workflow"].items() if isinstance(v, dict)}
+    _take_status_fields(ev, d)
+    for key, value in d.items():
+        if key in ("workflow", "prompt", "expect", "what", "node_errors", "errors"):
+            continue
+        if isinstance(value, (dict, list)):
+            gather(value, ev)
+        elif isinstance(value, str) and key in ("log", "traceback", "stderr", "text", "body", "details"):
+            _take_text(ev, value)
+        elif isinstance(value, str) and key == "error":
+            _take_error_string(ev, value)
+
+
+def _take_status_fields(ev, d):
+    status = d.get("status")
+    if isinstance(status, int) and status >= 500:
+        ev.http_status = status
+        ev.server_error_text = d.get("body") if isinstance(d.get("body"), str) else str(d.get("body"))
+    elif isinstance(status, int) and "body" in d:
+        ev.http_status = ev.http_status or status
+        ev.accepted = ev.accepted or status == 200
+    elif isinstance(status, str) and "prompt_id" in d:
+        ev.run_status = status
+        if isinstance(d.get("interrupted_at"), dict):
+            ev.interrupted = ev.interrupted or _node_ref(d["interrupted_at"])
+        if isinstance(d.get("error"), dict) and "message" in d["error"] and status == "lost":
+            ev.connection_errors.append(d["error"]["message"])
+
+
+def _take_prompt_answer(ev, d):
+    if isinstance(d.get("error"), dict):
+        ev.prompt_error = d["error"]
+    else:
+        ev.accepted = True
+    for nid, entry in (d.get("node_errors") or {}).items():
+        if isinstance(entry, dict):
+            ev.node_errors.setdefault(str(nid), {"class_type": entry.get("class_type"),
+                                                 "errors": list(entry.get("errors") or [])})
+
+
+def _take_check_errors(ev, errors):
+    """validate.py / run.py report the server's error types per node: read them the same way."""
+    for e in errors:
+        nid = str(e.get("node_id")) if e.get("node_id") is not None else None
+        reason = {"type": e.get("type"), "message": e.get("message") or "", "details": e.get("input_name") or "",
+                  "extra_info": {"input_name": e.get("input_name")}}
+        if nid is None:
+            ev.prompt_error = ev.prompt_error or reason
+            continue
+        ev.node_errors.setdefault(nid, {"class_type": e.get("class_type"), "errors": []})["errors"].append(reason)
+
+
+def _take_message(ev, typ, data):
+    if typ == "execution_error":
+        ev.exec_error = _exec_error_of(data)
+    elif typ == "execution_interrupted":
+        ev.interrupted = _node_ref(data)
+    elif typ == "execution_cached":
+        ev.cached.update(str(n) for n in data.get("nodes") or [])
+    elif typ == "executing" and data.get("node") is not None:
+        ev.executed.add(str(data["node"]))
+    elif typ == "executing":
+        ev.saw_end = True
+    elif typ == "execution_success":
+        ev.saw_success = True
+    elif typ == "_connection_closed":
+        ev.connection_errors.append(data.get("error") or "connection closed")
+    if isinstance(data.get("prompt_id"), str) and not ev.prompt_id:
+        ev.prompt_id = data["prompt_id"]
+
+
+def _take_error_string(ev, text):
+    if re.search(r"Connection refused|not running at|ConnectionError|Failed to establish|Connection to remote host "
+                 r"was lost|did not accept a connection", text):
+        ev.connection_errors.append(text)
+
+
+def _take_text(ev, text):
+    ev.log_lines.extend(line for line in text.splitlines() if line.strip())
+
+
+def _exec_error_of(d):
+    return {"node_id": _str_or_none(d.get("node_id")), "class_type": d.get("node_type") or d.get("class_type"),
+            "exception_type": d.get("exception_type") or "", "message": (d.get("exception_message") or "").strip(),
+            "traceback": d.get("traceback") or [], "inputs": d.get("current_inputs") or {}}
+
+
+def _node_ref(d):
+    return {"node_id": _str_or_none(d.get("node_id")), "class_type": d.get("node_type") or d.get("class_type")}
+
+
+def _str_or_none(v):
+    return None if v is None else str(v)
+
+
+# -- findings -----------------------------------------------------------------------------------
+def finding(cause, summary, node_id=None, class_type=None, evidence=(), fixes=(), confidence="high"):
+    return {"cause": cause, "summary": summary, "node_id": node_id, "class_type": class_type,
+            "evidence": [e for e in evidence if e], "fixes": list(fixes), "confidence": confidence}
+
+
+def fix(text, command=None):
+    return {"text": text, "command": command}
+
+
+class Commands:
+    """The pack's own commands, carrying --url when the user gave one."""
+
+    def __init__(self, url=None):
+        self.url = url
+
+    def pack(self, script, *args):
+        parts = ["python", f"scripts/{script}.py", *args]
+        if self.url:
+            parts += ["--url", self.url]
+        return " ".join(parts)
+
+    def server(self):
+        return self.url or "http://127.0.0.1:8188"
+
+
+# -- validation errors (the server's /prompt answer) --------------------------------------------
+MODEL_INPUTS = {
+    "ckpt_name": "checkpoints", "vae_name": "vae", "lora_name": "loras", "unet_name": "diffusion_models",
+    "clip_name": "text_encoders", "clip_name1": "text_encoders", "clip_name2": "text_encoders",
+    "clip_name3": "text_encoders", "clip_name4": "text_encoders", "control_net_name": "controlnet",
+    "style_model_name": "style_models", "gligen_name": "gligen", "hypernetwork_name": "hypernetworks",
+    "config_name": "configs", "audio_encoder_name": "audio_encoders", "model_patch_name": "model_patches",
+}
+MODEL_INPUTS_BY_CLASS = {
+    ("UpscaleModelLoader", "model_name"): "upscale_models",
+    ("CLIPVisionLoader", "clip_name"): "clip_vision",
+    ("PhotoMakerLoader", "photomaker_model_name"): "photomaker",
+}
+IMAGE_INPUTS = {"image", "video", "audio", "file"}
+
+
+def validation_findings(ev, cmd):
+    out = []
+    for nid, entry in sorted(ev.node_errors.items(), key=lambda kv: _node_order(kv[0])):
+        ct = entry.get("class_type") or _class_of(ev, nid)
+        for reason in entry["errors"]:
+            out.append(_reason_finding(ev, nid, ct, reason, cmd))
+    if not out and ev.prompt_error:
+        out.append(_top_level_finding(ev, ev.prompt_error, cmd))
+    if out and ev.accepted and ev.node_errors:
+        for f in out:
+            f["summary"] += " The server ran the other outputs and dropped the ones depending on this node."
+    return out
+
+
+def _reason_finding(ev, nid, ct, reason, cmd):
+    typ = reason.get("type") or "unknown"
+    details = str(reason.get("details") or "")
+    extra = reason.get("extra_info") or {}
+    name = extra.get("input_name") or details.split(":")[0].split(",")[0].strip() or None
+    quote = f"{ct} {nid}: {reason.get('message')}" + (f": {details}" if details else "")
+    folder = MODEL_INPUTS_BY_CLASS.get((ct, name)) or MODEL_INPUTS.get(name)
+    if typ == "value_not_in_list" and folder:
+        return _missing_model(nid, ct, name, folder, details, extra, quote, cmd)
+    if typ == "custom_validation_failed" and ("Invalid image file" in details or name in IMAGE_INPUTS):
+        return finding("input_file_missing",
+                       f"{ct} node {nid} names an input file the server does not have ({details}).",
+                       nid, ct, [quote],
+                       [fix("Upload the file to the server's input folder (the node then names it as the "
+                            "upload reports), then run again.", cmd.pack("upload", "<image file>")),
+                        fix("Or point the node at a file already in the server's input folder.", None)])
+    if typ in ("exception_during_validation", "exception_during_inner_validation") and _is_missing_link(ev, details):
+        return finding("bad_link", f"{ct} node {nid} links to node {details.strip(chr(39))}, "
+                       "which is not in the workflow.", nid, ct, [quote],
+                       [fix("Reconnect the input to an existing node (or restore the deleted node); "
+                            "validate before queueing.", cmd.pack("validate", "<workflow.json>"))])
+    text, fixes = VALIDATION_ADVICE.get(typ, (None, None))
+    if text is None:
+        return finding("unrecognised", f"The server rejected {ct} node {nid} with an error type this "
+                       f"troubleshooter does not know ({typ}).", nid, ct, [quote],
+                       [fix("Read the server's message above; validate the workflow for more detail.",
+                            cmd.pack("validate", "<workflow.json>"))], "low")
+    return finding(typ, text.format(ct=ct, nid=nid, input=name, details=details, extra=extra), nid, ct, [quote],
+                   [fix(t.format(input=name, ct=ct), c and cmd.pack(*c)) for t, c in fixes])
+
+
+VALIDATION_ADVICE = {
+    "required_input_missing": (
+        "{ct} node {nid} has no value or link for its required input `{input}`.",
+        [("Connect `{input}` (or give it a value) in the workflow, then check it.", ("validate", "<workflow.json>"))]),
+    "bad_linked_input": (
+        "{ct} node {nid}: input `{input}` is not a valid link; a link is [node_id, output_index].",
+        [("Write `{input}` as [\"<node id>\", <output index>], then check it.", ("validate", "<workflow.json>"))]),
+    "return_type_mismatch": (
+        "{ct} node {nid}: input `{input}` is wired to an output of the wrong type ({details}).",
+        [("Wire `{input}` to a node giving the type it expects; find one with inventory.py --nodes.",
+          ("inventory", "--nodes", "<query>")),
+         ("Check the fixed workflow.", ("validate", "<workflow.json>"))]),
+    "invalid_input_type": (
+        "{ct} node {nid}: the value of `{input}` cannot be converted to the type the node takes ({details}).",
+        [("Give `{input}` a value of the right type (a number, not text), then check it.",
+          ("validate", "<workflow.json>"))]),
+    "value_smaller_than_min": (
+        "{ct} node {nid}: `{input}` is below the node's minimum ({details}).",
+        [("Raise `{input}` to at least the minimum the message names, then check it.",
+          ("validate", "<workflow.json>"))]),
+    "value_bigger_than_max": (
+        "{ct} node {nid}: `{input}` is above the node's maximum ({details}).",
+        [("Lower `{input}` to at most the maximum the message names, then check it.",
+          ("validate", "<workflow.json>"))]),
+    "value_not_in_list": (
+        "{ct} node {nid}: `{input}` is not one of the values the node offers ({details}).",
+        [("Pick one of the listed values for `{input}`, then check it.", ("validate", "<workflow.json>"))]),
+    "custom_validation_failed": (
+        "{ct} node {nid} refused its inputs: {details}.",
+        [("Fix the input the message names, then check it.", ("validate", "<workflow.json>"))]),
+}
+
+
+def _missing_model(nid, ct, name, folder, details, extra, quote, cmd):
+    wanted = _wanted_value(details, extra)
+    have = _listed_values(details)
+    fixes = []
+    close = difflib.get_close_matches(wanted or "", have, n=1, cutoff=0.6) if wanted else []
+    if close:
+        fixes.append(fix(f"The server has a similar file: set `{name}` to {close[0]!r} if it is the same model.",
+                         None))
+    source = model_source(wanted) if wanted else None
+    if source and source.get("url"):
+        fixes.append(fix(f"Download it into models/{source.get('folder') or folder} "
+                         f"({source.get('size') or 'size unknown'}); see references/models.md.",
+                         f"comfy model download --url {source['url']} --relative-path models/"
+                         f"{source.get('folder') or folder}"))
+    else:
+        fixes.append(fix(f"Put {wanted or 'the file'} into ComfyUI's models/{folder} folder; "
+                         "references/models.md lists where the common models come from.", None))
+    fixes.append(fix(f"List what the server has in {folder}.", cmd.pack("inventory", "--models", folder)))
+    fixes.append(fix("Refresh the pack's inventory after adding the file.", cmd.pack("inventory")))
+    return finding("model_missing", f"{ct} node {nid} asks for {wanted or 'a model'} in models/{folder}, "
+                   "which the server does not have.", nid, ct, [quote], fixes)
+
+
+def _wanted_value(details, extra):
+    if extra.get("received_value") is not None:
+        return str(extra["received_value"])
+    m = re.search(r":\s*'([^']*)'\s+not in", details)
+    return m.group(1) if m else None
+
+
+def _listed_values(details):
+    m = re.search(r"not in \[(.*)\]\s*$", details)
+    return re.findall(r"'([^']*)'", m.group(1)) if m else []
+
+
+def _is_missing_link(ev, details):
+    target = details.strip().strip("'\"")
+    return bool(target) and (not ev.graph or target not in ev.graph)
+
+
+def _top_level_finding(ev, err, cmd):
+    typ = err.get("type")
+    message = err.get("message") or ""
+    details = err.get("details") or ""
+    quote = f"{message}" + (f" {details}" if details else "")
+    m = re.search(r"Cannot execute because node (.+?) does not exist", message)
+    nid = _node_id_from_details(details)
+    if m:
+        return node_missing(nid, m.group(1), quote, cmd)
+    if typ == "invalid_prompt":
+        return finding("invalid_prompt", f"The server could not read the workflow: {message} ({details}).",
+                       nid, _class_of(ev, nid), [quote],
+                       [fix("Export the workflow in API format (every node needs class_type and inputs), "
+                            "then check it.", cmd.pack("validate", "<workflow.json>")),
+                        fix("An editor (UI) workflow converts to API format with convert.py.",
+                            cmd.pack("convert", "<workflow.json>"))])
+    if typ == "prompt_no_outputs":
+        return finding("prompt_no_outputs", "The workflow has no output node (SaveImage, PreviewImage, "
+                       "SaveVideo...), so there is nothing to run.", None, None, [quote],
+                       [fix("Add an output node at the end of the graph; find one with inventory.py.",
+                            cmd.pack("inventory", "--nodes", "save")),
+                        fix("Check the workflow again.", cmd.pack("validate", "<workflow.json>"))])
+    if typ == "prompt_outputs_failed_validation":
+        return finding("prompt_outputs_failed_validation", "Every output of the workflow failed validation; "
+                       "the node errors were not part of the evidence.", None, None, [quote],
+                       [fix("Validate the workflow to see which nodes fail.", cmd.pack("validate", "<workflow.json>"))],
+                       "medium")
+    return finding("unrecognised", f"The server rejected the workflow: {message}", nid, None, [quote],
+                   [fix("Validate the workflow for details.", cmd.pack("validate", "<workflow.json>"))], "low")
+
+
+def _node_id_from_details(details):
+    m = re.search(r"Node ID '#([^']+)'", details or "")
+    return m.group(1) if m else None
+
+
+# -- missing custom nodes -----------------------------------------------------------------------
+# Class-name patterns of popular node packs and their Comfy Registry ids (what `comfy node install`
+# and ComfyUI-Manager take). Anything else is resolved by `comfy node install-deps --workflow`.
+KNOWN_PACKS = [
+    (r"^VHS_", "comfyui-videohelpersuite", "https://github.com/Kosinkadink/ComfyUI-VideoHelperSuite"),
+    (r"IPAdapter", "comfyui_ipadapter_plus", "https://github.com/cubiq/ComfyUI_IPAdapter_plus"),
+    (r"^ADE_", "comfyui-animatediff-evolved", "https://github.com/Kosinkadink/ComfyUI-AnimateDiff-Evolved"),
+    (r"^ACN_", "comfyui-advanced-controlnet", "https://github.com/Kosinkadink/ComfyUI-Advanced-ControlNet"),
+    (r"\(rgthree\)$", "rgthree-comfy", "https://github.com/rgthree/rgthree-comfy"),
+    (r"\|pysssss$", "comfyui-custom-scripts", "https://github.com/pythongosssss/ComfyUI-Custom-Scripts"),
+    (r"GGUF", "ComfyUI-GGUF", "https://github.com/city96/ComfyUI-GGUF"),
+    (r"^WanVideo", "ComfyUI-WanVideoWrapper", "https://github.com/kijai/ComfyUI-WanVideoWrapper"),
+    (r"^(FaceDetailer|SAMLoader|UltralyticsDetectorProvider|DetailerForEach)", "comfyui-impact-pack",
+     "https://github.com/ltdrdata/ComfyUI-Impact-Pack"),
+    (r"Preprocessor$", "comfyui_controlnet_aux", "https://github.com/Fannovel16/comfyui_controlnet_aux"),
+]
+
+
+def pack_for(class_type):
+    for pattern, pack, repo in KNOWN_PACKS:
+        if re.search(pattern, class_type or ""):
+            return pack, repo
+    return None, None
+
+
+def node_missing(nid, class_type, quote, cmd):
+    pack, repo = pack_for(class_type)
+    fixes = []
+    if pack:
+        fixes.append(fix(f"Install the node pack {pack} ({repo}) with comfy-cli, then restart ComfyUI.",
+                         f"comfy node install {pack}"))
+        body = ('{"id": "%s", "version": "latest", "selected_version": "latest", "channel": "default", '
+                '"mode": "remote"}' % pack)
+        fixes.append(fix("Or through ComfyUI-Manager's HTTP API (queue the install, start the queue, then "
+                         "restart ComfyUI).",
+                         f"curl -X POST {cmd.server()}/manager/queue/install -H 'Content-Type: application/json' "
+                         f"-d '{body}' && curl {cmd.server()}/manager/queue/start"))
+    else:
+        fixes.append(fix("Find and install the pack that provides it from the workflow itself (comfy-cli asks "
+                         "ComfyUI-Manager's database), then restart ComfyUI.",
+                         "comfy node install-deps --workflow=<workflow.json>"))
+        fixes.append(fix("Or in the ComfyUI editor: Manager > Install Missing Custom Nodes.", None))
+    fixes.append(fix("Check the server now has the class.", cmd.pack("inventory", "--nodes", class_type)))
+    where = f" from {pack}" if pack else ""
+    return finding("node_missing", f"The server has no node class {class_type}{where}: the custom node pack "
+                   "is not installed (or failed to import at start-up).", nid, class_type, [quote], fixes)
+
+
+# -- execution errors (exceptions raised while a node ran) --------------------------------------
+OOM = re.compile(r"out of memory|OutOfMemoryError|can't allocate memory|Cannot allocate memory|"
+                 r"DefaultCPUAllocator|not enough memory|MemoryError|Allocation on device", re.I)
+GPU_OOM = re.compile(r"CUDA out of memory|torch\.cuda\.OutOfMemoryError|HIP out of memory|MPS backend out of "
+                     r"memory|XPU out of memory|Allocation on device", re.I)
+CORRUPT = re.compile(r"SafetensorError|deserializing header|header too (small|large)|incomplete metadata|"
+                     r"MetadataIncompleteBuffer|HeaderTooLarge|HeaderTooSmall|PytorchStreamReader failed|"
+                     r"failed finding central directory|invalid load key|UnpicklingError|Ran out of input|"
+                     r"not a zip file|unexpected EOF|file not fully covered", re.I)
+WRONG_TYPE = re.compile(r"Could not detect model type|ERROR: Could not detect model|"
+                        r"unet missing|no CLIP/text encoder weights in checkpoint|clip missing", re.I)
+FAMILY = re.compile(r"size mismatch for|Error\(s\) in loading state_dict|mat1 and mat2 shapes cannot be multiplied|"
+                    r"weight of size .* expected input.* to have \d+ channels|lora key not loaded", re.I)
+SHAPE = re.compile(r"The size of tensor a \(\d+\) must match the size of tensor b|Sizes of tensors must match|"
+                   r"is invalid for input of size|shape '\[.*\]' is invalid|cannot reshape|"
+                   r"expected input\[.*\] to have \d+ channels", re.I)
+DEVICE = re.compile(r"Expected all tensors to be on the same device|Torch not compiled with CUDA|"
+                    r"Input type \(torch\.cuda\.\w+\) and weight type \(torch\.\w+\)|"
+                    r"Input type \(torch\.\w+\) and weight type \(torch\.cuda\.\w+\)|"
+                    r"No CUDA GPUs are available|CUDA error: invalid device ordinal|"
+                    r"found at least two devices", re.I)
+DTYPE = re.compile(r"expected scalar type \w+ but found \w+|expected m?a?t?1? ?and m?a?t?2? to have the same dtype|"
+                   r"not implemented for '(Half|BFloat16|Float8\w*)'|"
+                   r"Input type \((c10::)?\w+\) and (weight|bias) type \((c10::)?\w+\) should be the same|"
+                   r"Promotion for Float8 Types is not supported|value cannot be converted to type", re.I)
+FILE_MISSING = re.compile(r"FileNotFoundError|No such file or directory", re.I)
+MODEL_NODE = re.compile(r"Loader|Sampler|CLIP|VAE|ControlNet|Lora|LoRA|Model|Unet|UNET|Conditioning|"
+                        r"Guider|IPAdapter|Encode|Decode", re.I)
+
+
+def exec_findings(ev, cmd):
+    e = ev.exec_error
+    if not e:
+        return []
+    text = f"{e['exception_type']}: {e['message']}".strip(": ")
+    quotes = [_first_lines(text, 4)] + _frame_lines(e["traceback"])
+    return [classify_exception(text, e["node_id"], e["class_type"] or _class_of(ev, e["node_id"]),
+                               quotes, cmd, inputs=e["inputs"], graph=ev.graph)]
+
+
+def classify_exception(text, nid, ct, quotes, cmd, inputs=None, graph=None, confidence="high"):
+    where = f"{ct} node {nid}" if nid else (ct or "a node")
+    model_file = _model_file(inputs)
+    if OOM.search(text):
+        return _oom(text, nid, ct, where, quotes, cmd, confidence)
+    if WRONG_TYPE.search(text):
+        return finding("model_wrong_type", f"{where} loaded {model_file or 'a file'} but ComfyUI could not tell "
+                       "what model it is: it is not a full checkpoint (a LoRA, a diffusion-model-only file, a "
+                       "text encoder...) or a model this ComfyUI version does not support.", nid, ct, quotes,
+                       [fix("Use the loader that matches the file: UNETLoader (models/diffusion_models) for "
+                            "diffusion-only files, LoraLoader for LoRAs, CLIPLoader for text encoders; "
+                            "references/models.md says which file goes where.", None),
+                        fix("See which files the server has in each folder.", cmd.pack("inventory", "--models")),
+                        fix("Update ComfyUI if the model is newer than the server.", "comfy update comfy")],
+                       confidence)
+    if CORRUPT.search(text):
+        return finding("model_corrupt", f"{where} could not read {model_file or 'its model file'}: the file is "
+                       "empty, cut short or not a model at all (an HTML error page saved by a failed download).",
+                       nid, ct, quotes,
+                       [fix(f"Check the file's size against references/models.md; delete {model_file or 'it'} "
+                            "from the models folder and download it again.", cmd.pack("inventory", "--models")),
+                        fix("For gated Hugging Face repos, download with a token (a login page saved as "
+                            ".safetensors gives 'header too large').", "hf auth login")], confidence)
+    if DEVICE.search(text):
+        return finding("device_mismatch", f"{where} mixed tensors on different devices (CPU and GPU), or asked "
+                       "for a GPU this PyTorch cannot use.", nid, ct, quotes,
+                       [fix("See which devices the server has and which PyTorch build it runs.", cmd.pack("status")),
+                        fix("If a custom node moves tensors itself, update that pack; otherwise start ComfyUI "
+                            "with --cpu when there is no usable GPU.", "python main.py --cpu"),
+                        fix("Unload models so they are placed again on the next run.", cmd.pack("queue", "free"))],
+                       confidence)
+    if DTYPE.search(text):
+        return finding("dtype_mismatch", f"{where} got tensors of mismatched precision (fp16/bf16/fp8 vs fp32), "
+                       "usually a model file in a precision this device or node does not handle.", nid, ct, quotes,
+                       [fix("Pick a loader weight_dtype of 'default' (or an fp16/fp32 model file instead of fp8).",
+                            None),
+                        fix("Or start ComfyUI forcing full precision where the device lacks half support.",
+                            "python main.py --force-fp32"),
+                        fix("Unload models before retrying.", cmd.pack("queue", "free"))], confidence)
+    if FAMILY.search(text) or (SHAPE.search(text) and MODEL_NODE.search(ct or "")):
+        return finding("model_family_mismatch", f"{where} got a model whose tensor shapes do not fit: "
+                       "a LoRA, VAE, ControlNet or text encoder made for another base model (e.g. SD 1.5 vs "
+                       "SDXL vs Flux), or the wrong text-encoder type.", nid, ct, quotes,
+                       [fix("Use files from the same model family throughout (checkpoint, LoRA, VAE, text "
+                            "encoders, ControlNet); references/models.md lists which belong together.", None),
+                        fix("Check the loader's type setting (e.g. CLIPLoader type) matches the model.", None),
+                        fix("List the files the server has to pick matching ones.", cmd.pack("inventory", "--models"))],
+                       "high" if FAMILY.search(text) else "medium")
+    if SHAPE.search(text):
+        return finding("shape_mismatch", f"{where} got inputs whose sizes do not fit together (images, masks or "
+                       "latents of different width, height or batch).", nid, ct, quotes,
+                       [fix("Make the inputs the same size (ImageScale / resize the mask) or batch size "
+                            "before this node, then run again.", None),
+                        fix("Check the workflow.", cmd.pack("validate", "<workflow.json>"))], "medium")
+    if FILE_MISSING.search(text):
+        return finding("file_missing", f"{where} could not find a file it needed (a model or input removed "
+                       "after the server listed it, or a path a custom node expects).", nid, ct, quotes,
+                       [fix("Refresh the inventory and check the file is where the node looks.", cmd.pack("inventory")),
+                        fix("Upload a missing input image.", cmd.pack("upload", "<image file>"))], "medium")
+    return finding("unrecognised", f"{where} failed with an error this troubleshooter does not recognise.",
+                   nid, ct, quotes,
+                   [fix("Read the server log around the traceback.", f"curl -s {cmd.server()}/internal/logs"),
+                    fix("If the node belongs to a custom pack, update it; otherwise update ComfyUI.",
+                        "comfy node update all")], "low")
+
+
+def _oom(text, nid, ct, where, quotes, cmd, confidence):
+    gpu = bool(GPU_OOM.search(text))
+    m = re.search(r"tried to allocate ([\d.]+ ?[KMGT]?i?B|\d+ bytes)", text)
+    size = f" (it tried to allocate {_bytes_text(m.group(1))})" if m else ""
+    mem = "GPU memory (VRAM)" if gpu else "memory (RAM)"
+    fixes = [fix("Lower the resolution, the batch size or the number of frames, then run again.", None),
+             fix("Unload cached models and free memory on the server.", cmd.pack("queue", "free"))]
+    if gpu:
+        fixes += [fix("Decode with VAEDecodeTiled instead of VAEDecode (big images and video).", None),
+                  fix("Restart ComfyUI in low-VRAM mode (or --novram / --cpu as a last resort).",
+                      "python main.py --lowvram")]
+    else:
+        fixes.append(fix("Decode with VAEDecodeTiled instead of VAEDecode; close other programs.", None))
+    return finding("out_of_memory", f"{where} ran out of {mem}{size}.", nid, ct, quotes, fixes, confidence)
+
+
+def _bytes_text(raw):
+    m = re.fullmatch(r"(\d+) bytes", raw)
+    if not m:
+        return raw
+    n = float(m.group(1))
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024:
+            return f"{n:.1f} {unit}" if unit != "bytes" else f"{n:.0f} bytes"
+        n /= 1024
+    return f"{n:.1f} EiB"
+
+
+def _model_file(inputs):
+    for key, value in (inputs or {}).items():
+        if key in MODEL_INPUTS or key.endswith("_name"):
+            return value[0] if isinstance(value, list) and value else value
+    return None
+
+
+def _first_lines(text, n):
+    return "\n".join(text.splitlines()[:n])
+
+
+def _frame_lines(traceback):
+    """The last frame of a traceback: where it failed, one line."""
+    frames = [f for f in traceback if isinstance(f, str) and "File " in f]
+    return [frames[-1].strip().splitlines()[0]] if frames else []
+
+
+# -- run states that are not exceptions ---------------------------------------------------------
+def state_findings(ev, cmd):
+    if ev.interrupted:
+        nid, ct = ev.interrupted["node_id"], ev.interrupted["class_type"] or _class_of(ev, ev.interrupted["node_id"])
+        pid = ev.prompt_id or "<prompt id>"
+        return [finding("interrupted", f"The run was interrupted (stopped by a user, a script or a client "
+                        f"timeout) before {ct} node {nid} finished; nothing is wrong with the workflow.",
+                        nid, ct, [f"execution_interrupted at {ct} node {nid}"] + _log_matches(ev, r"Interrupting"),
+                        [fix("Run it again; nodes that finished before the interrupt come from the cache.",
+                             cmd.pack("run", "<workflow.json>")),
+                         fix("See what is queued, so a script does not interrupt it again.", cmd.pack("queue", "list")),
+                         fix("History of this prompt.", cmd.pack("queue", "history", pid))])]
+    if ev.queue and ev.prompt_id:
+        found = _queue_position(ev.queue, ev.prompt_id)
+        if found:
+            return [_still_running(ev, found, cmd)]
+    if ev.run_status is None and ev.executed and not _finished(ev):
+        node = sorted(ev.executed, key=_node_order)[-1]
+        ct = _class_of(ev, node)
+        return [finding("wait_timeout", f"The messages stop while {ct or 'node'} node {node} was executing: the run "
+                        "had not finished when the client stopped listening. It may still be running.",
+                        node, ct, [f"last message: executing node {node}; no execution_success, "
+                                   "execution_error or execution_interrupted"],
+                        [fix("Ask the server about it (history, queue, log).",
+                             cmd.pack("diagnose", ev.prompt_id or "<prompt id>")),
+                         fix("Keep waiting for it.", cmd.pack("queue", "wait", ev.prompt_id or "<prompt id>"))],
+                        "medium")]
+    if ev.run_status in ("queued", "running", "timeout", "timed_out"):
+        return [finding("wait_timeout", f"The client stopped waiting while the run was {ev.run_status}; the "
+                        "server may still be working on it (long video jobs take many minutes on a busy "
+                        "server).", None, None, [f"run status: {ev.run_status}"],
+                        [fix("Keep waiting for it (no time limit unless --max-wait).",
+                             cmd.pack("queue", "wait", ev.prompt_id or "<prompt id>")),
+                         fix("Or stop it.", cmd.pack("queue", "interrupt", ev.prompt_id or "<prompt id>"))],
+                        "medium")]
+    return []
+
+
+def _finished(ev):
+    return bool(ev.saw_success or ev.status_str or ev.exec_error or ev.interrupted or ev.connection_errors
+                or ev.saw_end)
+
+
+def _still_running(ev, found, cmd):
+    where, position = found
+    pid = ev.prompt_id
+    node = sorted(ev.executed, key=_node_order)[-1] if ev.executed else None
+    ct = _class_of(ev, node)
+    doing = f", now at {ct} node {node}" if node else ""
+    summary = (f"The run has not failed: it is still executing on the server{doing}. The client stopped "
+               "waiting (a timeout), not the server." if where == "running" else
+               f"The run has not failed: it is waiting in the queue ({position} ahead of it).")
+    return finding("still_running", summary, node if where == "running" else None, ct if where == "running" else None,
+                   [f"/queue lists {pid} as {where}"],
+                   [fix("Wait for it to finish (no time limit unless --max-wait); long video jobs can take "
+                        "many minutes.", cmd.pack("queue", "wait", pid)),
+                    fix("Or stop it.", cmd.pack("queue", "interrupt", pid)),
+                    fix("Then fetch its outputs.", cmd.pack("queue", "outputs", pid))])
+
+
+def _queue_position(queue, pid):
+    for item in queue.get("queue_running") or []:
+        if len(item) > 1 and item[1] == pid:
+            return "running", 0
+    pending = sorted(queue.get("queue_pending") or [], key=lambda item: item[0] if item else 0)
+    for i, item in enumerate(pending):
+        if len(item) > 1 and item[1] == pid:
+            return "pending", i + len(queue.get("queue_running") or [])
+    return None
+
+
+def success_findings(ev, cmd):
+    if not (ev.status_str == "success" or ev.saw_success or ev.run_status == "success"):
+        return []
+    nodes = set(ev.graph) or ev.cached | ev.executed
+    if ev.cached and nodes and nodes <= ev.cached:
+        return [finding("cached_run", "The run succeeded without computing anything: every node's result came "
+                        "from the cache of an identical earlier run, so no new files were written.", None, None,
+                        [f"execution_cached: nodes {sorted(ev.cached, key=_node_order)} (all "
+                         f"{len(nodes)} nodes)"],
+                        [_new_seed_fix(ev, cmd),
+                         fix("Fetch the outputs of this (cached) run.",
+                             cmd.pack("queue", "outputs", ev.prompt_id or "<prompt id>"))])]
+    return [finding("no_failure", "The run succeeded" + (f"; {len(ev.cached)} node(s) came from the cache"
+                    if ev.cached else "") + ".", None, None, [f"status: {ev.status_str or ev.run_status or 'success'}"],
+                    [fix("Fetch its outputs.", cmd.pack("queue", "outputs", ev.prompt_id or "<prompt id>"))])]
+
+
+def _new_seed_fix(ev, cmd):
+    text = ("Change something to get a new result (a new seed, a different prompt text); the outputs of "
+            "the earlier identical run are already on disk.")
+    for nid in sorted(ev.graph, key=_node_order):
+        inputs = (ev.graph[nid] or {}).get("inputs") or {}
+        for name in ("seed", "noise_seed"):
+            if isinstance(inputs.get(name), (int, float)):
+                return fix(text, cmd.pack("run", "<workflow.json>", "--set", f"{nid}.{name}=<new seed>"))
+    return fix(text, cmd.pack("run", "<workflow.json>", "--set", "<node>.<input>=<new value>"))
+
+
+# -- the server itself ---------------------------------------------------------------------------
+def server_findings(ev, cmd):
+    out = []
+    if ev.connection_errors:
+        out.append(finding("server_unreachable", "The ComfyUI server stopped answering: it is not running, "
+                           "crashed or was restarted (if it died mid-run, the run and its history are lost).",
+                           None, None, ev.connection_errors[:3] + _log_matches(ev, r"Killed|Segmentation fault"),
+                           [fix("Check whether the server answers.", cmd.pack("status")),
+                            fix("Start it again (from the ComfyUI folder), then re-run the workflow.",
+                                "python main.py --listen 127.0.0.1 --port 8188"),
+                            fix("If it died during a large job, it may have been out of memory: lower "
+                                "resolution/batch or start with --lowvram.", "python main.py --lowvram")]))
+    if ev.http_status and ev.http_status >= 500:
+        cause_line = next((l for l in reversed(ev.log_lines) if re.match(r"^\w[\w.]*(Error|Exception):", l)), None)
+        json_body = cause_line and "JSONDecodeError" in cause_line
+        out.append(finding("server_error", "The server failed while handling the request (HTTP "
+                           f"{ev.http_status})" + (": the request body was not valid JSON." if json_body else "."),
+                           None, None, [_first_lines(ev.server_error_text or "", 1), cause_line],
+                           [fix("Read the server log for the traceback.", f"curl -s {cmd.server()}/internal/logs"),
+                            fix("Send a well-formed API workflow (check it first).", cmd.pack("validate", "<workflow.json>"))
+                            if json_body else
+                            fix("If it keeps failing, restart ComfyUI; update it or the custom node in the "
+                                "traceback.", "comfy update all")]))
+    return out
+
+
+def lost_finding(ev, cmd):
+    started = _log_matches(ev, r"Starting server|To see the GUI go to")
+    return finding("prompt_lost", f"The server has no record of prompt {ev.prompt_id}: not in its history nor "
+                   "its queue. History lives in memory, so the server was most likely restarted (or crashed) "
+                   "since, or the id belongs to another server.", None, None,
+                   [f"/history/{ev.prompt_id} is empty; /queue does not list it"] + started[:1],
+                   [fix("Check the server (its uptime and queue).", cmd.pack("status")),
+                    fix("Run the workflow again.", cmd.pack("run", "<workflow.json>")),
+                    fix("List the prompts this server knows.", cmd.pack("queue", "history"))], "medium")
+
+
+# -- plain log text -----------------------------------------------------------------------------
+def log_findings(ev, cmd):
+    lines = ev.log_lines
+    if not lines:
+        return []
+    out = []
+    for line in lines:
+        m = re.search(r"Cannot execute because node (.+?) does not exist", line)
+        if m:
+            nid = _node_id_from_details(line)
+            return [_lower(node_missing(nid, m.group(1), line.strip(), cmd))]
+    out += _log_validation(lines, cmd) or _log_invalid_prompt(lines, cmd)
+    if out:
+        return out
+    exc = _last_exception(lines)
+    if exc and any(l.startswith("Error handling request") for l in lines):
+        ev.http_status, ev.server_error_text = 500, "Error handling request (HTTP 500)"
+        return [_lower(f) for f in server_findings(ev, cmd)]
+    if exc:
+        nid, ct = _log_node(lines)
+        quotes = [exc] + _log_frame(lines)
+        out.append(_lower(classify_exception(exc, nid, ct, quotes, cmd)))
+    elif any("Processing interrupted" in l for l in lines):
+        out.append(finding("interrupted", "The run was interrupted (stopped by a user, a script or a client "
+                           "timeout).", None, None, _log_matches(ev, r"Interrupting|Processing interrupted"),
+                           [fix("Run it again.", cmd.pack("run", "<workflow.json>"))], "medium"))
+    else:
+        hits = [l for l in lines if FAMILY.search(l) or OOM.search(l) or DEVICE.search(l) or DTYPE.search(l)]
+        if hits:
+            out.append(_lower(classify_exception(hits[0], None, None, hits[:3], cmd)))
+    return out
+
+
+LOG_VALIDATION = re.compile(r"^\s*\*\s+(?P<ct>\S+)\s+(?P<nid>[^:\s]+):\s*$")
+LOG_REASON = re.compile(r"^\s*-\s+(?P<msg>[^:]+):\s*(?P<details>.*)$")
+LOG_TYPES = {"Required input is missing": "required_input_missing", "Value not in list": "value_not_in_list",
+             "Return type mismatch between linked nodes": "return_type_mismatch",
+             "Custom validation failed for node": "custom_validation_failed",
+             "Exception when validating node": "exception_during_validation",
+             "Exception when validating inner node": "exception_during_inner_validation"}
+
+
+def _log_validation(lines, cmd):
+    """The server logs each rejected node as `* Class id:` followed by `  - message: details`."""
+    ev = Evidence()
+    current = None
+    for line in lines:
+        m = LOG_VALIDATION.match(line)
+        if m and m.group("ct") != "(prompt)":
+            current = (m.group("nid"), m.group("ct"))
+            continue
+        r = LOG_REASON.match(line)
+        if r and current:
+            msg, details = r.group("msg"), r.group("details")
+            typ = LOG_TYPES.get(msg) or _typed_message(msg)
+            if typ:
+                if typ.startswith("value_") and typ != "value_not_in_list":
+                    details = details.strip()
+                ev.node_errors.setdefault(current[0], {"class_type": current[1], "errors": []})["errors"].append(
+                    {"type": typ, "message": msg, "details": details, "extra_info": {}})
+        elif not line.startswith(" "):
+            current = None
+    return [_lower(f) for f in validation_findings(ev, cmd)] if ev.node_errors else []
+
+
+def _log_invalid_prompt(lines, cmd):
+    """`invalid prompt: {...}`: the server's top-level error, logged as a Python dict."""
+    for line in lines:
+        if line.startswith("invalid prompt: {"):
+            try:
+                err = ast.literal_eval(line[len("invalid prompt: "):].strip())
+            except (ValueError, SyntaxError):
+                continue
+            if isinstance(err, dict) and err.get("type") != "prompt_outputs_failed_validation":
+                return [_lower(_top_level_finding(Evidence(), err, cmd))]
+    return []
+
+
+def _typed_message(msg):
+    if re.match(r"Value .* smaller than min", msg):
+        return "value_smaller_than_min"
+    if re.match(r"Value .* bigger than max", msg):
+        return "value_bigger_than_max"
+    if msg.startswith("Failed to convert an input value"):
+        return "invalid_input_type"
+    if msg.startswith("Bad linked input"):
+        return "bad_linked_input"
+    return None
+
+
+def _last_exception(lines):
+    for line in reversed(lines):
+        s = line.strip()
+        if re.match(r"^([\w.]+(Error|Exception|Interrupt)|RuntimeError|SafetensorError)\b.*:", s) \
+                or re.match(r"^torch\.\w+\.\w*Error", s):
+            return s
+        if re.match(r"^!!! Exception during processing !!!", s):
+            idx = lines.index(line)
+            return lines[idx + 1].strip() if idx + 1 < len(lines) else s
+    return None
+
+
+def _log_node(lines):
+    """ComfyUI logs the node that raised in the traceback's execute frame only; the class comes from it."""
+    for line in reversed(lines):
+        m = re.search(r"Exception in node (\S+) \((\w+)\)", line)
+        if m:
+            return m.group(1), m.group(2)
+    return None, None
+
+
+def _log_frame(lines):
+    frames = [l.strip() for l in lines if l.strip().startswith("File ")]
+    return frames[-1:]
+
+
+def _log_matches(ev, pattern):
+    return [l.strip() for l in ev.log_lines + ev.context_lines if re.search(pattern, l)][:3]
+
+
+def _lower(f):
+    """Text alone is weaker evidence than the server's structured answer."""
+    f["confidence"] = {"high": "medium", "medium": "low", "low": "low"}[f["confidence"]]
+    return f
+
+
+# -- putting it together ------------------------------------------------------------------------
+def diagnose(ev, url=None, live_lost=False):
+    """The diagnosis dict (see docs: cause, summary, node_id, class_type, evidence, fixes, confidence, problems)."""
+    cmd = Commands(url)
+    found = (validation_findings(ev, cmd) or exec_findings(ev, cmd) or state_findings(ev, cmd))
+    found += server_findings(ev, cmd) if not found or ev.connection_errors else []
+    if not found and (live_lost or ev.run_status == "lost" or _unknown_to_server(ev)):
+        found = [lost_finding(ev, cmd)]
+    if not found:
+        found = success_findings(ev, cmd)
+    if not found and not ev.exec_error:
+        found = log_findings(ev, cmd)
+    if not found:
+        found = [finding("unrecognised", "Nothing in this input matches a failure this troubleshooter knows.",
+                         None, None, _tail(ev.log_lines),
+                         [fix("Give the prompt id instead, so the server's history, queue and log are read.",
+                              cmd.pack("diagnose", "<prompt id>"))], "low")]
+    primary, rest = _primary(found)
+    primary["problems"] = rest
+    return primary
+
+
+def _unknown_to_server(ev):
+    """A recorded /history answer that is empty while /queue does not list the prompt either."""
+    return (ev.queue is not None and bool(ev.prompt_id) and ev.status_str is None and not ev.saw_success
+            and not ev.exec_error and not _queue_position(ev.queue, ev.prompt_id))
+
+
+def _primary(found):
+    """Server-down outranks all (nothing else can be checked); then the first in the server's order."""
+    order = sorted(range(len(found)), key=lambda i: (found[i]["cause"] != "server_unreachable", i))
+    return found[order[0]], [found[i] for i in order[1:]]
+
+
+def _tail(lines):
+    return [l.strip() for l in lines[-5:]]
+
+
+def _class_of(ev, nid):
+    node = ev.graph.get(str(nid)) if nid is not None else None
+    return node.get("class_type") if isinstance(node, dict) else None
+
+
+def _node_order(nid):
+    return (0, int(nid), "") if str(nid).isdigit() else (1, 0, str(nid))
+
+
+# -- references/models.md as data ---------------------------------------------------------------
+def model_source(filename, path=None):
+    """The row of references/models.md naming `filename` ({file, folder, size, url}), or None."""
+    for row in model_table(path):
+        if row["file"].lower() == (filename or "").rsplit("/", 1)[-1].lower():
+            return row
+    return None
+
+
+def model_table(path=None):
+    path = path or PACK_ROOT / "references" / "models.md"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 5 or not cells[1].startswith("`"):
+            continue
+        url = re.search(r"https://huggingface\.co/\S+?/resolve/\S+?(?=[)\s>]|$)", line)
+        rows.append({"file": cells[1].strip("`"), "folder": cells[2].strip("`").removeprefix("models/").strip("/"),
+                     "size": cells[3], "url": url.group(0) if url else None})
+    return rows
