@@ -480,18 +480,29 @@ class Watcher:
         return None
 
 
-def queue_places(client):
-    """{prompt_id: 0 if running else its 1-based position among the pending}."""
+def queue_places(client, client_id=None):
+    """{prompt_id: 0 if running else its 1-based position among the pending}.
+
+    With client_id, only the prompts queued under that client id (ours, even one whose
+    POST /prompt answer we never read).
+    """
     q = client.get_json("/queue", what="reading /queue")
-    places = {}
-    for item in q.get("queue_running") or []:
-        if isinstance(item, list) and len(item) > 1:
-            places[item[1]] = 0
-    pending = sorted((i for i in q.get("queue_pending") or [] if isinstance(i, list) and len(i) > 1),
-                     key=lambda i: i[0])
+    items = [i for i in q.get("queue_running") or [] if _is_item(i, client_id)]
+    places = {i[1]: 0 for i in items}
+    pending = sorted((i for i in q.get("queue_pending") or [] if _is_item(i, None)), key=lambda i: i[0])
     for pos, item in enumerate(pending, start=1):
-        places[item[1]] = pos
+        if _is_item(item, client_id):
+            places[item[1]] = pos
     return places
+
+
+def _is_item(item, client_id):
+    if not (isinstance(item, list) and len(item) > 1):
+        return False
+    if client_id is None:
+        return True
+    extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
+    return extra.get("client_id") == client_id
 
 
 def history_entry(client, prompt_id):
@@ -502,64 +513,64 @@ def history_entry(client, prompt_id):
 
 
 # -- stopping our own prompts -------------------------------------------------------------------
-def cancel(client, prompt_ids):
+def cancel(client, prompt_ids, client_id=None):
     """Delete our pending prompts and interrupt our running one, never anyone else's.
 
-    A pending prompt may start between reading the queue and deleting it, so look again.
-    Returns {"deleted": [...], "interrupted": [...], "not_found": [...]}.
+    `client_id` adds every prompt queued under it. A pending prompt may start between reading
+    the queue and deleting it, so look again. Returns {"deleted", "interrupted", "not_found"}.
     """
     wanted = set(prompt_ids)
+    if client_id:
+        wanted |= set(queue_places(client, client_id))
     done = {"deleted": [], "interrupted": [], "not_found": []}
     for _ in range(3):
         places = queue_places(client)
-        pending = [p for p in wanted if places.get(p, 0) > 0]
-        running = [p for p in wanted if places.get(p) == 0]
+        pending = sorted(p for p in wanted if places.get(p, 0) > 0)
+        running = sorted(p for p in wanted if places.get(p) == 0)
         if pending:
             client.check(client.request("POST", "/queue", json_body={"delete": pending}), "POST /queue delete")
             done["deleted"] += pending
         for p in running:
-            # a prompt_id makes the server interrupt only if that very prompt is running
-            client.check(client.request("POST", "/interrupt", json_body={"prompt_id": p}), "POST /interrupt")
+            _interrupt(client, p)
             done["interrupted"].append(p)
         wanted -= set(pending) | set(running)
-        gone = [p for p in wanted if p not in places]
+        gone = sorted(p for p in wanted if p not in places)
         done["not_found"] += gone
         wanted -= set(gone)
         if not pending:
             break
     again = queue_places(client)
-    for p in done["deleted"]:
+    for p in list(done["deleted"]):
         if again.get(p) == 0:  # it started just before the delete landed
-            client.check(client.request("POST", "/interrupt", json_body={"prompt_id": p}), "POST /interrupt")
+            _interrupt(client, p)
             done["deleted"].remove(p)
             done["interrupted"].append(p)
     return done
 
 
-def wait_or_cancel(watcher, max_wait=None, cancel_on_ctrl_c=True):
-    """watcher.wait(), turning Ctrl-C into a cancel of our own unfinished prompts and exit 130."""
+def _interrupt(client, prompt_id):
+    # with a prompt_id the server interrupts only if that very prompt is the one running
+    client.check(client.request("POST", "/interrupt", json_body={"prompt_id": prompt_id}), "POST /interrupt")
+
+
+def stop_on_ctrl_c(watcher, cancel_ours=True):
+    """After Ctrl-C: cancel our own prompts (or just stop watching) and raise Interrupted (exit 130)."""
+    watcher.progress.done()
+    unfinished = [j.prompt_id for j in watcher.jobs.values() if not j.done]
+    if not cancel_ours:
+        raise Interrupted("stopped waiting; the prompt keeps running on the server",
+                          hint=f"pick it up with: python scripts/queue.py wait {' '.join(unfinished)}")
     try:
-        return watcher.wait(max_wait=max_wait)
-    except KeyboardInterrupt:
-        watcher.progress.done()
-        unfinished = [j.prompt_id for j in watcher.jobs.values() if not j.done]
-        if not cancel_on_ctrl_c:
-            raise Interrupted("stopped waiting; the prompt keeps running on the server",
-                              hint=f"pick it up with: python scripts/queue.py wait {' '.join(unfinished)}")
-        try:
-            done = cancel(watcher.client, unfinished)
-        except (ServerError, ServerUnreachable) as exc:
-            raise Interrupted(f"interrupted; could not cancel on the server: {exc.message}",
-                              prompt_ids=unfinished) from None
-        what = []
-        if done["interrupted"]:
-            what.append(f"interrupted {', '.join(done['interrupted'])}")
-        if done["deleted"]:
-            what.append(f"removed {len(done['deleted'])} pending from the queue")
-        raise Interrupted("interrupted" + (f": {'; '.join(what)}" if what else ""),
+        done = cancel(watcher.client, unfinished, client_id=watcher.client_id)
+    except (ServerError, ServerUnreachable) as exc:
+        raise Interrupted(f"interrupted; could not cancel on the server: {exc.message}",
                           prompt_ids=unfinished) from None
-    finally:
-        watcher.close()
+    what = []
+    if done["interrupted"]:
+        what.append(f"interrupted {', '.join(done['interrupted'])}")
+    if done["deleted"]:
+        what.append(f"removed {len(done['deleted'])} pending from the queue")
+    raise Interrupted("interrupted" + (f": {'; '.join(what)}" if what else ""), prompt_ids=unfinished)
 
 
 # -- choosing a server --------------------------------------------------------------------------

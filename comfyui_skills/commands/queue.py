@@ -223,7 +223,12 @@ def cmd_wait(args):
         jobs.append(job)
     if len(jobs) > 1:
         progress.label = f"{len(jobs)} prompts"
-    runs.wait_or_cancel(watcher, max_wait=args.max_wait, cancel_on_ctrl_c=False)
+    try:
+        watcher.wait(max_wait=args.max_wait)
+    except KeyboardInterrupt:
+        runs.stop_on_ctrl_c(watcher, cancel_ours=False)
+    finally:
+        watcher.close()
     progress.done()
     return run_cmd.report(args, client, jobs, results, root)
 

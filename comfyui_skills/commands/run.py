@@ -186,27 +186,35 @@ def submit_and_wait(args, client, plan, project):
                                job.prompt_id, collect(client, job, root, args.previews)))
     watcher.open()
     jobs = []
-    for values, wf in plan:
-        answer = runs.submit(client, wf, watcher.client_id)
-        job = runs.Job(answer["prompt_id"], wf, answer.get("number"), total_nodes=len(wf))
-        job.values = values
-        job.dropped = runs.dropped_outputs(answer.get("node_errors"), wf)
-        for d in job.dropped:
-            cli.note(f"warning: {d['label']} will not be produced: the server found errors in node(s) "
-                     f"{', '.join(d['because_of'])}")
-        remember(job, client, project, args.out)
-        watcher.add(job)
-        jobs.append(job)
-    ids = [j.prompt_id for j in jobs]
-    progress.resume_hint = f"python scripts/queue.py wait {' '.join(ids[:3])}" + (" ..." if len(ids) > 3 else "")
-    if args.no_wait:
+    try:
+        for values, wf in plan:
+            jobs.append(submit_one(client, watcher, wf, values, project, args.out))
+        ids = [j.prompt_id for j in jobs]
+        progress.resume_hint = f"python scripts/queue.py wait {' '.join(ids[:3])}" + (" ..." if len(ids) > 3 else "")
+        if args.no_wait:
+            return report_queued(args, client, jobs)
+        if len(jobs) > 1:
+            progress.label = f"{len(jobs)} prompts"
+        watcher.wait(max_wait=args.max_wait)
+    except KeyboardInterrupt:
+        runs.stop_on_ctrl_c(watcher)
+    finally:
         watcher.close()
-        return report_queued(args, client, jobs)
-    if len(jobs) > 1:
-        progress.label = f"{len(jobs)} prompts"
-    runs.wait_or_cancel(watcher, max_wait=args.max_wait)
     progress.done()
     return report(args, client, jobs, results, root)
+
+
+def submit_one(client, watcher, wf, values, project, out):
+    answer = runs.submit(client, wf, watcher.client_id)
+    job = runs.Job(answer["prompt_id"], wf, answer.get("number"), total_nodes=len(wf))
+    job.values = values
+    job.dropped = runs.dropped_outputs(answer.get("node_errors"), wf)
+    for d in job.dropped:
+        cli.note(f"warning: {d['label']} will not be produced: the server found errors in node(s) "
+                 f"{', '.join(d['because_of'])}")
+    remember(job, client, project, out)
+    watcher.add(job)
+    return job
 
 
 def remember(job, client, project, out):
