@@ -8,6 +8,9 @@ recorded ones (a 64x64 PNG, a WEBP), whatever the graph; batch sizes are read fr
 upstream (1 otherwise); PreviewAny shows the text only when its source is StringConcatenate or
 a literal; /prompt verdicts are recorded ones for known graphs, and for other graphs only the
 checks the recordings show (no prompt, unknown class, no output node): anything else is accepted.
+Not recorded (no real server to record from): Comfy Cloud's 401 body and its 404 for paths
+outside /api, which follow the interface contract only; `progress` messages of samplers (no
+model-free node reports progress), so the double never sends them.
 
 Use the `comfy_double` fixture (function scope, fresh state per test):
 
