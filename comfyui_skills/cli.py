@@ -10,9 +10,8 @@ import os
 import sys
 import traceback
 
-from .config import resolve_url
+from .config import DEFAULT_TIMEOUT, resolve_url
 from .errors import ComfyError, Interrupted
-from .transport import DEFAULT_TIMEOUT, Client
 
 
 class Parser(argparse.ArgumentParser):
@@ -53,6 +52,8 @@ def positive_float(text):
 
 
 def client_from(args, **kw):
+    from .transport import Client  # lazily: offline commands should not pay for importing requests
+
     url = resolve_url(getattr(args, "url", None), getattr(args, "project", None))
     key = getattr(args, "api_key", None) or os.environ.get("COMFYUI_API_KEY") or None
     return Client(url, api_key=key, timeout=getattr(args, "timeout", DEFAULT_TIMEOUT), **kw)

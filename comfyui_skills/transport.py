@@ -11,10 +11,9 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from . import __version__
-from .config import is_cloud
+from .config import DEFAULT_TIMEOUT, is_cloud
 from .errors import ServerError, ServerTimeout, ServerUnreachable
 
-DEFAULT_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
 USER_AGENT = f"comfyui-skills/{__version__}"
 
