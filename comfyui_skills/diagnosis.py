@@ -11,7 +11,9 @@ import ast
 import difflib
 import re
 
-from .config import PACK_ROOT
+from urllib.parse import urlsplit
+
+from .config import DEFAULT_URL, PACK_ROOT, normalize_url
 
 # -- what we were given -------------------------------------------------------------------------
 KINDS = {
@@ -236,7 +238,10 @@ class Commands:
         return " ".join(parts)
 
     def server(self):
-        return self.url or "http://127.0.0.1:8188"
+        return normalize_url(self.url) if self.url else DEFAULT_URL
+
+    def port(self):
+        return urlsplit(self.server()).port or 8188
 
 
 # -- validation errors (the server's /prompt answer) --------------------------------------------
@@ -337,10 +342,11 @@ def _missing_model(nid, ct, name, folder, details, extra, quote, cmd):
     wanted = _wanted_value(details, extra)
     have = _listed_values(details)
     fixes = []
-    close = difflib.get_close_matches(wanted or "", have, n=1, cutoff=0.6) if wanted else []
+    stems = {_stem(h): h for h in have}
+    close = difflib.get_close_matches(_stem(wanted or ""), list(stems), n=1, cutoff=0.75) if wanted else []
     if close:
-        fixes.append(fix(f"The server has a similar file: set `{name}` to {close[0]!r} if it is the same model.",
-                         None))
+        fixes.append(fix(f"The server has a similar file: set `{name}` to {stems[close[0]]!r} if it is the "
+                         "same model.", None))
     source = model_source(wanted) if wanted else None
     if source and source.get("url"):
         fixes.append(fix(f"Download it into models/{source.get('folder') or folder} "
@@ -354,6 +360,10 @@ def _missing_model(nid, ct, name, folder, details, extra, quote, cmd):
     fixes.append(fix("Refresh the pack's inventory after adding the file.", cmd.pack("inventory")))
     return finding("model_missing", f"{ct} node {nid} asks for {wanted or 'a model'} in models/{folder}, "
                    "which the server does not have.", nid, ct, [quote], fixes)
+
+
+def _stem(filename):
+    return filename.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
 
 
 def _wanted_value(details, extra):
@@ -716,7 +726,7 @@ def server_findings(ev, cmd):
                            None, None, ev.connection_errors[:3] + _log_matches(ev, r"Killed|Segmentation fault"),
                            [fix("Check whether the server answers.", cmd.pack("status")),
                             fix("Start it again (from the ComfyUI folder), then re-run the workflow.",
-                                "python main.py --listen 127.0.0.1 --port 8188"),
+                                f"python main.py --listen 127.0.0.1 --port {cmd.port()}"),
                             fix("If it died during a large job, it may have been out of memory: lower "
                                 "resolution/batch or start with --lowvram.", "python main.py --lowvram")]))
     if ev.http_status and ev.http_status >= 500:
@@ -935,7 +945,7 @@ def model_table(path=None):
     rows = []
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) < 5 or not cells[1].startswith("`"):
+        if len(cells) < 5 or not re.fullmatch(r"`[^`]+`", cells[1]):
             continue
         url = re.search(r"https://huggingface\.co/\S+?/resolve/\S+?(?=[)\s>]|$)", line)
         rows.append({"file": cells[1].strip("`"), "folder": cells[2].strip("`").removeprefix("models/").strip("/"),
