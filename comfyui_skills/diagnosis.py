@@ -487,7 +487,7 @@ DEVICE = re.compile(r"Expected all tensors to be on the same device|Torch not co
                     r"Input type \(torch\.cuda\.\w+\) and weight type \(torch\.\w+\)|"
                     r"Input type \(torch\.\w+\) and weight type \(torch\.cuda\.\w+\)|"
                     r"No CUDA GPUs are available|CUDA error: invalid device ordinal|"
-                    r"found at least two devices", re.I)
+                    r"found at least two devices|is not on the expected device", re.I)
 DTYPE = re.compile(r"expected scalar type \w+ but found \w+|expected m?a?t?1? ?and m?a?t?2? to have the same dtype|"
                    r"not implemented for '(Half|BFloat16|Float8\w*)'|"
                    r"Input type \((c10::)?\w+\) and (weight|bias) type \((c10::)?\w+\) should be the same|"
