@@ -231,9 +231,11 @@ class Commands:
     def __init__(self, url=None):
         self.url = url
 
+    OFFLINE = ("validate", "convert", "export")  # these read files and the inventory, never the server
+
     def pack(self, script, *args):
         parts = ["python", f"scripts/{script}.py", *args]
-        if self.url:
+        if self.url and script not in self.OFFLINE:
             parts += ["--url", self.url]
         return " ".join(parts)
 
