@@ -43,6 +43,9 @@ def build_parser():
 
 def run(args):
     source = args.source
+    if source == "-" and sys.stdin.isatty():
+        raise InputError("nothing to diagnose: give a prompt id, a file, or pipe the failure into -",
+                         hint="python scripts/diagnose.py PROMPT_ID")
     if source == "-" or Path(source).is_file():
         obj = read_source(source)
         kind = diagnosis.detect_kind(obj)
