@@ -440,7 +440,7 @@ class Watcher:
             else:
                 job.state = "lost"
                 job.lost_reason = (f"{self.client.url} no longer knows prompt {job.prompt_id}: neither queued, "
-                                   f"running nor in its history (was the server restarted?)")
+                                   f"running nor in its history (was the server restarted?); run it again")
 
     def _place(self, job, place):
         if place == 0:

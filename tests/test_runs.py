@@ -13,7 +13,7 @@ import requests
 from conftest import ROOT, script
 from double import comfy_double  # noqa: F401  (the fixture)
 
-from comfyui_skills import overrides
+from comfyui_skills import overrides, runs
 from comfyui_skills.errors import InputError
 
 SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
@@ -320,3 +320,19 @@ def test_overrides_type_values_and_refuse_ambiguous_titles():
     axes = overrides.sweep_axes(wf, info, ["3.cfg=4,5"], seeds=2)
     plans = overrides.variants(wf, axes)
     assert len(plans) == 4 and {p[1]["3"]["inputs"]["cfg"] for p in plans} == {4.0, 5.0}
+
+
+def test_partial_acceptance_names_the_outputs_that_will_not_be_produced():
+    rec = json.loads((ROOT / "tests" / "fixtures" / "runs" / "partial_prompt_answer.json").read_text())
+    wf, body = rec["request"]["prompt"], rec["body"]
+    [d] = runs.dropped_outputs(body["node_errors"], wf)
+    assert d["node_id"] == "4" and d["label"] == "#4 SaveImage" and d["because_of"] == ["3"]
+    [line] = runs.node_error_lines(body["node_errors"], wf)
+    assert "#3 ImageBlur input 'blur_radius': value_smaller_than_min" in line
+
+
+def test_slow_server_answers_still_end_in_a_result(comfy_double, pack_env):
+    comfy_double.delay = 0.3
+    r = script("run", SOLID, "--url", comfy_double.url, "--json", env=pack_env)
+    assert r.returncode == 0, r.stderr
+    assert Path(json.loads(r.stdout)["outputs"][0]["path"]).is_file()

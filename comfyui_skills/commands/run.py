@@ -161,7 +161,7 @@ def check(plan, info, path):
                               hint="fix it, or send it anyway with --no-validate",
                               errors=report["errors"])
         for e in report["errors"] if report["verdict"] == "partial" else []:
-            cli.note(f"warning: {label}: {_problem(e)} (that output will not be produced)")
+            cli.note(f"warning: {label}: {_problem(e)} (outputs that depend on it will not be produced)")
 
 
 def _problem(p):
