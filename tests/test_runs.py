@@ -336,3 +336,57 @@ def test_slow_server_answers_still_end_in_a_result(comfy_double, pack_env):
     r = script("run", SOLID, "--url", comfy_double.url, "--json", env=pack_env)
     assert r.returncode == 0, r.stderr
     assert Path(json.loads(r.stdout)["outputs"][0]["path"]).is_file()
+
+
+def test_local_input_file_is_uploaded_and_named_in_the_prompt(comfy_double, pack_env, tmp_path):
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(comfy_double.rec.sample_bytes["png"])
+    wf = write_wf(tmp_path, {"1": {"class_type": "LoadImage", "inputs": {"image": "photo.png"}},
+                             "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "u"}}})
+    # --no-validate: the double's recorded LoadImage list cannot grow with the upload
+    r = script("run", wf, "--url", comfy_double.url, "--json", "--no-validate", env=pack_env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "uploaded" in r.stderr and "photo.png" in r.stderr
+    assert comfy_double.files[("input", "", "photo.png")] == photo.read_bytes()
+    assert comfy_double.posted[-1]["prompt"]["1"]["inputs"]["image"] == "photo.png"
+
+
+def test_several_servers_the_shortest_queue_wins(comfy_double, pack_env):
+    from double import ComfyDouble
+    busy = ComfyDouble().start()
+    try:
+        busy.pause()
+        for c in (1, 2):
+            wf = json.loads(SOLID.read_text())
+            wf["1"]["inputs"]["color"] = c
+            requests.post(busy.url + "/prompt", json={"prompt": wf, "client_id": "other"})
+        proj = Path(pack_env["COMFYUI_SKILLS_PROJECTS"]) / "two"
+        proj.mkdir(parents=True)
+        (proj / "project.yaml").write_text(f"urls: [{busy.url}, {comfy_double.url}]\n")
+        r = script("run", SOLID, "--project", "two", "--json", env=pack_env)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["url"] == comfy_double.url and "using " + comfy_double.url in r.stderr
+        assert not busy.posted[2:]
+    finally:
+        busy.stop()
+
+
+def test_progress_is_sparse_without_a_terminal_and_notes_a_long_run():
+    import io
+    from comfyui_skills.progress import Progress
+    now = [0.0]
+    out = io.StringIO()
+    p = Progress(stream=out, tty=False, clock=lambda: now[0])
+    p.resume_hint = "python scripts/queue.py wait ID"
+    p.queued(3)
+    p.node(1, 2, "3", "KSampler", "Sampler")
+    for v in range(1, 21):
+        p.step(v, 20)
+    steps = [x for x in out.getvalue().splitlines() if "step" in x]
+    assert len(steps) <= 5 and steps[-1].endswith("step 20/20  0.0s")  # quarter marks, not 20 lines
+    now[0] = 601.0
+    p.tick()
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("queued at position 3")
+    assert "node 1/2: #3 KSampler 'Sampler'" in lines[1]
+    assert any("still running after 10m01s" in x and "queue.py wait ID" in x for x in lines)
