@@ -34,6 +34,8 @@ Knobs (attributes and methods of the fixture object):
     break_view = True         /view sends half the file, then cuts the connection
     add_file(type, subfolder, name, data)   put a file where /view and LoadImage find it
     models[folder] = [...]    what /models/{folder} lists (recorded: every folder empty)
+    add_model(folder, name, "Class.input", ...)  a model file appears in /models/{folder} and in
+                              those loader inputs' option lists, as the real server shows it
 Records for assertions: `requests` (method, path, headers of each HTTP request), `posted` (bodies
 POSTed to /prompt), `interrupts` (bodies POSTed to /interrupt).
 """
@@ -122,6 +124,7 @@ class ComfyDouble:
         self.break_view = False
         self.cloud_key = None
         self.models = {name: [] for name in self.rec.rest["/models"]["body"]}
+        self.object_info = self.rec.object_info
         self.requests, self.posted, self.interrupts, self.blob_requests = [], [], [], []
         self._fail, self._garble = {}, {}
         self._ws_drop_after = None
@@ -151,6 +154,19 @@ class ComfyDouble:
 
     def go_cloud(self, api_key):
         self.cloud_key = api_key
+
+    def add_model(self, folder, name, *loader_inputs):
+        """A model file appears, as on the real server: /models/FOLDER lists it, and so do the
+        option lists of the loader inputs named "Class.input" (object_info does not say which
+        inputs read which folder, so the caller names them)."""
+        self.models.setdefault(folder, []).append(name)
+        if self.object_info is self.rec.object_info:
+            self.object_info = copy.deepcopy(self.rec.object_info)  # the recording is shared by every test
+        for ref in loader_inputs:
+            cls, inp = ref.split(".", 1)
+            inputs = self.object_info[cls]["input"]
+            spec = (inputs.get("required") or {}).get(inp) or inputs["optional"][inp]
+            spec[0].append(name)
 
     def forget(self, prompt_id):
         self.history.pop(prompt_id, None)
@@ -278,11 +294,11 @@ class ComfyDouble:
         return web.json_response(self.models[folder])
 
     async def _object_info(self, request):
-        return web.json_response(self.rec.object_info)
+        return web.json_response(self.object_info)
 
     async def _object_info_one(self, request):
         name = request.match_info["node_class"]
-        return web.json_response({name: self.rec.object_info[name]} if name in self.rec.object_info else {})
+        return web.json_response({name: self.object_info[name]} if name in self.object_info else {})
 
     async def _get_queue(self, request):
         return web.json_response({"queue_running": list(self.running.values()), "queue_pending": list(self.queue)})
