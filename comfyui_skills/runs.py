@@ -465,6 +465,9 @@ class Watcher:
         job.entry = entry
         job.workflow = job.workflow or prompt_of(entry)
         job.state = "finished"
+        if len(self.jobs) > 1:
+            done = sum(j.done for j in self.jobs.values())
+            self.progress.label = f"{done}/{len(self.jobs)} prompts done"
         if self.on_finished:
             self.on_finished(job)
 

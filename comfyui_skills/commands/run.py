@@ -26,7 +26,8 @@ subfolders kept, never over an existing file. Ctrl-C interrupts our own prompt (
 the queue) and exits 130. When no server answers, the workflow is validated against the inventory
 and exported instead ("status": "offline", exit 0; --online-only makes that exit 3).
 
-exit codes: 0 success (or offline export); 1 rejected, failed, interrupted or lost; 2 bad input;
+exit codes: 0 success (or offline export); 1 rejected, failed, interrupted, lost, or still running
+when --max-wait ran out; 2 bad input;
 3 no server (with --online-only); 4 the server answered with an error; 130 Ctrl-C.
 """
 
@@ -194,7 +195,7 @@ def submit_and_wait(args, client, plan, project):
         if args.no_wait:
             return report_queued(args, client, jobs)
         if len(jobs) > 1:
-            progress.label = f"{len(jobs)} prompts"
+            progress.label = f"0/{len(jobs)} prompts done"
         watcher.wait(max_wait=args.max_wait)
     except KeyboardInterrupt:
         runs.stop_on_ctrl_c(watcher)
