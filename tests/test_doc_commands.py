@@ -64,3 +64,12 @@ def test_every_documented_command_runs_live(doc, live_url, tmp_path):
     # A CPU test server has no real checkpoint, so the text-to-image lines cannot pass there.
     failures = [f for f in run_doc(doc, live_url, tmp_path) if "text-to-image" not in f.splitlines()[0]]
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.live
+def test_live_walkthrough_ends_with_an_image_on_disk(live_url, tmp_path):
+    failures = [f for f in run_doc("skills/comfyui-api/SKILL.md", live_url, tmp_path)
+                if "text-to-image" not in f.splitlines()[0]]
+    assert not failures, "\n".join(failures)
+    pngs = list((tmp_path / "projects").rglob("*.png"))
+    assert pngs and all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
