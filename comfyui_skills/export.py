@@ -38,8 +38,7 @@ def export_workflow(workflow_obj, project, name=None, fmt="api", force=False, in
     schema = conversion.Schema(inv.object_info)
     api = (workflow_obj if source_fmt == workflow.API
            else conversion.ui_to_api(workflow_obj, schema, keep_unknown))
-    report = validation.validate(api, inv.object_info, models=inv.models, input_files=inv.input_files,
-                                 local_files_known=not inv.bundled)
+    report = validation.validate_against(api, inv)
     if report["verdict"] == validation.REJECTED and not allow_invalid:
         raise CheckFailed(f"ComfyUI would reject this workflow: {first_error(report)}",
                           hint="fix it (validate.py shows every problem), or export anyway with --allow-invalid",

@@ -56,6 +56,16 @@ def validate(workflow, object_info, *, models=None, input_files=None, local_file
         return _Check(workflow, schema, models, input_files, local_files_known).run()
 
 
+def validate_against(workflow, inv):
+    """validate() with what an inventory.Inventory knows of the install's files.
+
+    The bundled core inventory lists no models and no input files, so there a model or input
+    file the workflow names but the lists lack is a warning, not an error.
+    """
+    return validate(workflow, inv.object_info, models=inv.models, input_files=inv.input_files,
+                    local_files_known=not inv.bundled)
+
+
 _SCHEMAS = {}
 
 
@@ -323,7 +333,9 @@ class _Check:
             return problem("value_bigger_than_max", f"node {nid} ({ct}) input '{name}': {value} is above "
                            f"the maximum {hi}", nid, ct, name, _range_hint(inp))
         if inp.strict_options and value not in inp.options:
-            return self.unless_unknowable(self.not_in_list(nid, spec, inp, value), not inp.options)
+            # a loader's list may keep fixed entries (VAELoader's "pixel_space") next to its files
+            unknowable = not inp.options or _looks_like_model(value)
+            return self.unless_unknowable(self.not_in_list(nid, spec, inp, value), unknowable)
         return None
 
     def unless_unknowable(self, err, unknowable):
@@ -356,8 +368,7 @@ class _Check:
             for folder, files in self.models.items():
                 if files and wanted <= set(files):
                     return folder
-        looks_like_model = isinstance(value, str) and value.lower().endswith(MODEL_EXTENSIONS)
-        return MODEL_FOLDERS.get(inp.name) if looks_like_model else None
+        return MODEL_FOLDERS.get(inp.name) if _looks_like_model(value) else None
 
     # -- warnings ------------------------------------------------------------------------
 
@@ -392,6 +403,10 @@ class _Check:
         path = " -> ".join(cycle)
         return problem("dependency_cycle", f"nodes {path} form a cycle: each waits for the other",
                        hint="break the loop: a node cannot depend on its own output")
+
+
+def _looks_like_model(value):
+    return isinstance(value, str) and value.lower().endswith(MODEL_EXTENSIONS)
 
 
 # -- type rules ----------------------------------------------------------------------------

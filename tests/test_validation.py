@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import script
-from comfyui_skills import schema
+from comfyui_skills import inventory, schema, validation
 from comfyui_skills.validation import validate
 
 FIX = Path(__file__).parent / "fixtures" / "validation"
@@ -318,3 +318,28 @@ def test_a_prompt_request_body_is_validated_as_its_workflow(tmp_path, oi_file, w
     r = script("validate", body, "--object-info", oi_file, "--json", env=pack_env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads(r.stdout)["verdict"] == "ok"
+
+
+VAE_WORKFLOW = {
+    "1": {"class_type": "VAELoader", "inputs": {"vae_name": "vae-ft-mse-840000-ema-pruned.safetensors"}},
+    "2": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+    "3": {"class_type": "VAEDecode", "inputs": {"samples": ["2", 0], "vae": ["1", 0]}},
+    "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
+}
+
+
+def test_bundled_inventory_warns_about_a_model_missing_from_a_list_with_fixed_entries(pack_env):
+    # VAELoader lists "pixel_space" next to its files: the bundled inventory cannot know the files
+    inv = inventory.load_bundled()
+    report = validation.validate_against(VAE_WORKFLOW, inv)
+    assert report["verdict"] == "ok", report["errors"]
+    assert [w["input_name"] for w in report["warnings"]] == ["vae_name"]
+    with_files = validation.validate(VAE_WORKFLOW, inv.object_info)  # a server whose list this is
+    assert with_files["verdict"] == "rejected"
+
+
+def test_export_with_the_bundled_inventory_accepts_a_model_it_cannot_see(tmp_path, pack_env):
+    r = script("export", write(tmp_path, "vae.json", VAE_WORKFLOW), "--project", "p", env=pack_env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    receipt = json.loads((tmp_path / "projects" / "p" / "workflows" / "vae.receipt.json").read_text())
+    assert receipt["verdict"] == "ok" and receipt["warnings"][0]["type"] == "unchecked_value_not_in_list"

@@ -168,7 +168,7 @@ def run_diff(args):
 
 def broken_workflows(old, new):
     """Saved workflows (projects/*/workflows/*.json) that validated before and do not now."""
-    from ..validation import validate
+    from ..validation import validate_against as validate
     from ..workflow import API, load as load_workflow
     broken = []
     for path in sorted(config.projects_dir().glob("*/workflows/*.json")):
@@ -185,8 +185,7 @@ def broken_workflows(old, new):
 
 
 def _verdict(validate, wf, inv):
-    result = validate(wf, inv.object_info, models=inv.models, input_files=inv.input_files,
-                      local_files_known=not inv.bundled)
+    result = validate(wf, inv)
     return result["verdict"], result["errors"]
 
 

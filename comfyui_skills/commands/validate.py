@@ -3,7 +3,7 @@
 from .. import cli, inventory, workflow
 from ..errors import InputError
 from ..files import read_json
-from ..validation import validate
+from ..validation import validate_against
 
 EPILOG = """\
 examples:
@@ -61,8 +61,7 @@ def check_file(path, inv):
         err = {"node_id": None, "class_type": None, "type": exc.details.get("kind", "unreadable_file"),
                "input_name": None, "message": exc.message, "hint": exc.hint}
         return {"file": str(path), "verdict": None, "error": exc.message, "errors": [err], "warnings": []}
-    result = validate(wf, inv.object_info, models=inv.models, input_files=inv.input_files,
-                      local_files_known=not inv.bundled)
+    result = validate_against(wf, inv)
     return {"file": str(path), **result}
 
 
