@@ -14,14 +14,15 @@ from `_meta`. Converting that back gives the same API JSON.
 import random
 import re
 import uuid
+import weakref
 from collections import namedtuple
 
 from .errors import InputError
+from .schema import WIDGET_TYPES as VALUE_TYPES, Schema
 
 NEVER, BYPASS = 2, 4
 IO_INPUT, IO_OUTPUT = -10, -20  # ids of a subgraph's input and output nodes inside it
 UI_ONLY = {"Note", "MarkdownNote", "PrimitiveNode", "Reroute", "Comfy.ImageCompare"}
-VALUE_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 FRONTEND_WIDGET_TYPES = {"WEBCAM", "LOAD_3D", "LOAD_3D_ANIMATION"}
 UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
 CONTROL_VALUES = ("fixed", "increment", "decrement", "randomize")
@@ -49,110 +50,79 @@ EXTENSION_WIDGETS = {
 Link = namedtuple("Link", "id origin_id origin_slot target_id target_slot type")
 
 
-# -- the node schema -------------------------------------------------------------------------
+# -- the widgets the frontend builds from the node schema ----------------------------------------
 
-def ordered_inputs(node_def):
-    """(name, spec) of required then optional inputs, in the order the server declares."""
-    inputs = node_def.get("input") or {}
-    order = node_def.get("input_order") or {}
-    for section in ("required", "optional"):
-        specs = inputs.get(section) or {}
-        for name in order.get(section) or list(specs):
-            if name in specs:
-                yield name, specs[name]
-
-
-def spec_type(spec):
-    if not isinstance(spec, (list, tuple)) or not spec:
-        return None
-    head = spec[0]
-    return "COMBO" if isinstance(head, list) else head if isinstance(head, str) else None
+def default_value(inp):
+    """What a fresh widget holds: the declared default, else the frontend's fallback."""
+    if "default" in inp.extra:
+        return inp.extra["default"]
+    if inp.type == "COMBO":
+        return inp.options[0] if inp.options else None
+    if inp.type in ("INT", "FLOAT"):
+        return inp.extra.get("min", 0)
+    return {"STRING": "", "BOOLEAN": False}.get(inp.type, "")
 
 
-def spec_options(spec):
-    if isinstance(spec, (list, tuple)) and len(spec) > 1 and isinstance(spec[1], dict):
-        return spec[1]
-    return {}
-
-
-def combo_values(spec):
-    head = spec[0]
-    return head if isinstance(head, list) else spec_options(spec).get("options") or []
-
-
-def default_value(spec):
-    kind, opts = spec_type(spec), spec_options(spec)
-    if "default" in opts:
-        return opts["default"]
-    if kind == "COMBO":
-        values = combo_values(spec)
-        return values[0] if values else None
-    if kind in ("INT", "FLOAT"):
-        return opts.get("min", 0)
-    return {"STRING": "", "BOOLEAN": False}.get(kind, "")
-
-
-def has_control(name, kind, opts):
+def has_control(inp):
     """The frontend adds a control_after_generate combo after this widget."""
-    if kind not in ("INT", "COMBO"):
+    if inp.type not in ("INT", "COMBO"):
         return False
-    if "control_after_generate" in opts:
-        return bool(opts["control_after_generate"])
-    return kind == "INT" and name in ("seed", "noise_seed")
+    if "control_after_generate" in inp.extra:
+        return bool(inp.extra["control_after_generate"])
+    return inp.type == "INT" and inp.name in ("seed", "noise_seed")
 
 
-def schema_widgets(class_type, node_def):
-    """The widgets the frontend builds for a node, in order."""
+def is_widget(inp):
+    return inp.is_widget or inp.type in FRONTEND_WIDGET_TYPES
+
+
+_WIDGETS = weakref.WeakKeyDictionary()
+
+
+def widgets(spec):
+    """The widgets the frontend builds for a node (a schema.NodeSpec), in order; worked out once."""
+    if spec not in _WIDGETS:
+        _WIDGETS[spec] = _layout(spec)
+    return _WIDGETS[spec]
+
+
+def _layout(spec):
     out = []
-    for name, spec in ordered_inputs(node_def):
-        kind, opts = spec_type(spec), spec_options(spec)
-        if kind in FRONTEND_WIDGET_TYPES:
-            out.append(Widget(name, "", True, True))
+    for inp in spec.visible_inputs():
+        if inp.type in FRONTEND_WIDGET_TYPES:
+            out.append(Widget(inp.name, "", True, True))
             continue
-        if kind not in VALUE_TYPES or opts.get("forceInput"):
+        if not inp.is_widget:
             continue
-        out.append(Widget(name, default_value(spec), True, True))
-        if has_control(name, kind, opts):
+        out.append(Widget(inp.name, default_value(inp), True, True))
+        if has_control(inp):
             out.append(Widget("control_after_generate", "fixed", False, True))
-        remote = opts.get("remote")
+        remote = inp.extra.get("remote")
         if isinstance(remote, dict) and remote.get("refresh_button"):
             out.append(Widget(None, False, False, True))
             out.append(Widget("refresh", "refresh", True, True))
-        if any(opts.get(flag) for flag in UPLOAD_FLAGS):
+        if any(inp.extra.get(flag) for flag in UPLOAD_FLAGS):
             out.append(Widget("upload", "image", False, True))
-    return out + EXTENSION_WIDGETS.get(class_type, [])
+    return out + EXTENSION_WIDGETS.get(spec.name, [])
 
 
-class Schema:
-    """object_info, with the widget layout of each class worked out once."""
+def dynamic_prompts(spec):
+    """Names of the STRING inputs whose text the frontend runs through its dynamic-prompt parser."""
+    return {inp.name for inp in spec.visible_inputs()
+            if inp.type == "STRING" and inp.extra.get("dynamicPrompts") is True}
 
-    def __init__(self, object_info):
-        if not isinstance(object_info, dict):
-            raise InputError("the node schema is not an /object_info mapping")
-        self.object_info = object_info
-        self._widgets = {}
 
-    def __contains__(self, class_type):
-        return isinstance(self.object_info.get(class_type), dict)
-
-    def widgets(self, class_type):
-        if class_type not in self._widgets:
-            self._widgets[class_type] = schema_widgets(class_type, self.object_info[class_type])
-        return self._widgets[class_type]
-
-    def dynamic_prompts(self, class_type):
-        """Names of the STRING inputs whose text the frontend runs through its dynamic-prompt parser."""
-        node_def = self.object_info.get(class_type) or {}
-        return {name for name, spec in ordered_inputs(node_def)
-                if spec_type(spec) == "STRING" and spec_options(spec).get("dynamicPrompts") is True}
-
-    def title(self, class_type):
-        node_def = self.object_info.get(class_type) or {}
-        return node_def.get("display_name") or LOCALE_TITLES.get(class_type) or class_type
+def title(spec):
+    """The frontend's title: the schema's display name, else its English locale's, else the class."""
+    return LOCALE_TITLES.get(spec.name, spec.name) if spec.display_name == spec.name else spec.display_name
 
 
 def as_schema(object_info):
-    return object_info if isinstance(object_info, Schema) else Schema(object_info)
+    if isinstance(object_info, Schema):
+        return object_info
+    if not isinstance(object_info, dict):
+        raise InputError("the node schema is not an /object_info mapping")
+    return Schema(object_info)
 
 
 # -- UI -> API -------------------------------------------------------------------------------
@@ -299,7 +269,7 @@ class Converter:
 
     def describe(self, dto):
         if dto.type in self.schema:
-            layout = self.schema.widgets(dto.type)
+            layout = widgets(self.schema.node(dto.type))
         elif dto.type in UI_ONLY:
             dto.virtual = True
             layout = [Widget("value", None, False, True)] if dto.type == "PrimitiveNode" else []
@@ -366,9 +336,11 @@ class Converter:
                              hint="install the custom node pack that provides it and refresh the inventory, "
                                   "or pass --keep-unknown to copy it through as it is")
         inputs = {}
+        spec = self.schema.node(dto.type)
+        texts = dynamic_prompts(spec) if spec else set()
         for widget, value in dto.widgets:
             if widget.api and widget.name:
-                if widget.name in self.schema.dynamic_prompts(dto.type) and isinstance(value, str):
+                if widget.name in texts and isinstance(value, str):
                     value = dynamic_prompt(value, self.rng)
                 inputs[widget.name] = wrap_list(value)
         for index, slot in enumerate(dto.inputs):
@@ -379,8 +351,8 @@ class Converter:
                 inputs[slot.name] = wrap_list(got.value)
             else:
                 inputs[slot.name] = [got.origin, got.slot]
-        title = dto.raw.get("title") or self.schema.title(dto.type)
-        return {"inputs": inputs, "class_type": dto.type, "_meta": {"title": title}}
+        shown = dto.raw.get("title") or (title(spec) if spec else dto.type)
+        return {"inputs": inputs, "class_type": dto.type, "_meta": {"title": shown}}
 
     # resolving links
 
@@ -457,7 +429,7 @@ def group_as_subgraph(data, dto, schema):
                 outputs.append({"name": (slot or {}).get("name"), "type": (slot or {}).get("type")})
         if node.get("type") in schema and values:
             own = list(node.get("widgets_values") or [])
-            layout = [w for w in schema.widgets(node["type"]) if w.saved]
+            layout = [w for w in widgets(schema.node(node["type"])) if w.saved]
             node["widgets_values"] = [values.pop(0) if values and w.name not in linked_widgets
                                       else (own[i] if i < len(own) else w.default)
                                       for i, w in enumerate(layout)]
@@ -712,29 +684,28 @@ class UiBuilder:
         ui = {"id": local, "type": cls, "pos": [0, 0], "size": [NODE_WIDTH, 0], "flags": {}, "order": 0,
               "mode": 0, "inputs": slots, "outputs": self.outputs_of(api_id, cls),
               "properties": {"Node name for S&R": cls}, "widgets_values": values}
-        title = (node.get("_meta") or {}).get("title")
-        if isinstance(title, str) and title and title != self.schema.title(cls):
-            ui["title"] = title
+        shown = (node.get("_meta") or {}).get("title")
+        if isinstance(shown, str) and shown and shown != (title(self.schema.node(cls)) if cls in self.schema else cls):
+            ui["title"] = shown
         ui["size"][1] = node_height(ui, self.schema, cls)
         self.scopes[path].nodes[local] = ui
 
     def known_slots(self, cls, inputs):
-        node_def = self.schema.object_info[cls]
+        spec = self.schema.node(cls)
         slots = []
-        for name, spec in ordered_inputs(node_def):
-            kind, opts = spec_type(spec), spec_options(spec)
-            widget = (kind in VALUE_TYPES and not opts.get("forceInput")) or kind in FRONTEND_WIDGET_TYPES
-            if widget and not is_link(inputs.get(name)):
+        for inp in spec.visible_inputs():
+            widget = is_widget(inp)
+            if widget and not is_link(inputs.get(inp.name)):
                 continue
-            slot = {"name": name, "type": kind or "*", "link": None}
+            slot = {"name": inp.name, "type": inp.type, "link": None}
             if widget:
-                slot["widget"] = {"name": name}
+                slot["widget"] = {"name": inp.name}
             slots.append(slot)
-        known = {s["name"] for s in slots} | {name for name, _ in ordered_inputs(node_def)}
+        known = {inp.name for inp in spec.visible_inputs()}
         slots += [{"name": n, "type": "*", "link": None} for n, v in inputs.items()
                   if n not in known and is_link(v)]
         values = []
-        for w in self.schema.widgets(cls):
+        for w in widgets(spec):
             if not w.saved:
                 continue
             value = inputs.get(w.name) if w.api else None
@@ -747,15 +718,14 @@ class UiBuilder:
         return slots, values
 
     def outputs_of(self, api_id, cls):
-        node_def = self.schema.object_info.get(cls) if cls in self.schema else None
-        if node_def is None:
+        spec = self.schema.node(cls)
+        if spec is None:
             used = [v[1] for n in self.api.values() for v in (n.get("inputs") or {}).values()
                     if is_link(v) and str(v[0]) == str(api_id)]
             return [{"name": "*", "type": "*", "links": []} for _ in range(max(used, default=-1) + 1)]
-        types = node_def.get("output") or []
-        names = node_def.get("output_name") or []
+        names = spec.output_names
         return [{"name": names[i] if i < len(names) else str(t), "type": "COMBO" if isinstance(t, list) else t,
-                 "links": []} for i, t in enumerate(types)]
+                 "links": []} for i, t in enumerate(spec.output_types)]
 
     # links
 
@@ -923,10 +893,10 @@ def unique_name(name, taken):
 
 def node_height(ui, schema, cls):
     slots = max(len(ui["inputs"]), len(ui["outputs"]), 1)
-    texts = {name for name, spec in ordered_inputs(schema.object_info.get(cls) or {})
-             if spec_options(spec).get("multiline")} if cls in schema else set()
-    widgets = schema.widgets(cls) if cls in schema else []
-    height = sum(TEXT_HEIGHT if w.name in texts else WIDGET_HEIGHT for w in widgets if w.saved)
+    spec = schema.node(cls)
+    texts = {inp.name for inp in spec.visible_inputs() if inp.extra.get("multiline")} if spec else set()
+    layout = widgets(spec) if spec else []
+    height = sum(TEXT_HEIGHT if w.name in texts else WIDGET_HEIGHT for w in layout if w.saved)
     return TITLE_HEIGHT + SLOT_HEIGHT * slots + height + 10
 
 

@@ -35,7 +35,7 @@ def export_workflow(workflow_obj, project, name=None, fmt="api", force=False, in
     if source_fmt is None:
         raise InputError(f"not a ComfyUI workflow: {workflow.describe(workflow_obj)}")
     workflow_obj = workflow.unwrap(workflow_obj) if source_fmt == workflow.API else workflow_obj
-    schema = conversion.Schema(inv.object_info)
+    schema = conversion.as_schema(inv.object_info)
     api = (workflow_obj if source_fmt == workflow.API
            else conversion.ui_to_api(workflow_obj, schema, keep_unknown))
     report = validation.validate_against(api, inv)

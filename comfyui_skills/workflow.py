@@ -8,24 +8,29 @@ UI = "ui"
 
 
 def detect_format(obj):
-    """'api', 'ui' or None for anything that is neither."""
+    """'api', 'ui' or None for anything that is neither (a /prompt request body counts as API)."""
     if not isinstance(obj, dict):
         return None
     if isinstance(obj.get("nodes"), list) and ("links" in obj or "last_node_id" in obj or "version" in obj):
         return UI
-    if obj and all(isinstance(v, dict) and "class_type" in v for v in obj.values()):
-        return API
-    if isinstance(obj.get("prompt"), dict) and detect_format(obj["prompt"]) == API:
+    if is_api(obj) or is_api(obj.get("prompt")):
         return API
     return None
 
 
+def is_api(obj):
+    """An API-format workflow, as leniently as the server takes one: an object with at least one
+    node-shaped value (or none at all). A node without class_type, or one that is not an object,
+    is the server's invalid_prompt, for validation to report, not a reason to call it something else."""
+    if not isinstance(obj, dict):
+        return False
+    return not obj or any(isinstance(v, dict) and ("class_type" in v or "inputs" in v) for v in obj.values())
+
+
 def unwrap(obj):
     """A `{"prompt": {...}}` body (as POSTed to /prompt) holds the API workflow inside."""
-    if isinstance(obj, dict) and isinstance(obj.get("prompt"), dict) and "class_type" not in obj.get("prompt", {}):
-        inner = obj["prompt"]
-        if detect_format(inner) == API:
-            return inner
+    if not is_api(obj) and isinstance(obj, dict) and is_api(obj.get("prompt")):
+        return obj["prompt"]
     return obj
 
 
@@ -36,7 +41,7 @@ def load(path):
     if fmt is None:
         raise InputError(f"{path}: not a ComfyUI workflow: {describe(obj)}",
                          hint="expected API format ({node_id: {class_type, inputs}}) or an editor "
-                              "workflow ({nodes: [...], links: [...]})")
+                              "workflow ({nodes: [...], links: [...]})", kind="not_a_workflow")
     return fmt, unwrap(obj) if fmt == API else obj
 
 

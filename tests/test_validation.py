@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import script
-from comfyui_skills import inventory, schema, validation
+from comfyui_skills import inventory, schema, validation, workflow
 from comfyui_skills.validation import validate
 
 FIX = Path(__file__).parent / "fixtures" / "validation"
@@ -343,3 +343,23 @@ def test_export_with_the_bundled_inventory_accepts_a_model_it_cannot_see(tmp_pat
     assert r.returncode == 0, r.stdout + r.stderr
     receipt = json.loads((tmp_path / "projects" / "p" / "workflows" / "vae.receipt.json").read_text())
     assert receipt["verdict"] == "ok" and receipt["warnings"][0]["type"] == "unchecked_value_not_in_list"
+
+
+@pytest.mark.parametrize("obj, fmt", [
+    ({"1": {"class_type": "PreviewImage", "inputs": {}}, "2": {"inputs": {}}}, "api"),  # server: invalid_prompt
+    ({"1": {"class_type": "PreviewImage", "inputs": {}}, "2": "not a node"}, "api"),    # likewise
+    ({"prompt": {"1": {"inputs": {}}}, "client_id": "x"}, "api"),                       # a /prompt body
+    ({}, "api"),                                                                          # prompt_no_outputs
+    ({"nodes": [], "links": [], "version": 0.4}, "ui"),
+    ({"schema_version": 1, "object_info": {}}, None),
+    ([1, 2], None),
+])
+def test_one_place_tells_formats_apart_as_leniently_as_the_server(obj, fmt):
+    assert workflow.detect_format(obj) == fmt
+
+
+def test_export_reports_a_node_without_class_type_as_the_server_would(tmp_path, pack_env):
+    broken = dict(VAE_WORKFLOW, **{"5": {"inputs": {}}})
+    r = script("export", write(tmp_path, "b.json", broken), "--project", "p", "--json", env=pack_env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "node 5 has no class_type" in r.stdout + r.stderr

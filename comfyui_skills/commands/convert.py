@@ -47,7 +47,7 @@ def build_parser():
 def load_schema(args):
     """The node schema, loaded once for every file."""
     inv = inventory.load(path=args.inventory, object_info_path=args.object_info)
-    return conversion.Schema(inv.object_info)
+    return conversion.as_schema(inv.object_info)
 
 
 def convert(obj, fmt, target, schema, keep_unknown=False):

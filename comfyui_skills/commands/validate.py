@@ -2,7 +2,6 @@
 
 from .. import cli, inventory, workflow
 from ..errors import InputError
-from ..files import read_json
 from ..validation import validate_against
 
 EPILOG = """\
@@ -67,26 +66,11 @@ def check_file(path, inv):
 
 def load_api(path):
     """The API-format workflow in a file; InputError for anything else (UI format included)."""
-    obj = read_json(path, what="workflow")
-    fmt = workflow.detect_format(obj)
+    fmt, obj = workflow.load(path)
     if fmt == workflow.UI:
         raise InputError(f"{path}: this is a UI-format (editor) workflow, not the API format ComfyUI runs",
                          hint=f"convert it first: python scripts/convert.py {path}", kind="ui_format")
-    if not looks_like_api(obj) and isinstance(obj, dict) and looks_like_api(obj.get("prompt")):
-        obj = obj["prompt"]  # a /prompt request body
-    if not looks_like_api(obj):
-        raise InputError(f"{path}: not a ComfyUI workflow: {workflow.describe(obj)}",
-                         hint="expected API format: {\"3\": {\"class_type\": \"KSampler\", \"inputs\": {...}}, ...}",
-                         kind="not_a_workflow")
     return obj
-
-
-def looks_like_api(obj):
-    """Lenient on purpose: a node missing its class_type is for validation to report, not a reason
-    to call the file something else; it takes one node-shaped value (or an empty object)."""
-    if not isinstance(obj, dict):
-        return False
-    return not obj or any(isinstance(v, dict) and ("class_type" in v or "inputs" in v) for v in obj.values())
 
 
 def _text(report):
