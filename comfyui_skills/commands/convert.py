@@ -3,7 +3,8 @@
 import json
 from pathlib import Path
 
-from .. import cli, conversion, files, inventory, workflow
+from .. import cli, conversion, files, workflow
+from .validate import add_inventory_options, chosen_inventory
 from ..errors import InputError
 
 EPILOG = """\
@@ -33,9 +34,7 @@ def build_parser():
     p = cli.parser("convert.py", "Convert ComfyUI workflows between editor (UI) and API format.",
                    EPILOG, server=False)
     p.add_argument("files", nargs="+", metavar="FILE", help="workflow files (API or editor format); - for stdin")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--object-info", metavar="PATH", help="a raw /object_info dump to read node schemas from")
-    src.add_argument("--inventory", metavar="PATH", help="an inventory snapshot (default: state/inventory.json)")
+    add_inventory_options(p, "read node schemas from")
     p.add_argument("--to", choices=["api", "ui"], help="target format (default: the other one)")
     p.add_argument("--out-dir", metavar="DIR", help="write DIR/<file name> for each input")
     p.add_argument("--force", action="store_true", help="replace existing files in --out-dir")
@@ -46,8 +45,7 @@ def build_parser():
 
 def load_schema(args):
     """The node schema, loaded once for every file."""
-    inv = inventory.load(path=args.inventory, object_info_path=args.object_info)
-    return conversion.as_schema(inv.object_info)
+    return conversion.as_schema(chosen_inventory(args).object_info)
 
 
 def convert(obj, fmt, target, schema, keep_unknown=False):

@@ -2,7 +2,8 @@
 
 import os
 
-from .. import cli, export, inventory, workflow
+from .. import cli, export, workflow
+from .validate import add_inventory_options, chosen_inventory
 from ..errors import InputError
 
 EPILOG = """\
@@ -40,9 +41,7 @@ def build_parser():
     p.add_argument("--name", help="file name stem (default: the input file's name)")
     p.add_argument("--format", choices=export.FORMATS, default="api", help="what to write (default: api)")
     p.add_argument("--force", action="store_true", help="replace existing files of that name")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--object-info", metavar="PATH", help="a raw /object_info dump to check against")
-    src.add_argument("--inventory", metavar="PATH", help="an inventory snapshot (default: state/inventory.json)")
+    add_inventory_options(p, "check against")
     p.add_argument("--allow-invalid", action="store_true", help="write it even if ComfyUI would reject it")
     p.add_argument("--keep-unknown", action="store_true",
                    help="copy node types the inventory lacks through when converting")
@@ -52,7 +51,7 @@ def build_parser():
 def run(args):
     if not args.project:
         raise InputError("no project given", hint="pass --project NAME (or set COMFYUI_PROJECT)")
-    inv = inventory.load(path=args.inventory, object_info_path=args.object_info)
+    inv = chosen_inventory(args)
     _, obj = workflow.load(args.file)
     name = args.name or (None if args.file == "-" else args.file)
     receipt = export.export_workflow(obj, args.project, name, args.format, args.force, inv,

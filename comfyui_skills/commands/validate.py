@@ -34,14 +34,23 @@ def build_parser():
     p = cli.parser("validate.py", "Check API-format workflows the way ComfyUI would, and say how to fix them.",
                    EPILOG, server=False)
     p.add_argument("files", nargs="+", metavar="FILE", help="API-format workflow JSON files")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--object-info", metavar="PATH", help="a raw /object_info dump to validate against")
-    src.add_argument("--inventory", metavar="PATH", help="an inventory snapshot (default: state/inventory.json)")
+    add_inventory_options(p, "validate against")
     return p
 
 
+def add_inventory_options(p, purpose):
+    """--object-info / --inventory: where the commands that work offline read the node schema."""
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--object-info", metavar="PATH", help=f"a raw /object_info dump to {purpose}")
+    src.add_argument("--inventory", metavar="PATH", help="an inventory snapshot (default: state/inventory.json)")
+
+
+def chosen_inventory(args):
+    return inventory.load(path=args.inventory, object_info_path=args.object_info)
+
+
 def run(args):
-    inv = inventory.load(path=args.inventory, object_info_path=args.object_info)
+    inv = chosen_inventory(args)
     cli.note(f"validating against {inv.source}" + (
         "; models and input files are unknown, so those checks are only warnings" if inv.bundled else ""))
     worst = 0
