@@ -36,7 +36,7 @@ class Row:
         show = _percent if self.percent else _seconds
         baseline = f"{show(self.baseline)} ({self.baseline_name})" if self.baseline is not None else (
             "n/a" if self.baseline_name else "—")
-        ratio = f"{self.ratio:.2f}x" if self.ratio is not None else "—"
+        ratio = "—" if self.ratio is None else "<0.01x" if self.ratio < 0.01 else f"{self.ratio:.2f}x"
         result = {True: "pass", False: "FAIL", None: "—" if not self.target else "not measured"}[self.passed]
         metric = self.metric + (f" ({self.note})" if self.note else "")
         return [metric, show(self.ours), baseline, ratio, self.target or "—", result]

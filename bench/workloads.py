@@ -56,6 +56,11 @@ def sweep_base(size=1024, blur=15):
     }
 
 
+def colored(workflow, color):
+    workflow["1"]["inputs"]["color"] = color
+    return workflow
+
+
 def write(path, workflow):
     Path(path).write_text(json.dumps(workflow), encoding="utf-8")
     return Path(path)
