@@ -389,7 +389,8 @@ def build_parser():
     p.add_argument("--comfy", help="comfy-cli executable (default: $COMFY_CLI, else `comfy` on PATH)")
     p.add_argument("--object-info", type=Path, default=DUMP, help="the /object_info dump (default: the 2,068-node one)")
     p.add_argument("--reps", type=int, default=9, help="timed repetitions of each offline row (default 9)")
-    p.add_argument("--live-reps", type=int, default=7, help="of each end-to-end row (default 7)")
+    p.add_argument("--live-reps", type=int, default=8,
+                   help="of each end-to-end and latency row (default 8: the 4 tools rotate evenly)")
     p.add_argument("--sweep", type=int, default=50, help="prompts in the sweep (default 50)")
     p.add_argument("--sweep-reps", type=int, default=3, help="timed sweeps per tool (default 3)")
     p.add_argument("--no-live", action="store_true", help="skip the rows that need a server")
