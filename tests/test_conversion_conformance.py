@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import CONFORMANCE, ROOT
@@ -22,15 +21,13 @@ def test_score_is_160_of_160_with_meta():
     assert "160/160, identical with _meta 160/160" in last, r.stdout[-2000:]
 
 
-def test_all_160_in_one_call_under_3_seconds(tmp_path):
+def test_all_160_in_one_call(tmp_path):
+    # how fast is measured in bench/, against a baseline, not here
     names = sorted(p for p in (CONVERT / "ui").iterdir())
-    start = time.monotonic()
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "convert.py"), *map(str, names),
                         "--object-info", str(BARE), "--out-dir", str(tmp_path)], capture_output=True, text=True)
-    elapsed = time.monotonic() - start
     assert r.returncode == 0, r.stderr
     assert len(list(tmp_path.iterdir())) == len(names)
-    assert elapsed < 3, f"{elapsed:.2f} s"
 
 
 def test_api_to_ui_to_api_gives_back_every_api_file():

@@ -336,17 +336,6 @@ def test_real_dumps_load_and_search(name):
     assert r.returncode == 0 and r.stdout.strip()
 
 
-@pytest.mark.conformance
-def test_heavy_dump_loads_fast():
-    path = DUMPS / "heavy-install-2068-nodes.json"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    inventory.load(object_info_path=path)
-    start = time.perf_counter()
-    inventory.load(object_info_path=path)
-    assert time.perf_counter() - start < 0.5
-
-
 # -- live ------------------------------------------------------------------------------------------------
 
 @pytest.mark.live

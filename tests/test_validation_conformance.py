@@ -5,7 +5,6 @@ synthetic cases in one call, object_info loaded once, well under 2 s.
 """
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -25,13 +24,11 @@ def test_agrees_with_the_server_on_every_case(case_set):
     assert f"verdict agrees {n}/{n}, error nodes agree {n}/{n}" in r.stdout
 
 
-def test_634_synthetic_cases_in_one_call_under_2_seconds():
+def test_634_synthetic_cases_in_one_call():
+    # how fast is measured in bench/, against a baseline, not here
     cases = sorted((CONFORMANCE / "validate" / "synthetic" / "cases").glob("*.json"))
     oi = CONFORMANCE / "object_info" / "comfyui-0.3.64-bare.json"
-    start = time.monotonic()
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "validate.py"), *map(str, cases),
                         "--object-info", str(oi), "--json"], capture_output=True, text=True, cwd=ROOT)
-    elapsed = time.monotonic() - start
     assert r.returncode == 1  # some are rejected, none unreadable
     assert len(r.stdout.splitlines()) == len(cases) == 634
-    assert elapsed < 2.0, f"{elapsed:.2f}s"
