@@ -10,6 +10,8 @@ import os
 import tempfile
 from pathlib import Path, PurePosixPath
 
+import requests
+
 from . import files
 from .errors import InputError, ServerError
 from .runs import cached_nodes, prompt_of
@@ -119,9 +121,16 @@ def download(client, item, root):
 
         def write(fh):
             n = 0
-            for chunk in resp.iter_content(CHUNK):
-                fh.write(chunk)
-                n += len(chunk)
+            try:
+                for chunk in resp.iter_content(CHUNK):
+                    fh.write(chunk)
+                    n += len(chunk)
+            except requests.exceptions.RequestException:
+                # requests' errors are OSErrors too: caught here, a broken connection is not a full disk
+                raise ServerError(f"{item['filename']}: the connection broke before the whole file arrived"
+                                  + (f" ({expected} bytes expected)" if expected else ""),
+                                  hint="nothing was kept; fetch it again with queue.py outputs PROMPT_ID",
+                                  url=client.url) from None
             if expected is not None and expected.isdigit() and n != int(expected):
                 raise ServerError(f"{item['filename']}: the download stopped at {n} of {expected} bytes",
                                   hint="nothing was kept; fetch it again with queue.py outputs PROMPT_ID",
