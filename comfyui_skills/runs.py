@@ -8,7 +8,9 @@ server says about our prompt is missed; when it drops we reconnect and meanwhile
 """
 
 import json
+import os
 import queue
+import re
 import threading
 import time
 import uuid
@@ -27,6 +29,7 @@ POLL_CAP_RUNNING = 0.4      # keeps the polling path under 0.5 s from finish to 
 POLL_CAP_QUEUED = 2.0
 RECONNECT_EVERY = 1.0
 GIVE_UP_UNREACHABLE = 120.0  # a server gone this long is not coming back for this run
+RETRY_WINDOW_ENV = "COMFYUI_SKILLS_RETRY_WINDOW"  # seconds; tests shorten the window with it
 HISTORY_RETRIES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0)
 
 
@@ -45,8 +48,24 @@ def submit(client, workflow, client_id):
                           node_errors=body.get("node_errors") or None, server_error=body.get("error"))
     client.check(resp, "POST /prompt")
     if not isinstance(body, dict) or "prompt_id" not in body:
-        raise ServerError(f"POST /prompt on {client.url}: the answer has no prompt_id", body=body, url=client.url)
+        raise ServerError(f"POST /prompt on {client.url}: the answer has no prompt_id", body=body, url=client.url,
+                          hint="the server may have queued it anyway: look with python scripts/queue.py list")
+    if not isinstance(body["prompt_id"], str) or not PROMPT_ID.fullmatch(body["prompt_id"]):
+        # it names a state file and goes into URL paths: a plain token only
+        raise ServerError(f"POST /prompt on {client.url}: the answer's prompt_id {str(body['prompt_id'])[:80]!r} "
+                          f"is not a plain id", url=client.url)
     return body
+
+
+PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+
+
+def retry_window():
+    """How long a server may stay unreachable (or answer garbage) mid-wait before we give up."""
+    try:
+        return float(os.environ.get(RETRY_WINDOW_ENV) or GIVE_UP_UNREACHABLE)
+    except ValueError:
+        return GIVE_UP_UNREACHABLE
 
 
 def _json_or_none(resp):
@@ -116,6 +135,8 @@ class Job:
         self.noticed_at = None     # wall clock when we knew it had finished
         self.finish_seen = False   # executing null or execution_success arrived
         self.lost_reason = None
+        self.lost_exit = 1         # 3 or 4 when the server, not the run, let us down
+        self.history_error = None  # why the history of a finished prompt could not be read
         self.noticed_via = None    # "websocket" or "polling"
         self.started = time.monotonic()
 
@@ -209,7 +230,8 @@ class Socket:
             ws = websocket.create_connection(self.url(), timeout=timeout, header=headers,
                                              enable_multithread=True, skip_utf8_validation=True)
         except (OSError, websocket.WebSocketException) as exc:
-            return str(exc) or type(exc).__name__
+            # a refused handshake's text goes on to dump every header: keep the status line
+            return (str(exc) or type(exc).__name__).split(" -+-+- ")[0]
         ws.settimeout(None)
         self.ws = ws
         self.generation += 1
@@ -273,8 +295,11 @@ class Watcher:
         self.poll_interval = POLL_START
         self.next_poll = 0.0
         self.next_reconnect = 0.0
-        self.unreachable_since = None
+        self.trouble_since = None  # when the server stopped answering (or answering sense)
+        self.retry_window = retry_window()
+        self.reached = not observer  # run.py has just talked to the server; queue.py wait must find out
         self.ws_note_shown = False
+        self.ws_note_pending = None
 
     def open(self):
         """Open the socket (before POST /prompt). Returns None, or why it could not open."""
@@ -283,6 +308,8 @@ class Watcher:
         why = self.socket.open()
         if why:
             self._socket_lost(why)
+        else:
+            self.reached = True
         return why
 
     def add(self, job):
@@ -328,7 +355,9 @@ class Watcher:
     def _socket_lost(self, why):
         if self.socket is None:
             return
-        if not self.ws_note_shown:
+        if not self.reached:  # said once the server is known to be there; else the error says it all
+            self.ws_note_pending = why
+        elif not self.ws_note_shown:
             self.progress.message(f"WebSocket to {self.client.url} unavailable ({why}); "
                                   f"polling /history meanwhile")
             self.ws_note_shown = True
@@ -394,19 +423,37 @@ class Watcher:
     def _poll(self):
         try:
             self._poll_once()
-            self.unreachable_since = None
-        except ServerUnreachable as exc:
-            now = time.monotonic()
-            if self.unreachable_since is None:
-                self.unreachable_since = now
-                self.progress.message(f"{exc.message}; retrying (the prompt may survive a quick restart)")
-            if now - self.unreachable_since >= GIVE_UP_UNREACHABLE:
-                for job in self.jobs.values():
-                    if not job.done:
-                        job.state = "lost"
-                        job.lost_reason = (f"{self.client.url} has not answered for "
-                                           f"{GIVE_UP_UNREACHABLE:.0f} s")
+            self.reached = True
+            self.trouble_since = None
+            if self.ws_note_pending and not self._ws_up():
+                self._socket_lost(self.ws_note_pending)
+            self.ws_note_pending = None
+        except (ServerUnreachable, ServerError) as exc:
+            self._trouble(exc)
         self._schedule_poll()
+
+    def _trouble(self, exc):
+        """The server went away (or answers nonsense) while we wait: retry for a while, then give up.
+
+        A server never reached at all (queue.py wait with a wrong --url) is an error at once.
+        """
+        unfinished = [j for j in self.jobs.values() if not j.done]
+        resume = f"python scripts/queue.py wait {' '.join(j.prompt_id for j in unfinished)}"
+        if not self.reached:
+            exc.hint = f"check --url, or start the server; then: {resume}"
+            raise exc
+        now = time.monotonic()
+        if self.trouble_since is None:
+            self.trouble_since = now
+            self.progress.message(f"{exc.message}; retrying for up to {self.retry_window:g} s "
+                                  f"(the prompt may survive a quick restart)")
+        if now - self.trouble_since < self.retry_window:
+            return
+        for job in unfinished:
+            job.state = "lost"
+            job.lost_exit = exc.exit_code
+            job.lost_reason = (f"gave up after {self.retry_window:g} s: {exc.message}; the prompt may still "
+                               f"run on the server: once it answers, python scripts/queue.py wait {job.prompt_id}")
 
     def _schedule_poll(self):
         if self._ws_up():
@@ -459,8 +506,14 @@ class Watcher:
             entry = self._history_after_finish(job)
         if entry is None:
             job.state = "lost"
-            job.lost_reason = (f"prompt {job.prompt_id} finished but {self.client.url}/history has no entry "
-                               f"for it (history cleared or disabled): its outputs cannot be listed")
+            failed = job.history_error
+            if failed is not None:
+                job.lost_exit = failed.exit_code
+                job.lost_reason = (f"prompt {job.prompt_id} finished but reading its history failed: "
+                                   f"{failed.message}; try later: python scripts/queue.py outputs {job.prompt_id}")
+            else:
+                job.lost_reason = (f"prompt {job.prompt_id} finished but {self.client.url}/history has no entry "
+                                   f"for it (history cleared or disabled): its outputs cannot be listed")
             return
         job.entry = entry
         job.workflow = job.workflow or prompt_of(entry)
@@ -476,8 +529,8 @@ class Watcher:
             time.sleep(delay)
             try:
                 entry = history_entry(self.client, job.prompt_id)
-            except ServerUnreachable:
-                entry = None
+            except (ServerUnreachable, ServerError) as exc:
+                entry, job.history_error = None, exc
             if entry is not None:
                 return entry
         return None

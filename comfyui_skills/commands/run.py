@@ -5,9 +5,9 @@ import os
 import time
 from pathlib import Path
 
-from .. import cli, config, conversion, export, files, inventory, outputs, overrides, runs, validation
+from .. import cli, config, conversion, export, files, inventory, outputs, overrides, runs, uploads, validation
 from .. import workflow as wfmod
-from ..errors import CheckFailed, InputError, ServerError, ServerUnreachable
+from ..errors import CheckFailed, ComfyError, ServerError, ServerUnreachable
 from ..progress import Progress
 from ..transport import Client
 
@@ -28,7 +28,8 @@ and exported instead ("status": "offline", exit 0; --online-only makes that exit
 
 exit codes: 0 success (or offline export); 1 rejected, failed, interrupted, lost, or still running
 when --max-wait ran out; 2 bad input;
-3 no server (with --online-only); 4 the server answered with an error; 130 Ctrl-C.
+3 no server (with --online-only), or it stopped answering mid-wait for longer than 120 s;
+4 the server answered with an error; 130 Ctrl-C.
 """
 
 
@@ -142,11 +143,18 @@ def _local_file(value, spec, wf_dir):
 
 
 def upload_file(client, path):
+    # the local name goes into a multipart header: the same cleaning as upload.py
     with open(path, "rb") as fh:
-        resp = client.request("POST", "/upload/image", files={"image": (Path(path).name, fh)},
+        resp = client.request("POST", "/upload/image", files={"image": (uploads.upload_name(path), fh)},
                               data={"type": "input"})
-    body = client.check(resp, f"uploading {path}").json()
-    return f"{body['subfolder']}/{body['name']}" if body.get("subfolder") else body["name"]
+    client.check(resp, f"uploading {path}")
+    try:
+        body = resp.json()
+        name, sub = body["name"], body.get("subfolder")
+    except (ValueError, TypeError, KeyError):
+        raise ServerError(f"uploading {path}: {client.url} did not answer with the stored name",
+                          hint=f"is {client.url} a ComfyUI server?", status=resp.status_code) from None
+    return f"{sub}/{name}" if sub else name
 
 
 def check(plan, info, path):
@@ -234,7 +242,7 @@ def collect(client, job, root, previews):
     items = outputs.collect(job.entry, job.workflow)
     try:
         return outputs.download_all(client, items, root, previews=previews, prompt_id=job.prompt_id)
-    except InputError as exc:
+    except ComfyError as exc:
         exc.hint = exc.hint.replace("PROMPT_ID", job.prompt_id) if exc.hint else exc.hint
         raise
 
@@ -284,7 +292,7 @@ def report(args, client, jobs, results, root):
         _explain(r)
     if len(res) == 1:
         cli.emit(args, res[0], text_of(res[0]))
-        return exit_code(res)
+        return exit_code(jobs, res)
     counts = {}
     for r in res:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
@@ -295,12 +303,17 @@ def report(args, client, jobs, results, root):
     text += f"\n{len(res)} prompts: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + \
             f"; {summary['outputs']} outputs in {root}"
     cli.emit(args, summary, text)
-    return exit_code(res)
+    return exit_code(jobs, res)
 
 
-def exit_code(res):
-    if all(r["status"] == "success" for r in res):
+def exit_code(jobs, res):
+    """0 all succeeded; 3 or 4 when the only failures are the server going away or answering
+    garbage mid-wait (the prompts may still finish); 1 otherwise."""
+    failed = [j for j, r in zip(jobs, res) if r["status"] != "success"]
+    if not failed:
         return 0
+    if all(j.state == "lost" and j.lost_exit != 1 for j in failed):
+        return failed[0].lost_exit
     return 1
 
 
