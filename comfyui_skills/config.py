@@ -11,6 +11,7 @@ from .errors import InputError
 DEFAULT_URL = "http://127.0.0.1:8188"
 DEFAULT_TIMEOUT = 30.0
 CLOUD_HOSTS = ("cloud.comfy.org",)
+WS_SCHEMES = {"ws": "http", "wss": "https"}
 PACK_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -23,15 +24,20 @@ def projects_dir():
 
 
 def normalize_url(raw, source="--url"):
-    """Accept `host:port`, `http(s)://host[:port][/path]`; refuse anything else by name."""
+    """Accept `host:port`, `http(s)://host[:port][/path]` (or ws(s)://, the same server); refuse anything else by name."""
     text = (raw or "").strip()
     if not text:
         raise InputError(f"{source} is empty", hint="give a URL such as http://127.0.0.1:8188")
     if "://" not in text:
+        if re.match(r"[A-Za-z][A-Za-z0-9+.\-]*:(?![0-9])", text):  # javascript:..., data:..., not host:port
+            raise InputError(f"{source} {raw!r}: only http(s):// and ws(s):// URLs are supported")
         text = "http://" + text
+    scheme, rest = text.split("://", 1)
+    scheme = WS_SCHEMES.get(scheme.lower(), scheme.lower())  # ws://host:port is the same server
+    if scheme not in ("http", "https"):
+        raise InputError(f"{source} {raw!r}: only http(s):// and ws(s):// URLs are supported")
+    text = f"{scheme}://{rest}"
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https"):
-        raise InputError(f"{source} {raw!r}: only http:// and https:// URLs are supported")
     try:
         parts.port  # raises for a port that is not a number in range
     except ValueError:
