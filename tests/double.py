@@ -27,11 +27,19 @@ Knobs (attributes and methods of the fixture object):
     drop_ws(after=K)          close every new WebSocket after K messages (0: right after the handshake)
     fail(path, status=500)    answer `path` (no query, no /api) with that status, recorded 500 body
     garble(path, "html"|"truncated")  answer `path` with an HTML page or JSON cut in half
+    heal(path)                answer `path` normally again (undoes fail and garble)
     go_cloud(api_key)         act like Comfy Cloud: routes only under /api, X-API-Key required (401
                               otherwise), /api/view answers 302 to a second host (`blob_url`) that
                               serves the file; `blob_requests` lists the headers that host got
     forget(prompt_id)         drop a history entry, as if the server restarted or trimmed it
     break_view = True         /view sends half the file, then cuts the connection
+    view_seconds = SECONDS    /view sends the file in small pieces spread over this long (a slow link)
+    go_down() / come_back()   the process dies (every connection cut, nothing listens on the port;
+                              queue, running prompt and history are forgotten, as a real restart does;
+                              files stay) / a fresh process listens on the same port again
+    hostile_output = (SUBFOLDER, FILENAME)   not a real server: every saved image is reported under
+                              these names and /view serves them unchecked (a hostile server, for
+                              security tests of where downloads land)
     add_file(type, subfolder, name, data)   put a file where /view and LoadImage find it
     models[folder] = [...]    what /models/{folder} lists (recorded: every folder empty)
     add_model(folder, name, "Class.input", ...)  a model file appears in /models/{folder} and in
@@ -122,6 +130,8 @@ class ComfyDouble:
         self.delay_limit = None
         self.node_seconds = 0.01
         self.break_view = False
+        self.view_seconds = 0.0
+        self.hostile_output = None
         self.cloud_key = None
         self.models = {name: [] for name in self.rec.rest["/models"]["body"]}
         self.object_info = self.rec.object_info
@@ -148,6 +158,10 @@ class ComfyDouble:
     def garble(self, path, kind="html"):
         assert kind in ("html", "truncated")
         self._garble[path] = kind
+
+    def heal(self, path):
+        self._fail.pop(path, None)
+        self._garble.pop(path, None)
 
     def drop_ws(self, after=0):
         self._ws_drop_after = after
@@ -177,6 +191,24 @@ class ComfyDouble:
     def resume(self):
         self._paused = False
         self._call_soon(self._wake.set)
+
+    def go_down(self):
+        asyncio.run_coroutine_threadsafe(self._go_down(), self._loop).result(10)
+
+    def come_back(self):
+        asyncio.run_coroutine_threadsafe(self._come_back(), self._loop).result(10)
+
+    async def _go_down(self):
+        self._worker.cancel()
+        for ws, _ in list(self.sockets.values()):
+            await ws.close()
+        self.sockets = {}
+        await self._app_runner.cleanup()
+        self.queue, self.running, self.history, self.cache = [], {}, {}, {}
+
+    async def _come_back(self):
+        self._app_runner = await self._listen(self._app(), self.port)
+        self._worker = asyncio.ensure_future(self._work())
 
     def add_file(self, type_, subfolder, name, data):
         self.files[(type_, subfolder, name)] = bytes(data)
@@ -223,10 +255,10 @@ class ComfyDouble:
         self.blob_url = f"http://127.0.0.1:{self._blob_runner.addresses[0][1]}"
         self._worker = asyncio.ensure_future(self._work())
 
-    async def _listen(self, app):
+    async def _listen(self, app, port=0):
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.1)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
         return runner
 
     async def _shutdown(self):
@@ -372,6 +404,9 @@ class ComfyDouble:
         if "filename" not in q:
             return web.Response(status=404)
         name, type_ = q["filename"], q.get("type", "output")
+        hostile = self.files.get((type_, q.get("subfolder", ""), name)) if self.hostile_output else None
+        if hostile is not None:
+            return web.Response(body=hostile, content_type="image/png")
         if not name or name[0] == "/" or ".." in name or type_ not in ("input", "output", "temp"):
             return web.Response(status=400)
         subfolder = q.get("subfolder", "")
@@ -392,6 +427,8 @@ class ComfyDouble:
         ctype = mimetypes.guess_type(key[2])[0] or "application/octet-stream"
         if self.break_view:
             return await self._half(request, data, ctype)
+        if self.view_seconds:
+            return await self._slow(request, data, ctype)
         return web.Response(body=data, headers={**disposition, "Content-Type": ctype})
 
     async def _half(self, request, data, ctype):
@@ -399,6 +436,16 @@ class ComfyDouble:
         await resp.prepare(request)
         await resp.write(data[: len(data) // 2])
         request.transport.close()
+        return resp
+
+    async def _slow(self, request, data, ctype):
+        resp = web.StreamResponse(headers={"Content-Type": ctype, "Content-Length": str(len(data))})
+        await resp.prepare(request)
+        pieces = 20
+        for i in range(pieces):
+            await resp.write(data[i * len(data) // pieces:(i + 1) * len(data) // pieces])
+            await asyncio.sleep(self.view_seconds / pieces)
+        await resp.write_eof()
         return resp
 
     async def _blob(self, request):
@@ -661,6 +708,9 @@ class Run:
         for i in range(count):
             name = f"{base}_{counter + i:05}_.{ext}"
             self.d.files[(type_, subfolder, name)] = self.d.rec.sample_bytes[ext]
+            if self.d.hostile_output:
+                subfolder, name = self.d.hostile_output
+                self.d.files[(type_, subfolder, name)] = self.d.rec.sample_bytes[ext]
             items.append({"filename": name, "subfolder": subfolder, "type": type_})
         return items
 
