@@ -360,7 +360,7 @@ class OwnComfy:
         self.base = base
         self.url = f"http://127.0.0.1:{LIVE_PORT}"
         self.proc = None
-        for d in ("input", "output", "temp", "user", "models"):
+        for d in ("input", "output", "temp", "user", "models", "custom_nodes"):
             (base / d).mkdir(parents=True, exist_ok=True)
 
     def start(self, timeout=90):
@@ -370,7 +370,7 @@ class OwnComfy:
              "--port", str(LIVE_PORT), "--base-directory", str(self.base)],
             cwd=COMFY, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         end = time.monotonic() + timeout
-        while time.monotonic() < end:
+        while time.monotonic() < end and self.proc.poll() is None:
             try:
                 if requests.get(self.url + "/system_stats", timeout=1).ok:
                     return self
