@@ -5,8 +5,9 @@ A local server takes `Authorization: Bearer KEY` when a key is given; Comfy Clou
 another host (a signed download URL) never carries the key.
 """
 
+import base64
 import uuid
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import requests
 
@@ -18,6 +19,15 @@ MAX_REDIRECTS = 5
 USER_AGENT = f"comfyui-skills/{__version__}"
 
 
+def split_credentials(url):
+    """(url without user:password@, (user, password) or None): credentials never appear in messages."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return bare, (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
 def _origin(url):
     parts = urlsplit(url)
     return parts.scheme, parts.hostname, parts.port
@@ -27,6 +37,7 @@ class Client:
     """A ComfyUI server at `url`."""
 
     def __init__(self, url, api_key=None, timeout=DEFAULT_TIMEOUT, connect_timeout=None):
+        url, self.basic_auth = split_credentials(url)
         self.url = url.rstrip("/")
         self.cloud = is_cloud(self.url)
         self.api_key = api_key
@@ -52,6 +63,9 @@ class Client:
         return url
 
     def auth_headers(self):
+        if not self.api_key and self.basic_auth:  # a proxy in front of ComfyUI asking for a password
+            token = base64.b64encode(":".join(self.basic_auth).encode()).decode()
+            return {"Authorization": f"Basic {token}"}
         if not self.api_key:
             return {}
         if self.cloud:

@@ -106,3 +106,19 @@ def test_cloud_redirect_to_another_host_drops_the_key(comfy_double):
     assert len(comfy_double.blob_requests) == 1
     assert "X-API-Key" not in comfy_double.blob_requests[0]
     assert "Authorization" not in comfy_double.blob_requests[0]
+
+
+def test_password_in_the_url_is_sent_as_basic_auth_and_never_printed(comfy_double, pack_env):
+    url = comfy_double.url.replace("http://", "http://alice:s3cret@")
+    r = script("status", "--json", "--url", url, env=pack_env)
+    assert r.returncode == 0, r.stderr
+    assert "s3cret" not in r.stdout + r.stderr
+    assert json.loads(r.stdout)["url"] == comfy_double.url
+    sent = [h.get("Authorization") for _, _, h in comfy_double.requests]
+    assert "Basic YWxpY2U6czNjcmV0" in sent
+
+
+def test_password_in_the_url_is_not_echoed_when_unreachable(pack_env):
+    r = script("status", "--url", "http://alice:s3cret@127.0.0.1:9", env=pack_env)
+    assert r.returncode == 3
+    assert "s3cret" not in r.stdout + r.stderr
