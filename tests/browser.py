@@ -7,6 +7,7 @@ code users actually run. The page may only read from the server: every request t
 server's queue, settings and user files stay untouched.
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -27,9 +28,7 @@ def missing():
     """Why a browser test cannot run here, or None when it can."""
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
         return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("playwright") is None:
         return "Playwright is not installed (pip install playwright; no browser download needed)"
     return None
 

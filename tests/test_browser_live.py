@@ -147,13 +147,13 @@ def test_exported_layout_is_readable_in_the_frontend(name, exported, frontend, t
 @needs_browser
 def test_our_converter_agrees_with_the_frontend_on_workflows_it_saved(frontend, object_info, tmp_path):
     checked, disagree = 0, []
-    for name, workflow in browser.saved_workflows(frontend, EXAMPLES + HAND_MADE, edit_sources(),
-                                                          EXAMPLES_UI, known=shared_templates()):
-        frontend.load(workflow)
+    for name, saved in browser.saved_workflows(frontend, EXAMPLES + HAND_MADE, edit_sources(),
+                                               EXAMPLES_UI, known=shared_templates()):
+        frontend.load(saved)
         truth, error = browser.export_or_error(frontend)
         if truth is not None and any("class_type" not in n for n in truth.values()):
             continue  # node types this server lacks: the frontend itself cannot export it
-        mine, refusal = ours(workflow, object_info, tmp_path)
+        mine, refusal = ours(saved, object_info, tmp_path)
         checked += 1
         if truth is None and mine is not None:
             disagree.append(f"{name}: the frontend refuses ({error}) but convert.py converts")
@@ -188,13 +188,25 @@ def recorded_pairs():
     return out
 
 
+@pytest.fixture(scope="module")
+def converted_pairs(tmp_path_factory):
+    """convert.py --to api over every recorded workflow in one call: (out dir, stderr)."""
+    src, out = tmp_path_factory.mktemp("pairs-in"), tmp_path_factory.mktemp("pairs-out")
+    for path in PAIRS.glob("*.json"):
+        (src / path.name).write_text(json.dumps(load(path)["workflow"]))
+    r = script("convert", *sorted(src.iterdir()), "--to", "api", "--object-info", FIXTURES / "object_info.json",
+               "--out-dir", out, timeout=120)
+    assert r.returncode in (0, 1), r.stderr
+    return out, r.stderr
+
+
 @pytest.mark.parametrize("path", recorded_pairs())
-def test_converter_matches_recorded_frontend_export(path, tmp_path):
+def test_converter_matches_recorded_frontend_export(path, converted_pairs):
     """What frontend 1.27.10's graphToPrompt gave for a workflow it saved itself."""
-    pair = load(path)
-    mine, refusal = ours(pair["workflow"], (FIXTURES / "object_info.json", None), tmp_path)
+    pair, (out, stderr) = load(path), converted_pairs
     if pair.get("frontend_error"):
-        assert mine is None and "error" in refusal, f"the frontend refused: {pair['frontend_error']}"
+        assert not (out / path.name).exists() and path.name in stderr, f"the frontend refused: {pair['frontend_error']}"
         return
-    assert refusal is None
+    assert (out / path.name).exists(), stderr
+    mine = load(out / path.name)
     assert mine == pair["prompt"], browser.first_difference(pair["prompt"], mine)
