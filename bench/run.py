@@ -354,17 +354,22 @@ def sweep_rows(runner, server, work, size, reps):
 
     progress(f"Sweep of {size} prompts: ours, 5-s loop ({reps} each)")
     got = interleaved(reps, ours, seed, warm_up=False)  # the server is warm from the rows before
+    # The server's time for the sweep is its span, first execution_start to last execution_success:
+    # between prompts it does its own bookkeeping (history, a gc.collect() at most every 10 s),
+    # which every client waits out alike. What the client adds is the rest of the wall time.
+    client = lambda rs: median((w - span) / span for w, _, span in rs)  # noqa: E731
     total = lambda rs: median(w / busy - 1 for w, busy, _ in rs)  # noqa: E731
-    client = lambda rs: median((w - span) / busy for w, busy, span in rs)  # noqa: E731
     pauses = lambda rs: median((span - busy) / busy for _, busy, span in rs)  # noqa: E731
     per_prompt = median(busy / size for _, busy, _ in got[0])
     pct = dict(percent=True, baseline_name="5-s loop")
     return [
-        Row(f"Sweep of {size}: overhead over the server's execution time (Σ start→success)", total(got[0]),
-            total(got[1]), target="< 5%", absolute=0.05, note=f"server {per_prompt:.2f} s/prompt", **pct),
-        Row("  of it, the client: before the first start and after the last finish", client(got[0]),
-            client(got[1]), **pct),
-        Row("  of it, the server's own pauses between prompts", pauses(got[0]), pauses(got[1]), **pct),
+        Row(f"Sweep of {size}: client overhead over the server's time (first start → last success)",
+            client(got[0]), client(got[1]), target="< 5%", absolute=0.05,
+            note=f"server {per_prompt:.2f} s/prompt", **pct),
+        Row("  wall time over Σ per-prompt execution (start→success), server pauses included", total(got[0]),
+            total(got[1]), **pct),
+        Row("  of it, the server's own pauses between prompts (over Σ execution)", pauses(got[0]),
+            pauses(got[1]), **pct),
     ]
 
 
