@@ -139,7 +139,65 @@ def ui_to_api(workflow, object_info, keep_unknown=False, seed=None):
     """
     if not isinstance(workflow, dict):
         raise InputError("not an editor workflow: expected a JSON object with `nodes` and `links`")
+    check_ui(workflow)
     return Converter(workflow, as_schema(object_info), keep_unknown, seed).run()
+
+
+def check_ui(workflow):
+    """Refuse, naming the node and field, an editor workflow whose shape the frontend would not load.
+
+    Checked once here so the converter itself can trust every list, id and link it reads.
+    """
+    check_ui_graph(workflow, "workflow")
+    definitions = workflow.get("definitions")
+    if definitions is not None:
+        subgraphs = _expect(definitions, dict, "workflow: `definitions`").get("subgraphs") or []
+        for sub in _expect(subgraphs, list, "workflow: `definitions.subgraphs`"):
+            _expect(sub, dict, "workflow: a subgraph definition")
+            check_ui_graph(sub, f"subgraph {str(sub.get('id'))[:40]}")
+    groups = (_expect(workflow.get("extra") or {}, dict, "workflow: `extra`")).get("groupNodes") or {}
+    for name, group in _expect(groups, dict, "workflow: `extra.groupNodes`").items():
+        where = f"group node {str(name)[:40]}"
+        for node in _expect(_expect(group, dict, where).get("nodes") or [], list, f"{where}: `nodes`"):
+            _expect(node, dict, f"{where}: a node")
+        for link in _expect(group.get("links") or [], list, f"{where}: `links`"):
+            if isinstance(link, list) and not all(_is_id(x) for x in link[:4]):
+                raise InputError(f"{where}: a link whose ids are not numbers or strings: {str(link)[:80]}")
+
+
+def check_ui_graph(raw, where):
+    for node in _expect(raw.get("nodes"), list, f"{where}: `nodes`"):
+        if not isinstance(node, dict) or not _is_id(node.get("id")) or not isinstance(node.get("type"), str):
+            raise InputError(f"{where}: a node without an id or a type: {str(node)[:80]}")
+        label = f"{where}: node {node['id']} ({node['type'][:60]})"
+        for slot in _expect(node.get("inputs") or [], list, f"{label}: `inputs`"):
+            if not isinstance(_expect(slot, dict, f"{label}: an input slot").get("name"), str):
+                raise InputError(f"{label}: an input slot without a name: {str(slot)[:80]}")
+            if slot.get("link") is not None and not _is_id(slot["link"]):
+                raise InputError(f"{label}: input {str(slot.get('name'))[:40]!r} has link {str(slot['link'])[:40]}, "
+                                 "not a link id")
+        for slot in _expect(node.get("outputs") or [], list, f"{label}: `outputs`"):
+            if slot is not None:
+                _expect(_expect(slot, dict, f"{label}: an output slot").get("links") or [], list,
+                        f"{label}: an output's `links`")
+        if not isinstance(node.get("mode") or 0, int):
+            raise InputError(f"{label}: `mode` is {str(node['mode'])[:40]}, not a number")
+    for link in _expect(raw.get("links") or [], list, f"{where}: `links`"):
+        ids = ([link.get(k) for k in ("id", "origin_id", "target_id")] if isinstance(link, dict)
+               else [link[i] for i in (0, 1, 3)] if isinstance(link, list) and len(link) >= 5 else [None])
+        if not all(_is_id(x) for x in ids):
+            raise InputError(f"{where}: a link that is not [id, origin, slot, target, slot, type]: {str(link)[:80]}")
+
+
+def _is_id(value):
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def _expect(value, kind, what):
+    if not isinstance(value, kind):
+        raise InputError(f"{what} must be {'a list' if kind is list else 'an object'}, "
+                         f"not {type(value).__name__ if value is not None else 'missing'}")
+    return value
 
 
 class Graph:
@@ -177,7 +235,7 @@ def parse_link(raw, where):
                         int(raw["target_slot"]), raw.get("type"))
         link_id, origin, oslot, target, tslot = raw[:5]
         return Link(link_id, origin, int(oslot), target, int(tslot), raw[5] if len(raw) > 5 else None)
-    except (KeyError, TypeError, ValueError, IndexError):
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError):  # int(inf) overflows
         raise InputError(f"{where}: a link that is not [id, origin, slot, target, slot, type]: "
                          f"{str(raw)[:80]}") from None
 
@@ -542,6 +600,8 @@ def types_match(a, b):
 def bypass_slot(dto, index, wanted):
     """Which input a bypassed node passes to output `index` (-1: none fits)."""
     inputs = dto.inputs
+    if not inputs:
+        return -1
     if wanted in ("*", ""):
         return index if len(inputs) > index else 0
     out_type = dto.outputs[index] if index < len(dto.outputs) else None
@@ -566,18 +626,39 @@ def api_to_ui(api, object_info, keep_unknown=False):
 
     Ids like `outer:inner` (from subgraphs) become subgraphs again, so they survive the round trip.
     """
-    return UiBuilder(check_api(api), as_schema(object_info), keep_unknown).build()
+    schema = as_schema(object_info)
+    return UiBuilder(check_api(api, schema), schema, keep_unknown).build()
 
 
-def check_api(api):
+def check_api(api, schema):
+    """Refuse, naming the node and input, an API workflow that cannot be drawn as a graph."""
     if not isinstance(api, dict) or not api:
         raise InputError("not an API workflow: expected {node_id: {class_type, inputs}}")
     for node_id, node in api.items():
         if not isinstance(node, dict) or not isinstance(node.get("class_type"), str):
             raise InputError(f"node {node_id}: not a node (no class_type)")
+        label = f"node {node_id} ({node['class_type']})"
         if not isinstance(node.get("inputs", {}), dict):
-            raise InputError(f"node {node_id} ({node['class_type']}): `inputs` is not an object")
+            raise InputError(f"{label}: `inputs` is not an object")
+        if not isinstance(node.get("_meta", {}), dict):
+            raise InputError(f"{label}: `_meta` is not an object")
+    for node_id, node in api.items():
+        for name, value in node.get("inputs", {}).items():
+            if is_link(value):
+                check_api_link(api, schema, f"node {node_id} ({node['class_type']})", name, value)
     return api
+
+
+def check_api_link(api, schema, label, name, link):
+    source_id, slot = str(link[0]), link[1]
+    source = api.get(source_id)
+    if not isinstance(source, dict):
+        raise InputError(f"{label}: input {name!r} links to node {source_id}, which the workflow does not have")
+    spec = schema.node(source["class_type"])
+    count = len(spec.output_types) if spec is not None else None
+    if slot < 0 or (count is not None and slot >= count):
+        raise InputError(f"{label}: input {name!r} links to output {slot} of node {source_id} "
+                         f"({source['class_type']}), which has {count} output(s)")
 
 
 def is_link(value):

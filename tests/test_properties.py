@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import CONFORMANCE, ROOT
 
@@ -26,7 +26,6 @@ CLASSES = sorted(OBJECT_INFO)
 EXAMPLES = sorted((ROOT / "projects" / "examples" / "workflows").glob("*.json"))
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # for the properties known to fail: stop at the first failure, no shrinking (the minimal cases are below)
-KNOWN_FAILING = settings(FAST, phases=[Phase.explicit, Phase.generate], report_multiple_bugs=False)
 VERDICTS = {"ok", "partial", "rejected"}
 
 
@@ -139,12 +138,6 @@ def mutated(draw, seeds):
     return wf
 
 
-CONVERSION_BUGS = pytest.mark.xfail(
-    strict=False,  # hypothesis finds one of several known bugs nearly every run, not every run
-    reason="conversion.py raises TypeError/IndexError/AttributeError on malformed input; the minimal cases "
-           "are the strict xfails below (owner: the conversion helper)")
-
-
 def load(paths_):
     return [json.loads(p.read_text(encoding="utf-8")) for p in paths_]
 
@@ -198,22 +191,19 @@ def test_validate_mutated_example_workflows(wf):
     check_validate(wf)
 
 
-@CONVERSION_BUGS
-@KNOWN_FAILING
+@FAST
 @given(st.one_of(json_values, ui_workflows()))
 def test_ui_to_api_random_editor_graphs(wf):
     check_ui_to_api(wf)
 
 
-@CONVERSION_BUGS
-@KNOWN_FAILING
+@FAST
 @given(mutated(UI_SEEDS))
 def test_ui_to_api_mutated_example_workflow(wf):
     check_ui_to_api(wf)
 
 
-@CONVERSION_BUGS
-@KNOWN_FAILING
+@FAST
 @given(st.one_of(json_values, api_workflows(), mutated(API_SEEDS)))
 def test_api_to_ui_random_and_mutated(wf):
     check_api_to_ui(wf)
@@ -229,8 +219,7 @@ def test_conformance_files_mutated_into_validate(data):
 
 
 @pytest.mark.conformance
-@CONVERSION_BUGS
-@KNOWN_FAILING
+@FAST
 @given(st.data())
 def test_conformance_files_mutated_into_convert(data):
     ui, api = load(shared_seeds("ui")), load(shared_seeds("api"))
@@ -240,7 +229,7 @@ def test_conformance_files_mutated_into_convert(data):
         check_api_to_ui(data.draw(mutated(api)))
 
 
-# -- the minimal inputs of the bugs found (strict: they pass once conversion.py is fixed) ----------
+# -- the minimal inputs of bugs hypothesis once found in conversion.py --------------------------
 SOLID_UI = json.loads((ROOT / "projects" / "examples" / "workflows" / "solid-color.ui.json").read_text())
 SOLID_API = json.loads((ROOT / "projects" / "examples" / "workflows" / "solid-color.json").read_text())
 
@@ -265,13 +254,11 @@ MINIMAL_API = {"link to output slot 5 of a one-output node": edited(SOLID_API, "
                "_meta is a number": edited(SOLID_API, "2", "_meta", 1)}
 
 
-@pytest.mark.xfail(strict=True, reason="conversion.ui_to_api raises a bare TypeError (Graph/Dto/link)")
 @pytest.mark.parametrize("case", sorted(MINIMAL_UI))
 def test_ui_to_api_minimal_malformed_inputs(case):
     check_ui_to_api(MINIMAL_UI[case])
 
 
-@pytest.mark.xfail(strict=True, reason="conversion.api_to_ui raises a bare IndexError/AttributeError (link, add_node)")
 @pytest.mark.parametrize("case", sorted(MINIMAL_API))
 def test_api_to_ui_minimal_malformed_inputs(case):
     check_api_to_ui(MINIMAL_API[case])
