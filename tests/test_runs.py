@@ -390,3 +390,11 @@ def test_progress_is_sparse_without_a_terminal_and_notes_a_long_run():
     assert lines[0].startswith("queued at position 3")
     assert "node 1/2: #3 KSampler 'Sampler'" in lines[1]
     assert any("still running after 10m01s" in x and "queue.py wait ID" in x for x in lines)
+
+
+def test_a_node_that_is_not_an_object_is_a_malformed_file(tmp_path, pack_env):
+    wf = tmp_path / "wf.json"
+    wf.write_text('{"1": 5, "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0]}}}')
+    r = script("run", wf, "--url", "127.0.0.1:9", env=pack_env)
+    assert r.returncode == 2
+    assert "node 1 is 5, not a node" in r.stderr and "internal error" not in r.stderr

@@ -1,13 +1,14 @@
 """run.py: validate, queue, wait (WebSocket, else polling), download every output; offline fallback."""
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
 
 from .. import cli, config, conversion, export, files, inventory, outputs, overrides, runs, uploads, validation
 from .. import workflow as wfmod
-from ..errors import CheckFailed, ComfyError, ServerError, ServerUnreachable
+from ..errors import CheckFailed, ComfyError, InputError, ServerError, ServerUnreachable
 from ..progress import Progress
 from ..transport import Client
 
@@ -65,6 +66,11 @@ def _count(text):
 
 def run(args):
     fmt, wf = wfmod.load(args.file)
+    if fmt == wfmod.API:
+        not_nodes = [nid for nid, node in wf.items() if not isinstance(node, dict)]
+        if not_nodes:
+            raise InputError(f"{args.file}: node {not_nodes[0]} is {json.dumps(wf[not_nodes[0]])[:40]}, "
+                             "not a node ({\"class_type\": ..., \"inputs\": {...}})")
     project = args.project or "default"
     key = args.api_key or os.environ.get("COMFYUI_API_KEY") or None
     clients = [Client(u, api_key=key, timeout=args.timeout, connect_timeout=1.5)
