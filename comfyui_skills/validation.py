@@ -341,7 +341,9 @@ class _Check:
     def unless_unknowable(self, err, unknowable):
         """A local file we cannot see (bundled inventory) is only worth a warning."""
         if err and unknowable and not self.local_files_known:
-            self.warnings.append(dict(err, type="unchecked_" + err["type"],
+            # the bundled inventory lists no files, so "is not in" would claim what we cannot know
+            message = err["message"].replace(" is not in ", " may not be in ", 1) + " (not checked: no snapshot)"
+            self.warnings.append(dict(err, type="unchecked_" + err["type"], message=message,
                                       hint="take an inventory snapshot to check it: python scripts/inventory.py"))
             return None
         return err
