@@ -71,7 +71,11 @@ def read_source(source):
     """JSON when it parses, else the text itself (a log or traceback)."""
     name = "stdin" if source == "-" else source
     try:
-        raw = sys.stdin.buffer.read(MAX_BYTES + 1) if source == "-" else Path(source).read_bytes()[:MAX_BYTES + 1]
+        if source == "-":
+            raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+        else:
+            with open(source, "rb") as fh:
+                raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
     if len(raw) > MAX_BYTES:
@@ -82,8 +86,10 @@ def read_source(source):
     if text.lstrip()[:1] in "[{":
         try:
             return json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
-            pass
+        except json.JSONDecodeError:
+            pass  # a log line may start with "[" too
+        except RecursionError:
+            raise InputError(f"{name}: JSON nested too deeply to be anything ComfyUI wrote") from None
     return text
 
 
