@@ -231,10 +231,14 @@ class Graph:
 def parse_link(raw, where):
     try:
         if isinstance(raw, dict):
-            return Link(raw["id"], raw["origin_id"], int(raw["origin_slot"]), raw["target_id"],
+            link = Link(raw["id"], raw["origin_id"], int(raw["origin_slot"]), raw["target_id"],
                         int(raw["target_slot"]), raw.get("type"))
-        link_id, origin, oslot, target, tslot = raw[:5]
-        return Link(link_id, origin, int(oslot), target, int(tslot), raw[5] if len(raw) > 5 else None)
+        else:
+            link_id, origin, oslot, target, tslot = raw[:5]
+            link = Link(link_id, origin, int(oslot), target, int(tslot), raw[5] if len(raw) > 5 else None)
+        if link.origin_slot < 0 or link.target_slot < 0:
+            raise ValueError("a slot is never negative")
+        return link
     except (KeyError, TypeError, ValueError, IndexError, OverflowError):  # int(inf) overflows
         raise InputError(f"{where}: a link that is not [id, origin, slot, target, slot, type]: "
                          f"{str(raw)[:80]}") from None
