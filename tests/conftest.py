@@ -1,9 +1,13 @@
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from double import comfy_double  # noqa: F401  (registers the test double fixture for every test)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -44,3 +48,27 @@ def script(name, *args, env=None, stdin=None, timeout=60, cwd=None):
     return subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *map(str, args)],
                           capture_output=True, text=True, env=env, input=stdin, timeout=timeout,
                           cwd=cwd or ROOT)
+
+
+def closed_port():
+    """A loopback port nothing listens on: connecting to it is refused at once."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start(name, *args, env):
+    """scripts/<name>.py running in the background, for tests that signal or race it."""
+    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def wait_until(pred, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False

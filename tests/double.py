@@ -12,9 +12,7 @@ Not recorded (no real server to record from): Comfy Cloud's 401 body and its 404
 outside /api, which follow the interface contract only; `progress` messages of samplers (no
 model-free node reports progress), so the double never sends them.
 
-Use the `comfy_double` fixture (function scope, fresh state per test):
-
-    from double import comfy_double  # noqa: F401  (pytest finds the fixture by name)
+Use the `comfy_double` fixture (function scope, fresh state per test; conftest.py registers it):
 
     def test_x(comfy_double):
         requests.get(comfy_double.url + "/system_stats")

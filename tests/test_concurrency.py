@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from conftest import ROOT
-from double import comfy_double  # noqa: F401  (the fixture)
 
 SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
 N = 20

@@ -9,13 +9,12 @@ import gzip
 import json
 import re
 import shlex
-import socket
 import uuid
 
 import pytest
 
 from comfyui_skills import diagnosis
-from conftest import ROOT, script
+from conftest import ROOT, closed_port, script
 
 CORPUS = ROOT / "tests" / "fixtures" / "failures"
 CASES = sorted(p for p in CORPUS.glob("*.json") if p.name != "torch_messages.json")
@@ -290,13 +289,6 @@ def test_pack_commands_run(command, placeholders, pack_env):
     assert "--help)" not in r.stderr and "unrecognized arguments" not in r.stderr, r.stderr
     assert r.returncode in (0, 1, 3), (command, r.returncode, r.stderr)
 
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # -- a live server ------------------------------------------------------------------------------

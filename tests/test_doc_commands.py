@@ -9,7 +9,6 @@ import pytest
 
 from conftest import ROOT
 from doc_commands import argv, commands, doc_files
-from double import comfy_double  # noqa: F401
 
 CHECKPOINT = "v1-5-pruned-emaonly-fp16.safetensors"
 FAILURE_FILE = ROOT / "tests" / "fixtures" / "failures" / "oom_cpu.json"

@@ -2,17 +2,15 @@
 
 import base64
 import json
-import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 import websocket
 
 from conftest import CONFORMANCE
-from double import RECORDINGS, comfy_double  # noqa: F401
+from double import RECORDINGS
 
 REST = json.loads((RECORDINGS / "rest.json").read_text())["exchanges"]
 RUNS = RECORDINGS / "runs"

@@ -10,15 +10,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import ROOT, script
-from double import comfy_double  # noqa: F401  (the fixture)
+from conftest import ROOT, script, start, wait_until
 
 from comfyui_skills import outputs
 from comfyui_skills.errors import InputError
@@ -27,18 +25,6 @@ SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
 WINDOW = "2"  # seconds a vanished server is retried mid-wait, instead of 120
 
 
-def start(name, *args, env):
-    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-
-
-def wait_until(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def queue_of(double):

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ROOT, SHARED, script
+from conftest import SHARED, closed_port, script
 from comfyui_skills import inventory
 from comfyui_skills.errors import InputError
 
@@ -269,13 +268,6 @@ def test_malformed_node_is_named(tmp_path):
     with pytest.raises(InputError, match="'KSampler' is malformed: input: required"):
         inventory.load(tmp_path / "inv.json")
 
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_failed_snapshot_leaves_the_old_one_alone(replay, pack_env):

@@ -11,7 +11,6 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -24,7 +23,9 @@ from comfyui_skills.errors import ComfyError
 OBJECT_INFO = json.loads(gzip.decompress((ROOT / "tests" / "recordings" / "object_info.json.gz").read_bytes()))
 CLASSES = sorted(OBJECT_INFO)
 EXAMPLES = sorted((ROOT / "projects" / "examples" / "workflows").glob("*.json"))
-FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: CI explores the same 200 examples every run, so a red build always reproduces;
+# run with --hypothesis-seed=random to explore new ones
+FAST = settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 # for the properties known to fail: stop at the first failure, no shrinking (the minimal cases are below)
 VERDICTS = {"ok", "partial", "rejected"}
 

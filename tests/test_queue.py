@@ -6,7 +6,6 @@ from pathlib import Path
 import requests
 
 from conftest import ROOT, script
-from double import comfy_double  # noqa: F401  (the fixture)
 
 SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
 

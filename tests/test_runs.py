@@ -2,16 +2,13 @@
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import ROOT, script
-from double import comfy_double  # noqa: F401  (the fixture)
+from conftest import ROOT, script, start, wait_until
 
 from comfyui_skills import overrides, runs
 from comfyui_skills.errors import InputError
@@ -38,18 +35,6 @@ def text_wf():
             "5": {"class_type": "PreviewAny", "inputs": {"source": ["4", 0]}}}
 
 
-def start_run(*args, env):
-    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "run.py"), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-
-
-def wait_until(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def running_ids(url):
@@ -169,7 +154,7 @@ def test_execution_error_names_node_exception_and_diagnose(comfy_double, pack_en
 
 def test_run_interrupted_from_elsewhere_reports_interrupted(comfy_double, pack_env):
     comfy_double.node_seconds = 1.0
-    p = start_run(SOLID, "--url", comfy_double.url, "--json", env=pack_env)
+    p = start("run", SOLID, "--url", comfy_double.url, "--json", env=pack_env)
     assert wait_until(lambda: running_ids(comfy_double.url)[0])
     requests.post(comfy_double.url + "/interrupt", json={})
     out, err = p.communicate(timeout=20)
@@ -180,7 +165,7 @@ def test_run_interrupted_from_elsewhere_reports_interrupted(comfy_double, pack_e
 
 def test_ctrl_c_interrupts_our_running_prompt_and_exits_130(comfy_double, pack_env):
     comfy_double.node_seconds = 2.0
-    p = start_run(SOLID, "--url", comfy_double.url, env=pack_env)
+    p = start("run", SOLID, "--url", comfy_double.url, env=pack_env)
     assert wait_until(lambda: running_ids(comfy_double.url)[0])
     pid = running_ids(comfy_double.url)[0][0]
     p.send_signal(signal.SIGINT)
@@ -192,7 +177,7 @@ def test_ctrl_c_interrupts_our_running_prompt_and_exits_130(comfy_double, pack_e
 
 def test_ctrl_c_removes_our_pending_prompt(comfy_double, pack_env):
     comfy_double.pause()
-    p = start_run(SOLID, "--url", comfy_double.url, env=pack_env)
+    p = start("run", SOLID, "--url", comfy_double.url, env=pack_env)
     assert wait_until(lambda: running_ids(comfy_double.url)[1])
     time.sleep(0.3)
     p.send_signal(signal.SIGINT)

@@ -13,11 +13,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-import requests
 from hypothesis import given, settings, strategies as st
 
 from conftest import ROOT, script
-from double import comfy_double  # noqa: F401  (the fixture)
 
 from comfyui_skills import files, outputs, uploads
 from comfyui_skills.errors import InputError, ServerError

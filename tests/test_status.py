@@ -1,18 +1,10 @@
 import json
-import socket
 import time
 
 import pytest
 
-from conftest import script
+from conftest import closed_port, script
 
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_closed_port_is_offline_exit_3_fast(pack_env):

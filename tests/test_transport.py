@@ -8,7 +8,6 @@ import pytest
 from comfyui_skills.errors import ServerError
 from comfyui_skills.transport import Client
 from conftest import script
-from double import comfy_double  # noqa: F401
 
 SECRET = "sk-test-0123456789abcdef"
 

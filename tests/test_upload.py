@@ -6,7 +6,6 @@ import pytest
 import requests
 
 from conftest import script
-from double import comfy_double  # noqa: F401
 from record import tiny_png
 
 
