@@ -49,12 +49,14 @@ class BenchError(Exception):
 def bench_env(tmp):
     """The environment both tools run in: our state in a temp folder, no telemetry, no way out."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("COMFYUI_URL", "COMFYUI_API_KEY", "COMFY_API_KEY", "COMFYUI_CLOUD")}
+           if k not in ("COMFYUI_URL", "COMFYUI_API_KEY", "COMFY_API_KEY", "COMFYUI_CLOUD", "PYTHONDONTWRITEBYTECODE")}
     dead_end = "http://127.0.0.1:9"  # nothing listens: any request for another host fails here
     env.update(DO_NOT_TRACK="1", COMFY_NO_TELEMETRY="1", COMFY_NO_UPDATE_CHECK="1", COMFY_WHERE="local",
                HTTP_PROXY=dead_end, HTTPS_PROXY=dead_end, http_proxy=dead_end, https_proxy=dead_end,
                NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
-               COMFYUI_SKILLS_STATE=str(tmp / "state"), COMFYUI_SKILLS_PROJECTS=str(tmp / "projects"))
+               COMFYUI_SKILLS_STATE=str(tmp / "state"), COMFYUI_SKILLS_PROJECTS=str(tmp / "projects"),
+               # both tools' bytecode cached as after any install, filled by the warm-up, kept out of the repo
+               PYTHONPYCACHEPREFIX=str(tmp / "pycache"))
     return env
 
 
@@ -178,6 +180,7 @@ class Server:
         self.host, self.port = parts.hostname, parts.port or 80
         self.session = requests.Session()
         self.session.trust_env = False
+        self.private = False
 
     def version(self):
         """ComfyUI's version, or None when nothing answers."""
@@ -186,6 +189,23 @@ class Server:
         except (requests.RequestException, ValueError):
             return None
         return (stats.get("system") or {}).get("comfyui_version") or "?"
+
+    def settle(self):
+        """Have the server run its periodic gc.collect() now and wait it out, so that for the next
+        10 s none lands inside a timed job. POST /free with unload_models: on a private server only
+        (it would unload other users' models)."""
+        self.session.post(f"{self.url}/free", json={"unload_models": True}, timeout=30).raise_for_status()
+        time.sleep(0.15)
+        self.busy()  # answered once the gc has let go of the server's interpreter lock
+
+    def settled(self, job):
+        if not self.private:
+            return job
+
+        def go():
+            self.settle()
+            return job()
+        return go
 
     def busy(self):
         q = self.session.get(f"{self.url}/queue", timeout=10).json()
@@ -215,6 +235,7 @@ def e2e_rows(runner, server, comfy, work, reps, notes):
     fresh = lambda: workloads.small(workloads.fresh_color())  # noqa: E731
     jobs = [ours_job(runner, server, work, out, fresh), ours_job(runner, server, work, out, fresh, "--poll"),
             seed_job(server, out, fresh)] + ([comfy_job(runner, server, comfy, work, fresh)] if comfy else [])
+    jobs = [server.settled(j) for j in jobs]
     progress("Run end to end (small workflow): ours, ours --poll, 5-s loop, comfy-cli")
     got = interleaved(reps, *jobs)
     ws, poll, loop, cli = got[0], got[1], got[2], (got[3] if comfy else [])
@@ -236,6 +257,7 @@ def latency_rows(runner, server, comfy, work, reps, notes):
     fresh = lambda: workloads.colored(workloads.sweep_base(), workloads.fresh_color())  # noqa: E731
     jobs = [ours_job(runner, server, work, out, fresh), ours_job(runner, server, work, out, fresh, "--poll"),
             seed_job(server, out, fresh)] + ([comfy_job(runner, server, comfy, work, fresh)] if comfy else [])
+    jobs = [server.settled(j) for j in jobs]
     progress("Completion latency (1024x1024 blur): ours, ours --poll, 5-s loop, comfy-cli")
     bystander = Observer(server.host, server.port)
     try:
@@ -353,7 +375,8 @@ def sweep_rows(runner, server, work, size, reps):
         return (seconds,) + server.server_seconds(list(noticed))
 
     progress(f"Sweep of {size} prompts: ours, 5-s loop ({reps} each)")
-    got = interleaved(reps, ours, seed, warm_up=False)  # the server is warm from the rows before
+    # no warm-up: the server is warm from the rows before
+    got = interleaved(reps, server.settled(ours), server.settled(seed), warm_up=False)
     # The server's time for the sweep is its span, first execution_start to last execution_success:
     # between prompts it does its own bookkeeping (history, a gc.collect() at most every 10 s),
     # which every client waits out alike. What the client adds is the rest of the wall time.
@@ -399,6 +422,9 @@ def build_parser():
     p.add_argument("--sweep", type=int, default=50, help="prompts in the sweep (default 50)")
     p.add_argument("--sweep-reps", type=int, default=3, help="timed sweeps per tool (default 3)")
     p.add_argument("--no-live", action="store_true", help="skip the rows that need a server")
+    p.add_argument("--private-server", action="store_true",
+                   help="the server at --url is yours alone: before each timed live job, make it run its "
+                        "periodic gc now (POST /free), so that its pause lands in no tool's timing")
     p.add_argument("--out", default=str(ROOT / "bench" / "results-latest.md"),
                    help="where to write the table too ('-' for nowhere)")
     return p
@@ -426,10 +452,14 @@ def main(argv=None):
         server_version = None
         if not args.no_live:
             server = Server(args.url)
+            server.private = args.private_server
             server_version = server.version()
             if server_version is None:
                 notes.append(f"no ComfyUI answers at {args.url}: the run, latency and sweep rows are skipped")
             else:
+                if not args.private_server:
+                    notes.append("without --private-server the server's gc pause (after a prompt, at most every "
+                                 "10 s) lands at random inside some timed jobs")
                 if server.busy():
                     notes.append(f"{args.url} had other prompts queued when the live rows began: "
                                  f"live figures may include their time")
@@ -457,7 +487,10 @@ def report(args, rows, notes, comfy_version, server_version):
             f"- server: {args.url} (ComfyUI {server_version})" if server_version else "- server: none",
             f"- baseline: comfy-cli {comfy_version}" if comfy_version else "- baseline: comfy-cli absent",
             f"- medians of {args.reps} (offline), {args.live_reps} (end to end) and {args.sweep_reps} (sweep) "
-            f"timed repetitions, interleaved, after one warm-up each; times are whole processes, start to exit", ""]
+            f"timed repetitions, interleaved, after one warm-up each; times are whole processes, start to exit, "
+            f"bytecode cached as after an install",
+            "- the server ran its periodic gc before each timed live job (--private-server)" if args.private_server
+            else "- the server's periodic gc was left to land where it fell", ""]
     tail = ["", ""] + [f"- {n}" for n in notes] if notes else []
     return "\n".join(head) + "\n" + render(rows) + "\n".join(tail)
 
