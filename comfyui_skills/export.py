@@ -92,7 +92,8 @@ def write_set(folder, stem, contents, receipt, force):
     """Write the files under one free stem (or over the old set with force); returns the stem."""
     for _ in range(100):
         if not force:
-            stem = free_stem(folder, stem)
+            others = [SUFFIXES["ui"], SUFFIXES["receipt"]]
+            stem = files.free_name(folder / f"{stem}{SUFFIXES['api']}", others).name[:-len(SUFFIXES["api"])]
         paths = {kind: folder / f"{stem}{SUFFIXES[kind]}" for kind in [*contents, "receipt"]}
         receipt["files"] = {kind: str(p) for kind, p in paths.items()}
         primary = paths.get("ui") if "api" not in paths else paths["api"]
@@ -105,11 +106,3 @@ def write_set(folder, stem, contents, receipt, force):
             continue
     raise InputError(f"{folder}: could not find a free file name for {stem!r}")
 
-
-def free_stem(folder, stem):
-    """The first of stem, stem-2, stem-3, ... for which none of the set's files exist."""
-    candidate, n = stem, 1
-    while any((folder / f"{candidate}{suffix}").exists() for suffix in SUFFIXES.values()):
-        n += 1
-        candidate = f"{stem}-{n}"
-    return candidate

@@ -90,17 +90,19 @@ def write_json(path, obj, overwrite=True):
     return atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n", overwrite=overwrite)
 
 
-def free_name(path):
-    """`path` if nothing is there, else `stem-2.ext`, `stem-3.ext`, ... (first free)."""
+def free_name(path, companions=()):
+    """`path` if nothing is there, else `stem-2.ext`, `stem-3.ext`, ... (first free).
+
+    `companions` are other suffixes written beside it under the same stem (say ".ui.json"
+    beside "x.json"): a stem counts as free only when none of those files exist either.
+    """
     path = Path(path)
-    if not path.exists():
-        return path
-    n = 2
-    while True:
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-        if not candidate.exists():
-            return candidate
+    suffixes = (path.suffix, *companions)
+    candidate, n = path.stem, 1
+    while any(path.with_name(candidate + suffix).exists() for suffix in suffixes):
         n += 1
+        candidate = f"{path.stem}-{n}"
+    return path.with_name(candidate + path.suffix)
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f<>:\"|?*\\]")
