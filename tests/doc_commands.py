@@ -2,7 +2,8 @@
 
 A command is a line in a ```bash / ```sh block that runs one of the pack's scripts. A trailing
 `# exit N ...` comment says which exit code the line documents (default 0). `$NAME` placeholders are
-filled from the environment the test provides (e.g. $PROMPT_ID).
+filled from the environment the test provides (e.g. $PROMPT_ID). A `--url` naming the default local
+address is pointed at the server under test: the doc shows the user's server, the test has its own.
 """
 
 import re
@@ -44,6 +45,11 @@ def commands():
     return found
 
 
+DEFAULT_ADDRESS = re.compile(r"\b(?:127\.0\.0\.1|localhost):8188\b")
+
+
 def argv(script, rest, env):
-    words = shlex.split(rest)
-    return [script, *(re.sub(r"\$(\w+)", lambda m: env.get(m.group(1), m.group(0)), w) for w in words)]
+    # Keep the doc's own spelling (bare host:port or a full URL): only the address moves.
+    under_test = env["COMFYUI_URL"].split("://", 1)[-1].rstrip("/")
+    words = [re.sub(r"\$(\w+)", lambda m: env.get(m.group(1), m.group(0)), w) for w in shlex.split(rest)]
+    return [script, *(DEFAULT_ADDRESS.sub(under_test, w) for w in words)]
