@@ -18,7 +18,7 @@ import weakref
 from collections import namedtuple
 
 from .errors import InputError
-from .schema import WIDGET_TYPES as VALUE_TYPES, Schema
+from .schema import Schema
 
 NEVER, BYPASS = 2, 4
 IO_INPUT, IO_OUTPUT = -10, -20  # ids of a subgraph's input and output nodes inside it

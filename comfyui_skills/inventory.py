@@ -12,8 +12,9 @@ import json
 from functools import cached_property
 from pathlib import Path
 
-from . import config
+from . import config, schema
 from .errors import InputError
+from .schema import NodeSpec, type_parts
 
 SCHEMA_VERSION = 1
 STATE_NAME = "inventory.json"
@@ -168,7 +169,7 @@ def from_record(data, path, shown):
 def from_object_info(data, path, shown):
     check_nodes(data, shown)
     return Inventory(data, kind="dump", source=f"object_info dump {shown}",
-                     input_files=input_files_of(data), path=Path(path))
+                     input_files=schema.input_files(data), path=Path(path))
 
 
 def _shown(path):
@@ -192,7 +193,7 @@ SUPPORTED = {"type", "properties", "additionalProperties", "required", "items", 
 _checks = {}
 
 
-def schema():
+def record_schema():
     if "schema" not in _checks:
         _checks["schema"] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     return _checks["schema"]
@@ -274,7 +275,7 @@ def _kind(value):
 
 def _checker(part):
     if part not in _checks:
-        root = schema()
+        root = record_schema()
         _checks[part] = compile_schema(root if part == "record" else root["$defs"]["node"], root)
     return _checks[part]
 
@@ -295,65 +296,6 @@ def check_nodes(object_info, shown):
         error = check(node)
         if error:
             raise InputError(f"{shown}: node class {name!r} is malformed: {error[:300]}", hint=REFRESH_HINT)
-
-
-# -- reading the node schema ---------------------------------------------------------------------
-
-SECTIONS = ("required", "optional", "hidden")
-UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload", "mesh_upload")
-
-
-def iter_inputs(node):
-    """(section, name, spec) for every input of a node, in the server's order."""
-    inputs = node.get("input") or {}
-    for section in SECTIONS:
-        for name, spec in (inputs.get(section) or {}).items():
-            yield section, name, spec
-
-
-def input_type(spec):
-    """The type name of an input spec: 'INT', 'MODEL', 'COMBO' (classic list or V3), '*'..."""
-    if isinstance(spec, str):
-        return spec
-    if not isinstance(spec, (list, tuple)) or not spec:
-        return None
-    head = spec[0]
-    if isinstance(head, list):
-        return "COMBO"
-    return head if isinstance(head, str) else None
-
-
-def input_options(spec):
-    """The spec's settings dict ({} when there is none)."""
-    if isinstance(spec, (list, tuple)) and len(spec) > 1 and isinstance(spec[1], dict):
-        return spec[1]
-    return {}
-
-
-def combo_choices(spec):
-    """A combo's allowed values (classic `[[...], {...}]` or V3 `["COMBO", {"options": [...]}]`), else None."""
-    if not isinstance(spec, (list, tuple)) or not spec:
-        return None
-    if isinstance(spec[0], list):
-        return spec[0]
-    if spec[0] == "COMBO":
-        options = input_options(spec).get("options")
-        return options if isinstance(options, list) else []
-    return None
-
-
-def output_types(node):
-    out = node.get("output")
-    if isinstance(out, str):  # a custom node that declared RETURN_TYPES as a bare string
-        out = [out]
-    return [t if isinstance(t, str) else "COMBO" for t in out] if isinstance(out, list) else []
-
-
-def input_files_of(object_info):
-    """The input folder's images as the server lists them for LoadImage (None when it has none)."""
-    spec = ((object_info.get("LoadImage") or {}).get("input") or {}).get("required", {}).get("image")
-    choices = combo_choices(spec)
-    return list(choices) if choices is not None else None
 
 
 # -- taking a snapshot -------------------------------------------------------------------------
@@ -394,7 +336,7 @@ def take_snapshot(client, progress=None):
             model_files[folder] = listed
     record = new_record("snapshot", object_info, url=client.url)
     record.update(models=models if folders else None, model_files=model_files or None,
-                  input_files=input_files_of(object_info))
+                  input_files=schema.input_files(object_info))
     for key, path in EXTRA_ROUTES:
         record[key] = optional(path)
     stats = record.get("system_stats") or {}
@@ -436,18 +378,14 @@ def save_snapshot(record):
 
 def bundle(record):
     """A snapshot made fit to ship: local file lists emptied, machine details dropped."""
-    local = set(input_files_of(record["object_info"]) or [])
+    local = set(schema.input_files(record["object_info"]) or [])
     for names in (record.get("models") or {}).values():
         local.update(names)
     object_info = json.loads(json.dumps(record["object_info"]))
-    for node in object_info.values():
-        for _section, _name, spec in iter_inputs(node):
-            choices = combo_choices(spec)
-            if not choices:
-                continue
-            uploads = any(input_options(spec).get(flag) for flag in UPLOAD_FLAGS)
-            if uploads or set(map(str, choices)) <= local:
-                _empty_choices(spec)
+    for name, node in object_info.items():
+        for inp in NodeSpec(name, node).inputs.values():
+            if inp.options and (inp.takes_upload or set(map(str, inp.options)) <= local):
+                _empty_choices(node["input"][inp.section][inp.name])
     out = new_record("bundled", object_info)
     out.update(taken_at=record["taken_at"], comfyui_version=record.get("comfyui_version"))
     return out
@@ -474,20 +412,6 @@ def _empty_choices(spec):
 
 # -- searching ----------------------------------------------------------------------------------
 
-def split_types(name):
-    """'IMAGE,MASK' (a union some custom nodes declare) -> {'IMAGE', 'MASK'}, upper-cased."""
-    return {t.strip().upper() for t in str(name).split(",") if t.strip()}
-
-
-def link_input_types(node):
-    """Types of the inputs a link can feed (hidden ones cannot)."""
-    types = set()
-    for section, _name, spec in iter_inputs(node):
-        if section != "hidden" and input_type(spec):
-            types |= split_types(input_type(spec))
-    return types
-
-
 def parse_query(query):
     """'LATENT->IMAGE', 'LATENT->', '->IMAGE' or words -> (words, input type, output type)."""
     query = (query or "").strip()
@@ -503,50 +427,49 @@ def search(inv, query="", input_type_=None, output_type=None):
     want_in, want_out = input_type_ or q_in, output_type or q_out
     hits = []
     for name, node in inv.object_info.items():
-        ins, outs = link_input_types(node), set().union(*map(split_types, output_types(node)))
-        if want_in and not split_types(want_in) & ins:
+        spec = NodeSpec(name, node)
+        ins, outs = spec.link_types(), set().union(*map(type_parts, spec.output_type_names))
+        if want_in and not type_parts(want_in) & ins:
             continue
-        if want_out and not split_types(want_out) & outs:
+        if want_out and not type_parts(want_out) & outs:
             continue
         if words:
-            text = " ".join(str(x) for x in (name, node.get("display_name"), node.get("category"),
-                                              node.get("python_module"), *ins, *outs) if x).lower()
+            text = " ".join(str(x) for x in (name, spec.display_name, spec.category, spec.python_module,
+                                              *ins, *outs) if x).lower()
             if not all(w in text for w in words):
                 continue
-        hits.append(name)
-    return sorted(hits, key=lambda n: _rank(n, inv.object_info[n], words))
+        hits.append(spec)
+    return [spec.name for spec in sorted(hits, key=lambda spec: _rank(spec, words))]
 
 
-def _rank(name, node, words):
-    lowered = name.lower()
+def _rank(spec, words):
+    lowered = spec.name.lower()
     phrase = " ".join(words)
-    exact = phrase in (lowered, str(node.get("display_name") or "").lower())
+    exact = phrase in (lowered, spec.display_name.lower())
     return (not exact, not lowered.startswith(phrase), lowered)
+
+
+DESCRIBED_SETTINGS = ("default", "min", "max", "step", "multiline", "tooltip")
 
 
 def describe_node(name, node):
     """A node's schema in one plain shape, whatever form (classic, V3) the server used."""
+    spec = NodeSpec(name, node)
     inputs = []
-    for section, iname, spec in iter_inputs(node):
-        opts = input_options(spec)
-        item = {"name": iname, "section": section, "type": input_type(spec)}
-        choices = combo_choices(spec)
-        if choices is not None:
-            item["options"] = choices
-        for key in ("default", "min", "max", "step", "multiline", "tooltip"):
-            if key in opts:
-                item[key] = opts[key]
+    for inp in spec.inputs.values():
+        item = {"name": inp.name, "section": inp.section, "type": inp.type}
+        if inp.options is not None:
+            item["options"] = inp.options
+        item.update((key, inp.extra[key]) for key in DESCRIBED_SETTINGS if key in inp.extra)
         inputs.append(item)
-    names = node.get("output_name") if isinstance(node.get("output_name"), list) else []
-    is_list = node.get("output_is_list") or []
-    outputs = [{"name": names[i] if i < len(names) else t, "type": t,
+    is_list = spec.output_is_list
+    outputs = [{"name": spec.output_names[i] if i < len(spec.output_names) else t, "type": t,
                 "is_list": bool(is_list[i]) if i < len(is_list) else False}
-               for i, t in enumerate(output_types(node))]
-    return {"class_type": name, "display_name": node.get("display_name") or name,
-            "category": node.get("category"), "python_module": node.get("python_module"),
-            "output_node": bool(node.get("output_node")), "deprecated": bool(node.get("deprecated")),
-            "experimental": bool(node.get("experimental")), "api_node": bool(node.get("api_node")),
-            "description": node.get("description") or "", "inputs": inputs, "outputs": outputs}
+               for i, t in enumerate(spec.output_type_names)]
+    return {"class_type": name, "display_name": spec.display_name, "category": spec.category or None,
+            "python_module": spec.python_module or None, "output_node": spec.output_node,
+            "deprecated": spec.deprecated, "experimental": spec.experimental, "api_node": spec.api_node,
+            "description": spec.description, "inputs": inputs, "outputs": outputs}
 
 
 def model_listing(inv, folder=None):
@@ -574,9 +497,9 @@ def diff(old, new):
     for name in sorted(set(old_oi) & set(new_oi)):
         if old_oi[name] != new_oi[name]:
             inputs += _input_changes(name, old_oi[name], new_oi[name], local)
-            if output_types(old_oi[name]) != output_types(new_oi[name]):
-                outputs.append({"class_type": name, "from": output_types(old_oi[name]),
-                                "to": output_types(new_oi[name])})
+            was, now = NodeSpec(name, old_oi[name]).output_type_names, NodeSpec(name, new_oi[name]).output_type_names
+            if was != now:
+                outputs.append({"class_type": name, "from": was, "to": now})
     version = None
     if old.comfyui_version != new.comfyui_version:
         version = {"from": old.comfyui_version, "to": new.comfyui_version}
@@ -611,33 +534,31 @@ def _file_changes(old, new):
 
 
 def _input_changes(cls, old_node, new_node, local_files):
-    before = {name: (section, spec) for section, name, spec in iter_inputs(old_node)}
-    after = {name: (section, spec) for section, name, spec in iter_inputs(new_node)}
+    before, after = NodeSpec(cls, old_node).inputs, NodeSpec(cls, new_node).inputs
     changes = []
 
     def add(name, change, was, now):
         changes.append({"class_type": cls, "input": name, "change": change, "from": was, "to": now})
 
     for name in after.keys() - before.keys():
-        add(name, "added", None, {"section": after[name][0], "type": input_type(after[name][1])})
+        add(name, "added", None, {"section": after[name].section, "type": after[name].type})
     for name in before.keys() - after.keys():
-        add(name, "removed", {"section": before[name][0], "type": input_type(before[name][1])}, None)
+        add(name, "removed", {"section": before[name].section, "type": before[name].type}, None)
     for name in sorted(before.keys() & after.keys()):
-        (s1, a), (s2, b) = before[name], after[name]
-        if a == b:
+        a, b = before[name], after[name]
+        if (a.section, a.raw_type, a.extra) == (b.section, b.raw_type, b.extra):
             continue
-        if s1 != s2:
-            add(name, "section", s1, s2)
-        if input_type(a) != input_type(b):
-            add(name, "type", input_type(a), input_type(b))
+        if a.section != b.section:
+            add(name, "section", a.section, b.section)
+        if a.type != b.type:
+            add(name, "type", a.type, b.type)
             continue
-        ca, cb = combo_choices(a), combo_choices(b)
-        if ca is not None and cb is not None and ca != cb:
-            gone, new = [x for x in ca if x not in cb], [x for x in cb if x not in ca]
+        if a.options is not None and b.options is not None and a.options != b.options:
+            gone = [x for x in a.options if x not in b.options]
+            new = [x for x in b.options if x not in a.options]
             if not set(map(str, gone + new)) <= local_files:  # model/input file churn is reported apart
                 add(name, "options", {"removed": gone}, {"added": new})
-        oa, ob = input_options(a), input_options(b)
         for key in RANGE_KEYS:
-            if oa.get(key) != ob.get(key):
-                add(name, key, oa.get(key), ob.get(key))
+            if a.extra.get(key) != b.extra.get(key):
+                add(name, key, a.extra.get(key), b.extra.get(key))
     return sorted(changes, key=lambda c: (c["input"], c["change"]))

@@ -9,7 +9,7 @@ import itertools
 import json
 import random
 
-from . import inventory
+from .schema import NodeSpec
 from .errors import InputError
 
 SEED_INPUTS = ("seed", "noise_seed")
@@ -43,18 +43,16 @@ def find_node(workflow, ref, flag="--set"):
 
 
 def input_spec(object_info, class_type, name):
+    """The InputSpec; None when the class is unknown, False when the class has no such input."""
     node = (object_info or {}).get(class_type)
     if not node:
         return None
-    for _, iname, spec in inventory.iter_inputs(node):
-        if iname == name:
-            return spec
-    return False  # the schema is known and has no such input
+    return NodeSpec(class_type, node).inputs.get(name, False)
 
 
 def convert(text, spec, current, where):
     """The raw text typed as the input expects."""
-    kind = inventory.input_type(spec) if spec else None
+    kind = spec.type if spec else None
     try:
         if kind == "INT":
             number = float(text) if any(c in text for c in ".eE") else int(text)
@@ -111,7 +109,7 @@ def resolve(workflow, object_info, node_ref, name, flag="--set"):
     spec = input_spec(object_info, cls, name)
     inputs = node.get("inputs") or {}
     if spec is False and name not in inputs:
-        names = [n for _, n, _ in inventory.iter_inputs(object_info[cls])]
+        names = list(NodeSpec(cls, object_info[cls]).inputs)
         raise InputError(f"{flag} {node_ref}.{name}: node {nid} ({cls}) has no input '{name}'",
                          hint=f"its inputs: {', '.join(names)}")
     if spec is None and name not in inputs:

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import websocket
 
-from . import inventory
+from .schema import NodeSpec
 from .errors import CheckFailed, Interrupted, ServerError, ServerUnreachable
 
 WS_CONNECT_TIMEOUT = 2.0
@@ -645,16 +645,13 @@ def missing_on(workflow, object_info):
     missing = []
     for nid, node in workflow.items():
         cls = node.get("class_type")
-        schema = object_info.get(cls)
-        if schema is None:
+        if cls not in object_info:
             missing.append(f"node class {cls} (node {nid})")
             continue
-        for _, name, spec in inventory.iter_inputs(schema):
-            value = (node.get("inputs") or {}).get(name)
-            choices = inventory.combo_choices(spec)
-            if (choices and isinstance(value, str) and value not in choices
-                    and not any(inventory.input_options(spec).get(f) for f in inventory.UPLOAD_FLAGS)):
-                missing.append(f"{value!r} for {cls}.{name} (node {nid})")
+        for inp in NodeSpec(cls, object_info[cls]).inputs.values():
+            value = (node.get("inputs") or {}).get(inp.name)
+            if inp.options and isinstance(value, str) and value not in inp.options and not inp.takes_upload:
+                missing.append(f"{value!r} for {cls}.{inp.name} (node {nid})")
     return missing
 
 

@@ -8,6 +8,13 @@ so `InputSpec.strict_options` keeps that distinction.
 
 REQUIRED, OPTIONAL, HIDDEN = "required", "optional", "hidden"
 WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
+# Inputs that take a file the user uploads: the server lists only what is already there.
+UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload", "mesh_upload")
+
+
+def type_parts(name):
+    """'IMAGE,MASK' (a union some custom nodes declare) -> {'IMAGE', 'MASK'}, upper-cased."""
+    return {t.strip().upper() for t in str(name).split(",") if t.strip()}
 
 
 class InputSpec:
@@ -42,6 +49,10 @@ class InputSpec:
     control_after_generate = property(lambda self: bool(self.extra.get("control_after_generate")))
 
     @property
+    def takes_upload(self):
+        return any(self.extra.get(flag) for flag in UPLOAD_FLAGS)
+
+    @property
     def is_widget(self):
         """A value typed in the node rather than a link (unless forceInput)."""
         return self.type in WIDGET_TYPES and not self.force_input
@@ -61,8 +72,16 @@ class NodeSpec:
         self.python_module = info.get("python_module") or ""
         self.output_node = info.get("output_node") is True
         self.deprecated = bool(info.get("deprecated"))
-        self.output_types = list(info.get("output") or [])
-        self.output_names = list(info.get("output_name") or self.output_types)
+        self.experimental = bool(info.get("experimental"))
+        self.api_node = bool(info.get("api_node"))
+        self.description = info.get("description") or ""
+        outputs = info.get("output")
+        if isinstance(outputs, str):  # a custom node that declared RETURN_TYPES as a bare string
+            outputs = [outputs]
+        # As declared: a custom node's combo output is a list, and the server compares it as one.
+        self.output_types = list(outputs) if isinstance(outputs, (list, tuple)) else []
+        names = info.get("output_name")
+        self.output_names = list(names) if isinstance(names, (list, tuple)) and names else list(self.output_types)
         self.output_is_list = list(info.get("output_is_list") or [])
         self.inputs = {}
         sections = info.get("input") if isinstance(info.get("input"), dict) else {}
@@ -79,6 +98,18 @@ class NodeSpec:
     def visible_inputs(self):
         """Required then optional: the inputs the server looks at when it validates."""
         return [s for s in self.inputs.values() if s.section != HIDDEN]
+
+    @property
+    def output_type_names(self):
+        """The output types as names: a combo output (a list) is 'COMBO'."""
+        return [t if isinstance(t, str) else "COMBO" for t in self.output_types]
+
+    def link_types(self):
+        """Every type a link into this node can carry (hidden inputs take none)."""
+        found = set()
+        for inp in self.visible_inputs():
+            found |= type_parts(inp.type)
+        return found
 
     @property
     def is_custom(self):
@@ -128,3 +159,10 @@ class Schema:
 
     def class_names(self):
         return list(self.object_info)
+
+
+def input_files(object_info):
+    """The input folder's images as the server lists them for LoadImage (None when it has none)."""
+    load_image = NodeSpec("LoadImage", (object_info or {}).get("LoadImage"))
+    image = load_image.inputs.get("image")
+    return list(image.options) if image is not None and image.options is not None else None

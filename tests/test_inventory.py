@@ -22,6 +22,7 @@ import requests
 from conftest import SHARED, closed_port, script
 from comfyui_skills import inventory
 from comfyui_skills.errors import InputError
+from comfyui_skills.schema import NodeSpec
 
 RECORDINGS = Path(__file__).parent / "recordings" / "inventory"
 DUMPS = SHARED / "data" / "object_info"
@@ -213,9 +214,9 @@ def test_bundled_inventory_has_core_nodes_and_no_local_files(pack_env):
     assert inv.bundled and inv.comfyui_version == "0.3.64" and inv.models is None
     bare = recording("bare")["/object_info"]["body"]
     assert len(inv) == 478 and set(bare) <= set(inv.object_info)  # + SaveImageWebsocket, shipped in custom_nodes/
-    assert inventory.combo_choices(inv.node("LoadImage")["input"]["required"]["image"]) == []
+    assert NodeSpec("LoadImage", inv.node("LoadImage")).inputs["image"].options == []
     for folder_list in ("ckpt_name", "config_name"):
-        assert inventory.combo_choices(inv.node("CheckpointLoader")["input"]["required"][folder_list]) == []
+        assert NodeSpec("CheckpointLoader", inv.node("CheckpointLoader")).inputs[folder_list].options == []
     assert inv.node("KSampler") == bare["KSampler"]
 
 

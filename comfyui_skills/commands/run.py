@@ -6,10 +6,11 @@ import os
 import time
 from pathlib import Path
 
-from .. import cli, config, conversion, export, files, inventory, outputs, overrides, runs, uploads, validation
+from .. import cli, config, conversion, export, files, inventory, outputs, overrides, runs, schema, uploads, validation
 from .. import workflow as wfmod
 from ..errors import CheckFailed, ComfyError, InputError, ServerError, ServerUnreachable
 from ..progress import Progress
+from ..schema import NodeSpec
 from ..transport import Client
 
 EPILOG = """\
@@ -119,8 +120,7 @@ def upload_inputs(client, plan, info, wf_dir):
     touched = set()
     for _, wf in plan:
         for nid, node in wf.items():
-            schema = info.get(node.get("class_type")) or {}
-            for _, name, spec in inventory.iter_inputs(schema):
+            for name, spec in NodeSpec(node.get("class_type"), info.get(node.get("class_type"))).inputs.items():
                 value = (node.get("inputs") or {}).get(name)
                 local = _local_file(value, spec, wf_dir)
                 if local is None:
@@ -136,10 +136,9 @@ def upload_inputs(client, plan, info, wf_dir):
 
 
 def _local_file(value, spec, wf_dir):
-    opts = inventory.input_options(spec)
-    if not isinstance(value, str) or not any(opts.get(f) for f in inventory.UPLOAD_FLAGS):
+    if not isinstance(value, str) or not spec.takes_upload:
         return None
-    if value in (inventory.combo_choices(spec) or []):
+    if value in (spec.options or []):
         return None  # the server already has a file by that name
     for base in (Path.cwd(), wf_dir):
         p = (base / value).expanduser()
@@ -166,7 +165,7 @@ def upload_file(client, path):
 def check(plan, info, path):
     """Validate every prompt against the server's own schema before sending anything."""
     for values, wf in plan:
-        report = validation.validate(wf, info, input_files=inventory.input_files_of(info))
+        report = validation.validate(wf, info, input_files=schema.input_files(info))
         label = f"{path}" + (f" with {_values_text(values)}" if values else "")
         for w in report["warnings"]:
             cli.note(f"warning: {label}: {_problem(w)}")
