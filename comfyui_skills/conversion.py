@@ -3,7 +3,8 @@
 UI -> API follows the frontend's `graphToPrompt`: every real node's widget values are named by the
 node schema (the order the frontend builds widgets in), links are resolved through Reroutes,
 bypassed nodes (passed through by type), subgraphs (ids `outer:inner`) and legacy group nodes;
-PrimitiveNodes push their value into the widgets they feed; muted and UI-only nodes are dropped,
+PrimitiveNodes push their value into the widgets they feed (a number widget coerces it as JavaScript
+would, clamps and rounds it to its step); muted and UI-only nodes are dropped,
 and so are inputs whose link ends at a dropped node.
 
 API -> UI builds an editor graph the frontend opens as a readable layout: nodes in columns by
@@ -11,11 +12,13 @@ dependency depth, widget values in schema order (with the control-after-generate
 from `_meta`. Converting that back gives the same API JSON.
 """
 
+import math
 import random
 import re
 import uuid
 import weakref
 from collections import namedtuple
+from decimal import ROUND_HALF_UP, Decimal
 
 from .errors import InputError
 from .schema import Schema
@@ -387,7 +390,9 @@ class Converter:
             slot = target.inputs[link.target_slot]
             pair = target.widget(slot.widget or slot.name)
             if pair is not None:
-                pair[1] = value
+                spec = self.schema.node(target.type)
+                inp = spec.inputs.get(pair[0].name) if spec else None
+                pair[1] = number_widget_value(value, inp) if inp and inp.type in ("INT", "FLOAT") else value
 
     # serializing
 
@@ -622,6 +627,10 @@ def bypass_slot(dto, index, wanted):
 
 NODE_WIDTH, COLUMN_GAP, ROW_GAP = 340, 100, 40
 TITLE_HEIGHT, SLOT_HEIGHT, WIDGET_HEIGHT, TEXT_HEIGHT = 30, 22, 26, 120
+# The frontend grows a node that shows its uploaded image or video to fit the preview; room is
+# kept for it so the node does not grow over the one placed below.
+PREVIEW_HEIGHT = 220
+PREVIEW_FLAGS = ("image_upload", "animated_image_upload", "video_upload")
 CONTROL_DEFAULTS = {"control_after_generate": "fixed", "upload": "image", None: False}
 
 
@@ -976,12 +985,84 @@ def unique_name(name, taken):
     return f"{name}_{n}"
 
 
+JS_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+JS_RADIX = {"0x": 16, "0o": 8, "0b": 2}
+
+
+def js_number(value):
+    """JavaScript's Number(value); nan where it gives NaN."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    if value is None:
+        return 0.0
+    if isinstance(value, list):  # Number([x]) reads String([x])
+        if not value:
+            return 0.0
+        only = value[0]
+        return js_number(only) if len(value) == 1 and not isinstance(only, (bool, dict)) else math.nan
+    if not isinstance(value, str):
+        return math.nan
+    text = value.strip()
+    if not text:
+        return 0.0
+    if text.lstrip("+-") == "Infinity":
+        return -math.inf if text[0] == "-" else math.inf
+    radix = JS_RADIX.get(text[:2].lower())
+    if radix:
+        try:
+            return float(int(text[2:], radix)) if text[2:].isalnum() else math.nan
+        except ValueError:
+            return math.nan
+    return float(text) if JS_DECIMAL.fullmatch(text) else math.nan
+
+
+def js_round(x):
+    """Math.round: halves go up, toward +infinity."""
+    return math.floor(x + 0.5)
+
+
+def js_to_fixed(x, digits):
+    """Number(x.toFixed(digits)): the exact binary value rounded half away from zero."""
+    return float(Decimal(x).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
+def number_widget_value(value, inp):
+    """What the frontend's INT/FLOAT widget holds after a PrimitiveNode writes `value` into it
+    (seen on the real frontend: 'PBR' -> null, '12' -> 12, '' -> min, 7.777 -> 7.8 at step 0.1)."""
+    x = js_number(value)
+    if math.isnan(x):
+        return None
+    low, high = inp.min if inp.min is not None else 0, inp.max if inp.max is not None else 2048
+    if inp.type == "INT":
+        step = inp.step or 1
+        if math.isfinite(x):
+            offset = math.fmod(low, step) if step != 1 else 0
+            x = js_round((x - offset) / step) * step + offset
+        x = min(max(x, low), high)
+        return js_integer(x)
+    step = inp.step if inp.step else 0.5
+    precision = max(0, -math.floor(math.log10(step)))
+    unit = inp.extra.get("round") or (10 ** -precision if precision else None)
+    if unit and math.isfinite(x):
+        x = js_to_fixed(js_round(x / unit) * unit, precision)
+    return min(max(x, low), high)
+
+
+def js_integer(x):
+    """An integral JS number as JSON.stringify prints it (2**64 - 1 is 18446744073709552000)."""
+    return int(Decimal(repr(float(x)))) if math.isfinite(x) else None
+
+
 def node_height(ui, schema, cls):
     slots = max(len(ui["inputs"]), len(ui["outputs"]), 1)
     spec = schema.node(cls)
     texts = {inp.name for inp in spec.visible_inputs() if inp.extra.get("multiline")} if spec else set()
     layout = widgets(spec) if spec else []
     height = sum(TEXT_HEIGHT if w.name in texts else WIDGET_HEIGHT for w in layout if w.saved)
+    if spec and any(inp.extra.get(flag) for inp in spec.visible_inputs() for flag in PREVIEW_FLAGS):
+        height += PREVIEW_HEIGHT
     return TITLE_HEIGHT + SLOT_HEIGHT * slots + height + 10
 
 

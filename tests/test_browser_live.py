@@ -113,15 +113,9 @@ def test_frontend_gives_back_our_api_json(path, exported, frontend, object_info)
     assert got == want, browser.first_difference(want, got)
 
 
-PREVIEW_OVERLAP = pytest.mark.xfail(strict=True, reason=(
-    "the frontend grows LoadImage to fit its image preview (136 -> 314 px high), over the node "
-    "convert.py --to ui placed below it"))
-
-
 @live
 @needs_browser
-@pytest.mark.parametrize("name", ["seeds-and-titles", "subgraph-ids",
-                                  pytest.param("links-fan-out", marks=PREVIEW_OVERLAP)])
+@pytest.mark.parametrize("name", ["seeds-and-titles", "subgraph-ids", "links-fan-out"])
 def test_exported_layout_is_readable_in_the_frontend(name, exported, frontend, tmp_path):
     """Nodes as the frontend sizes them (image previews loaded) do not overlap; links run left to right."""
     ui = load(exported / f"{name}.json")

@@ -5,8 +5,9 @@ import json
 import pytest
 from conftest import script
 
-from comfyui_skills import conversion
+from comfyui_skills import conversion, inventory
 from comfyui_skills.errors import InputError
+from comfyui_skills.schema import InputSpec
 
 # A slice of a real /object_info (ComfyUI 0.3.64), enough for these graphs.
 OBJECT_INFO = {
@@ -210,3 +211,44 @@ def test_legacy_group_nodes_are_expanded():
     api = conversion.ui_to_api(wf, OBJECT_INFO)
     assert api["2:0"]["inputs"] == {"model": ["1", 0], "strength": 0.1}
     assert api["2:1"]["inputs"] == {"model": ["2:0", 0], "strength": 0.2}
+
+
+# What the official frontend (ComfyUI 0.3.64's bundled frontend, in Chromium) put in the prompt
+# when a PrimitiveNode holding `value` fed the widget: it coerces like JavaScript's Number(),
+# rounds to the widget's step and clamps to its range.
+WIDTH = ["INT", {"default": 512, "min": 1, "max": 16384, "step": 1}]
+LATENT_WIDTH = ["INT", {"default": 512, "min": 16, "max": 16384, "step": 8}]
+SIGMA = ["FLOAT", {"default": 1.0, "min": 0.1, "max": 10.0, "step": 0.1}]
+CFG = ["FLOAT", {"default": 8.0, "min": 0.0, "max": 100.0, "step": 0.1, "round": 0.01}]
+DENOISE = ["FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01}]
+SEED = ["INT", {"default": 0, "min": 0, "max": 18446744073709551615, "control_after_generate": True}]
+
+
+@pytest.mark.parametrize("declaration, value, sent", [
+    (WIDTH, "PBR", None), (WIDTH, "12", 12), (WIDTH, "", 1), (WIDTH, "1e3", 1000), (WIDTH, " 7 ", 7),
+    (WIDTH, True, 1), (WIDTH, 12.7, 13), (WIDTH, None, 1), (WIDTH, "0x10", 16), (WIDTH, 99999, 16384),
+    (WIDTH, -5, 1), (WIDTH, 12.5, 13), (WIDTH, 13.5, 14), (WIDTH, "Infinity", 16384), (WIDTH, [3], 3),
+    (WIDTH, {"a": 1}, None), (LATENT_WIDTH, 100, 104), (LATENT_WIDTH, 99, 96), (LATENT_WIDTH, 13, 16),
+    (SIGMA, "2.5", 2.5), (SIGMA, "x", None), (SIGMA, 0.05, 0.1), (SIGMA, 99, 10), (SIGMA, "0.123456", 0.1),
+    (SIGMA, 1.005, 1), (CFG, 7.777, 7.8), (CFG, "7.25", 7.3), (DENOISE, 0.123456, 0.12), (DENOISE, 0.005, 0.01),
+    (SEED, 2**53 + 1, 2**53), (SEED, "18446744073709551615", 18446744073709552000), (SEED, 1.5, 2),
+])
+def test_a_primitive_value_lands_in_a_number_widget_as_the_frontend_sends_it(declaration, value, sent):
+    got = conversion.number_widget_value(value, InputSpec("x", "required", declaration))
+    assert got == sent and (got is None) == (sent is None)
+
+
+def test_a_primitive_holding_text_sends_null_to_an_int_widget():
+    object_info = inventory.load_bundled().object_info
+    ui = conversion.api_to_ui({"1": {"class_type": "EmptyImage",
+                                     "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}},
+                               "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}}}, object_info)
+    image = next(n for n in ui["nodes"] if n["type"] == "EmptyImage")
+    image["inputs"].append({"name": "width", "type": "INT", "widget": {"name": "width"}, "link": 99})
+    ui["nodes"].append({"id": 50, "type": "PrimitiveNode", "pos": [0, 0], "size": [300, 80], "mode": 0,
+                        "inputs": [], "outputs": [{"name": "INT", "type": "INT", "links": [99],
+                                                   "widget": {"name": "width"}}],
+                        "properties": {}, "widgets_values": ["PBR", "fixed"]})
+    ui["links"].append([99, 50, 0, image["id"], len(image["inputs"]) - 1, "INT"])
+    api = conversion.ui_to_api(ui, object_info)
+    assert api[str(image["id"])]["inputs"]["width"] is None
