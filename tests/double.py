@@ -8,9 +8,10 @@ recorded ones (a 64x64 PNG, a WEBP), whatever the graph; batch sizes are read fr
 upstream (1 otherwise); PreviewAny shows the text only when its source is StringConcatenate or
 a literal; /prompt verdicts are recorded ones for known graphs, and for other graphs only the
 checks the recordings show (no prompt, unknown class, no output node): anything else is accepted.
-Not recorded (no real server to record from): Comfy Cloud's 401 body and its 404 for paths
-outside /api, which follow the interface contract only; `progress` messages of samplers (no
-model-free node reports progress), so the double never sends them.
+`progress` (step) messages come from the one recorded node that reports steps without a
+diffusion model, ImageUpscaleWithModel: every such node sends the recorded count (6 tiles, as
+for its 1024x640 image), whatever the image. Not recorded (no real server to record from):
+Comfy Cloud's 401 body and its 404 for paths outside /api, which follow the interface contract only.
 
 Use the `comfy_double` fixture (function scope, fresh state per test; conftest.py registers it):
 
@@ -95,6 +96,8 @@ class Recordings:
         error = _load("runs/execution_error_bad_image.json")
         entry = next(iter(error["history"].values()))
         self.load_image_error = entry["status"]["messages"][-1][1]
+        steps = _load("runs/upscale_progress.json")["ws"]
+        self.step_counts = {"ImageUpscaleWithModel": max(m["data"]["max"] for m in steps if m["type"] == "progress")}
 
 
 _RECORDINGS = None
@@ -178,7 +181,8 @@ class ComfyDouble:
             cls, inp = ref.split(".", 1)
             inputs = self.object_info[cls]["input"]
             spec = (inputs.get("required") or {}).get(inp) or inputs["optional"][inp]
-            spec[0].append(name)
+            choices = spec[1].setdefault("options", []) if spec[0] == "COMBO" else spec[0]  # V3 or classic
+            choices.append(name)
 
     def forget(self, prompt_id):
         self.history.pop(prompt_id, None)
@@ -651,12 +655,17 @@ class Run:
         failure = self.failure(nid)
         if failure:
             return "execution_error", failure
+        steps = self.d.rec.step_counts.get(self.prompt[nid]["class_type"])
+        for step in range(1, (steps or 0) + 1):  # as recorded: the node's state, then the step
+            self.progress[nid] = self.bar(nid, step, steps, "running")
+            await self.send("progress_state", {"prompt_id": self.pid, "nodes": copy.deepcopy(self.progress)})
+            await self.send("progress", {"value": step, "max": steps, "prompt_id": self.pid, "node": nid})
         output = self.d_output(nid)
         if output is not None:
             ui[nid] = output
             await self.send("executed", {"node": nid, "display_node": nid, "output": output, "prompt_id": self.pid})
         executed.append(nid)
-        self.progress[nid] = self.bar(nid, 1.0, 1.0, "finished")
+        self.progress[nid] = self.bar(nid, steps or 1.0, steps or 1.0, "finished")
         await self.send("progress_state", {"prompt_id": self.pid, "nodes": copy.deepcopy(self.progress)})
         return None
 

@@ -4,8 +4,11 @@
     python tests/record.py URL rest            # read-only routes, bad input, uploads
     python tests/record.py URL runs            # model-free runs: outputs, cache, animation, runtime error
     python tests/record.py URL interrupts      # interrupt/delete/clear: only on a server of your own
+    python tests/record.py URL progress        # `progress` messages: needs a file in models/upscale_models
 
-Writes JSON under tests/recordings/. It talks to URL only, and queues only small model-free
+`progress` runs ImageUpscaleWithModel, the one core node that reports steps without a diffusion
+model: any upscale model the server lists will do (a few-kB RealESRGAN Compact with random weights
+is enough; CPU takes well under a second). Writes JSON under tests/recordings/. It talks to URL only, and queues only small model-free
 prompts; `interrupts` interrupts and clears the queue, so never point it at a shared server.
 """
 
@@ -294,6 +297,22 @@ def record_interrupts(rec):
     save("runs/clear_then_global_interrupt.json", run)
 
 
+def record_progress(rec):
+    models = rec.get_json("/models/upscale_models")
+    if not models:
+        sys.exit("record.py progress: the server lists no file in models/upscale_models")
+    upscale = workflow([
+        ("EmptyImage", {"width": 1024, "height": 640, "batch_size": 1, "color": 1234}),
+        ("UpscaleModelLoader", {"model_name": models[0]}),
+        ("ImageUpscaleWithModel", {"upscale_model": ["2", 0], "image": ["1", 0]}),
+        ("SaveImage", {"images": ["3", 0], "filename_prefix": "upscaled"}),
+    ])
+    # free_memory resets the server's cache, so every node runs, as on a fresh server
+    rec.http.post(rec.url + "/free", json={"unload_models": True, "free_memory": True}, timeout=60)
+    time.sleep(1)
+    save("runs/upscale_progress.json", queue_and_watch(rec, [upscale]))
+
+
 def save(name, obj):
     path = HERE / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -302,12 +321,13 @@ def save(name, obj):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in ("rest", "runs", "interrupts"):
+    if len(argv) != 2 or argv[1] not in ("rest", "runs", "interrupts", "progress"):
         sys.exit(__doc__)
     rec = Recorder(argv[0])
     version = rec.get_json("/system_stats")["system"]["comfyui_version"]
     print(f"recording ComfyUI {version} at {rec.url}", file=sys.stderr)
-    {"rest": record_rest, "runs": record_runs, "interrupts": record_interrupts}[argv[1]](rec)
+    {"rest": record_rest, "runs": record_runs, "interrupts": record_interrupts,
+     "progress": record_progress}[argv[1]](rec)
 
 
 if __name__ == "__main__":

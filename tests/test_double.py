@@ -138,6 +138,20 @@ def test_animated_mask_and_subfolder_outputs_match(comfy_double):
     assert webp.headers["Content-Type"] == "image/webp"
 
 
+def test_step_progress_matches_the_recorded_upscale(comfy_double):
+    rec = load("upscale_progress.json")
+    prompt = rec["posts"][0]["request"]["prompt"]
+    comfy_double.add_model("upscale_models", prompt["2"]["inputs"]["model_name"], "UpscaleModelLoader.model_name")
+    sock = Socket(comfy_double.url)
+    pid = post(comfy_double.url, prompt, sock.client_id)["prompt_id"]
+    sock.until_idle(pid)
+    assert shape(sock.messages) == shape(rec["ws"])
+
+    def steps(messages):
+        return [(m["data"]["value"], m["data"]["max"], m["data"]["node"]) for m in messages if m["type"] == "progress"]
+    assert steps(sock.messages) == steps(rec["ws"]) == [(k, 6, "3") for k in range(1, 7)]
+
+
 def test_runtime_error_matches_the_recorded_one(comfy_double):
     rec = load("execution_error_bad_image.json")
     requests.post(comfy_double.url + "/upload/image", files={"image": ("not-really.png", b"text, not a PNG\n")},

@@ -356,6 +356,18 @@ def test_several_servers_the_shortest_queue_wins(comfy_double, pack_env):
         busy.stop()
 
 
+def test_a_node_that_reports_steps_shows_them_on_stderr(comfy_double, pack_env, tmp_path):
+    recorded = json.loads((ROOT / "tests/recordings/runs/upscale_progress.json").read_text())
+    wf = recorded["posts"][0]["request"]["prompt"]
+    comfy_double.add_model("upscale_models", wf["2"]["inputs"]["model_name"], "UpscaleModelLoader.model_name")
+    r = script("run", write_wf(tmp_path, wf), "--url", comfy_double.url, "--json", env=pack_env)
+    assert r.returncode == 0, r.stderr
+    steps = [line for line in r.stderr.splitlines() if "step" in line]
+    assert steps and all("#3 ImageUpscaleWithModel" in line for line in steps)
+    assert len(steps) <= 5 and "step 6/6" in steps[-1]  # quarter marks on a log, not every tile
+    assert json.loads(r.stdout)["status"] == "success"
+
+
 def test_progress_is_sparse_without_a_terminal_and_notes_a_long_run():
     import io
     from comfyui_skills.progress import Progress

@@ -3,6 +3,8 @@
 Every prompt here is our own; interrupts name our prompt id, so nobody else's work is touched.
 The corrupt-checkpoint test runs only when the server lists a checkpoint whose name contains
 "corrupt" (put a few garbage bytes in models/checkpoints/corrupt.safetensors of a server you own).
+The step-progress test runs only when the server lists an upscale model (tests/record.py says
+which tiny one will do).
 """
 
 import hashlib
@@ -125,3 +127,20 @@ def test_live_corrupt_checkpoint_reports_the_loader_node(live_url, pack_env, tmp
     e = json.loads(r.stdout)["error"]
     assert (e["node_id"], e["class_type"]) == ("4", "CheckpointLoaderSimple")
     assert e["exception_type"] and "diagnose.py" in e["diagnose"]
+
+
+def test_live_steps_of_an_upscale_show_on_stderr(live_url, pack_env, tmp_path):
+    models = requests.get(live_url + "/models/upscale_models", timeout=10).json()
+    if not models:
+        pytest.skip("the server lists no upscale model")
+    wf = {"1": {"class_type": "EmptyImage", "inputs": {"width": 1024, "height": 640, "batch_size": 1,
+                                                       "color": uuid.uuid4().int % 0xFFFFFF}},
+          "2": {"class_type": "UpscaleModelLoader", "inputs": {"model_name": models[0]}},
+          "3": {"class_type": "ImageUpscaleWithModel", "inputs": {"upscale_model": ["2", 0], "image": ["1", 0]}},
+          "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "comfyui-skills-test/up"}}}
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps(wf))
+    r = script("run", path, "--url", live_url, "--json", "--out", tmp_path / "out", env=pack_env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "#3 ImageUpscaleWithModel  step 6/6" in r.stderr
+    assert [p for p in (tmp_path / "out").rglob("*.png") if p.read_bytes().startswith(b"\x89PNG")]
