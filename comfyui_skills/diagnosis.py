@@ -423,7 +423,8 @@ def _node_id_from_details(details):
 
 # -- missing custom nodes -----------------------------------------------------------------------
 # Class-name patterns of popular node packs and their Comfy Registry ids (what `comfy node install`
-# and ComfyUI-Manager take). Anything else is resolved by `comfy node install-deps --workflow`.
+# and ComfyUI-Manager take): each id is the `[project] name` in the pack's own pyproject.toml, which
+# the registry publishes it under. Anything else is resolved by `comfy node install-deps --workflow`.
 KNOWN_PACKS = [
     (r"^VHS_", "comfyui-videohelpersuite", "https://github.com/Kosinkadink/ComfyUI-VideoHelperSuite"),
     (r"IPAdapter", "comfyui_ipadapter_plus", "https://github.com/cubiq/ComfyUI_IPAdapter_plus"),
