@@ -14,6 +14,16 @@ SHARED = ROOT.parent / "shared"
 CONFORMANCE = SHARED / "conformance"
 
 
+def pytest_terminal_summary(terminalreporter):
+    # CI has nothing on the default address; a dev box often has ComfyUI there, and a test that
+    # falls back to the default would pass here and fail on CI (it happened once).
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        if probe.connect_ex(("127.0.0.1", 8188)) == 0:
+            terminalreporter.write_line("warning: something listens on 127.0.0.1:8188, the default address; "
+                                        "CI has nothing there, so a pass here may not hold on CI", yellow=True)
+
+
 def pytest_collection_modifyitems(config, items):
     live_url = os.environ.get("COMFYUI_URL")
     for item in items:
