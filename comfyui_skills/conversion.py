@@ -28,7 +28,6 @@ IO_INPUT, IO_OUTPUT = -10, -20  # ids of a subgraph's input and output nodes ins
 UI_ONLY = {"Note", "MarkdownNote", "PrimitiveNode", "Reroute", "Comfy.ImageCompare"}
 FRONTEND_WIDGET_TYPES = {"WEBCAM", "LOAD_3D", "LOAD_3D_ANIMATION"}
 UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
-CONTROL_VALUES = ("fixed", "increment", "decrement", "randomize")
 # Node types the frontend renamed on load, so old workflows still open.
 RENAMED = {"T2IAdapterLoader": "ControlNetLoader", "ConditioningAverage ": "ConditioningAverage",
            "SDV_img2vid_Conditioning": "SVD_img2vid_Conditioning"}

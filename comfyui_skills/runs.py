@@ -584,7 +584,7 @@ def cancel(client, prompt_ids, client_id=None):
         pending = sorted(p for p in wanted if places.get(p, 0) > 0)
         running = sorted(p for p in wanted if places.get(p) == 0)
         if pending:
-            client.check(client.request("POST", "/queue", json_body={"delete": pending}), "POST /queue delete")
+            client.post("/queue", {"delete": pending}, "POST /queue delete")
             done["deleted"] += pending
         for p in running:
             _interrupt(client, p)
@@ -606,7 +606,7 @@ def cancel(client, prompt_ids, client_id=None):
 
 def _interrupt(client, prompt_id):
     # with a prompt_id the server interrupts only if that very prompt is the one running
-    client.check(client.request("POST", "/interrupt", json_body={"prompt_id": prompt_id}), "POST /interrupt")
+    client.post("/interrupt", {"prompt_id": prompt_id})
 
 
 def stop_on_ctrl_c(watcher, cancel_ours=True):

@@ -111,10 +111,6 @@ class NodeSpec:
             found |= type_parts(inp.type)
         return found
 
-    @property
-    def is_custom(self):
-        return self.python_module.startswith("custom_nodes")
-
     def __repr__(self):
         return f"<NodeSpec {self.name}: {len(self.inputs)} inputs, {len(self.output_types)} outputs>"
 

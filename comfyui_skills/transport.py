@@ -152,13 +152,9 @@ class Client:
         resp = self.check(self.request("GET", path, params=params, timeout=timeout), what or f"GET {path}")
         return _json_of(resp, what or f"GET {path}", self.url)
 
-    def post_json(self, path, payload, what=None, expect_json=True, check=True):
-        resp = self.request("POST", path, json_body=payload)
-        if check:
-            self.check(resp, what or f"POST {path}")
-        if not expect_json or not resp.content:
-            return None
-        return _json_of(resp, what or f"POST {path}", self.url)
+    def post(self, path, payload, what=None):
+        """POST a JSON body; the checked response."""
+        return self.check(self.request("POST", path, json_body=payload), what or f"POST {path}")
 
     def close(self):
         self.session.close()

@@ -108,7 +108,7 @@ def cmd_cancel(args):
 def cmd_clear(args):
     client = cli.client_from(args)
     pending = [p for p, place in runs.queue_places(client).items() if place > 0]
-    client.check(client.request("POST", "/queue", json_body={"clear": True}), "POST /queue clear")
+    client.post("/queue", {"clear": True}, "POST /queue clear")
     cli.emit(args, {"removed": len(pending), "prompt_ids": pending},
              f"removed {len(pending)} pending prompt(s); the running one, if any, carries on")
     return 0
@@ -125,7 +125,7 @@ def cmd_interrupt(args):
         body = {"prompt_id": args.prompt_id}
     else:
         body = {}
-    client.check(client.request("POST", "/interrupt", json_body=body), "POST /interrupt")
+    client.post("/interrupt", body)
     target = [args.prompt_id] if args.prompt_id else running
     cli.emit(args, {"interrupted": target},
              f"interrupted {', '.join(target)}" if target else "nothing was running")
@@ -134,8 +134,7 @@ def cmd_interrupt(args):
 
 def cmd_free(args):
     client = cli.client_from(args)
-    client.check(client.request("POST", "/free", json_body={"unload_models": True, "free_memory": True}),
-                 "POST /free")
+    client.post("/free", {"unload_models": True, "free_memory": True})
     cli.emit(args, {"freed": True, "url": client.url}, f"asked {client.url} to unload models and free memory")
     return 0
 
