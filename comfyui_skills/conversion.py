@@ -990,9 +990,7 @@ JS_RADIX = {"0x": 16, "0o": 8, "0b": 2}
 
 def js_number(value):
     """JavaScript's Number(value); nan where it gives NaN."""
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
+    if isinstance(value, (bool, int, float)):
         return float(value)
     if value is None:
         return 0.0

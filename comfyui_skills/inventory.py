@@ -496,10 +496,10 @@ def diff(old, new):
     inputs, outputs = [], []
     for name in sorted(set(old_oi) & set(new_oi)):
         if old_oi[name] != new_oi[name]:
-            inputs += _input_changes(name, old_oi[name], new_oi[name], local)
-            was, now = NodeSpec(name, old_oi[name]).output_type_names, NodeSpec(name, new_oi[name]).output_type_names
-            if was != now:
-                outputs.append({"class_type": name, "from": was, "to": now})
+            was, now = NodeSpec(name, old_oi[name]), NodeSpec(name, new_oi[name])
+            inputs += _input_changes(was, now, local)
+            if was.output_type_names != now.output_type_names:
+                outputs.append({"class_type": name, "from": was.output_type_names, "to": now.output_type_names})
     version = None
     if old.comfyui_version != new.comfyui_version:
         version = {"from": old.comfyui_version, "to": new.comfyui_version}
@@ -533,8 +533,8 @@ def _file_changes(old, new):
     return out
 
 
-def _input_changes(cls, old_node, new_node, local_files):
-    before, after = NodeSpec(cls, old_node).inputs, NodeSpec(cls, new_node).inputs
+def _input_changes(old_spec, new_spec, local_files):
+    cls, before, after = old_spec.name, old_spec.inputs, new_spec.inputs
     changes = []
 
     def add(name, change, was, now):

@@ -120,7 +120,8 @@ def upload_inputs(client, plan, info, wf_dir):
     touched = set()
     for _, wf in plan:
         for nid, node in wf.items():
-            for name, spec in NodeSpec(node.get("class_type"), info.get(node.get("class_type"))).inputs.items():
+            cls = node.get("class_type")
+            for name, spec in NodeSpec(cls, info.get(cls)).inputs.items():
                 value = (node.get("inputs") or {}).get(name)
                 local = _local_file(value, spec, wf_dir)
                 if local is None:
