@@ -27,7 +27,9 @@ NEVER, BYPASS = 2, 4
 IO_INPUT, IO_OUTPUT = -10, -20  # ids of a subgraph's input and output nodes inside it
 UI_ONLY = {"Note", "MarkdownNote", "PrimitiveNode", "Reroute", "Comfy.ImageCompare"}
 FRONTEND_WIDGET_TYPES = {"WEBCAM", "LOAD_3D", "LOAD_3D_ANIMATION"}
-UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
+# The flags for which the frontend adds an "upload" widget (not schema.UPLOAD_FLAGS: a mesh upload
+# comes with the LOAD_3D widget instead).
+UPLOAD_WIDGET_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
 # Node types the frontend renamed on load, so old workflows still open.
 RENAMED = {"T2IAdapterLoader": "ControlNetLoader", "ConditioningAverage ": "ConditioningAverage",
            "SDV_img2vid_Conditioning": "SVD_img2vid_Conditioning"}
@@ -103,7 +105,7 @@ def _layout(spec):
         if isinstance(remote, dict) and remote.get("refresh_button"):
             out.append(Widget(None, False, False, True))
             out.append(Widget("refresh", "refresh", True, True))
-        if any(inp.extra.get(flag) for flag in UPLOAD_FLAGS):
+        if any(inp.extra.get(flag) for flag in UPLOAD_WIDGET_FLAGS):
             out.append(Widget("upload", "image", False, True))
     return out + EXTENSION_WIDGETS.get(spec.name, [])
 
