@@ -52,15 +52,18 @@ def positive_float(text):
 
 
 def client_from(args, **kw):
-    from .transport import Client  # lazily: offline commands should not pay for importing requests
+    from .api import ComfyUI  # lazily: offline commands should not pay for importing requests
 
     url = resolve_url(getattr(args, "url", None), getattr(args, "project", None))
     key = getattr(args, "api_key", None) or os.environ.get("COMFYUI_API_KEY") or None
-    return Client(url, api_key=key, timeout=getattr(args, "timeout", DEFAULT_TIMEOUT), **kw)
+    return ComfyUI(url, api_key=key, timeout=getattr(args, "timeout", DEFAULT_TIMEOUT), **kw)
 
 
 def emit(args, obj, text=None):
     """One JSON object on stdout with --json, else short text (or the JSON, pretty, when no text)."""
+    from .nextsteps import rendered
+
+    obj = rendered(obj, getattr(args, "url", None))  # the library's next steps, spelled as commands
     if args.json:
         print(json.dumps(obj, ensure_ascii=False), flush=True)
     elif text is not None:

@@ -13,6 +13,7 @@ import re
 
 from urllib.parse import urlsplit
 
+from . import nextsteps
 from .config import DEFAULT_URL, PACK_ROOT, normalize_url
 
 # -- what we were given -------------------------------------------------------------------------
@@ -231,13 +232,8 @@ class Commands:
     def __init__(self, url=None):
         self.url = url
 
-    OFFLINE = ("validate", "convert", "export")  # these read files and the inventory, never the server
-
     def pack(self, script, *args):
-        parts = ["python", f"scripts/{script}.py", *args]
-        if self.url and script not in self.OFFLINE:
-            parts += ["--url", self.url]
-        return " ".join(parts)
+        return nextsteps.render(nextsteps.step(script, *args), self.url)
 
     def server(self):
         return normalize_url(self.url) if self.url else DEFAULT_URL

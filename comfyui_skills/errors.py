@@ -40,11 +40,18 @@ class TransportError(ComfyError):
 
 
 class ServerUnreachable(TransportError):
+    """Nothing accepted a connection: no server there (run.py may export offline instead)."""
+
     exit_code = 3
 
 
-class ServerTimeout(ServerUnreachable):
-    pass
+class ServerTimeout(TransportError):
+    """The server took the request but gave no answer in time: busy or stuck, not absent.
+
+    Never a reason for an offline fallback: the job the user asked for may be running.
+    """
+
+    exit_code = 5
 
 
 class ServerError(TransportError):
@@ -56,6 +63,7 @@ class ServerError(TransportError):
         super().__init__(message, hint, status=status, **details)
         self.status = status
         self.body = body
+        self.route = None  # the route that answered so, where the transport knows it
 
 
 class Interrupted(ComfyError):

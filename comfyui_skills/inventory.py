@@ -300,45 +300,39 @@ def check_nodes(object_info, shown):
 
 # -- taking a snapshot -------------------------------------------------------------------------
 
-OBJECT_INFO_TIMEOUT = 120.0  # a heavy install takes many seconds to build /object_info
-EXTRA_ROUTES = (("embeddings", "/embeddings"), ("extensions", "/extensions"),
-                ("system_stats", "/system_stats"), ("features", "/features"))
-
-
 def take_snapshot(client, progress=None):
     """Everything the server tells about its install, as an inventory record (nothing written)."""
-    from urllib.parse import quote
     from .errors import ServerError
 
     say = progress or (lambda _msg: None)
     say(f"reading /object_info from {client.url}")
-    object_info = client.get_json("/object_info", what="reading /object_info",
-                                  timeout=max(client.timeout, OBJECT_INFO_TIMEOUT))
+    object_info = client.object_info()
     if not is_object_info(object_info):
         raise ServerError(f"{client.url}/object_info is not ComfyUI's node list",
                           hint="check that the URL points at a ComfyUI server", url=client.url)
     errors = {}
 
-    def optional(path):
+    def optional(read, *args):
         try:
-            return client.get_json(path, what=f"reading {path}")
+            return read(*args)
         except ServerError as exc:  # an older or hosted server may lack a route: note it, go on
-            errors[path] = exc.message
+            errors[exc.route or read.__name__] = exc.message
             return None
 
-    folders = optional("/models") or []
+    folders = optional(client.model_folders) or []
     say(f"reading the file lists of {len(folders)} model folders")
-    models = {f: v for f in folders if (v := optional(f"/models/{quote(f, safe='')}")) is not None}
+    models = {f: v for f in folders if (v := optional(client.models, f)) is not None}
     model_files = {}
     for folder in folders:
-        listed = optional(f"/experiment/models/{quote(folder, safe='')}")
+        listed = optional(client.model_files, folder)
         if isinstance(listed, list):
             model_files[folder] = listed
     record = new_record("snapshot", object_info, url=client.url)
     record.update(models=models if folders else None, model_files=model_files or None,
                   input_files=schema.input_files(object_info))
-    for key, path in EXTRA_ROUTES:
-        record[key] = optional(path)
+    for key, read in (("embeddings", client.embeddings), ("extensions", client.extensions),
+                      ("system_stats", client.system_stats), ("features", client.features)):
+        record[key] = optional(read)
     stats = record.get("system_stats") or {}
     record["comfyui_version"] = (stats.get("system") or {}).get("comfyui_version")
     if errors:

@@ -111,9 +111,7 @@ def _save_text(root, item, prompt_id):
 
 
 def download(client, item, root):
-    params = {"filename": item["filename"], "subfolder": item.get("subfolder") or "",
-              "type": item.get("type") or "output"}
-    resp = client.request("GET", "/view", params=params, stream=True)
+    resp = client.view(item["filename"], item.get("subfolder") or "", item.get("type") or "output")
     with resp:
         client.check(resp, f"downloading {item['filename']} via /view")
         expected = resp.headers.get("Content-Length")

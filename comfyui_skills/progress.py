@@ -15,7 +15,37 @@ HEARTBEAT = 30.0
 BAR_WIDTH = 24
 
 
-class Progress:
+class Reporter:
+    """What a run tells its caller as it goes. This one keeps it all to itself: the default for
+    library callers. The command line's `Progress` draws it on stderr; the MCP server sends it on
+    as progress notifications."""
+
+    label = ""
+    resume_hint = None  # a NextStep: how to pick the run up again from another process
+
+    def note(self, text):
+        """A warning or a decision worth one line (an upload, a conversion, the server chosen)."""
+
+    def queued(self, position):
+        """0 once running, else the place in the queue."""
+
+    def node(self, k, total, node_id, class_type, title):
+        """The k-th node of `total` started."""
+
+    def step(self, value, maximum):
+        """A node's own progress (sampler steps)."""
+
+    def message(self, text):
+        """A line about the wait itself (a lost socket, a retry)."""
+
+    def tick(self):
+        """Called from the wait loop, about twice a second."""
+
+    def done(self):
+        """The wait is over."""
+
+
+class Progress(Reporter):
     """Receives what the watcher learns; decides what a person sees."""
 
     def __init__(self, stream=None, enabled=True, tty=None, clock=time.monotonic):
@@ -57,6 +87,11 @@ class Progress:
         if self.tty or quarter != self.last_quarter:
             self.last_quarter = quarter
             self._show(force=not self.tty)
+
+    def note(self, text):
+        """Always shown, even with progress off (--quiet): warnings must reach the user."""
+        self._clear_bar()
+        print(text, file=self.stream, flush=True)
 
     def message(self, text):
         """A line that must be seen whatever the mode (a warning, a lost socket)."""

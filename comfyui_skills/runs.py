@@ -10,17 +10,16 @@ server says about our prompt is missed; when it drops we reconnect and meanwhile
 import json
 import os
 import queue
-import re
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import quote
 
 import websocket
 
+from . import nextsteps
+from .errors import CheckFailed, Interrupted, ServerUnreachable, TransportError
 from .schema import NodeSpec
-from .errors import CheckFailed, Interrupted, ServerError, ServerUnreachable
 
 WS_CONNECT_TIMEOUT = 2.0
 SAFETY_POLL = 5.0           # with the socket up, still look at /queue now and then
@@ -38,26 +37,10 @@ def new_client_id():
     return str(uuid.uuid4())
 
 
-def submit(client, workflow, client_id):
-    """POST /prompt. Returns the server's answer; raises CheckFailed for a rejected workflow."""
-    resp = client.request("POST", "/prompt", json_body={"prompt": workflow, "client_id": client_id})
-    body = _json_or_none(resp)
-    if resp.status_code == 400 and isinstance(body, dict) and ("node_errors" in body or "error" in body):
-        raise CheckFailed(rejection_message(body, workflow),
-                          hint="fix the inputs named above (validate.py FILE shows the same checks offline)",
-                          node_errors=body.get("node_errors") or None, server_error=body.get("error"))
-    client.check(resp, "POST /prompt")
-    if not isinstance(body, dict) or "prompt_id" not in body:
-        raise ServerError(f"POST /prompt on {client.url}: the answer has no prompt_id", body=body, url=client.url,
-                          hint="the server may have queued it anyway: look with python scripts/queue.py list")
-    if not isinstance(body["prompt_id"], str) or not PROMPT_ID.fullmatch(body["prompt_id"]):
-        # it names a state file and goes into URL paths: a plain token only
-        raise ServerError(f"POST /prompt on {client.url}: the answer's prompt_id {str(body['prompt_id'])[:80]!r} "
-                          f"is not a plain id", url=client.url)
-    return body
-
-
-PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+def submit(client, workflow, client_id, extra_data=None):
+    """POST /prompt; a rejected workflow raises CheckFailed naming every node and input at fault."""
+    return client.submit(workflow, client_id, extra_data=extra_data,
+                         on_rejected=lambda body: rejection_message(body, workflow))
 
 
 def retry_window():
@@ -66,13 +49,6 @@ def retry_window():
         return float(os.environ.get(RETRY_WINDOW_ENV) or GIVE_UP_UNREACHABLE)
     except ValueError:
         return GIVE_UP_UNREACHABLE
-
-
-def _json_or_none(resp):
-    try:
-        return resp.json()
-    except ValueError:
-        return None
 
 
 def node_label(workflow, node_id, class_type=None):
@@ -120,9 +96,11 @@ def dropped_outputs(node_errors, workflow):
 class Job:
     """What we know about one prompt: where it is, which node runs, how it ended."""
 
-    def __init__(self, prompt_id, workflow=None, number=None, total_nodes=None, label=None):
+    def __init__(self, prompt_id, workflow=None, number=None, total_nodes=None, label=None, values=None):
         self.prompt_id = prompt_id
         self.workflow = workflow or {}
+        self.values = values or {}  # the --sweep/--seeds values this prompt was queued with
+        self.dropped = []          # output nodes the server said it will not produce
         self.number = number
         self.label = label
         self.total = total_nodes or len(self.workflow) or None
@@ -221,8 +199,7 @@ class Socket:
         self.generation = 0
 
     def url(self):
-        base = self.client.ws_url()
-        return base.replace(f"clientId={self.client.client_id}", f"clientId={self.client_id}")
+        return self.client.ws_url(self.client_id)
 
     def open(self, timeout=WS_CONNECT_TIMEOUT):
         headers = [f"{k}: {v}" for k, v in self.client.auth_headers().items() if not self.client.cloud]
@@ -279,11 +256,22 @@ class Socket:
 
 
 # -- the wait loop ------------------------------------------------------------------------------
+class Cancelled(KeyboardInterrupt):
+    """The caller's cancel event was set: handled exactly like Ctrl-C (our prompts are stopped)."""
+
+
+def check_cancel(cancel):
+    if cancel is not None and cancel.is_set():
+        raise Cancelled()
+
+
 class Watcher:
     """Waits for a set of jobs on one server, through the socket or, failing it, by polling."""
 
-    def __init__(self, client, progress, client_id=None, use_ws=True, on_finished=None, observer=False):
+    def __init__(self, client, progress, client_id=None, use_ws=True, on_finished=None, observer=False,
+                 cancel=None):
         self.client = client
+        self.cancel = cancel       # a threading.Event the caller may set to stop the wait
         self.observer = observer   # watching prompts another client queued: the server tells us nothing
                                    # about them but its queue broadcasts, so each one prompts a look
         self.progress = progress
@@ -328,6 +316,7 @@ class Watcher:
         quiet = self._ws_up() and not self.observer
         self.next_poll = time.monotonic() + (SAFETY_POLL if quiet else 0.0)
         while not all(j.done for j in self.jobs.values()):
+            check_cancel(self.cancel)
             now = time.monotonic()
             if max_wait is not None and now - start >= max_wait:
                 break
@@ -428,7 +417,7 @@ class Watcher:
             if self.ws_note_pending and not self._ws_up():
                 self._socket_lost(self.ws_note_pending)
             self.ws_note_pending = None
-        except (ServerUnreachable, ServerError) as exc:
+        except TransportError as exc:  # gone, slow, or talking nonsense: all worth a retry here
             self._trouble(exc)
         self._schedule_poll()
 
@@ -438,9 +427,8 @@ class Watcher:
         A server never reached at all (queue.py wait with a wrong --url) is an error at once.
         """
         unfinished = [j for j in self.jobs.values() if not j.done]
-        resume = f"python scripts/queue.py wait {' '.join(j.prompt_id for j in unfinished)}"
         if not self.reached:
-            exc.hint = f"check --url, or start the server; then: {resume}"
+            exc.hint = f"check --url, or start the server; then: {nextsteps.resume(j.prompt_id for j in unfinished)}"
             raise exc
         now = time.monotonic()
         if self.trouble_since is None:
@@ -453,7 +441,7 @@ class Watcher:
             job.state = "lost"
             job.lost_exit = exc.exit_code
             job.lost_reason = (f"gave up after {self.retry_window:g} s: {exc.message}; the prompt may still "
-                               f"run on the server: once it answers, python scripts/queue.py wait {job.prompt_id}")
+                               f"run on the server: once it answers, {nextsteps.resume([job.prompt_id])}")
 
     def _schedule_poll(self):
         if self._ws_up():
@@ -473,13 +461,13 @@ class Watcher:
         pending = [j for j in self.jobs.values() if not j.done]
         if not pending:
             return
-        places = queue_places(self.client)
+        places = self.client.queue().places()
         for job in pending:
             place = places.get(job.prompt_id)
             if place is not None:
                 self._place(job, place)
                 continue
-            entry = history_entry(self.client, job.prompt_id)
+            entry = self.client.history(job.prompt_id)
             if entry is not None:
                 self._finish(job, time.time(), entry)
             elif job.finish_seen:
@@ -510,7 +498,7 @@ class Watcher:
             if failed is not None:
                 job.lost_exit = failed.exit_code
                 job.lost_reason = (f"prompt {job.prompt_id} finished but reading its history failed: "
-                                   f"{failed.message}; try later: python scripts/queue.py outputs {job.prompt_id}")
+                                   f"{failed.message}; try later: {nextsteps.step('queue', 'outputs', job.prompt_id, finds_server=True)}")
             else:
                 job.lost_reason = (f"prompt {job.prompt_id} finished but {self.client.url}/history has no entry "
                                    f"for it (history cleared or disabled): its outputs cannot be listed")
@@ -528,44 +516,12 @@ class Watcher:
         for delay in (0.0,) + HISTORY_RETRIES:
             time.sleep(delay)
             try:
-                entry = history_entry(self.client, job.prompt_id)
-            except (ServerUnreachable, ServerError) as exc:
+                entry = self.client.history(job.prompt_id)
+            except TransportError as exc:
                 entry, job.history_error = None, exc
             if entry is not None:
                 return entry
         return None
-
-
-def queue_places(client, client_id=None):
-    """{prompt_id: 0 if running else its 1-based position among the pending}.
-
-    With client_id, only the prompts queued under that client id (ours, even one whose
-    POST /prompt answer we never read).
-    """
-    q = client.get_json("/queue", what="reading /queue")
-    items = [i for i in q.get("queue_running") or [] if _is_item(i, client_id)]
-    places = {i[1]: 0 for i in items}
-    pending = sorted((i for i in q.get("queue_pending") or [] if _is_item(i, None)), key=lambda i: i[0])
-    for pos, item in enumerate(pending, start=1):
-        if _is_item(item, client_id):
-            places[item[1]] = pos
-    return places
-
-
-def _is_item(item, client_id):
-    if not (isinstance(item, list) and len(item) > 1):
-        return False
-    if client_id is None:
-        return True
-    extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
-    return extra.get("client_id") == client_id
-
-
-def history_entry(client, prompt_id):
-    body = client.get_json(f"/history/{prompt_id}", what=f"reading /history/{prompt_id}")
-    if isinstance(body, dict) and isinstance(body.get(prompt_id), dict):
-        return body[prompt_id]
-    return None
 
 
 # -- stopping our own prompts -------------------------------------------------------------------
@@ -577,17 +533,17 @@ def cancel(client, prompt_ids, client_id=None):
     """
     wanted = set(prompt_ids)
     if client_id:
-        wanted |= set(queue_places(client, client_id))
+        wanted |= set(client.queue().places(client_id))
     done = {"deleted": [], "interrupted": [], "not_found": []}
     for _ in range(3):
-        places = queue_places(client)
+        places = client.queue().places()
         pending = sorted(p for p in wanted if places.get(p, 0) > 0)
         running = sorted(p for p in wanted if places.get(p) == 0)
         if pending:
-            client.post("/queue", {"delete": pending}, "POST /queue delete")
+            client.delete_from_queue(pending)
             done["deleted"] += pending
         for p in running:
-            _interrupt(client, p)
+            client.interrupt(p)
             done["interrupted"].append(p)
         wanted -= set(pending) | set(running)
         gone = sorted(p for p in wanted if p not in places)
@@ -595,30 +551,26 @@ def cancel(client, prompt_ids, client_id=None):
         wanted -= set(gone)
         if not pending:
             break
-    again = queue_places(client)
+    again = client.queue().places()
     for p in list(done["deleted"]):
         if again.get(p) == 0:  # it started just before the delete landed
-            _interrupt(client, p)
+            client.interrupt(p)
             done["deleted"].remove(p)
             done["interrupted"].append(p)
     return done
 
 
-def _interrupt(client, prompt_id):
-    # with a prompt_id the server interrupts only if that very prompt is the one running
-    client.post("/interrupt", {"prompt_id": prompt_id})
-
-
-def stop_on_ctrl_c(watcher, cancel_ours=True):
-    """After Ctrl-C: cancel our own prompts (or just stop watching) and raise Interrupted (exit 130)."""
+def stop(watcher, cancel_ours=True):
+    """After Ctrl-C or the caller's cancel: cancel our own prompts (or just stop watching) and
+    raise Interrupted (exit 130)."""
     watcher.progress.done()
     unfinished = [j.prompt_id for j in watcher.jobs.values() if not j.done]
     if not cancel_ours:
         raise Interrupted("stopped waiting; the prompt keeps running on the server",
-                          hint=f"pick it up with: python scripts/queue.py wait {' '.join(unfinished)}")
+                          hint=f"pick it up with: {nextsteps.resume(unfinished)}")
     try:
         done = cancel(watcher.client, unfinished, client_id=watcher.client_id)
-    except (ServerError, ServerUnreachable) as exc:
+    except TransportError as exc:
         raise Interrupted(f"interrupted; could not cancel on the server: {exc.message}",
                           prompt_ids=unfinished) from None
     what = []
@@ -634,8 +586,8 @@ def class_info(client, classes):
     """The /object_info of just these classes (one small request each); unknown ones are left out."""
     info = {}
     for cls in sorted(set(classes)):
-        body = client.get_json(f"/object_info/{quote(cls, safe='')}", what=f"reading /object_info/{cls}")
-        if isinstance(body, dict) and isinstance(body.get(cls), dict):
+        body = client.object_info(cls)
+        if isinstance(body.get(cls), dict):
             info[cls] = body[cls]
     return info
 
@@ -658,11 +610,12 @@ def missing_on(workflow, object_info):
 def probe(client, classes):
     """How busy a server is and the schema of the classes we need; {"error": ...} when it does not answer."""
     try:
-        load = len(queue_places(client))
+        load = len(client.queue().places())
         info = class_info(client, classes)
-    except (ServerUnreachable, ServerError) as exc:
-        return {"url": client.url, "client": client, "error": exc.message, "unreachable":
-                isinstance(exc, ServerUnreachable)}
+    except TransportError as exc:
+        # only "nothing there" may lead to an offline export; a slow or broken server is an error
+        return {"url": client.url, "client": client, "error": exc.message, "exception": exc,
+                "unreachable": isinstance(exc, ServerUnreachable)}
     return {"url": client.url, "client": client, "load": load, "object_info": info}
 
 

@@ -53,15 +53,6 @@ class Client:
         prefix = "/api" if self.cloud else ""
         return self.url + prefix + "/" + path.lstrip("/")
 
-    def ws_url(self):
-        """The WebSocket address. For Comfy Cloud it carries the key: never print or log it."""
-        base = self.url + "/ws"  # Comfy Cloud serves /ws at the root, not under /api
-        scheme = "wss" if base.startswith("https") else "ws"
-        url = scheme + base[base.index(":"):] + f"?clientId={self.client_id}"
-        if self.cloud and self.api_key:
-            url += f"&token={self.api_key}"
-        return url
-
     def auth_headers(self):
         if not self.api_key and self.basic_auth:  # a proxy in front of ComfyUI asking for a password
             token = base64.b64encode(":".join(self.basic_auth).encode()).decode()
@@ -84,8 +75,9 @@ class Client:
             try:
                 return self._send(method, url, params, json_body, files, data, stream, timeout)
             except requests.exceptions.ConnectTimeout:
+                # nothing completed a handshake: from here that is no server, however it is caused
                 if attempt + 1 == attempts:
-                    raise ServerTimeout(
+                    raise ServerUnreachable(
                         f"ComfyUI at {self.url} did not accept a connection within {self.connect_timeout:g} s",
                         hint="check the address, or start ComfyUI; use offline mode if there is no server",
                         url=self.url) from None
@@ -93,8 +85,9 @@ class Client:
                 # A POST that timed out may still have been acted on: never send it twice.
                 if not idempotent or attempt + 1 == attempts:
                     raise ServerTimeout(
-                        f"{method} {path} on {self.url} got no answer within {timeout:g} s",
-                        hint="the server is busy or stuck; raise --timeout or check its console",
+                        f"{method} {path} on {self.url} got no answer within {timeout:g} s: the server is "
+                        f"there but busy or stuck",
+                        hint="raise --timeout, or look at the server's console; nothing was exported offline",
                         url=self.url) from None
             except requests.exceptions.ConnectionError as exc:
                 raise ServerUnreachable(
@@ -149,8 +142,12 @@ class Client:
         raise ServerError(message, hint=hint, status=resp.status_code, body=body, url=self.url)
 
     def get_json(self, path, params=None, what=None, timeout=None):
-        resp = self.check(self.request("GET", path, params=params, timeout=timeout), what or f"GET {path}")
-        return _json_of(resp, what or f"GET {path}", self.url)
+        try:
+            resp = self.check(self.request("GET", path, params=params, timeout=timeout), what or f"GET {path}")
+            return _json_of(resp, what or f"GET {path}", self.url)
+        except ServerError as exc:
+            exc.route = path
+            raise
 
     def post(self, path, payload, what=None):
         """POST a JSON body; the checked response."""

@@ -30,6 +30,11 @@ def image_kind(data):
 
 def read_image(path):
     """The bytes of an image file; an InputError naming the file for anything else."""
+    return read_upload(path, image=True)
+
+
+def read_upload(path, image=False):
+    """The bytes of a file to upload (an image, when `image`); an InputError naming the file."""
     p = Path(path)
     try:
         if p.is_dir():
@@ -45,8 +50,8 @@ def read_image(path):
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not data:
-        raise InputError(f"{path}: the file is empty, not an image")
-    if image_kind(data) is None:
+        raise InputError(f"{path}: the file is empty" + (", not an image" if image else ""))
+    if image and image_kind(data) is None:
         raise InputError(f"{path}: not an image (PNG, JPEG, WEBP, GIF, BMP or TIFF expected)",
                          hint="ComfyUI would store it, and LoadImage would then fail at run time")
     return data
@@ -70,43 +75,31 @@ def split_ref(name):
     return clean_subfolder(sub), base
 
 
-def original_exists(client, name, subfolder, type_):
-    resp = client.request("GET", "/view", params={"filename": name, "subfolder": subfolder, "type": type_},
-                          stream=True)
-    resp.close()
-    return resp.status_code == 200
-
-
-def upload(client, path, subfolder="", overwrite=False, type_="input", original=None):
+def upload(client, path, subfolder="", overwrite=False, type_="input", original=None, image=True):
     """Upload `path`; with `original` ('name' or 'sub/name' in the input folder), as that image's mask.
 
+    `image=False` takes any file (a video or audio for LoadVideo/LoadAudio-style inputs).
     Returns {"file", "name", "subfolder", "type", "ref"}: `ref` is what LoadImage takes.
     """
-    data = read_image(path)
+    data = read_upload(path, image=image or original is not None)
     name, subfolder = upload_name(path), clean_subfolder(subfolder)
     fields = {"type": type_, "subfolder": subfolder}
     if overwrite:
         fields["overwrite"] = "true"
-    route = "/upload/image"
+    mask_of = None
     if original is not None:
         orig_sub, orig_name = split_ref(original)
-        if not orig_name or not original_exists(client, orig_name, orig_sub, "input"):
+        if not orig_name or not client.has_file(orig_name, orig_sub, "input"):
             raise InputError(f"--original {original}: no such image in the server's input folder",
                              hint="upload the original first (upload.py FILE), then its mask")
-        fields["original_ref"] = json.dumps({"filename": orig_name, "subfolder": orig_sub, "type": "input"})
-        route = "/upload/mask"
-    resp = client.request("POST", route, files={"image": (name, io.BytesIO(data), "image/" + image_kind(data))},
-                          data=fields)
+        mask_of = json.dumps({"filename": orig_name, "subfolder": orig_sub, "type": "input"})
+    kind = image_kind(data)
     try:
-        client.check(resp, f"uploading {path}")
+        stored = client.upload(path, name, io.BytesIO(data), "image/" + kind if kind else None,
+                               mask_of=mask_of, **fields)
     except ServerError as exc:
         if exc.status == 400:
             exc.hint = "the server refused the file name or subfolder; rename the file or pick another --subfolder"
         raise
-    body = resp.json() if "json" in resp.headers.get("Content-Type", "") else None
-    if not isinstance(body, dict) or "name" not in body:
-        raise ServerError(f"uploading {path}: {client.url} did not answer with the stored name",
-                          hint=f"is {client.url} a ComfyUI server?", status=resp.status_code)
-    ref = f"{body.get('subfolder')}/{body['name']}" if body.get("subfolder") else body["name"]
-    return {"file": str(path), "name": body["name"], "subfolder": body.get("subfolder", ""),
-            "type": body.get("type", type_), "ref": ref}
+    return {"file": str(path), "name": stored.name, "subfolder": stored.subfolder, "type": stored.type,
+            "ref": stored.ref}

@@ -44,13 +44,13 @@ def test_twenty_parallel_runs_each_get_exactly_their_own_outputs(comfy_double, p
 def test_parallel_runs_of_the_same_file_names_into_one_folder_never_overwrite(comfy_double, pack_env, tmp_path):
     """The server reuses a name (its counter restarts, e.g. after a restart): ours get -2, -3..."""
     from comfyui_skills import outputs
-    from comfyui_skills.transport import Client
+    from comfyui_skills.api import ComfyUI
     from concurrent.futures import ThreadPoolExecutor
 
     item = {"kind": "image", "node": "9", "filename": "example.png", "subfolder": "", "type": "input"}
     root = tmp_path / "o"
     with ThreadPoolExecutor(8) as pool:
-        done = list(pool.map(lambda _: outputs.download(Client(comfy_double.url), item, root), range(16)))
+        done = list(pool.map(lambda _: outputs.download(ComfyUI(comfy_double.url), item, root), range(16)))
     names = sorted(Path(d["path"]).name for d in done)
     assert len(set(names)) == 16 and "example.png" in names and "example-16.png" in names
     assert sorted(p.name for p in (root / "input").iterdir()) == names  # type input: its own folder

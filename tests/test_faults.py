@@ -125,26 +125,32 @@ def test_websocket_dropped_the_run_still_completes_by_polling(comfy_double, env,
 
 
 # -- slow answers -------------------------------------------------------------------------------
-def test_responses_delayed_past_the_timeout_exit_3_with_one_line(comfy_double, env):
+def test_responses_delayed_past_the_timeout_exit_5_with_one_line(comfy_double, env):
+    # A server that takes the request and says nothing is busy or stuck, not absent: its own
+    # exit code and message, not "not running" (exit 3).
     comfy_double.delay = 1.5
     t0 = time.monotonic()
     r = script("queue", "list", "--url", comfy_double.url, "--timeout", "0.3", env=env)
-    assert r.returncode == 3
-    assert "got no answer within 0.3 s" in one_clear_error(r.stderr)
+    assert r.returncode == 5
+    line = one_clear_error(r.stderr)
+    assert "got no answer within 0.3 s" in line and "busy or stuck" in line and "not running" not in line
     assert len(r.stderr.strip().splitlines()) == 1
     r = script("run", SOLID, "--url", comfy_double.url, "--timeout", "0.3", "--online-only", env=env)
-    assert r.returncode == 3 and "no answer within 0.3 s" in one_clear_error(r.stderr)
+    assert r.returncode == 5 and "no answer within 0.3 s" in one_clear_error(r.stderr)
     assert time.monotonic() - t0 < 10
     assert not comfy_double.posted
 
 
-def test_responses_delayed_past_the_timeout_fall_back_to_an_offline_export(comfy_double, env):
+def test_responses_delayed_past_the_timeout_never_fall_back_to_an_offline_export(comfy_double, env):
+    # The user asked for a run on a server that is there: exporting instead would pass a busy
+    # server off as no server, and the job would silently not run.
     comfy_double.delay = 1.5
     r = script("run", SOLID, "--url", comfy_double.url, "--timeout", "0.3", "--json", env=env)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 5, r.stderr
     out = json.loads(r.stdout)
-    assert out["status"] == "offline" and "no answer within 0.3 s" in out["reason"]
-    assert json.loads(Path(out["path"]).read_text()) == json.loads(SOLID.read_text())
+    assert out["error"] == "ServerTimeout" and "no answer within 0.3 s" in out["message"]
+    assert "exported the workflow instead" not in r.stderr and "status" not in out
+    assert not list(Path(env["COMFYUI_SKILLS_PROJECTS"]).rglob("*.json"))
 
 
 def test_answers_slow_past_the_timeout_mid_run_are_retried(comfy_double, env, tmp_path):
@@ -279,7 +285,7 @@ def test_disk_full_is_exit_2_and_leaves_no_partial_file(comfy_double, env, tmp_p
 
 
 def test_disk_full_in_process_leaves_no_partial_file(comfy_double, tmp_path, monkeypatch):
-    from comfyui_skills.transport import Client
+    from comfyui_skills.api import ComfyUI
 
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -287,7 +293,7 @@ def test_disk_full_in_process_leaves_no_partial_file(comfy_double, tmp_path, mon
     monkeypatch.setattr(os, "fsync", full)
     item = {"kind": "image", "node": "9", "filename": "example.png", "subfolder": "", "type": "input"}
     with pytest.raises(InputError, match="No space left on device"):
-        outputs.download_all(Client(comfy_double.url), [item], tmp_path / "o", previews=True)
+        outputs.download_all(ComfyUI(comfy_double.url), [item], tmp_path / "o", previews=True)
     assert files_in(tmp_path / "o") == []
 
 

@@ -19,6 +19,7 @@ from conftest import ROOT, script
 
 from comfyui_skills import files, outputs, uploads
 from comfyui_skills.errors import InputError, ServerError
+from comfyui_skills.api import ComfyUI
 from comfyui_skills.transport import Client
 
 SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
@@ -106,9 +107,7 @@ def test_a_prompt_id_that_is_a_path_is_refused(comfy_double, pack_env, tmp_path,
         def json(self):
             return {"prompt_id": "../../../../tmp/owned", "number": 1, "node_errors": {}}
 
-    class C:
-        url = comfy_double.url
-
+    class C(ComfyUI):
         def request(self, *a, **k):
             return Answer()
 
@@ -116,7 +115,7 @@ def test_a_prompt_id_that_is_a_path_is_refused(comfy_double, pack_env, tmp_path,
             return resp
 
     with pytest.raises(ServerError, match="not a plain id"):
-        runs.submit(C(), json.loads(SOLID.read_text()), "cid")
+        runs.submit(C(comfy_double.url), json.loads(SOLID.read_text()), "cid")
 
 
 # -- names we send ------------------------------------------------------------------------------
@@ -130,7 +129,7 @@ def test_upload_names_are_sanitised(comfy_double, tmp_path):
     for name in UPLOAD_NAMES:
         f = src / name
         f.write_bytes(comfy_double.rec.sample_bytes["png"] + name.encode())  # distinct bytes: no reuse
-        out = uploads.upload(Client(comfy_double.url), f, subfolder="../../etc/..\\x")
+        out = uploads.upload(ComfyUI(comfy_double.url), f, subfolder="../../etc/..\\x")
         key = ("input", out["subfolder"], out["name"])
         assert comfy_double.files[key] == f.read_bytes()
         assert not re.search(r"[\x00-\x1f\\/<>:\"|?*]", out["name"]) and out["subfolder"] == "etc/x"

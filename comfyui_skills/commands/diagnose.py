@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from .. import cli, diagnosis
-from ..errors import InputError, ServerError, ServerUnreachable
+from ..errors import InputError, ServerUnreachable
 
 EPILOG = """\
 examples:
@@ -99,34 +99,17 @@ def diagnose_live(args, prompt_id):
     ev = diagnosis.Evidence()
     ev.prompt_id = prompt_id
     try:
-        history = client.get_json(f"/history/{prompt_id}", what="reading /history")
-        queue = client.get_json("/queue", what="reading /queue")
+        history = client.history_answer(prompt_id)
+        queue = client.queue()
     except ServerUnreachable as exc:
         ev.connection_errors.append(exc.message)
         return diagnosis.diagnose(ev, url=args.url), ServerUnreachable.exit_code
     diagnosis.gather(history, ev)
-    ev.queue = queue
+    ev.queue = queue.raw
     ev.prompt_id = prompt_id
-    ev.context_lines = server_log(client)
-    lost = not (history or {}).get(prompt_id) and not diagnosis._queue_position(queue, prompt_id)
+    ev.context_lines = client.log_lines()[-LOG_TAIL:]
+    lost = not (history or {}).get(prompt_id) and prompt_id not in queue.places()
     return diagnosis.diagnose(ev, url=args.url, live_lost=lost), 0
-
-
-def server_log(client):
-    """The server's recent log lines, where it serves them (/internal/logs/raw, else /internal/logs)."""
-    for path in ("/internal/logs/raw", "/internal/logs"):
-        try:
-            body = client.get_json(path, what=f"reading {path}")
-        except (ServerError, ServerUnreachable):
-            continue
-        if isinstance(body, dict) and isinstance(body.get("entries"), list):
-            text = "".join(str(e.get("m", "")) for e in body["entries"] if isinstance(e, dict))
-        elif isinstance(body, str):
-            text = body
-        else:
-            continue
-        return [line for line in text.splitlines() if line.strip()][-LOG_TAIL:]
-    return []
 
 
 def render(d):

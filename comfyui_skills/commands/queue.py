@@ -1,14 +1,12 @@
 """queue.py: see and steer the server's queue; pick up a run from any process (wait, outputs)."""
 
 import argparse
-import json
 import os
-from pathlib import Path
 
-from .. import cli, config, outputs, runs
+from .. import cli, outputs, pipeline, runs
+from ..config import DEFAULT_TIMEOUT
 from ..errors import CheckFailed
 from ..progress import Progress
-from ..transport import DEFAULT_TIMEOUT, Client
 from . import run as run_cmd
 
 EPILOG = """\
@@ -78,9 +76,9 @@ def run(args):
 # -- list / cancel / clear / interrupt / free ---------------------------------------------------
 def cmd_list(args):
     client = cli.client_from(args)
-    q = client.get_json("/queue", what="reading /queue")
-    running = [_item(x, 0) for x in q.get("queue_running") or []]
-    pending = [_item(x, n) for n, x in enumerate(sorted(q.get("queue_pending") or [], key=lambda x: x[0]), 1)]
+    q = client.queue()
+    running = [_item(x, 0) for x in q.running]
+    pending = [_item(x, n) for n, x in enumerate(q.pending, 1)]
     lines = [f"running: {x['prompt_id']} ({x['summary']})" for x in running]
     lines += [f"pending {x['position']}: {x['prompt_id']} ({x['summary']})" for x in pending]
     cli.emit(args, {"url": client.url, "running": running, "pending": pending},
@@ -89,10 +87,10 @@ def cmd_list(args):
 
 
 def _item(x, position):
-    prompt = runs.prompt_of(x)
+    prompt = x.prompt
     classes = sorted({n.get("class_type") for n in prompt.values() if isinstance(n, dict)})
-    return {"prompt_id": x[1], "number": x[0], "position": position, "nodes": len(prompt),
-            "outputs": x[4] if len(x) > 4 else None, "ours": _record(x[1]) is not None,
+    return {"prompt_id": x.prompt_id, "number": x.number, "position": position, "nodes": len(prompt),
+            "outputs": x.outputs, "ours": pipeline.recorded(x.prompt_id) is not None,
             "summary": f"{len(prompt)} nodes: {', '.join(classes[:6])}" + (" ..." if len(classes) > 6 else "")}
 
 
@@ -107,8 +105,8 @@ def cmd_cancel(args):
 
 def cmd_clear(args):
     client = cli.client_from(args)
-    pending = [p for p, place in runs.queue_places(client).items() if place > 0]
-    client.post("/queue", {"clear": True}, "POST /queue clear")
+    pending = [p for p, place in client.queue().places().items() if place > 0]
+    client.clear_queue()
     cli.emit(args, {"removed": len(pending), "prompt_ids": pending},
              f"removed {len(pending)} pending prompt(s); the running one, if any, carries on")
     return 0
@@ -116,16 +114,12 @@ def cmd_clear(args):
 
 def cmd_interrupt(args):
     client = cli.client_from(args)
-    places = runs.queue_places(client)
+    places = client.queue().places()
     running = [p for p, place in places.items() if place == 0]
-    if args.prompt_id:
-        if args.prompt_id not in running:
-            where = "pending (use: queue.py cancel ID)" if args.prompt_id in places else "not queued or running"
-            raise CheckFailed(f"prompt {args.prompt_id} is not running: it is {where}")
-        body = {"prompt_id": args.prompt_id}
-    else:
-        body = {}
-    client.post("/interrupt", body)
+    if args.prompt_id and args.prompt_id not in running:
+        where = "pending (use: queue.py cancel ID)" if args.prompt_id in places else "not queued or running"
+        raise CheckFailed(f"prompt {args.prompt_id} is not running: it is {where}")
+    client.interrupt(args.prompt_id)
     target = [args.prompt_id] if args.prompt_id else running
     cli.emit(args, {"interrupted": target},
              f"interrupted {', '.join(target)}" if target else "nothing was running")
@@ -134,7 +128,7 @@ def cmd_interrupt(args):
 
 def cmd_free(args):
     client = cli.client_from(args)
-    client.post("/free", {"unload_models": True, "free_memory": True})
+    client.free()
     cli.emit(args, {"freed": True, "url": client.url}, f"asked {client.url} to unload models and free memory")
     return 0
 
@@ -143,15 +137,14 @@ def cmd_free(args):
 def cmd_history(args):
     client = cli.client_from(args)
     if args.prompt_id:
-        entry = runs.history_entry(client, args.prompt_id)
+        entry = client.history(args.prompt_id)
         if entry is None:
             raise CheckFailed(f"{client.url} has no history for prompt {args.prompt_id}",
                               hint="it may still be queued (queue.py list), or the server was restarted")
         info = _summary(args.prompt_id, entry)
         cli.emit(args, info, _summary_text(info))
         return 0
-    body = client.get_json("/history", params={"max_items": max(1, args.max)}, what="reading /history")
-    items = [_summary(pid, e) for pid, e in reversed(list(body.items()))]
+    items = [_summary(pid, e) for pid, e in reversed(list(client.recent_history(args.max).items()))]
     cli.emit(args, {"url": client.url, "history": items},
              "\n".join(_summary_text(i) for i in items) or "no history")
     return 0
@@ -184,74 +177,21 @@ def _summary_text(info):
 
 
 # -- wait / outputs -----------------------------------------------------------------------------
-def _record(prompt_id):
-    path = config.state_dir() / "runs" / f"{Path(prompt_id).name}.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _target(args, prompt_ids):
-    """The client and download folder for these prompts: flags first, then run.py's note."""
-    rec = _record(prompt_ids[0]) or {}
-    url = getattr(args, "url", None) or rec.get("url")
-    project = getattr(args, "project", None) or rec.get("project") or "default"
-    key = getattr(args, "api_key", None) or os.environ.get("COMFYUI_API_KEY") or None
-    client = Client(config.resolve_url(url, getattr(args, "project", None)), api_key=key,
-                    timeout=getattr(args, "timeout", DEFAULT_TIMEOUT))
-    out = args.out or rec.get("out")
-    root = Path(out) if out else config.projects_dir() / project / "outputs"
-    return client, root
+def _where(args):
+    """The server and folder flags; a prompt's own run record fills in what is not given."""
+    return {"url": getattr(args, "url", None), "project": getattr(args, "project", None),
+            "api_key": getattr(args, "api_key", None) or os.environ.get("COMFYUI_API_KEY") or None,
+            "timeout": getattr(args, "timeout", DEFAULT_TIMEOUT), "out": args.out, "previews": args.previews}
 
 
 def cmd_wait(args):
-    client, root = _target(args, args.prompt_ids)
-    progress = Progress(enabled=not args.quiet)
-    progress.resume_hint = f"python scripts/queue.py wait {' '.join(args.prompt_ids)}"
-    results = {}
-    watcher = runs.Watcher(client, progress, use_ws=not args.poll, observer=True,
-                           on_finished=lambda job: results.__setitem__(
-                               job.prompt_id, run_cmd.collect(client, job, root, args.previews)))
-    watcher.open()
-    jobs = []
-    for pid in args.prompt_ids:
-        job = runs.Job(pid, label=pid)
-        job.values = (_record(pid) or {}).get("values") or {}
-        watcher.add(job)
-        jobs.append(job)
-    if len(jobs) > 1:
-        progress.label = f"{len(jobs)} prompts"
-    try:
-        watcher.wait(max_wait=args.max_wait)
-    except KeyboardInterrupt:
-        runs.stop_on_ctrl_c(watcher, cancel_ours=False)
-    finally:
-        watcher.close()
-    progress.done()
-    return run_cmd.report(args, client, jobs, results, root)
+    result = pipeline.wait(args.prompt_ids, max_wait=args.max_wait, websocket=not args.poll,
+                           reporter=Progress(enabled=not args.quiet), **_where(args))
+    return run_cmd.show(args, result)
 
 
 def cmd_outputs(args):
-    client, root = _target(args, args.prompt_ids)
-    jobs, results = [], {}
-    for pid in args.prompt_ids:
-        job = runs.Job(pid)
-        job.values = (_record(pid) or {}).get("values") or {}
-        entry = runs.history_entry(client, pid)
-        if entry is None:
-            place = runs.queue_places(client).get(pid)
-            if place is None:
-                raise CheckFailed(f"{client.url} has no history for prompt {pid}",
-                                  hint="check the id and --url; a restarted server forgets its history")
-            state = "running" if place == 0 else f"queued at position {place}"
-            raise CheckFailed(f"prompt {pid} has not finished: it is {state}",
-                              hint=f"wait for it with: python scripts/queue.py wait {pid}")
-        job.entry, job.state = entry, "finished"
-        job.workflow = runs.prompt_of(entry)
-        results[pid] = run_cmd.collect(client, job, root, args.previews)
-        jobs.append(job)
-    return run_cmd.report(args, client, jobs, results, root)
+    return run_cmd.show(args, pipeline.collect(args.prompt_ids, **_where(args)))
 
 
 COMMANDS = {"list": cmd_list, "cancel": cmd_cancel, "clear": cmd_clear, "interrupt": cmd_interrupt,

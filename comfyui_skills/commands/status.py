@@ -1,6 +1,8 @@
 """status.py: is ComfyUI up, which versions, which devices, how busy."""
 
-from .. import cli, server
+from .. import cli
+from ..errors import ServerTimeout, ServerUnreachable
+from ..status import probe
 
 EPILOG = """\
 examples:
@@ -8,7 +10,8 @@ examples:
   python scripts/status.py --url 127.0.0.1:8188 --json
 
 exit codes: 0 online, 3 not reachable (JSON still printed with "online": false), 4 the server
-answered with an error, 2 bad usage.
+answered with an error, 5 it took the request but gave no answer within --timeout (busy or stuck;
+"online": false, "reachable": true), 2 bad usage.
 """
 
 
@@ -18,9 +21,11 @@ def build_parser():
 
 def run(args):
     client = cli.client_from(args, connect_timeout=1.5)
-    info = server.probe(client)
+    info = probe(client)
     cli.emit(args, info, _text(info))
-    return 0 if info["online"] else 3
+    if info["online"]:
+        return 0
+    return ServerTimeout.exit_code if info["reachable"] else ServerUnreachable.exit_code
 
 
 def _text(info):

@@ -1,28 +1,20 @@
-"""What the server says about itself: system stats and the queue, in one normalised shape."""
+"""What the server says about itself: versions, devices, memory and the queue, in one shape."""
 
-from .errors import ServerError, ServerUnreachable
+from .errors import ServerError, ServerTimeout, ServerUnreachable
 from .units import human_bytes
 
 
-def system_stats(client):
-    stats = client.get_json("/system_stats", what="reading /system_stats")
-    if not isinstance(stats, dict) or not isinstance(stats.get("system"), dict):
-        raise ServerError(f"{client.url}/system_stats is not ComfyUI's answer",
-                          hint="check that the URL points at a ComfyUI server", url=client.url)
-    return stats
-
-
-def queue_counts(client):
-    q = client.get_json("/queue", what="reading /queue")
-    return {"running": len(q.get("queue_running") or []), "pending": len(q.get("queue_pending") or [])}
-
-
 def probe(client):
-    """Everything status.py reports; {"online": False, ...} when nothing answers."""
+    """Everything status.py reports; {"online": False, ...} when nothing answers in time.
+
+    "reachable" tells a server that is not there (False) from one that took the request and
+    gave no answer (True: busy or stuck; waiting or a larger --timeout may help).
+    """
     try:
-        stats = system_stats(client)
-    except ServerUnreachable as exc:
-        return {"online": False, "url": client.url, "error": exc.message, "hint": exc.hint}
+        stats = client.system_stats()
+    except (ServerUnreachable, ServerTimeout) as exc:
+        return {"online": False, "reachable": isinstance(exc, ServerTimeout), "url": client.url,
+                "error": exc.message, "hint": exc.hint}
     system = stats["system"]
     devices = [_device(d) for d in stats.get("devices") or []]
     out = {
@@ -40,7 +32,8 @@ def probe(client):
         "argv": system.get("argv"),
     }
     try:
-        out["queue"] = queue_counts(client)
+        q = client.queue()
+        out["queue"] = {"running": len(q.running), "pending": len(q.pending)}
     except ServerError as exc:  # some hosted servers have no /queue
         out["queue"] = None
         out["queue_error"] = exc.message

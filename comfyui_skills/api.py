@@ -1,0 +1,251 @@
+"""ComfyUI's HTTP API: one method per route, and the only module that spells a route.
+
+`ComfyUI` is the transport `Client` (auth, timeouts, redirects, the one error map) plus a
+method for each route the pack uses. Answers that the pack reads field by field come back as
+small typed records (`Queue`, `QueueItem`, `Submitted`, `Stored`); the rest as ComfyUI's JSON.
+
+Routes were read from ComfyUI 0.3.64's server.py (the version this pack is recorded against).
+"""
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+from urllib.parse import quote
+
+from .errors import CheckFailed, ServerError, TransportError
+from .transport import Client
+
+PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+OBJECT_INFO_TIMEOUT = 120.0  # a heavy install takes many seconds to build /object_info
+LOG_ROUTES = ("/internal/logs/raw", "/internal/logs")
+
+
+# -- typed answers -------------------------------------------------------------------------------
+@dataclass
+class QueueItem:
+    """One entry of /queue: [number, prompt_id, prompt, extra_data, outputs_to_execute]."""
+
+    number: object
+    prompt_id: str
+    prompt: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+    outputs: Optional[list] = None
+    raw: list = field(default_factory=list, repr=False)
+
+    @classmethod
+    def parse(cls, item):
+        if not (isinstance(item, list) and len(item) > 1):
+            return None
+        return cls(number=item[0], prompt_id=item[1],
+                   prompt=item[2] if len(item) > 2 and isinstance(item[2], dict) else {},
+                   extra=item[3] if len(item) > 3 and isinstance(item[3], dict) else {},
+                   outputs=item[4] if len(item) > 4 else None, raw=item)
+
+    @property
+    def client_id(self):
+        return self.extra.get("client_id")
+
+
+@dataclass
+class Queue:
+    running: list
+    pending: list  # in the order the server will run them (by number)
+    raw: dict = field(default_factory=dict, repr=False)  # the answer as sent, for the diagnosis
+
+    @classmethod
+    def parse(cls, body):
+        body = body if isinstance(body, dict) else {}
+        running = [i for i in map(QueueItem.parse, body.get("queue_running") or []) if i]
+        pending = [i for i in map(QueueItem.parse, body.get("queue_pending") or []) if i]
+        pending.sort(key=lambda i: i.number if isinstance(i.number, (int, float)) else 0)
+        return cls(running, pending, body)
+
+    def places(self, client_id=None):
+        """{prompt_id: 0 if running else its 1-based position}, only client_id's prompts when given."""
+        def ours(item):
+            return client_id is None or item.client_id == client_id
+
+        places = {i.prompt_id: 0 for i in self.running if ours(i)}
+        for pos, item in enumerate(self.pending, start=1):
+            if ours(item):
+                places[item.prompt_id] = pos
+        return places
+
+
+@dataclass
+class Submitted:
+    """The answer to POST /prompt: the id, its queue number, and errors that drop some outputs."""
+
+    prompt_id: str
+    number: object = None
+    node_errors: dict = field(default_factory=dict)
+
+
+@dataclass
+class Stored:
+    """Where an uploaded file landed; `ref` is what LoadImage-style inputs take."""
+
+    name: str
+    subfolder: str = ""
+    type: str = "input"
+
+    @property
+    def ref(self):
+        return f"{self.subfolder}/{self.name}" if self.subfolder else self.name
+
+
+# -- the routes ----------------------------------------------------------------------------------
+class ComfyUI(Client):
+    """A ComfyUI server: `ComfyUI("http://127.0.0.1:8188").queue()`."""
+
+    # about the server
+    def system_stats(self):
+        stats = self.get_json("/system_stats", what="reading /system_stats")
+        if not isinstance(stats, dict) or not isinstance(stats.get("system"), dict):
+            raise ServerError(f"{self.url}/system_stats is not ComfyUI's answer",
+                              hint="check that the URL points at a ComfyUI server", url=self.url)
+        return stats
+
+    def features(self):
+        return self.get_json("/features", what="reading /features")
+
+    def embeddings(self):
+        return self.get_json("/embeddings", what="reading /embeddings")
+
+    def extensions(self):
+        return self.get_json("/extensions", what="reading /extensions")
+
+    def object_info(self, class_type=None):
+        """Every node class's schema, or {class_type: schema} for one (empty when unknown)."""
+        if class_type is None:
+            return self.get_json("/object_info", what="reading /object_info",
+                                 timeout=max(self.timeout, OBJECT_INFO_TIMEOUT))
+        body = self.get_json(f"/object_info/{quote(class_type, safe='')}",
+                             what=f"reading /object_info/{class_type}")
+        return body if isinstance(body, dict) else {}
+
+    def model_folders(self):
+        return self.get_json("/models", what="reading /models")
+
+    def models(self, folder):
+        """File names the loaders of `folder` list."""
+        return self.get_json(f"/models/{quote(folder, safe='')}", what=f"reading /models/{folder}")
+
+    def model_files(self, folder):
+        """[{name, pathIndex, modified, size}] of `folder`, with its paths (/experiment/models)."""
+        return self.get_json(f"/experiment/models/{quote(folder, safe='')}",
+                             what=f"reading /experiment/models/{folder}")
+
+    def log_lines(self):
+        """The server's recent log text, split into lines ([] where it serves no log)."""
+        for path in LOG_ROUTES:
+            try:
+                body = self.get_json(path, what=f"reading {path}")
+            except TransportError:  # an older or hosted server: no log to show
+                continue
+            if isinstance(body, dict) and isinstance(body.get("entries"), list):
+                text = "".join(str(e.get("m", "")) for e in body["entries"] if isinstance(e, dict))
+            elif isinstance(body, str):
+                text = body
+            else:
+                continue
+            return [line for line in text.splitlines() if line.strip()]
+        return []
+
+    # the queue
+    def queue(self):
+        return Queue.parse(self.get_json("/queue", what="reading /queue"))
+
+    def delete_from_queue(self, prompt_ids):
+        self.post("/queue", {"delete": list(prompt_ids)}, "POST /queue delete")
+
+    def clear_queue(self):
+        self.post("/queue", {"clear": True}, "POST /queue clear")
+
+    def interrupt(self, prompt_id=None):
+        """With a prompt_id the server interrupts only if that very prompt is the one running."""
+        self.post("/interrupt", {"prompt_id": prompt_id} if prompt_id else {})
+
+    def free(self, unload_models=True, free_memory=True):
+        self.post("/free", {"unload_models": unload_models, "free_memory": free_memory})
+
+    def submit(self, prompt, client_id, extra_data=None, on_rejected=None):
+        """POST /prompt. A rejected workflow raises CheckFailed (`on_rejected(body)` words it)."""
+        payload = {"prompt": prompt, "client_id": client_id}
+        if extra_data:
+            payload["extra_data"] = extra_data
+        resp = self.request("POST", "/prompt", json_body=payload)
+        body = _json_or_none(resp)
+        if resp.status_code == 400 and isinstance(body, dict) and ("node_errors" in body or "error" in body):
+            raise CheckFailed(on_rejected(body) if on_rejected else "the server rejected the workflow",
+                              hint="fix the inputs named above (validate.py FILE shows the same checks offline)",
+                              node_errors=body.get("node_errors") or None, server_error=body.get("error"))
+        self.check(resp, "POST /prompt")
+        if not isinstance(body, dict) or "prompt_id" not in body:
+            raise ServerError(f"POST /prompt on {self.url}: the answer has no prompt_id", body=body, url=self.url,
+                              hint="the server may have queued it anyway: look with python scripts/queue.py list")
+        if not isinstance(body["prompt_id"], str) or not PROMPT_ID.fullmatch(body["prompt_id"]):
+            # it names a state file and goes into URL paths: a plain token only
+            raise ServerError(f"POST /prompt on {self.url}: the answer's prompt_id "
+                              f"{str(body['prompt_id'])[:80]!r} is not a plain id", url=self.url)
+        return Submitted(body["prompt_id"], body.get("number"), body.get("node_errors") or {})
+
+    # history
+    def history(self, prompt_id):
+        """The history entry of one prompt, or None when the server has none."""
+        body = self.get_json(f"/history/{prompt_id}", what=f"reading /history/{prompt_id}")
+        if isinstance(body, dict) and isinstance(body.get(prompt_id), dict):
+            return body[prompt_id]
+        return None
+
+    def history_answer(self, prompt_id):
+        """/history/{id} as the server answers it ({} when it has none), for the diagnosis."""
+        return self.get_json(f"/history/{prompt_id}", what="reading /history")
+
+    def recent_history(self, max_items):
+        """{prompt_id: entry}, oldest first, at most max_items."""
+        body = self.get_json("/history", params={"max_items": max(1, max_items)}, what="reading /history")
+        return body if isinstance(body, dict) else {}
+
+    # files
+    def view(self, filename, subfolder="", type_="output"):
+        """GET /view, streamed: the caller reads and closes the response."""
+        return self.request("GET", "/view", params={"filename": filename, "subfolder": subfolder or "",
+                                                     "type": type_ or "output"}, stream=True)
+
+    def has_file(self, filename, subfolder="", type_="input"):
+        resp = self.view(filename, subfolder, type_)
+        resp.close()
+        return resp.status_code == 200
+
+    def upload(self, what, name, fileobj, mime=None, mask_of=None, **fields):
+        """POST /upload/image (or /upload/mask with `mask_of`, the original's ref as JSON)."""
+        route = "/upload/image"
+        if mask_of is not None:
+            fields["original_ref"] = mask_of
+            route = "/upload/mask"
+        spec = (name, fileobj, mime) if mime else (name, fileobj)
+        resp = self.request("POST", route, files={"image": spec}, data=fields)
+        self.check(resp, f"uploading {what}")
+        body = _json_or_none(resp)
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+            raise ServerError(f"uploading {what}: {self.url} did not answer with the stored name",
+                              hint=f"is {self.url} a ComfyUI server?", status=resp.status_code)
+        return Stored(body["name"], body.get("subfolder") or "", body.get("type") or fields.get("type", "input"))
+
+    # the WebSocket
+    def ws_url(self, client_id=None):
+        """The WebSocket address. For Comfy Cloud it carries the key: never print or log it."""
+        base = self.url + "/ws"  # Comfy Cloud serves /ws at the root, not under /api
+        scheme = "wss" if base.startswith("https") else "ws"
+        url = scheme + base[base.index(":"):] + f"?clientId={client_id or self.client_id}"
+        if self.cloud and self.api_key:
+            url += f"&token={self.api_key}"
+        return url
+
+
+def _json_or_none(resp):
+    try:
+        return resp.json()
+    except ValueError:
+        return None

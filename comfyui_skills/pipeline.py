@@ -1,0 +1,429 @@
+"""A whole run as one library call: check, upload inputs, queue, wait, collect every output.
+
+`run()` takes a workflow (either format) and plain arguments; `wait()` and `collect()` pick up
+prompts queued earlier, from any process. Each returns a `RunResult` holding one record per
+prompt (the shape `run.py --json` prints), the warnings met on the way and the exit code. Progress
+and warnings go to the `reporter` the caller passes (`progress.Reporter`; silent by default); a
+`cancel` event set by the caller stops the run like Ctrl-C does: our own prompts are removed from
+the queue or interrupted, nobody else's, and `Interrupted` is raised.
+
+When no server answers at all, the workflow is checked against the inventory and exported
+instead (`RunResult.offline`). A server that answers slowly or with errors is not "no server":
+that raises, so a job the user wanted run is never quietly exported.
+"""
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from . import config, conversion, export, files, inventory, nextsteps, outputs, overrides, runs, schema, validation
+from . import workflow as wfmod
+from .api import ComfyUI
+from .errors import CheckFailed, ComfyError, InputError, ServerUnreachable
+from .progress import Reporter
+from .schema import NodeSpec
+
+PROBE_CONNECT_TIMEOUT = 1.5  # a run tries every candidate server; a dead one must not hold it up
+
+
+@dataclass
+class RunResult:
+    """What a run, a wait or a collect ended with."""
+
+    runs: list = field(default_factory=list)   # one record per prompt, as run.py --json prints one
+    folder: Optional[Path] = None              # where outputs were downloaded
+    warnings: list = field(default_factory=list)
+    exit_code: int = 0
+    queued_only: bool = False                  # wait=False: queued, not waited for
+    offline: Optional[dict] = None             # no server answered: the export made instead
+    url: Optional[str] = None
+
+    @property
+    def status(self):
+        if self.offline is not None:
+            return "offline"
+        if len(self.runs) == 1:
+            return self.runs[0]["status"]
+        return self.summary()["status"]
+
+    @property
+    def files(self):
+        return [o["path"] for r in self.runs for o in r.get("outputs") or [] if o.get("path")]
+
+    def counts(self):
+        counts = {}
+        for r in self.runs:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        return counts
+
+    def summary(self):
+        counts = self.counts()
+        if self.queued_only:
+            return {"status": "queued", "runs": self.runs}
+        status = ("success" if counts.get("success") == len(self.runs) else
+                  "partial" if counts.get("success") else "failed")
+        return {"status": status, "counts": counts, "outputs": sum(len(r["outputs"]) for r in self.runs),
+                "folder": str(self.folder), "runs": self.runs}
+
+    def as_dict(self):
+        """The JSON run.py and queue.py print (NextSteps still to be rendered)."""
+        if self.offline is not None:
+            return self.offline
+        return self.runs[0] if len(self.runs) == 1 else self.summary()
+
+
+# -- run ----------------------------------------------------------------------------------------
+def run_file(path, **kw):
+    """`run()` on a workflow file; local input files are looked up next to it too."""
+    fmt, wf = wfmod.load(path)
+    return run(wf, name=str(path), base_dir=Path(path).resolve().parent, fmt=fmt, **kw)
+
+
+def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project=None, api_key=None,
+        timeout=config.DEFAULT_TIMEOUT, sets=(), sweeps=(), seeds=None, out=None, previews=False,
+        check=True, wait=True, max_wait=None, websocket=True, online_only=False, extra_data=None,
+        reporter=None, cancel=None):
+    """Run `workflow` (API or editor format) on the least busy server that has what it needs.
+
+    sets: ["NODE.INPUT=VALUE"], sweeps: ["NODE.INPUT=a,b"] (one prompt per combination), seeds: N
+    prompts with random seeds. check=False sends without validating first; wait=False returns once
+    queued. extra_data goes into POST /prompt as is (a partner-node key, say): never logged.
+    """
+    reporter = reporter or Reporter()
+    fmt = fmt or wfmod.detect_format(workflow)
+    if fmt is None:
+        raise InputError(f"{name}: not a ComfyUI workflow: {wfmod.describe(workflow)}")
+    if fmt == wfmod.API:
+        check_nodes(workflow, name)
+    clients = [ComfyUI(u, api_key=api_key, timeout=timeout, connect_timeout=PROBE_CONNECT_TIMEOUT)
+               for u in config.resolve_urls(url, project)]
+    project = project or "default"
+    runs.check_cancel(cancel)
+    probes = runs.probe_all(clients, classes_of(fmt, workflow))
+    up = [p for p in probes if "error" not in p]
+    if not up:
+        answered = [p for p in probes if not p["unreachable"]]
+        if answered:  # it is there but slow or broken: the user's job must not turn into an export
+            raise answered[0]["exception"]
+        return offline(workflow, fmt, name, project, probes, sets, bool(sweeps or seeds), online_only, reporter)
+    least_busy = min(up, key=lambda p: p["load"])["object_info"]
+    api = to_api(fmt, workflow, least_busy, name, reporter)
+    api, _ = overrides.apply_sets(api, least_busy, sets)
+    chosen = runs.pick(up, api)
+    client, info = chosen["client"], chosen["object_info"]
+    if len(clients) > 1:
+        reporter.note(f"using {client.url} (queue {chosen['load']}, of {len(clients)} servers)")
+    plan = overrides.variants(api, overrides.sweep_axes(api, info, sweeps, seeds))
+    warnings = []
+    plan, info = upload_inputs(client, plan, info, base_dir or Path.cwd(), reporter)
+    if check:
+        warnings += check_plan(plan, info, name, reporter)
+    root = Path(out) if out else config.projects_dir() / project / "outputs"
+    result = submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, websocket,
+                             extra_data, reporter, cancel)
+    result.warnings = warnings + result.warnings
+    return result
+
+
+def check_nodes(wf, name):
+    not_nodes = [nid for nid, node in wf.items() if not isinstance(node, dict)]
+    if not_nodes:
+        raise InputError(f"{name}: node {not_nodes[0]} is {json.dumps(wf[not_nodes[0]])[:40]}, "
+                         "not a node ({\"class_type\": ..., \"inputs\": {...}})")
+
+
+def classes_of(fmt, wf):
+    if fmt == wfmod.API:
+        return {n.get("class_type") for n in wf.values()}
+    graphs = [wf] + list(((wf.get("definitions") or {}).get("subgraphs")) or [])
+    return {n.get("type") for g in graphs if isinstance(g, dict) for n in g.get("nodes") or []
+            if isinstance(n, dict) and isinstance(n.get("type"), str)}
+
+
+def to_api(fmt, wf, object_info, name, reporter):
+    if fmt == wfmod.API:
+        return wf
+    reporter.note(f"note: {name} is an editor workflow; converted to API format first")
+    return conversion.ui_to_api(wf, object_info)
+
+
+# -- inputs -------------------------------------------------------------------------------------
+def upload_inputs(client, plan, info, wf_dir, reporter):
+    """Upload local files that LoadImage-style inputs name; point the inputs at the uploaded names."""
+    from . import uploads
+
+    uploaded = {}
+    touched = set()
+    for _, wf in plan:
+        for nid, node in wf.items():
+            cls = node.get("class_type")
+            for input_name, spec in NodeSpec(cls, info.get(cls)).inputs.items():
+                local = _local_file((node.get("inputs") or {}).get(input_name), spec, wf_dir)
+                if local is None:
+                    continue
+                if local not in uploaded:
+                    uploaded[local] = uploads.upload(client, local, image=False)["ref"]
+                    reporter.note(f"uploaded {local} as {uploaded[local]} (node {nid} {cls}.{input_name})")
+                node["inputs"][input_name] = uploaded[local]
+                touched.add(cls)
+    if touched:  # the server now lists the new files: read those schemas again for validation
+        info = dict(info, **runs.class_info(client, touched))
+    return plan, info
+
+
+def _local_file(value, spec, wf_dir):
+    if not isinstance(value, str) or not spec.takes_upload:
+        return None
+    if value in (spec.options or []):
+        return None  # the server already has a file by that name
+    for base in (Path.cwd(), wf_dir):
+        p = (base / value).expanduser()
+        if p.is_file():
+            return str(p.resolve())
+    return None
+
+
+# -- checking -----------------------------------------------------------------------------------
+def check_plan(plan, info, name, reporter):
+    """Validate every prompt against the server's own schema before sending anything.
+
+    Raises CheckFailed for one the server would reject; returns the warnings (also reported).
+    """
+    warnings = []
+    for values, wf in plan:
+        report = validation.validate(wf, info, input_files=schema.input_files(info))
+        label = f"{name}" + (f" with {values_text(values)}" if values else "")
+        found = [f"{label}: {problem_text(w)}" for w in report["warnings"]]
+        found += [f"{label}: {problem_text(e)} (outputs that depend on it will not be produced)"
+                  for e in (report["errors"] if report["verdict"] == "partial" else [])]
+        for w in found:
+            reporter.note(f"warning: {w}")
+        warnings += found
+        if report["verdict"] == "rejected":
+            lines = "\n".join("  " + problem_text(e) for e in report["errors"])
+            raise CheckFailed(f"{label} would be rejected by the server:\n{lines}",
+                              hint="fix it, or send it anyway with --no-validate",
+                              errors=report["errors"])
+    return warnings
+
+
+def problem_text(p):
+    text = str(p.get("message"))
+    nid = p.get("node_id")
+    if nid and f"node {nid}" not in text:
+        text = f"node {nid} ({p.get('class_type')}): {text}"
+    return text + (f" ({p['hint']})" if p.get("hint") else "")
+
+
+def values_text(values):
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+# -- queue and wait -----------------------------------------------------------------------------
+def submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, websocket, extra_data,
+                    reporter, cancel):
+    results = {}
+    watcher = runs.Watcher(client, reporter, use_ws=websocket and wait, cancel=cancel,
+                           on_finished=lambda job: results.__setitem__(
+                               job.prompt_id, download(client, job, root, previews)))
+    watcher.open()
+    jobs, warnings = [], []
+    try:
+        for values, wf in plan:
+            runs.check_cancel(cancel)
+            jobs.append(submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings))
+        reporter.resume_hint = nextsteps.resume(j.prompt_id for j in jobs)
+        if not wait:
+            return RunResult([queued_record(j, client) for j in jobs], root, warnings, 0, queued_only=True,
+                             url=client.url)
+        if len(jobs) > 1:
+            reporter.label = f"0/{len(jobs)} prompts done"
+        watcher.wait(max_wait=max_wait)
+    except KeyboardInterrupt:
+        runs.stop(watcher)
+    finally:
+        watcher.close()
+    reporter.done()
+    return finished(client, jobs, results, root, warnings)
+
+
+def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings):
+    answer = runs.submit(client, wf, watcher.client_id, extra_data=extra_data)
+    job = runs.Job(answer.prompt_id, wf, answer.number, total_nodes=len(wf), values=values)
+    job.dropped = runs.dropped_outputs(answer.node_errors, wf)
+    for d in job.dropped:
+        warnings.append(f"{d['label']} will not be produced: the server found errors in node(s) "
+                        f"{', '.join(d['because_of'])}")
+        reporter.note(f"warning: {warnings[-1]}")
+    remember(job, client, project, out)
+    watcher.add(job)
+    return job
+
+
+def download(client, job, root, previews):
+    """The outputs of one finished job, downloaded."""
+    items = outputs.collect(job.entry, job.workflow)
+    try:
+        return outputs.download_all(client, items, root, previews=previews, prompt_id=job.prompt_id)
+    except ComfyError as exc:
+        exc.hint = exc.hint.replace("PROMPT_ID", job.prompt_id) if exc.hint else exc.hint
+        raise
+
+
+def finished(client, jobs, results, root, warnings):
+    records = [job_record(j, client, results.get(j.prompt_id)) for j in jobs]
+    return RunResult(records, root, warnings, exit_code(jobs, records), url=client.url)
+
+
+def queued_record(job, client):
+    return {"prompt_id": job.prompt_id, "status": "queued", "url": client.url, "number": job.number,
+            "resume": nextsteps.resume([job.prompt_id]), **({"values": job.values} if job.values else {})}
+
+
+def job_record(job, client, saved):
+    status = job.outcome() if job.done else job.state
+    out = {"prompt_id": job.prompt_id, "status": status, "url": client.url,
+           "elapsed_s": round(time.monotonic() - job.started, 3), "outputs": saved or []}
+    if job.values:
+        out["values"] = job.values
+    if job.done and job.state == "finished":
+        out["server_s"] = job.server_seconds()
+        out["latency_ms"] = job.latency_ms()
+        out["noticed_via"] = job.noticed_via
+    if job.dropped:
+        out["dropped_outputs"] = job.dropped
+    failure = job.failure() if job.state == "finished" else None
+    if status == "error" and failure:
+        out["error"] = {"node_id": failure.get("node_id"), "class_type": failure.get("node_type"),
+                        "title": ((job.workflow.get(str(failure.get("node_id"))) or {}).get("_meta") or {}).get("title"),
+                        "exception_type": failure.get("exception_type"),
+                        "exception_message": (failure.get("exception_message") or "").strip(),
+                        "diagnose": nextsteps.step("diagnose", job.prompt_id, finds_server=True)}
+    elif status == "interrupted" and failure:
+        out["interrupted_at"] = {"node_id": failure.get("node_id"), "class_type": failure.get("node_type")}
+    elif status == "lost":
+        out["error"] = {"message": job.lost_reason}
+    elif not job.done:
+        out["resume"] = nextsteps.resume([job.prompt_id])
+    return out
+
+
+def exit_code(jobs, records):
+    """0 all succeeded; 3, 4 or 5 when the only failures are the server going away, slowing down
+    or answering garbage mid-wait (the prompts may still finish); 1 otherwise."""
+    failed = [j for j, r in zip(jobs, records) if r["status"] != "success"]
+    if not failed:
+        return 0
+    if all(j.state == "lost" and j.lost_exit != 1 for j in failed):
+        return failed[0].lost_exit
+    return 1
+
+
+# -- picking up prompts queued earlier ----------------------------------------------------------
+def remember(job, client, project, out):
+    """A note in state/runs/ so wait/collect find the server and folder from any process."""
+    record = {"prompt_id": job.prompt_id, "url": client.url, "project": project,
+              "out": str(Path(out).resolve()) if out else None, "values": job.values,
+              "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    try:
+        files.write_json(config.state_dir() / "runs" / f"{job.prompt_id}.json", record)
+    except OSError:
+        pass  # a read-only state folder costs only the convenience of resuming without --url
+
+
+def recorded(prompt_id):
+    """What run() noted about a prompt it queued, or None."""
+    path = config.state_dir() / "runs" / f"{Path(prompt_id).name}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def target(prompt_ids, url=None, project=None, api_key=None, timeout=config.DEFAULT_TIMEOUT, out=None):
+    """The server and download folder for prompts queued earlier: arguments first, then the note."""
+    rec = recorded(prompt_ids[0]) or {}
+    client = ComfyUI(config.resolve_url(url or rec.get("url"), project), api_key=api_key, timeout=timeout)
+    folder = out or rec.get("out")
+    root = Path(folder) if folder else config.projects_dir() / (project or rec.get("project") or "default") / "outputs"
+    return client, root
+
+
+def wait(prompt_ids, *, url=None, project=None, api_key=None, timeout=config.DEFAULT_TIMEOUT, out=None,
+         previews=False, max_wait=None, websocket=True, reporter=None, cancel=None):
+    """Wait for prompts queued earlier (by anyone), then download their outputs.
+
+    Stopping (Ctrl-C, cancel) stops the waiting only: the prompts keep running on the server.
+    """
+    reporter = reporter or Reporter()
+    client, root = target(prompt_ids, url, project, api_key, timeout, out)
+    reporter.resume_hint = nextsteps.resume(prompt_ids)
+    results = {}
+    watcher = runs.Watcher(client, reporter, use_ws=websocket, observer=True, cancel=cancel,
+                           on_finished=lambda job: results.__setitem__(
+                               job.prompt_id, download(client, job, root, previews)))
+    watcher.open()
+    jobs = [runs.Job(pid, label=pid, values=(recorded(pid) or {}).get("values") or {}) for pid in prompt_ids]
+    for job in jobs:
+        watcher.add(job)
+    if len(jobs) > 1:
+        reporter.label = f"{len(jobs)} prompts"
+    try:
+        watcher.wait(max_wait=max_wait)
+    except KeyboardInterrupt:
+        runs.stop(watcher, cancel_ours=False)
+    finally:
+        watcher.close()
+    reporter.done()
+    return finished(client, jobs, results, root, [])
+
+
+def collect(prompt_ids, *, url=None, project=None, api_key=None, timeout=config.DEFAULT_TIMEOUT, out=None,
+            previews=False):
+    """Download the outputs of prompts that have finished; CheckFailed for one that has not."""
+    client, root = target(prompt_ids, url, project, api_key, timeout, out)
+    jobs, results = [], {}
+    for pid in prompt_ids:
+        job = runs.Job(pid, values=(recorded(pid) or {}).get("values") or {})
+        entry = client.history(pid)
+        if entry is None:
+            place = client.queue().places().get(pid)
+            if place is None:
+                raise CheckFailed(f"{client.url} has no history for prompt {pid}",
+                                  hint="check the id and --url; a restarted server forgets its history")
+            state = "running" if place == 0 else f"queued at position {place}"
+            raise CheckFailed(f"prompt {pid} has not finished: it is {state}",
+                              hint=f"wait for it with: {nextsteps.resume([pid])}")
+        job.entry, job.state = entry, "finished"
+        job.workflow = runs.prompt_of(entry)
+        results[pid] = download(client, job, root, previews)
+        jobs.append(job)
+    return finished(client, jobs, results, root, [])
+
+
+# -- offline ------------------------------------------------------------------------------------
+def offline(wf, fmt, name, project, probes, sets, multi, online_only, reporter):
+    """No server answers: check against the inventory and export, so the work is not lost."""
+    reason = "; ".join(p["error"] for p in probes)
+    if online_only:
+        raise ServerUnreachable(reason, hint="start ComfyUI, or drop --online-only to export the workflow offline")
+    inv = inventory.load()
+    api = to_api(fmt, wf, inv.object_info, name, reporter)
+    api, _ = overrides.apply_sets(api, inv.object_info, sets)
+    receipt = export.export_workflow(api, project, Path(name).name, fmt="api", inventory=inv)
+    path = receipt["files"]["api"]
+    result = {"status": "offline", "reason": reason, "path": path,
+              "receipt": receipt["files"]["receipt"], "verdict": receipt["verdict"],
+              "errors": receipt["errors"], "warnings": receipt["warnings"],
+              "inventory": receipt["inventory"]["source"],
+              "load": f"start ComfyUI, then: {nextsteps.step('run', path)} "
+                      f"(or in the editor: {receipt['how_to_load']})"}
+    if multi:
+        result["note"] = "sweeps and --seeds need a server; the base workflow was exported"
+    warnings = [f"{name}: {problem_text(p)}" for p in receipt["errors"] + receipt["warnings"]]
+    for w in warnings:
+        reporter.note(f"warning: {w}")
+    reporter.note(f"no ComfyUI answered ({reason}); exported the workflow instead")
+    return RunResult([], None, warnings, 0, offline=result)
