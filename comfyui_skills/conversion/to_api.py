@@ -20,8 +20,8 @@ import weakref
 from collections import namedtuple
 from decimal import ROUND_HALF_UP, Decimal
 
-from .errors import InputError
-from .schema import Schema
+from ..errors import InputError
+from ..schema import Schema
 
 NEVER, BYPASS = 2, 4
 IO_INPUT, IO_OUTPUT = -10, -20  # ids of a subgraph's input and output nodes inside it
