@@ -252,7 +252,7 @@ class _Check:
             raise _Fault(problem("link_slot_out_of_range",
                                  f"node {nid} ({ct}) input '{name}' takes output {_json(slot)} of node {src} "
                                  f"({src_spec.name}), which {what}", nid, ct, name, hint=_outputs_hint(src_spec)))
-        if not (custom and custom.takes_types) and not types_match(received, inp.raw_type):
+        if not (custom and custom.takes_types) and not server_types_match(received, inp.raw_type):
             errors.append(self.mismatch(nid, spec, inp, src, src_spec, slot, received))
             return True
         if src in self.visiting:
@@ -425,7 +425,7 @@ def _slot_type(spec, slot):
     return outputs[slot]
 
 
-def types_match(received, wanted):
+def server_types_match(received, wanted):
     """Link compatibility: equal, "*" on either side, or comma unions that share a type."""
     if received == wanted:
         return True

@@ -1,0 +1,517 @@
+"""Editor (UI) workflow -> API prompt, following the official frontend's `graphToPrompt`.
+
+Every real node's widget values are named by the node schema (the order the frontend builds widgets
+in), links are resolved through Reroutes, bypassed nodes (passed through by type, with the editor's
+link-type rule), subgraphs (ids `outer:inner`) and legacy group nodes; PrimitiveNodes push their
+value into the widgets they feed (a number widget coerces it as JavaScript would, clamps and rounds
+it to its step); muted and UI-only nodes are dropped, and so are inputs whose link ends at a dropped
+node. Dynamic-prompt texts lose their comments and get one option of each `{a|b}` picked.
+"""
+
+import random
+import re
+from collections import namedtuple
+
+from ..errors import InputError
+from .editor_file import IO_INPUT, IO_OUTPUT, Link
+from .widgets import Widget, as_schema, dynamic_prompts, number_widget_value, title, widgets
+
+NEVER, BYPASS = 2, 4
+UI_ONLY = {"Note", "MarkdownNote", "PrimitiveNode", "Reroute", "Comfy.ImageCompare"}
+# Node types the frontend renamed on load, so old workflows still open.
+RENAMED = {"T2IAdapterLoader": "ControlNetLoader", "ConditioningAverage ": "ConditioningAverage",
+           "SDV_img2vid_Conditioning": "SVD_img2vid_Conditioning"}
+
+Slot = namedtuple("Slot", "name type link widget")
+Resolved = namedtuple("Resolved", "origin slot value")  # value set: a widget value, not a link
+
+
+def ui_to_api(workflow, object_info, keep_unknown=False, seed=None):
+    """The API prompt the frontend's "Export (API)" gives for this editor workflow.
+
+    Like the frontend, a `{a|b}` choice in a dynamic-prompt text is picked at random (`seed` makes
+    it repeatable) and `//` and `/* */` comments are stripped from such texts.
+    """
+    if not isinstance(workflow, dict):
+        raise InputError("not an editor workflow: expected a JSON object with `nodes` and `links`")
+    check_ui(workflow)
+    return Converter(workflow, as_schema(object_info), keep_unknown, seed).run()
+
+
+def check_ui(workflow):
+    """Refuse, naming the node and field, an editor workflow whose shape the frontend would not load.
+
+    Checked once here so the converter itself can trust every list, id and link it reads.
+    """
+    check_ui_graph(workflow, "workflow")
+    definitions = workflow.get("definitions")
+    if definitions is not None:
+        subgraphs = _expect(definitions, dict, "workflow: `definitions`").get("subgraphs") or []
+        for sub in _expect(subgraphs, list, "workflow: `definitions.subgraphs`"):
+            _expect(sub, dict, "workflow: a subgraph definition")
+            check_ui_graph(sub, f"subgraph {str(sub.get('id'))[:40]}")
+    groups = (_expect(workflow.get("extra") or {}, dict, "workflow: `extra`")).get("groupNodes") or {}
+    for name, group in _expect(groups, dict, "workflow: `extra.groupNodes`").items():
+        where = f"group node {str(name)[:40]}"
+        for node in _expect(_expect(group, dict, where).get("nodes") or [], list, f"{where}: `nodes`"):
+            _expect(node, dict, f"{where}: a node")
+        for link in _expect(group.get("links") or [], list, f"{where}: `links`"):
+            if isinstance(link, list) and not all(_is_id(x) for x in link[:4]):
+                raise InputError(f"{where}: a link whose ids are not numbers or strings: {str(link)[:80]}")
+
+
+def check_ui_graph(raw, where):
+    for node in _expect(raw.get("nodes"), list, f"{where}: `nodes`"):
+        if not isinstance(node, dict) or not _is_id(node.get("id")) or not isinstance(node.get("type"), str):
+            raise InputError(f"{where}: a node without an id or a type: {str(node)[:80]}")
+        label = f"{where}: node {node['id']} ({node['type'][:60]})"
+        for slot in _expect(node.get("inputs") or [], list, f"{label}: `inputs`"):
+            if not isinstance(_expect(slot, dict, f"{label}: an input slot").get("name"), str):
+                raise InputError(f"{label}: an input slot without a name: {str(slot)[:80]}")
+            if slot.get("link") is not None and not _is_id(slot["link"]):
+                raise InputError(f"{label}: input {str(slot.get('name'))[:40]!r} has link {str(slot['link'])[:40]}, "
+                                 "not a link id")
+        for slot in _expect(node.get("outputs") or [], list, f"{label}: `outputs`"):
+            if slot is not None:
+                _expect(_expect(slot, dict, f"{label}: an output slot").get("links") or [], list,
+                        f"{label}: an output's `links`")
+        if not isinstance(node.get("mode") or 0, int):
+            raise InputError(f"{label}: `mode` is {str(node['mode'])[:40]}, not a number")
+    for link in _expect(raw.get("links") or [], list, f"{where}: `links`"):
+        ids = ([link.get(k) for k in ("id", "origin_id", "target_id")] if isinstance(link, dict)
+               else [link[i] for i in (0, 1, 3)] if isinstance(link, list) and len(link) >= 5 else [None])
+        if not all(_is_id(x) for x in ids):
+            raise InputError(f"{where}: a link that is not [id, origin, slot, target, slot, type]: {str(link)[:80]}")
+
+
+def _is_id(value):
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def _expect(value, kind, what):
+    if not isinstance(value, kind):
+        raise InputError(f"{what} must be {'a list' if kind is list else 'an object'}, "
+                         f"not {type(value).__name__ if value is not None else 'missing'}")
+    return value
+
+
+class Graph:
+    """One level of the editor graph: the root, or one subgraph definition."""
+
+    def __init__(self, raw, where, definition=None):
+        nodes = raw.get("nodes")
+        if not isinstance(nodes, list):
+            raise InputError(f"{where}: `nodes` is not a list, so this is not an editor workflow")
+        self.where = where
+        self.definition = definition
+        self.nodes = {}
+        for node in nodes:
+            if not isinstance(node, dict) or "id" not in node or not isinstance(node.get("type"), str):
+                raise InputError(f"{where}: a node without an id or a type: {str(node)[:80]}")
+            self.nodes[str(node["id"])] = node
+        self.links = {}
+        for raw_link in raw.get("links") or []:
+            link = parse_link(raw_link, where)
+            self.links[link.id] = link
+
+    def link(self, link_id, dto, input_name):
+        link = self.links.get(link_id)
+        if link is None:
+            raise InputError(f"{self.where}: node {dto.label} input {input_name!r} uses link {link_id}, "
+                             "which the workflow does not have",
+                             hint="reconnect that input in ComfyUI and save again")
+        return link
+
+
+def parse_link(raw, where):
+    try:
+        if isinstance(raw, dict):
+            link = Link(raw["id"], raw["origin_id"], int(raw["origin_slot"]), raw["target_id"],
+                        int(raw["target_slot"]), raw.get("type"))
+        else:
+            link_id, origin, oslot, target, tslot = raw[:5]
+            link = Link(link_id, origin, int(oslot), target, int(tslot), raw[5] if len(raw) > 5 else None)
+        if link.origin_slot < 0 or link.target_slot < 0:
+            raise ValueError("a slot is never negative")
+        return link
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError):  # int(inf) overflows
+        raise InputError(f"{where}: a link that is not [id, origin, slot, target, slot, type]: "
+                         f"{str(raw)[:80]}") from None
+
+
+class Dto:
+    """One node as the executor sees it: its full id (`outer:inner`), slots and widget values."""
+
+    def __init__(self, raw, graph, path, instance):
+        self.raw = raw
+        self.graph = graph
+        self.instance = instance  # the subgraph node this one sits in
+        self.path = path
+        self.id = ":".join(path + (str(raw["id"]),))
+        self.type = RENAMED.get(raw["type"], raw["type"])
+        self.mode = raw.get("mode") or 0
+        self.inputs = [slot_of(s) for s in raw.get("inputs") or [] if isinstance(s, dict)]
+        self.outputs = [s.get("type") if isinstance(s, dict) else None for s in raw.get("outputs") or []]
+        self.widgets = []  # [Widget, value], in the frontend's widget order
+        self.virtual = False
+        self.subgraph = None  # Graph of the definition, for a subgraph node
+
+    @property
+    def label(self):
+        return f"{self.id} ({self.type})"
+
+    def widget(self, name):
+        return next((pair for pair in self.widgets if pair[0].name == name), None)
+
+
+def slot_of(raw):
+    widget = raw.get("widget")
+    return Slot(raw.get("name"), raw.get("type"), raw.get("link"),
+                widget.get("name") if isinstance(widget, dict) else None)
+
+
+def assign_widgets(layout, values, dto):
+    """Pair the saved widgets_values with the widgets, the way the frontend's configure does."""
+    if isinstance(values, dict):  # some savers write {name: value}
+        return [[w, values.get(w.name, w.default)] for w in layout]
+    if values is not None and not isinstance(values, list):
+        raise InputError(f"node {dto.label}: widgets_values is a {type(values).__name__}, not a list")
+    values = list(values or [])
+    out = []
+    for w in layout:
+        out.append([w, values.pop(0) if w.saved and values else w.default])
+    return out
+
+
+class Converter:
+    def __init__(self, workflow, schema, keep_unknown, seed=None):
+        self.schema = schema
+        self.keep_unknown = keep_unknown
+        self.workflow = workflow
+        self.definitions = {}
+        for sub in ((workflow.get("definitions") or {}).get("subgraphs") or []):
+            if isinstance(sub, dict) and sub.get("id"):
+                self.definitions[sub["id"]] = sub
+        self.dtos = {}
+        self.rng = random.Random(seed)
+        self.root = Graph(workflow, "workflow")
+
+    def run(self):
+        self.build(self.root, (), None)
+        for dto in list(self.dtos.values()):
+            if dto.type == "PrimitiveNode":
+                self.apply_primitive(dto)
+        output = {}
+        for dto in self.dtos.values():
+            if dto.virtual or dto.mode in (NEVER, BYPASS):
+                continue
+            output[dto.id] = self.serialize(dto)
+        for node in output.values():
+            for name, value in list(node["inputs"].items()):
+                if isinstance(value, list) and len(value) == 2 and value[0] not in output:
+                    del node["inputs"][name]
+        return output
+
+    # building
+
+    def build(self, graph, path, instance):
+        for raw in sorted(graph.nodes.values(), key=execution_rank):
+            dto = Dto(raw, graph, path, instance)
+            definition = self.definitions.get(dto.type) or self.group_definition(dto)
+            if definition is not None:
+                self.build_subgraph(dto, definition)
+            else:
+                self.describe(dto)
+            self.dtos[dto.id] = dto
+
+    def describe(self, dto):
+        if dto.type in self.schema:
+            layout = widgets(self.schema.node(dto.type))
+        elif dto.type in UI_ONLY:
+            dto.virtual = True
+            layout = [Widget("value", None, False, True)] if dto.type == "PrimitiveNode" else []
+        else:
+            layout = [Widget(s.widget, None, True, True) for s in dto.inputs if s.widget]
+        dto.widgets = assign_widgets(layout, dto.raw.get("widgets_values"), dto)
+        if dto.type in ("KSampler", "KSamplerAdvanced"):
+            legacy_sampler_name(dto)
+
+    def build_subgraph(self, dto, definition):
+        dto.virtual = True
+        name = definition.get("name") or dto.type
+        dto.subgraph = Graph(definition, f"subgraph {name!r} (node {dto.id})", definition)
+        dto.inputs = instance_inputs(dto, definition)
+        promoted = [s.name for i, s in enumerate(dto.inputs) if self.promotes(dto.subgraph, i)]
+        layout = [Widget(n, None, True, True) for n in promoted]
+        dto.widgets = assign_widgets(layout, dto.raw.get("widgets_values"), dto)
+        # Inner nodes keep their own modes: bypassing a subgraph node in the editor sets theirs too.
+        self.build(dto.subgraph, dto.path + (str(dto.raw["id"]),), dto)
+
+    def group_definition(self, dto):
+        """A legacy group node (extra.groupNodes), recast as a subgraph of its inner nodes."""
+        prefix, _, name = dto.type.partition(">") if ">" in dto.type else dto.type.partition("/")
+        groups = (self.workflow.get("extra") or {}).get("groupNodes") or {}
+        if prefix != "workflow" or not isinstance(groups.get(name), dict):
+            return None
+        return group_as_subgraph(groups[name], dto, self.schema)
+
+    def promotes(self, subgraph, index):
+        """A subgraph input shows a widget when what it feeds inside is a widget input."""
+        for link in subgraph.links.values():
+            if link.origin_id == IO_INPUT and link.origin_slot == index:
+                target = subgraph.nodes.get(str(link.target_id))
+                slots = (target or {}).get("inputs") or []
+                if link.target_slot < len(slots) and isinstance(slots[link.target_slot], dict):
+                    return bool(slots[link.target_slot].get("widget"))
+        return False
+
+    def apply_primitive(self, dto):
+        """A PrimitiveNode writes its value into every widget it is linked to."""
+        if not dto.widgets:
+            return
+        value = dto.widgets[0][1]
+        outputs = dto.raw.get("outputs") or []
+        links = (outputs[0].get("links") if outputs and isinstance(outputs[0], dict) else None) or []
+        for link_id in links:
+            link = dto.graph.links.get(link_id)
+            if link is None:
+                continue
+            target = self.dtos.get(":".join(dto.path + (str(link.target_id),)))
+            if target is None or link.target_slot >= len(target.inputs):
+                continue
+            slot = target.inputs[link.target_slot]
+            pair = target.widget(slot.widget or slot.name)
+            if pair is not None:
+                spec = self.schema.node(target.type)
+                inp = spec.inputs.get(pair[0].name) if spec else None
+                pair[1] = number_widget_value(value, inp) if inp and inp.type in ("INT", "FLOAT") else value
+
+    # serializing
+
+    def serialize(self, dto):
+        if dto.type not in self.schema and not self.keep_unknown:
+            raise InputError(f"{dto.graph.where}: node {dto.label}: ComfyUI does not know the node type "
+                             f"{dto.type!r}",
+                             hint="install the custom node pack that provides it and refresh the inventory, "
+                                  "or pass --keep-unknown to copy it through as it is")
+        inputs = {}
+        spec = self.schema.node(dto.type)
+        texts = dynamic_prompts(spec) if spec else set()
+        for widget, value in dto.widgets:
+            if widget.api and widget.name:
+                if widget.name in texts and isinstance(value, str):
+                    value = dynamic_prompt(value, self.rng)
+                inputs[widget.name] = wrap_list(value)
+        for index, slot in enumerate(dto.inputs):
+            got = self.resolve_input(dto, index, set())
+            if got is None:
+                continue
+            if got.origin is None:
+                inputs[slot.name] = wrap_list(got.value)
+            else:
+                inputs[slot.name] = [got.origin, got.slot]
+        shown = dto.raw.get("title") or (title(spec) if spec else dto.type)
+        return {"inputs": inputs, "class_type": dto.type, "_meta": {"title": shown}}
+
+    # resolving links
+
+    def resolve_input(self, dto, index, visited, wanted=None):
+        guard(visited, (id(dto.graph), dto.raw["id"], "in", index), dto)
+        slot = dto.inputs[index]
+        if slot.link is None:
+            return None
+        link = dto.graph.link(slot.link, dto, slot.name)
+        if dto.instance is not None and link.origin_id == IO_INPUT:
+            return self.resolve_from_outside(dto.instance, link.origin_slot, slot, visited)
+        origin = self.dtos.get(":".join(dto.path + (str(link.origin_id),)))
+        if origin is None:
+            raise InputError(f"{dto.graph.where}: node {dto.label} input {slot.name!r} is linked to node "
+                             f"{link.origin_id}, which the workflow does not have",
+                             hint="reconnect that input in ComfyUI and save again")
+        return self.resolve_output(origin, link.origin_slot, wanted or slot.type, visited)
+
+    def resolve_from_outside(self, instance, index, slot, visited):
+        """A link from a subgraph's input node: follow the subgraph node's input outside."""
+        if index >= len(instance.inputs):
+            raise InputError(f"{instance.subgraph.where}: input {slot.name!r} is linked to subgraph input "
+                             f"{index}, which the subgraph does not have")
+        if instance.inputs[index].link is None:
+            pair = instance.widget(instance.inputs[index].name)
+            return None if pair is None else Resolved(None, -1, pair[1])
+        return self.resolve_input(instance, index, visited)
+
+    def resolve_output(self, dto, index, wanted, visited):
+        guard(visited, (id(dto.graph), dto.raw["id"], "out", index), dto)
+        if dto.mode == BYPASS:
+            match = bypass_slot(dto, index, wanted)
+            return None if match < 0 else self.resolve_input(dto, match, visited)
+        if dto.subgraph is not None:
+            return self.resolve_subgraph_output(dto, index, wanted, visited)
+        if dto.virtual and dto.subgraph is None:
+            return self.resolve_input(dto, index, visited, wanted) if index < len(dto.inputs) else None
+        return Resolved(dto.id, index, None)
+
+    def resolve_subgraph_output(self, dto, index, wanted, visited):
+        link = next((ln for ln in dto.subgraph.links.values()
+                     if ln.target_id == IO_OUTPUT and ln.target_slot == index), None)
+        if link is None:
+            return None
+        inner = self.dtos.get(f"{dto.id}:{link.origin_id}")
+        if inner is None:
+            raise InputError(f"{dto.subgraph.where}: output {index} comes from node {link.origin_id}, "
+                             "which the subgraph does not have")
+        return self.resolve_output(inner, link.origin_slot, wanted, visited)
+
+
+def group_as_subgraph(data, dto, schema):
+    """Inner nodes get ids 0, 1, ...; unlinked inputs and outputs become the group node's slots
+    in inner-node order, and the group node's widget values go to the inner widgets in order."""
+    nodes = [dict(n, id=i) for i, n in enumerate(data.get("nodes") or []) if isinstance(n, dict)]
+    nodes = [n for n in nodes if isinstance(n.get("type"), str)]
+    raw_links = [ln for ln in data.get("links") or [] if isinstance(ln, list) and len(ln) >= 4 and ln[0] is not None]
+    linked_in = {(ln[2], ln[3]) for ln in raw_links}
+    linked_out = {(ln[0], ln[1]) for ln in raw_links}
+    external = {(e[0], e[1]) for e in data.get("external") or [] if isinstance(e, list) and len(e) >= 2}
+    links = [Link(f"g{n}", ln[0], int(ln[1]), ln[2], int(ln[3]), ln[5] if len(ln) > 5 else None)
+             for n, ln in enumerate(raw_links)]
+    inputs, outputs, values = [], [], list(dto.raw.get("widgets_values") or [])
+    for node in nodes:
+        linked_widgets = {s.get("widget", {}).get("name") for j, s in enumerate(node.get("inputs") or [])
+                          if isinstance(s, dict) and (node["id"], j) in linked_in}
+        for j, slot in enumerate(node.get("inputs") or []):
+            if isinstance(slot, dict) and not slot.get("widget") and (node["id"], j) not in linked_in:
+                links.append(Link(f"i{len(inputs)}", IO_INPUT, len(inputs), node["id"], j, slot.get("type")))
+                inputs.append({"name": slot.get("name"), "type": slot.get("type")})
+        for k, slot in enumerate(node.get("outputs") or []):
+            if (node["id"], k) not in linked_out or (node["id"], k) in external:
+                links.append(Link(f"o{len(outputs)}", node["id"], k, IO_OUTPUT, len(outputs), None))
+                outputs.append({"name": (slot or {}).get("name"), "type": (slot or {}).get("type")})
+        if node.get("type") in schema and values:
+            own = list(node.get("widgets_values") or [])
+            layout = [w for w in widgets(schema.node(node["type"])) if w.saved]
+            node["widgets_values"] = [values.pop(0) if values and w.name not in linked_widgets
+                                      else (own[i] if i < len(own) else w.default)
+                                      for i, w in enumerate(layout)]
+    by_id = {node["id"]: node for node in nodes}
+    for link in links:  # inner slots point at the links just made
+        target = by_id.get(link.target_id)
+        if target is not None and link.target_slot < len(target.get("inputs") or []):
+            target["inputs"] = list(target["inputs"])
+            target["inputs"][link.target_slot] = dict(target["inputs"][link.target_slot], link=link.id)
+    outer = [slot for slot in dto.inputs if not slot.widget]
+    for index, spec in enumerate(inputs):  # the group node may show renamed copies of these slots
+        if index < len(outer):
+            spec["name"] = outer[index].name
+    return {"id": dto.type, "name": dto.type, "nodes": nodes, "inputs": inputs, "outputs": outputs,
+            "links": [link._asdict() for link in links]}
+
+
+def execution_rank(raw):
+    order = raw.get("order")
+    return (order if isinstance(order, (int, float)) else float("inf"), str(raw.get("id")))
+
+
+def instance_inputs(dto, definition):
+    """A subgraph node's inputs are its definition's, with the links the saved node gives them."""
+    saved = {}
+    for slot in dto.inputs:
+        saved.setdefault(slot.name, slot)
+    out = []
+    for spec in definition.get("inputs") or []:
+        name = spec.get("name")
+        link = saved.pop(name).link if name in saved else None
+        out.append(Slot(name, spec.get("type"), link, name))
+    return out
+
+
+def guard(visited, key, dto):
+    if key in visited:
+        raise InputError(f"{dto.graph.where}: node {dto.label}: its links go round in a loop "
+                         "(through reroutes, bypassed nodes or subgraphs)")
+    visited.add(key)
+
+
+def legacy_sampler_name(dto):
+    pair = dto.widget("sampler_name")
+    if pair and isinstance(pair[1], str) and pair[1].startswith("sample_"):
+        pair[1] = pair[1][len("sample_"):]
+
+
+COMMENTS = re.compile(r"/\*[\s\S]*?\*/|//.*")
+
+
+def dynamic_prompt(text, rng):
+    """The frontend's dynamic prompts: strip comments, pick one option of each {a|b|c}."""
+    text = COMMENTS.sub("", text)
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            out.append(text[i:i + 2])
+            i += 2
+        elif ch == "{":
+            choice, i = choice_block(text, i + 1, rng)
+            out.append(choice)
+        else:
+            out.append(ch)
+            i += 1
+    return re.sub(r"\\([{}|])", r"\1", "".join(out))
+
+
+def choice_block(text, i, rng):
+    """(the chosen option of the block opening before `i`, the index after its closing brace)."""
+    options, current, depth = [], "", 0
+    while i < len(text):
+        ch = text[i]
+        i += 1
+        if ch == "\\" and i < len(text):
+            current += ch + text[i]
+            i += 1
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            if not depth:
+                break
+            depth -= 1
+        elif ch == "|" and not depth:
+            options.append(current)
+            current = ""
+            continue
+        current += ch
+    options.append(current)
+    return dynamic_prompt(rng.choice(options), rng), i
+
+
+def wrap_list(value):
+    """A list value would read as a link, so the frontend boxes it."""
+    return {"__value__": value} if isinstance(value, list) else value
+
+
+def editor_types_match(a, b):
+    """The editor's link-type rule (LiteGraph.isValidConnection): '*' and '' match anything; comma
+    lists match any member. The server checks links by its own rule, validation.server_types_match."""
+    if a in ("", "*", None, 0) or b in ("", "*", None, 0) or a == b:
+        return True
+    a, b = str(a).lower(), str(b).lower()
+    if "," not in a and "," not in b:
+        return a == b
+    return any(x == y for x in a.split(",") for y in b.split(","))
+
+
+def bypass_slot(dto, index, wanted):
+    """Which input a bypassed node passes to output `index` (-1: none fits)."""
+    inputs = dto.inputs
+    if not inputs:
+        return -1
+    if wanted in ("*", ""):
+        return index if len(inputs) > index else 0
+    out_type = dto.outputs[index] if index < len(dto.outputs) else None
+    if (index < len(inputs) and editor_types_match(inputs[index].type, out_type)
+            and editor_types_match(inputs[index].type, wanted)):
+        return index
+    exact = next((i for i, s in enumerate(inputs) if s.type == wanted), -1)
+    if exact >= 0:
+        return exact
+    return next((i for i, s in enumerate(inputs)
+                 if editor_types_match(s.type, out_type) and editor_types_match(s.type, wanted)), -1)

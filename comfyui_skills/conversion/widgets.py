@@ -1,0 +1,128 @@
+"""What the frontend builds from a node's schema, the same in both directions: its widgets in order
+(with the slots only the editor file keeps), its title, which texts are dynamic prompts and what a
+number widget holds. `as_schema` is how both converters take the /object_info they are given."""
+
+import math
+import weakref
+from collections import namedtuple
+
+from ..errors import InputError
+from ..schema import Schema
+from .jsnumber import js_integer, js_number, js_round, js_to_fixed
+
+FRONTEND_WIDGET_TYPES = {"WEBCAM", "LOAD_3D", "LOAD_3D_ANIMATION"}
+# The flags for which the frontend adds an "upload" widget (not schema.UPLOAD_FLAGS: a mesh upload
+# comes with the LOAD_3D widget instead).
+UPLOAD_WIDGET_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
+
+# Titles the frontend (1.27) takes from its English locale where ComfyUI 0.3.64 sends no
+# display_name; recorded from the frontend package, every other title comes from the schema.
+LOCALE_TITLES = {"ImageBlend": "Image Blend", "ImageBlur": "Image Blur", "ImageQuantize": "Image Quantize",
+                 "ImageScaleToTotalPixels": "Scale Image to Total Pixels", "ImageSharpen": "Image Sharpen"}
+
+# A widget as the frontend builds it: `api` = sent in the prompt, `saved` = has a slot in the
+# editor file's widgets_values.
+Widget = namedtuple("Widget", "name default api saved")
+
+# Widgets frontend extensions add to some core nodes after the schema's own.
+EXTENSION_WIDGETS = {
+    "PreviewAny": [Widget("preview", "", True, False)],
+    "Preview3D": [Widget("image", "", True, True)],
+    "Preview3DAnimation": [Widget("image", "", True, True)],
+    "SaveGLB": [Widget("image", "", True, True)],
+}
+
+
+def default_value(inp):
+    """What a fresh widget holds: the declared default, else the frontend's fallback."""
+    if "default" in inp.extra:
+        return inp.extra["default"]
+    if inp.type == "COMBO":
+        return inp.options[0] if inp.options else None
+    if inp.type in ("INT", "FLOAT"):
+        return inp.extra.get("min", 0)
+    return {"STRING": "", "BOOLEAN": False}.get(inp.type, "")
+
+
+def has_control(inp):
+    """The frontend adds a control_after_generate combo after this widget."""
+    if inp.type not in ("INT", "COMBO"):
+        return False
+    if "control_after_generate" in inp.extra:
+        return bool(inp.extra["control_after_generate"])
+    return inp.type == "INT" and inp.name in ("seed", "noise_seed")
+
+
+def is_widget(inp):
+    return inp.is_widget or inp.type in FRONTEND_WIDGET_TYPES
+
+
+_WIDGETS = weakref.WeakKeyDictionary()
+
+
+def widgets(spec):
+    """The widgets the frontend builds for a node (a schema.NodeSpec), in order; worked out once."""
+    if spec not in _WIDGETS:
+        _WIDGETS[spec] = _layout(spec)
+    return _WIDGETS[spec]
+
+
+def _layout(spec):
+    out = []
+    for inp in spec.visible_inputs():
+        if inp.type in FRONTEND_WIDGET_TYPES:
+            out.append(Widget(inp.name, "", True, True))
+            continue
+        if not inp.is_widget:
+            continue
+        out.append(Widget(inp.name, default_value(inp), True, True))
+        if has_control(inp):
+            out.append(Widget("control_after_generate", "fixed", False, True))
+        remote = inp.extra.get("remote")
+        if isinstance(remote, dict) and remote.get("refresh_button"):
+            out.append(Widget(None, False, False, True))
+            out.append(Widget("refresh", "refresh", True, True))
+        if any(inp.extra.get(flag) for flag in UPLOAD_WIDGET_FLAGS):
+            out.append(Widget("upload", "image", False, True))
+    return out + EXTENSION_WIDGETS.get(spec.name, [])
+
+
+def dynamic_prompts(spec):
+    """Names of the STRING inputs whose text the frontend runs through its dynamic-prompt parser."""
+    return {inp.name for inp in spec.visible_inputs()
+            if inp.type == "STRING" and inp.extra.get("dynamicPrompts") is True}
+
+
+def title(spec):
+    """The frontend's title: the schema's display name, else its English locale's, else the class."""
+    return LOCALE_TITLES.get(spec.name, spec.name) if spec.display_name == spec.name else spec.display_name
+
+
+def as_schema(object_info):
+    if isinstance(object_info, Schema):
+        return object_info
+    if not isinstance(object_info, dict):
+        raise InputError("the node schema is not an /object_info mapping")
+    return Schema(object_info)
+
+
+def number_widget_value(value, inp):
+    """What the frontend's INT/FLOAT widget holds after a PrimitiveNode writes `value` into it
+    (seen on the real frontend: 'PBR' -> null, '12' -> 12, '' -> min, 7.777 -> 7.8 at step 0.1)."""
+    x = js_number(value)
+    if math.isnan(x):
+        return None
+    low, high = inp.min if inp.min is not None else 0, inp.max if inp.max is not None else 2048
+    if inp.type == "INT":
+        step = inp.step or 1
+        if math.isfinite(x):
+            offset = math.fmod(low, step) if step != 1 else 0
+            x = js_round((x - offset) / step) * step + offset
+        x = min(max(x, low), high)
+        return js_integer(x)
+    step = inp.step if inp.step else 0.5
+    precision = max(0, -math.floor(math.log10(step)))
+    unit = inp.extra.get("round") or (10 ** -precision if precision else None)
+    if unit and math.isfinite(x):
+        x = js_to_fixed(js_round(x / unit) * unit, precision)
+    return min(max(x, low), high)
