@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 from urllib.parse import quote
 
+from . import nextsteps
 from .errors import CheckFailed, ServerError, TransportError
 from .transport import Client
 
@@ -183,7 +184,7 @@ class ComfyUI(Client):
         self.check(resp, "POST /prompt")
         if not isinstance(body, dict) or "prompt_id" not in body:
             raise ServerError(f"POST /prompt on {self.url}: the answer has no prompt_id", body=body, url=self.url,
-                              hint="the server may have queued it anyway: look with python scripts/queue.py list")
+                              hint=f"the server may have queued it anyway: look with {nextsteps.step('queue', 'list')}")
         if not isinstance(body["prompt_id"], str) or not PROMPT_ID.fullmatch(body["prompt_id"]):
             # it names a state file and goes into URL paths: a plain token only
             raise ServerError(f"POST /prompt on {self.url}: the answer's prompt_id "

@@ -12,7 +12,7 @@ import json
 from functools import cached_property
 from pathlib import Path
 
-from . import config, schema
+from . import config, nextsteps, schema
 from .errors import InputError
 from .schema import NodeSpec, type_parts
 
@@ -22,7 +22,7 @@ PREV_NAME = "inventory.prev.json"
 DATA_DIR = Path(__file__).resolve().parent / "data"
 BUNDLED_PATH = DATA_DIR / "core-inventory.json.gz"
 SCHEMA_PATH = DATA_DIR / "inventory.schema.json"
-REFRESH_HINT = "take a new snapshot with `python scripts/inventory.py` (needs the server), " \
+REFRESH_HINT = f"take a new snapshot with `{nextsteps.step('inventory')}` (needs the server), " \
                "or delete the file to fall back to the bundled core inventory"
 
 

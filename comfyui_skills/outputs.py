@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 import requests
 
-from . import files
+from . import files, nextsteps
 from .errors import InputError, ServerError
 from .runs import cached_nodes, prompt_of
 
@@ -175,4 +175,4 @@ def _unwritable(root, exc):
     why = exc.strerror or str(exc)
     return InputError(f"cannot write outputs to {root}: {why}",
                       hint="give a writable folder with --out; the files stay on the server, fetch "
-                           "them with: python scripts/queue.py outputs PROMPT_ID --out DIR")
+                           f"them with: {nextsteps.step('queue', 'outputs', 'PROMPT_ID', '--out', 'DIR', finds_server=True)}")

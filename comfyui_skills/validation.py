@@ -19,7 +19,7 @@ import posixpath
 import sys
 from contextlib import contextmanager
 
-from . import config
+from . import config, nextsteps
 from .schema import Schema
 
 OK, PARTIAL, REJECTED = "ok", "partial", "rejected"
@@ -160,7 +160,7 @@ class _Check:
         tip = f"did you mean {_quoted(close)}? " if close else ""
         return (tip + "if it comes from a custom node pack, install the pack (ComfyUI-Manager: "
                 "'Install Missing Custom Nodes', or `comfy node install <pack>`), restart ComfyUI, "
-                "then refresh the inventory with `python scripts/inventory.py`")
+                f"then refresh the inventory with `{nextsteps.step('inventory')}`")
 
     # -- one node ------------------------------------------------------------------------
 
@@ -344,7 +344,7 @@ class _Check:
             # the bundled inventory lists no files, so "is not in" would claim what we cannot know
             message = err["message"].replace(" is not in ", " may not be in ", 1) + " (not checked: no snapshot)"
             self.warnings.append(dict(err, type="unchecked_" + err["type"], message=message,
-                                      hint="take an inventory snapshot to check it: python scripts/inventory.py"))
+                                      hint=f"take an inventory snapshot to check it: {nextsteps.step('inventory')}"))
             return None
         return err
 
@@ -569,15 +569,15 @@ class InputFiles:
         if found is None:
             return ("unchecked_file", f"{what} file {value!r} is outside ComfyUI's input folder, where this "
                     "check cannot look; ComfyUI accepts it if it exists", "keep inputs in the input folder "
-                    "(python scripts/upload.py FILE) so workflows move between machines", arg)
+                    f"({nextsteps.step('upload', 'FILE')}) so workflows move between machines", arg)
         if where != "input":
             return ("custom_validation_failed", f"{what} file {value!r} is not known to be in ComfyUI's "
                     f"{where} folder", f"this check cannot see the {where} folder; copy the file into "
-                    "the input folder (python scripts/upload.py FILE) and name it without the suffix", arg)
+                    f"the input folder ({nextsteps.step('upload', 'FILE')}) and name it without the suffix", arg)
         files, _ = self.known()
         near = _nearest(name, sorted(files))
         hint = (f"did you mean {_quoted(near)}? " if near else "") + \
-            "upload it first: python scripts/upload.py PATH (or copy it into ComfyUI/input/)"
+            f"upload it first: {nextsteps.step('upload', 'PATH')} (or copy it into ComfyUI/input/)"
         return ("custom_validation_failed", f"{what} file {name!r} is not in ComfyUI's input folder", hint, arg)
 
     def exists(self, name):
