@@ -244,11 +244,12 @@ def record_schema():
 
 
 def schema_errors(record):
-    """Every way `record` breaks the inventory JSON Schema, in file order: [{"path", "message"}]."""
+    """Every way `record` breaks the inventory JSON Schema, by path: [{"path", "message"}]."""
     import jsonschema  # lazily: see above
 
     validator = jsonschema.Draft202012Validator(record_schema())
-    found = sorted(validator.iter_errors(record), key=lambda e: [str(p) for p in e.absolute_path])
+    found = sorted(validator.iter_errors(record),  # list indices padded, so 2 sorts before 10
+                   key=lambda e: [f"{p:012d}" if isinstance(p, int) else p for p in e.absolute_path])
     return [{"path": "/".join(map(str, e.absolute_path)) or "(top level)", "message": _short(e.message)}
             for e in found]
 
