@@ -9,7 +9,7 @@ input forms untouched), so code that reads it works on raw dumps too.
 import gzip
 import hashlib
 import json
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from . import config, nextsteps, schema
@@ -180,91 +180,56 @@ def _shown(path):
         return str(path)
 
 
-# -- checking the file against the JSON Schema -------------------------------------------------
-# Importing jsonschema alone costs ~65 ms and it checks ~70 us a node, far more than parsing the
-# file, so the schema is compiled here into plain checks. It uses only the keywords below; the
-# tests hold jsonschema and this checker to the same verdicts on good and broken files.
+# -- checking the file -------------------------------------------------------------------------
+# Every command loads an inventory, so a load checks only what the code reading one relies on: its
+# kind, the node table, the file lists. The whole JSON Schema is checked with jsonschema where a
+# snapshot is written and by `inventory.py --check`: importing jsonschema alone costs ~65 ms, and
+# it takes ~70 us a node.
 
-_EXACT_TYPES = {"object": (dict,), "array": (list,), "string": (str,), "boolean": (bool,),
-                "null": (type(None),), "integer": (int,), "number": (int, float)}
-ANNOTATIONS = {"$schema", "$id", "$defs", "title", "description"}
-SUPPORTED = {"type", "properties", "additionalProperties", "required", "items", "const", "enum",
-             "pattern", "minimum", "$ref"} | ANNOTATIONS
-_checks = {}
+KINDS = ("snapshot", "bundled")
+FOLDER_LISTS = ("models", "model_files")  # {folder: [...]} or null
+INPUT_SECTIONS = ("required", "optional", "hidden")
 
 
-def record_schema():
-    if "schema" not in _checks:
-        _checks["schema"] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return _checks["schema"]
+def check_record(data, shown):
+    """A clear error for a file the loader cannot use; `schema_errors` has the rest."""
+    problem = _record_problem(data)
+    if problem:
+        raise InputError(f"{shown}: not a valid inventory file: {problem}", hint=REFRESH_HINT)
+    check_nodes(data["object_info"], shown)
 
 
-def compile_schema(sub, root=None):
-    """A checker for `sub` (a part of `root`): value -> first error as 'where: why', or None."""
-    import re
-
-    root = root or sub
-    if "$ref" in sub:
-        target = root
-        for part in sub["$ref"].lstrip("#/").split("/"):
-            target = target[part]
-        return compile_schema(target, root)
-    unknown = set(sub) - SUPPORTED
-    if unknown:
-        raise ValueError(f"inventory schema keyword(s) the loader cannot check: {sorted(unknown)}")
-    steps = []
-    kinds = sub.get("type")
-    exact = None
-    if kinds:
-        kinds = [kinds] if isinstance(kinds, str) else kinds
-        exact = frozenset(t for k in kinds for t in _EXACT_TYPES[k])  # type(True) is bool, never int
-        wanted = " or ".join(kinds)
-        steps.append(lambda v: None if type(v) in exact else f"{_kind(v)} where {wanted} was expected")
-    if "const" in sub:
-        steps.append(lambda v, c=sub["const"]: None if v == c and type(v) is type(c) else f"{v!r} is not {c!r}")
-    if "enum" in sub:
-        steps.append(lambda v, e=sub["enum"]: None if v in e else f"{v!r} is not one of {e}")
-    if "pattern" in sub:
-        rx = re.compile(sub["pattern"])
-        steps.append(lambda v: None if not isinstance(v, str) or rx.search(v) else f"{v!r} does not match {rx.pattern}")
-    if "minimum" in sub:
-        steps.append(lambda v, m=sub["minimum"]: f"{v} is below {m}"
-                     if isinstance(v, (int, float)) and not isinstance(v, bool) and v < m else None)
-    if "required" in sub:
-        steps.append(lambda v, r=tuple(sub["required"]): next(
-            (f"{k!r} is missing" for k in r if isinstance(v, dict) and k not in v), None))
-    props = {k: compile_schema(v, root) for k, v in sub.get("properties", {}).items()}
-    extra = sub.get("additionalProperties")
-    extra = compile_schema(extra, root) if isinstance(extra, dict) else None
-    if props or extra:
-        steps.append(lambda v: _check_members(v, props, extra))
-    if "items" in sub:
-        each = compile_schema(sub["items"], root)
-        steps.append(lambda v: next((f"{i}: {e}" for i, x in enumerate(v) if (e := each(x))), None)
-                     if isinstance(v, list) else None)
-
-    def check(value):
-        for step in steps:
-            error = step(value)
-            if error:
-                return error
-        return None
-    # a bare {"type": ...} is checked inline by its parent: most node fields are, which keeps
-    # 2,000 nodes cheap
-    check.exact = exact if set(sub) - ANNOTATIONS == {"type"} else None
-    return check
+def _record_problem(data):
+    if data.get("kind") not in KINDS:
+        return f"kind: {data.get('kind')!r} is not one of {list(KINDS)}"
+    if not isinstance(data["object_info"], dict):
+        return f"object_info: {_kind(data['object_info'])} where an object was expected"
+    for key in FOLDER_LISTS:
+        folders = data.get(key)
+        if folders is not None and not (isinstance(folders, dict)
+                                        and all(isinstance(v, list) for v in folders.values())):
+            return f"{key}: not an object of folder name to file list"
+    if not isinstance(data.get("input_files"), (list, type(None))):
+        return f"input_files: {_kind(data['input_files'])} where an array or null was expected"
+    return None
 
 
-def _check_members(value, props, extra):
-    if not isinstance(value, dict):
-        return None
-    for key, item in value.items():
-        sub = props.get(key, extra)
-        if sub is None or (sub.exact is not None and type(item) in sub.exact):
-            continue
-        error = sub(item)
-        if error:
-            return f"{key}: {error}"
+def check_nodes(object_info, shown):
+    for name, node in object_info.items():
+        problem = _node_problem(node)
+        if problem:
+            raise InputError(f"{shown}: node class {name!r} is malformed: {problem}", hint=REFRESH_HINT)
+
+
+def _node_problem(node):
+    if not isinstance(node, dict):
+        return f"{_kind(node)} where an object was expected"
+    sections = node.get("input", {})
+    if not isinstance(sections, dict):  # the node's inputs would silently read as none
+        return f"input: {_kind(sections)} where an object was expected"
+    for section in INPUT_SECTIONS:
+        if not isinstance(sections.get(section, {}), dict):
+            return f"input: {section}: {_kind(sections[section])} where an object was expected"
     return None
 
 
@@ -273,29 +238,35 @@ def _kind(value):
             int: "integer", float: "number"}.get(type(value), type(value).__name__)
 
 
-def _checker(part):
-    if part not in _checks:
-        root = record_schema()
-        _checks[part] = compile_schema(root if part == "record" else root["$defs"]["node"], root)
-    return _checks[part]
+@lru_cache(maxsize=None)
+def record_schema():
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
-def check_record(data, shown):
-    """The whole file against the schema; nodes one by one so that an error names its class."""
-    error = _checker("record")({**data, "object_info": {}})
-    if error:
-        raise InputError(f"{shown}: not a valid inventory file: {error[:300]}", hint=REFRESH_HINT)
-    if not isinstance(data["object_info"], dict):
-        raise InputError(f"{shown}: not a valid inventory file: object_info is not an object", hint=REFRESH_HINT)
-    check_nodes(data["object_info"], shown)
+def schema_errors(record):
+    """Every way `record` breaks the inventory JSON Schema, by path: [{"path", "message"}]."""
+    import jsonschema  # lazily: see above
+
+    validator = jsonschema.Draft202012Validator(record_schema())
+    found = sorted(validator.iter_errors(record),  # list indices padded, so 2 sorts before 10
+                   key=lambda e: [f"{p:012d}" if isinstance(p, int) else p for p in e.absolute_path])
+    return [{"path": "/".join(map(str, e.absolute_path)) or "(top level)", "message": _short(e.message)}
+            for e in found]
 
 
-def check_nodes(object_info, shown):
-    check = _checker("node")
-    for name, node in object_info.items():
-        error = check(node)
-        if error:
-            raise InputError(f"{shown}: node class {name!r} is malformed: {error[:300]}", hint=REFRESH_HINT)
+def _short(text, most=200):
+    return text if len(text) <= most else text[:most - 3] + "..."
+
+
+def check_schema(record, shown):
+    """An InputError naming the first violation of the inventory JSON Schema, if there is one."""
+    errors = schema_errors(record)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise InputError(f"{shown}: does not match the inventory schema: {errors[0]['path']}: "
+                         f"{errors[0]['message']}{more}",
+                         hint="nothing was written; the server answered something the inventory "
+                              "format (comfyui_skills/data/inventory.schema.json) does not allow")
 
 
 # -- taking a snapshot -------------------------------------------------------------------------
@@ -349,13 +320,15 @@ def new_record(kind, object_info, url=None):
 
 
 def save_snapshot(record):
-    """Write state/inventory.json atomically; the snapshot it replaces becomes inventory.prev.json.
+    """Check `record` against the JSON Schema and write state/inventory.json atomically; the snapshot
+    it replaces becomes inventory.prev.json.
 
     A current file that does not load (corrupt, older schema) is not rotated: the last good
     previous snapshot stays the base for --diff.
     """
     from .files import atomic_write
 
+    check_schema(record, "new snapshot")
     current, previous = state_path(), prev_path()
     data = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     rotated = False
@@ -392,6 +365,7 @@ def write_bundled(client, path=BUNDLED_PATH):
     """
     from .files import atomic_write
     record = bundle(take_snapshot(client))
+    check_schema(record, str(path))
     raw = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     atomic_write(path, gzip.compress(raw, 9, mtime=0))
     return path

@@ -5,6 +5,9 @@ import sys
 
 # The pack root replaces this folder on the path, so scripts/queue.py never shadows stdlib queue.
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from comfyui_skills import bootstrap  # noqa: E402
+
+bootstrap.ensure_dependencies()  # before any import that needs a third-party package
 from comfyui_skills import cli  # noqa: E402
 from comfyui_skills.commands import queue  # noqa: E402
 

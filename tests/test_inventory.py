@@ -294,21 +294,61 @@ def test_missing_optional_route_is_noted_not_fatal(replay, pack_env):
     assert saved.record["features"] is None and len(saved) == len(server.routes["/object_info"]["body"])
 
 
-# -- the schema checker agrees with jsonschema ------------------------------------------------------------
+# -- the JSON Schema: checked where a snapshot is written and by --check -------------------------------
 
-def test_fast_checker_gives_jsonschema_verdicts():
-    jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads(inventory.SCHEMA_PATH.read_text())
-    base = good_record()
-    variants = [base, base | {"hash": "md5:x"}, base | {"models": {"a": [1]}}, base | {"node_count": -1},
-                base | {"taken_at": 5}, {k: v for k, v in base.items() if k != "url"},
-                base | {"model_files": {"a": [{"size": 3}]}}, base | {"extensions": None},
-                base | {"object_info": {"X": {"output": "IMAGE", "display_name": None}}},
-                base | {"object_info": {"X": {"input": {"optional": []}}}},
-                base | {"object_info": {"X": {"output_node": 1}}}]
-    check = inventory.compile_schema(schema)
-    for v in variants:
-        assert (check(v) is None) == jsonschema.Draft202012Validator(schema).is_valid(v), v.keys()
+def test_check_passes_a_fresh_snapshot_and_the_bundled_inventory(replay, pack_env):
+    snapshot(replay("added").url, pack_env)
+    r = script("inventory", "--check", env=pack_env)
+    assert r.returncode == 0 and r.stdout.strip().endswith("inventory.json: valid"), r.stdout + r.stderr
+    r = script("inventory", "--check", inventory.BUNDLED_PATH, "--json", env=pack_env)
+    assert r.returncode == 0 and json.loads(r.stdout)["valid"] is True
+
+
+@pytest.mark.parametrize("change, where, why", [
+    ({"hash": "md5:x"}, "hash", "does not match"),
+    ({"node_count": -1}, "node_count", "minimum"),
+    ({"taken_at": 5}, "taken_at", "is not of type"),
+    ({"url": None, "extensions": [1]}, "extensions/0", "is not of type 'string'"),
+    ({"model_files": {"a": [{"size": 3}]}}, "model_files/a/0", "'name' is a required property"),
+    ({"object_info": {"X": {"output_node": 1}}}, "object_info/X/output_node", "is not of type 'boolean'"),
+])
+def test_check_names_the_first_schema_violation_a_load_lets_through(tmp_path, pack_env, change, where, why):
+    # A load checks only what it reads, so these files still load; --check is where they show.
+    path = tmp_path / "inv.json"
+    path.write_text(json.dumps(good_record() | change))
+    assert len(inventory.load(path)) == len(json.loads(path.read_text())["object_info"])
+    r = script("inventory", "--check", path, env=pack_env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stdout.startswith(f"{path}: not valid: {where}: ") and why in r.stdout
+
+
+def test_check_lists_every_violation_with_json(tmp_path, pack_env):
+    path = tmp_path / "inv.json"
+    rec = good_record() | {"hash": "md5:x", "kind": "other"}
+    del rec["url"]
+    path.write_text(json.dumps(rec))
+    r = script("inventory", "--check", path, "--json", env=pack_env)
+    out = json.loads(r.stdout)
+    assert r.returncode == 1 and out["valid"] is False
+    assert [e["path"] for e in out["errors"]] == ["(top level)", "hash", "kind"]
+    assert "'url' is a required property" in out["errors"][0]["message"]
+
+
+def test_check_of_an_unreadable_file_is_a_usage_error(tmp_path, pack_env):
+    r = script("inventory", "--check", tmp_path / "absent.json", env=pack_env)
+    assert r.returncode == 2 and "absent.json: no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_server_answer_that_breaks_the_schema_is_not_written(replay, pack_env):
+    server = replay("bare")
+    snapshot(server.url, pack_env)
+    before = (state(pack_env) / "inventory.json").read_bytes()
+    server.routes["/object_info"]["body"]["KSampler"]["output_node"] = "yes"
+    r = script("inventory", "--url", server.url, env=pack_env)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "does not match the inventory schema: object_info/KSampler/output_node:" in r.stderr
+    assert "nothing was written" in r.stderr and "Traceback" not in r.stderr
+    assert (state(pack_env) / "inventory.json").read_bytes() == before
 
 
 # -- real dumps (../shared) ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ examples:
   python scripts/inventory.py --models                model folders and file counts
   python scripts/inventory.py --models checkpoints    files (with sizes) in one folder
   python scripts/inventory.py --object-info dump.json --nodes sampler   search a raw /object_info dump
+  python scripts/inventory.py --check                 state/inventory.json against the inventory JSON Schema
 
 --nodes QUERY: words must all appear in the class name, display name, category, python module
 or an input/output type (case-insensitive). "A->B" means: has a linkable input of type A and an
@@ -29,6 +30,8 @@ installing models or custom nodes, or updating ComfyUI.
 
 exit codes: 0 done (also when a search finds nothing), 2 bad usage or unreadable inventory,
 3 server not reachable, 4 server error. --diff exits 0 whether or not something changed.
+--check exits 0 for a valid file, 1 for one that breaks the schema (the first error's path and
+message, and how many more), 2 for a file that cannot be read as JSON.
 """
 
 
@@ -56,6 +59,9 @@ def build_parser():
     what.add_argument("--output", metavar="TYPE", help="with --nodes: gives an output of TYPE")
     what.add_argument("--show", metavar="CLASS_TYPE", help="one node class in full")
     what.add_argument("--models", metavar="FOLDER", nargs="?", const="", help="model folders, or one folder's files")
+    what.add_argument("--check", metavar="PATH", nargs="?", const="",
+                      help="check an inventory file (default state/inventory.json) against the JSON Schema "
+                           "comfyui_skills/data/inventory.schema.json")
     what.add_argument("--limit", type=int, default=40, help="most results to print (0: all; default 40)")
     src = p.add_argument_group("inventory to read (searches, --diff)")
     src.add_argument("--inventory", metavar="PATH", help="an inventory file (default state/inventory.json)")
@@ -65,6 +71,8 @@ def build_parser():
 
 
 def run(args):
+    if args.check is not None:
+        return run_check(args)
     if args.diff is not None:
         return run_diff(args)
     if args.nodes is not None or args.input or args.output:
@@ -148,6 +156,25 @@ def _counts_text(counts):
     if counts["version"]:
         words.insert(0, f"ComfyUI {counts['version']['from']} -> {counts['version']['to']}")
     return ", ".join(words)
+
+
+# -- check ----------------------------------------------------------------------------------------
+
+def run_check(args):
+    path = Path(args.check) if args.check else inventory.state_path()
+    data = inventory.read_file(path)
+    errors = inventory.schema_errors(data)
+    out = {"path": str(path), "valid": not errors, "errors": errors}
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more; --json lists them all)" if len(errors) > 1 else ""
+        text = f"{path}: not valid: {first['path']}: {first['message']}{more}"
+        if not inventory.is_record(data) and inventory.is_object_info(data):
+            text += " (it is a raw /object_info dump, not an inventory file)"
+    else:
+        text = f"{path}: valid"
+    cli.emit(args, out, text)
+    return 1 if errors else 0
 
 
 # -- diff -------------------------------------------------------------------------------------------
