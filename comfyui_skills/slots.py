@@ -362,8 +362,9 @@ class _Finder:
                 problems += [problem] if problem else []
         slot = Slot("prompt" if role == "positive" else "negative", targets)
         slot.encoders = [n for n, _ in order]
-        if problems and not targets:
-            return None, "; ".join(problems)
+        if not targets:
+            return None, "; ".join(problems) or (f"{', '.join(self.g.label(n) for n, _ in order)} "
+                                                 f"has no {role} text in the workflow")
         combined = [s for s, encs in per_sampler.items() if len({n for n, _ in encs}) > 1]
         if combined:
             slot.ambiguous = (f"{self.g.label(combined[0])} combines the {role} texts of "
