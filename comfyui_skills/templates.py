@@ -319,6 +319,7 @@ def requirements(workflow, object_info, models_by_folder=None):
     else:
         raise InputError("the workflow is neither an editor workflow (no `nodes` list) nor an API prompt")
     listing = _folder_listing(models_by_folder)
+    flagged = any(isinstance(v, dict) and "api_node" in v for v in schema.object_info.values())
     classes, missing, api, needs = set(), {}, set(), {}
     for node in nodes:
         classes.add(node.class_type)
@@ -327,7 +328,7 @@ def requirements(workflow, object_info, models_by_folder=None):
             entry = missing.setdefault(node.class_type, [node.pack, []])
             entry[0] = entry[0] or node.pack
             entry[1].append(node.label)
-        elif _calls_api(schema.object_info[node.class_type]):
+        elif _calls_api(schema.object_info[node.class_type], flagged):
             api.add(node.class_type)
         for ref in _model_refs(node, spec):
             _add_need(needs, ref, node, spec, listing)
@@ -338,10 +339,12 @@ def requirements(workflow, object_info, models_by_folder=None):
         api_nodes=tuple(sorted(api)))
 
 
-def _calls_api(info):
-    if "api_node" in info:
-        return info["api_node"] is True
-    # Servers older than the flag: the partner nodes are the ones under comfy_api_nodes.
+def _calls_api(info, flagged):
+    """A partner node that calls a paid API. A server that flags them (0.3.64 does, on its V3
+    nodes) leaves the flag off classic nodes, helpers included (RecraftColorRGB); on an older
+    server every class under comfy_api_nodes has to count."""
+    if flagged:
+        return info.get("api_node") is True
     return str(info.get("python_module", "")).startswith("comfy_api_nodes")
 
 
