@@ -216,7 +216,7 @@ def _norm(text):
     return " ".join(re.split(r"[\s_\-]+", str(text).lower())).strip()
 
 
-def filter(index, task=None, media=None, text=None, partner=None):  # noqa: A001 (the brief's name)
+def filter(index, task=None, media=None, text=None, partner=None):  # noqa: A001 (callers write templates.filter)
     """The templates matching every criterion given, in index order.
 
     task: a tag ("Text to Image", "text-to-image" and "t2i" are the same); media: the output kind
