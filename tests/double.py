@@ -43,6 +43,11 @@ Knobs (attributes and methods of the fixture object):
     models[folder] = [...]    what /models/{folder} lists (recorded: every folder empty)
     add_model(folder, name, "Class.input", ...)  a model file appears in /models/{folder} and in
                               those loader inputs' option lists, as the real server shows it
+    custom_templates[pack] = {name: workflow}   a custom node pack ships example workflows
+                              (recorded: none); /workflow_templates lists them and
+                              /api/workflow_templates/PACK/NAME.json serves them
+Templates: /templates/index.json and the few /templates/NAME.json recorded are served as
+recorded; any other name gets the recorded 404 (the real server serves every file its package has).
 Records for assertions: `requests` (method, path, headers of each HTTP request), `posted` (bodies
 POSTed to /prompt), `interrupts` (bodies POSTed to /interrupt).
 """
@@ -98,6 +103,7 @@ class Recordings:
         self.load_image_error = entry["status"]["messages"][-1][1]
         steps = _load("runs/upscale_progress.json")["ws"]
         self.step_counts = {"ImageUpscaleWithModel": max(m["data"]["max"] for m in steps if m["type"] == "progress")}
+        self.templates = json.loads(gzip.decompress((RECORDINGS / "templates" / "templates.json.gz").read_bytes()))
 
 
 _RECORDINGS = None
@@ -140,6 +146,7 @@ class ComfyDouble:
         self._fail, self._garble = {}, {}
         self._ws_drop_after = None
         self.files = {}  # (type, subfolder, filename) -> bytes
+        self.custom_templates = {}  # pack -> {name: workflow}
         self.sockets = {}  # sid -> [ws, messages sent]
         self.queue, self.running, self.history = [], {}, {}
         self.number = 0
@@ -284,11 +291,16 @@ class ComfyDouble:
             ("GET", "/history/{prompt_id}", self._get_history_one), ("POST", "/history", self._post_history),
             ("GET", "/view", self._view), ("POST", "/upload/image", self._upload_image),
             ("POST", "/upload/mask", self._upload_mask), ("POST", "/interrupt", self._post_interrupt),
-            ("POST", "/free", self._post_free),
+            ("POST", "/free", self._post_free), ("GET", "/workflow_templates", self._workflow_templates),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
             app.router.add_route(method, "/api" + path, handler)
+        # 0.3.64 mounts the templates package as a static folder at /templates only (server.py at
+        # a125cd84), and each pack's example folder only under /api/workflow_templates/PACK
+        # (app/custom_node_manager.py at a125cd84); /workflow_templates is an ordinary route.
+        app.router.add_get("/templates/{name}", self._template_file)
+        app.router.add_get("/api/workflow_templates/{pack}/{name}", self._custom_template_file)
         return app
 
     @web.middleware
@@ -320,6 +332,29 @@ class ComfyDouble:
     async def _recorded(self, request):
         name = request.path[len("/api"):] if request.path.startswith("/api/") else request.path
         return web.json_response(self.rec.rest[name]["body"])
+
+    def _replay(self, route):
+        rec = self.rec.templates[route]
+        if "body" in rec:
+            return web.json_response(rec["body"], status=rec["status"])
+        # the recorded 404s: an empty application/octet-stream body
+        return web.Response(status=rec["status"], body=rec.get("text", "").encode(),
+                            content_type=(rec.get("content_type") or "application/octet-stream").split(";")[0])
+
+    async def _template_file(self, request):
+        route = request.path if request.path in self.rec.templates else "/templates/no_such_template.json"
+        return self._replay(route)
+
+    async def _workflow_templates(self, request):
+        listed = self.rec.templates["/workflow_templates"]["body"]
+        return web.json_response({**listed, **{p: list(t) for p, t in self.custom_templates.items()}})
+
+    async def _custom_template_file(self, request):
+        pack, name = request.match_info["pack"], request.match_info["name"]
+        workflow = self.custom_templates.get(pack, {}).get(name[:-len(".json")] if name.endswith(".json") else None)
+        if workflow is None:
+            return self._replay("/api/workflow_templates/no_such_pack/no_such.json")
+        return web.json_response(workflow)
 
     async def _models(self, request):
         folder = request.match_info["folder"]
