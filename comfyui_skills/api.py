@@ -234,6 +234,24 @@ class ComfyUI(Client):
                               hint=f"is {self.url} a ComfyUI server?", status=resp.status_code)
         return Stored(body["name"], body.get("subfolder") or "", body.get("type") or fields.get("type", "input"))
 
+    # templates (static files of the comfyui-workflow-templates package, and packs' examples)
+    def template_index(self):
+        return self.get_json("/templates/index.json", what="the template index")
+
+    def template(self, name):
+        return self.get_json(f"/templates/{quote(name, safe='')}.json", what=f"template {name!r}")
+
+    def custom_templates(self):
+        """{pack: [example names]} (GET /workflow_templates)."""
+        return self.get_json("/workflow_templates", what="the custom nodes' templates")
+
+    def custom_template(self, pack, name):
+        # ComfyUI 0.3.64 mounts a pack's example files only under /api (app/custom_node_manager.py
+        # at a125cd84); newer servers route both prefixes (same file at fcd026bf). On Comfy Cloud
+        # the transport adds /api itself.
+        path = f"/workflow_templates/{quote(pack, safe='')}/{quote(name, safe='')}.json"
+        return self.get_json(path if self.cloud else "/api" + path, what=f"{pack}'s template {name!r}")
+
     # the WebSocket
     def ws_url(self, client_id=None):
         """The WebSocket address. For Comfy Cloud it carries the key: never print or log it."""

@@ -24,22 +24,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
-from .conversion import RENAMED, UI_ONLY, widgets
+from .conversion.to_api import RENAMED, UI_ONLY
+from .conversion.widgets import widgets
 from .errors import InputError, ServerError
 from .files import atomic_write, read_json, safe_part, write_json
 from .schema import Schema
 from .validation import MODEL_EXTENSIONS, MODEL_FOLDERS
-
-# ComfyUI routes: to move into the API layer module
-TEMPLATE_INDEX = "/templates/index.json"
-TEMPLATE_FILE = "/templates/{name}.json"
-CUSTOM_TEMPLATES = "/workflow_templates"
-# ComfyUI 0.3.64 mounts a pack's example files only under /api (app/custom_node_manager.py at
-# a125cd84); newer servers route both prefixes (same file at fcd026bf).
-CUSTOM_TEMPLATE_FILE = "/api/workflow_templates/{pack}/{name}.json"
-SYSTEM_STATS = "/system_stats"
 
 SNAPSHOT_DIR = "templates"
 MANIFEST = "manifest.json"
@@ -484,9 +475,9 @@ def _finish(need):
 # -- from the server -----------------------------------------------------------------------
 
 def fetch_index(client):
-    raw = client.get_json(TEMPLATE_INDEX, what="the template index")
+    raw = client.template_index()
     try:
-        return parse_index(raw, source=f"{client.url}{TEMPLATE_INDEX}")
+        return parse_index(raw, source=f"{client.url}/templates/index.json")
     except InputError as exc:
         raise ServerError(exc.message, url=client.url,
                           hint="the server's comfyui-workflow-templates package may be broken") from None
@@ -494,23 +485,19 @@ def fetch_index(client):
 
 def fetch_template(client, name):
     """The editor workflow of the official template `name`."""
-    return _workflow(client.get_json(TEMPLATE_FILE.format(name=quote(name, safe="")), what=f"template {name!r}"),
-                     f"template {name!r}", client)
+    return _workflow(client.template(name), f"template {name!r}", client)
 
 
 def fetch_custom_templates(client):
     """{custom node pack: [example workflow names]} for the packs that ship examples."""
-    raw = client.get_json(CUSTOM_TEMPLATES, what="the custom nodes' templates")
+    raw = client.custom_templates()
     if not isinstance(raw, dict):
-        raise ServerError(f"{client.url}{CUSTOM_TEMPLATES}: not a map of packs to names", url=client.url)
+        raise ServerError(f"{client.url}/workflow_templates: not a map of packs to names", url=client.url)
     return {pack: [n for n in names if isinstance(n, str)] for pack, names in raw.items() if isinstance(names, list)}
 
 
 def fetch_custom_template(client, pack, name):
-    path = CUSTOM_TEMPLATE_FILE.format(pack=quote(pack, safe=""), name=quote(name, safe=""))
-    if getattr(client, "cloud", False):
-        path = path[len("/api"):]  # the client puts its own /api in front on Comfy Cloud
-    return _workflow(client.get_json(path, what=f"{pack}'s template {name!r}"), f"{pack}'s template {name!r}", client)
+    return _workflow(client.custom_template(pack, name), f"{pack}'s template {name!r}", client)
 
 
 def _workflow(raw, what, client):
@@ -555,8 +542,8 @@ def save_snapshot(client, state_dir, progress=None):
     snapshot or the new one, never a mix. Returns the Snapshot.
     """
     state_dir = Path(state_dir)
-    raw_index = client.get_json(TEMPLATE_INDEX, what="the template index")
-    index = parse_index(raw_index, source=f"{client.url}{TEMPLATE_INDEX}")
+    raw_index = client.template_index()
+    index = parse_index(raw_index, source=f"{client.url}/templates/index.json")
     state_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".templates.", suffix=".part", dir=state_dir))
     try:
@@ -616,7 +603,7 @@ def _fill_custom(client, work):
 
 def _templates_version(client):
     try:
-        stats = client.get_json(SYSTEM_STATS, what="system stats")
+        stats = client.system_stats()
     except ServerError:
         return None
     system = stats.get("system") if isinstance(stats, dict) else None

@@ -378,7 +378,11 @@ def test_the_package_never_starts_a_shell_or_a_process():
         for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
             if SHELL_WORDS.search(line.split("#")[0]):
                 hits.append(f"{p.relative_to(ROOT)}:{n}: {line.strip()}")
-    assert hits == []
+    # One exception: a script started by a Python without the pack's dependencies runs itself
+    # again with the pack's own interpreter (same argv, no shell). Nothing else starts a process.
+    bootstrap = [h for h in hits if h.startswith("comfyui_skills/bootstrap.py:")]
+    assert [h for h in hits if h not in bootstrap] == []
+    assert bootstrap and not [h for h in bootstrap if "shell" in h or "system(" in h or "popen" in h.lower()]
 
 
 def test_shell_text_in_a_set_value_stays_text(comfy_double, pack_env, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from comfyui_skills import templates
 from comfyui_skills.errors import InputError, ServerError
-from comfyui_skills.transport import Client
+from comfyui_skills.api import ComfyUI
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "templates"
@@ -269,7 +269,7 @@ def test_not_a_workflow_is_a_clear_error():
 
 @pytest.fixture
 def client(comfy_double):
-    c = Client(comfy_double.url, timeout=10)
+    c = ComfyUI(comfy_double.url, timeout=10)
     yield c
     c.close()
 
