@@ -311,6 +311,19 @@ def take_snapshot(client, progress=None):
     return record
 
 
+def save_templates(client, progress=None):
+    """Keep the server's template index and files in state/templates/ beside the snapshot, so
+    templates.py and generate.py work with the server down. Returns (count, None) or (0, why)."""
+    from . import templates
+    from .errors import ServerError
+
+    try:
+        snap = templates.save_snapshot(client, config.state_dir(), progress=progress)
+    except ServerError as exc:  # an older or hosted server without /templates: the rest stands
+        return 0, exc.message
+    return len(snap.manifest.get("files") or {}), None
+
+
 def new_record(kind, object_info, url=None):
     import datetime
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)

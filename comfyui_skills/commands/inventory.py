@@ -101,6 +101,9 @@ def run_snapshot(args):
     saved = inventory.save_snapshot(record)
     change = inventory.diff(old, new) if old else None
     info = _snapshot_summary(record, saved, change)
+    info["templates"], why = inventory.save_templates(client)
+    if why:
+        info["errors"]["templates"] = why
     cli.emit(args, info, _snapshot_text(info))
     return 0
 
@@ -131,7 +134,8 @@ def _snapshot_summary(record, saved, change):
 def _snapshot_text(info):
     files = sum(info["models"].values())
     lines = [f"snapshot: {info['nodes']} nodes, {files} model files in {len(info['models'])} folders, "
-             f"{info['embeddings']} embeddings, ComfyUI {info['comfyui_version'] or '?'} "
+             f"{info['embeddings']} embeddings, {info['templates']} templates, "
+             f"ComfyUI {info['comfyui_version'] or '?'} "
              f"from {info['url']} -> {info['path']}"]
     for route, why in info["errors"].items():
         lines.append(f"missing: {route}: {why}")

@@ -1,6 +1,5 @@
 """queue.py: see and steer the server's queue; pick up a run from any process (wait, outputs)."""
 
-import argparse
 import os
 
 from .. import cli, outputs, pipeline, runs
@@ -33,40 +32,27 @@ def build_parser():
     p = cli.parser("queue.py", "List, cancel, interrupt and collect prompts on a ComfyUI server.", EPILOG)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=cli.Parser)
     sub.required = True
-    _sub(sub, "list", "running and pending prompts")
-    c = _sub(sub, "cancel", "remove pending prompts, interrupt a running one (by id: never another prompt)")
+    cli.subcommand(sub, "list", "running and pending prompts")
+    c = cli.subcommand(sub, "cancel", "remove pending prompts, interrupt a running one (by id: never another prompt)")
     c.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
-    _sub(sub, "clear", "remove every pending prompt")
-    i = _sub(sub, "interrupt", "interrupt the running prompt (only PROMPT_ID, when given)")
+    cli.subcommand(sub, "clear", "remove every pending prompt")
+    i = cli.subcommand(sub, "interrupt", "interrupt the running prompt (only PROMPT_ID, when given)")
     i.add_argument("prompt_id", nargs="?", metavar="PROMPT_ID")
-    h = _sub(sub, "history", "finished prompts, newest first, or one prompt's record")
+    h = cli.subcommand(sub, "history", "finished prompts, newest first, or one prompt's record")
     h.add_argument("prompt_id", nargs="?", metavar="PROMPT_ID")
     h.add_argument("--max", type=int, default=20, help="how many entries (default: %(default)s)")
-    w = _sub(sub, "wait", "wait for prompts, then download their outputs")
+    w = cli.subcommand(sub, "wait", "wait for prompts, then download their outputs")
     w.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
     w.add_argument("--max-wait", type=cli.positive_float, metavar="SECONDS", help="stop waiting after this long")
     w.add_argument("--poll", action="store_true", help="do not use the WebSocket; poll")
     w.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    for sp in (w, _sub(sub, "outputs", "download the outputs of finished prompts")):
+    for sp in (w, cli.subcommand(sub, "outputs", "download the outputs of finished prompts")):
         if sp is not w:
             sp.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
         sp.add_argument("--out", help="download folder (default: the one the prompt was run for)")
         sp.add_argument("--previews", action="store_true", help="also download temp previews")
-    _sub(sub, "free", "unload models and free memory")
+    cli.subcommand(sub, "free", "unload models and free memory")
     return p
-
-
-def _sub(sub, name, help_text):
-    """A subcommand that also takes the common flags after its name (`queue.py list --json`)."""
-    sp = sub.add_parser(name, help=help_text, description=help_text)
-    sp.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
-    sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
-    sp.add_argument("--url", default=argparse.SUPPRESS, help="ComfyUI address")
-    sp.add_argument("--project", default=argparse.SUPPRESS, help="project name under projects/")
-    sp.add_argument("--api-key", default=argparse.SUPPRESS, help="API key")
-    sp.add_argument("--timeout", type=cli.positive_float, default=argparse.SUPPRESS,
-                    help=f"seconds per API call (default: {DEFAULT_TIMEOUT:g})")
-    return sp
 
 
 def run(args):

@@ -1,0 +1,105 @@
+"""generate.py: one sentence in, files out, on the models this server really has."""
+
+import argparse
+import json
+import os
+
+from .. import cli, config, generate, pipeline
+from ..errors import ServerUnreachable
+from ..progress import Progress
+from . import run as run_cmd
+
+EPILOG = """\
+examples:
+  python scripts/generate.py "a lighthouse at dawn"
+  python scripts/generate.py "a red fox in the snow" --size 768x512 --seed 7 --count 2
+  python scripts/generate.py "turn it into a watercolour" --image photo.png
+  python scripts/generate.py "upscale this" --image small.png
+  python scripts/generate.py "a 5-second video of waves" --dry-run --json
+  python scripts/generate.py "a cat" --template default --model my-sd15.safetensors
+
+It picks, among the official templates for the task, one this server can run now with the files
+it has (a template's model may be swapped for an installed file of the same family, keeping the
+template's resolution, steps, cfg and sampler), fills the prompt, seed, size and input image in,
+validates, runs and downloads. It says which template and model it chose and why. Partner (API)
+templates spend credits: only with --allow-api (the Comfy account key comes from $COMFY_API_KEY
+and goes only into the prompt's extra_data, never printed). With no server it builds from the
+snapshot (inventory.py) and exports the workflow.
+
+tasks: """ + ", ".join(generate.TASKS) + """
+
+exit codes: 0 done (or exported offline); 1 nothing installed can do it (the best template and the
+files it needs are named), or the run failed; 2 bad input; 3 no server and no snapshot;
+4 server error; 5 server too slow; 130 Ctrl-C.
+"""
+
+
+def build_parser():
+    p = cli.parser("generate.py", "Make an image, video or sound from one sentence with the models installed.",
+                   EPILOG)
+    p.add_argument("request", help="what to make, in words (it becomes the prompt)")
+    p.add_argument("--image", metavar="PATH", help="an input image (edit, image-to-image, upscale, image-to-video)")
+    p.add_argument("--task", choices=list(generate.TASKS), help="what to do (default: read from the request)")
+    p.add_argument("--negative", metavar="TEXT", help="what to keep out of it")
+    p.add_argument("--count", type=_positive, default=1, metavar="N", help="how many (a batch, else N prompts)")
+    p.add_argument("--size", metavar="WxH", help="width x height (the family's own when not given)")
+    p.add_argument("--seed", type=int, help="noise seed (random each run when not given)")
+    p.add_argument("--steps", type=_positive, help="sampler steps (the template's when not given)")
+    p.add_argument("--model", metavar="FILE", help="use this installed model file")
+    p.add_argument("--template", metavar="NAME", help="use this official template")
+    p.add_argument("--allow-api", action="store_true", help="allow partner (API) nodes, which spend credits")
+    p.add_argument("--dry-run", action="store_true", help="choose and fill, print it, queue nothing")
+    p.add_argument("--out", help="download folder (default: projects/<project>/outputs)")
+    p.add_argument("--no-wait", action="store_true", help="print the prompt id and return at once")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return p
+
+
+def _positive(text):
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return n
+
+
+def run(args):
+    image = generate.image_file(args.image) if args.image else None
+    if args.size:
+        generate.parse_size(args.size)
+    client = cli.client_from(args, connect_timeout=1.5)
+    online = True
+    try:
+        catalog = generate.catalog_from_server(client, config.state_dir())
+    except ServerUnreachable as exc:
+        online = False
+        cli.note(f"no ComfyUI answered ({exc.message}); choosing from the last snapshot")
+        catalog = generate.catalog_from_snapshot(config.state_dir())
+    chosen = generate.plan(args.request, catalog.index, catalog.load_template, catalog.object_info,
+                           catalog.models_by_folder, task=args.task, template=args.template, image=image,
+                           negative=args.negative, seed=args.seed, size=args.size, steps=args.steps,
+                           count=args.count, model=args.model, allow_api=args.allow_api,
+                           memory_bytes=catalog.memory_bytes)
+    cli.note(f"template {chosen.template} ({chosen.title}); model "
+             + ", ".join(m["name"] for m in chosen.models[:3]) + (" ..." if len(chosen.models) > 3 else ""))
+    for line in chosen.why:
+        cli.note(f"  {line}")
+    if args.dry_run:
+        cli.emit(args, chosen.as_dict(), json.dumps(chosen.workflow, indent=2))
+        return 0
+    seeds = args.count if args.count > 1 and not any(c.slot == "batch" for c in chosen.changes) else None
+    result = pipeline.run(
+        chosen.workflow, name=f"template {chosen.template}", url=client.url if online else args.url,
+        project=args.project, timeout=args.timeout,
+        api_key=args.api_key or os.environ.get("COMFYUI_API_KEY") or None, seeds=seeds, out=args.out,
+        wait=not args.no_wait, extra_data=_partner_key(args.allow_api),
+        reporter=Progress(enabled=not args.quiet and not args.no_wait))
+    return run_cmd.show(args, result)
+
+
+def _partner_key(allowed):
+    """ComfyUI reads a partner-node key from the prompt's extra_data (never logged or saved)."""
+    key = os.environ.get("COMFY_API_KEY") or os.environ.get("COMFY_ORG_API_KEY")
+    return {"api_key_comfy_org": key} if allowed and key else None

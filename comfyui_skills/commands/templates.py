@@ -1,0 +1,130 @@
+"""templates.py: the official templates the server serves: list, show what one needs, get it as API JSON."""
+
+from pathlib import Path
+
+from .. import cli, config, conversion, files, generate, templates
+from ..errors import InputError, ServerUnreachable
+from ..units import human_bytes
+
+EPILOG = """\
+examples:
+  python scripts/templates.py list --task text-to-image --runnable
+  python scripts/templates.py list --media video --search wan
+  python scripts/templates.py show default
+  python scripts/templates.py get default              saved as projects/default/workflows/default.json
+  python scripts/templates.py get flux_dev_full_text_to_image --json
+
+The index and template files come from the server (/templates/index.json and /templates/NAME.json),
+or, with the server down, from the snapshot `inventory.py` keeps in state/templates/. `show` and
+`--runnable` check node classes and model files against the server (or the inventory snapshot);
+partner (API) templates spend credits and are marked so.
+
+tasks: """ + ", ".join(generate.TASKS) + """
+
+exit codes: 0 done; 1 (show) the template cannot run here; 2 bad usage or unknown name (the
+nearest names are given); 3 no server and no snapshot; 4 server error; 5 server too slow.
+"""
+
+
+def build_parser():
+    p = cli.parser("templates.py", "List, inspect and fetch the official ComfyUI templates a server serves.", EPILOG)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=cli.Parser)
+    sub.required = True
+    ls = cli.subcommand(sub, "list", "templates, filtered by task, media or words")
+    ls.add_argument("--task", choices=list(generate.TASKS), help="only templates for this task")
+    ls.add_argument("--media", choices=["image", "video", "audio", "3d"], help="only this kind of output")
+    ls.add_argument("--search", metavar="WORDS", help="words in the name, title, description or tags")
+    ls.add_argument("--runnable", action="store_true", help="only those this server can run now")
+    ls.add_argument("--api", action="store_true", help="include partner (API) templates, which spend credits")
+    show = cli.subcommand(sub, "show", "what a template makes and needs, and what this server lacks")
+    show.add_argument("name")
+    get = cli.subcommand(sub, "get", "a template in API format, saved under projects/<project>/workflows/")
+    get.add_argument("name")
+    get.add_argument("--force", action="store_true", help="replace an existing file of that name")
+    return p
+
+
+def run(args):
+    catalog = _catalog(args)
+    return {"list": cmd_list, "show": cmd_show, "get": cmd_get}[args.command](args, catalog)
+
+
+def _catalog(args):
+    client = cli.client_from(args, connect_timeout=1.5)
+    try:
+        return generate.catalog_from_server(client, config.state_dir())
+    except ServerUnreachable as exc:
+        if not args.json:
+            cli.note(f"no ComfyUI answered ({exc.message}); reading the last snapshot")
+        return generate.catalog_from_snapshot(config.state_dir())
+
+
+def _needs(catalog, t):
+    return generate.fit(t, catalog.load_template(t.name), catalog.object_info, catalog.models_by_folder,
+                        allow_api=True)
+
+
+def cmd_list(args, catalog):
+    found = templates.filter(catalog.index, media=args.media, text=args.search,
+                             partner=None if args.api else False)
+    if args.task:
+        allowed = {t.name for t in generate.candidates(catalog.index, args.task, allow_api=args.api)}
+        found = [t for t in found if t.name in allowed]
+    rows = []
+    for t in found:
+        row = {"name": t.name, "title": t.title, "media": t.media_type, "tags": list(t.tags),
+               "models": list(t.models), "partner": t.partner}
+        if args.runnable:
+            try:
+                f = _needs(catalog, t)
+            except InputError:
+                continue
+            if not f.runnable or (t.partner and not args.api):
+                continue
+            row["swaps"] = {k: v[0] for k, v in f.swaps.items()}
+        rows.append(row)
+    text = "\n".join(f"{r['name']:48} {r['title']}" + ("  [API: spends credits]" if r["partner"] else "")
+                     for r in rows) or "no template matches"
+    cli.emit(args, {"source": catalog.source, "count": len(rows), "templates": rows}, text)
+    return 0
+
+
+def cmd_show(args, catalog):
+    t = templates.find(catalog.index, args.name)
+    f = _needs(catalog, t)
+    info = {"name": t.name, "title": t.title, "description": t.description, "media": t.media_type,
+            "tags": list(t.tags), "models": list(t.models), "partner": t.partner or f.needs.uses_api,
+            "spends_credits": bool(t.partner or f.needs.uses_api), "runnable": f.runnable,
+            "size": t.size_bytes, "vram": t.vram_bytes, "node_classes": sorted(f.needs.node_classes),
+            "missing_nodes": [n.as_dict() for n in f.needs.missing_nodes],
+            "model_files": [n.as_dict() for n in f.needs.models],
+            "swaps": {k: {"use": v[0], "folder": v[1], "family": v[2]} for k, v in f.swaps.items()},
+            "missing_models": [n.as_dict() for n in f.missing], "source": catalog.source}
+    lines = [f"{t.name}: {t.title} ({t.media_type})", f"  {t.description}" if t.description else ""]
+    if info["spends_credits"]:
+        lines.append("  uses partner (API) nodes: runs spend Comfy credits (generate.py needs --allow-api)")
+    lines.append(f"  nodes: {len(info['node_classes'])} classes" +
+                 (f", missing: {', '.join(n['class_type'] for n in info['missing_nodes'])}" if f.needs.missing_nodes
+                  else ", all installed"))
+    for n in f.needs.models:
+        state = ("present" if n.present else f"-> {f.swaps[n.name][0]} (same family)" if n.name in f.swaps
+                 else "MISSING")
+        lines.append(f"  model {n.directory}/{n.name}: {state}" + (f"  {n.url}" if not n.present and n.url else ""))
+    if t.size_bytes:
+        lines.append(f"  download size {human_bytes(t.size_bytes)}")
+    lines.append("  runnable here" if f.runnable else "  not runnable here yet")
+    cli.emit(args, info, "\n".join(x for x in lines if x))
+    return 0 if f.runnable else 1
+
+
+def cmd_get(args, catalog):
+    t = templates.find(catalog.index, args.name)
+    api = conversion.ui_to_api(catalog.load_template(t.name), catalog.object_info)
+    folder = config.projects_dir() / (args.project or "default") / "workflows"
+    path = folder / f"{Path(t.name).name}.json"
+    if not args.force:
+        path = files.free_name(path)
+    files.write_json(path, api)
+    cli.emit(args, {"name": t.name, "path": str(path), "nodes": len(api)},
+             f"saved {path} ({len(api)} nodes)\n  run it: python scripts/run.py {path}")
+    return 0

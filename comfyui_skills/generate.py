@@ -1,0 +1,379 @@
+"""From one sentence to a workflow this server can run: pick a template, fit it, fill its slots.
+
+`plan()` reads the task from the request (or takes `task=`), looks at the official templates
+for that task, and keeps those the server can run now with the node classes and model files it
+has. A template's model file may be swapped for an installed file of the same family: the
+template's resolution, steps, cfg and sampler are kept, as they are the official settings for
+that family. Among the runnable ones it prefers what fits the device (the index's `vram` and
+`size` against the server's memory), then the stronger family for the task, then the index's own
+order. Partner (API) templates spend money: they are only considered with `allow_api`.
+
+The returned `Plan` says which template and which files it chose and why; `pipeline.run` runs
+its `workflow`. When nothing installed can do it, `NothingRunnable` names the best template and
+the exact files it needs, with the command that fetches them.
+"""
+
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import conversion, families, models, nextsteps, slots, templates
+from .errors import CheckFailed, InputError
+
+# task -> the index's tags for it (0.1.x and 0.11.x spell some differently)
+TASKS = {
+    "text-to-image": ("text to image", "text-to-image"),
+    "image-to-image": ("image to image",),
+    "image-edit": ("image edit",),
+    "inpaint": ("inpainting",),
+    "outpaint": ("outpainting",),
+    "upscale": ("upscale", "image upscale"),
+    "text-to-video": ("text to video",),
+    "image-to-video": ("image to video",),
+    "text-to-audio": ("text to audio", "text to music", "text to speech"),
+    "text-to-3d": ("text to 3d", "text to model"),
+    "image-to-3d": ("image to 3d",),
+}
+# what the words of a request say it wants, tried in order; --task overrides
+WITH_IMAGE = (("upscale", r"\b(upscale|upscaling|enlarge|higher resolution|super.?res)"),
+              ("image-to-video", r"\b(video|animate|animation|moving|clip|motion)\b"),
+              ("image-to-3d", r"\b(3d|mesh|model of it)\b"),
+              ("inpaint", r"\b(inpaint|remove the|erase|fill in)\b"),
+              ("image-edit", r"\b(edit|change|make (it|him|her|them)|replace|add an?|turn (it|this)|into)\b"),
+              ("image-to-image", r""))
+WITHOUT_IMAGE = (("text-to-video", r"\b(video|clip|animation|footage|\d+.?(s|sec|second)s?\b)"),
+                 ("text-to-audio", r"\b(music|song|audio|sound|melody|loop|beat|piano|voice|speech)\b"),
+                 ("text-to-3d", r"\b(3d model|mesh)\b"),
+                 ("text-to-image", r""))
+# stronger first, per task: the families the official templates use for it
+STRENGTH = {
+    "text-to-image": ("qwen-image", "flux1", "hidream", "sd3", "chroma", "lumina2", "sdxl", "pony", "illustrious",
+                      "sd15", "sd2"),
+    "image-edit": ("qwen-image", "flux1-kontext", "hidream", "flux1"),
+    "text-to-video": ("wan22", "wan21", "hunyuan-video", "ltxv", "cosmos", "mochi"),
+    "image-to-video": ("wan22", "wan21", "hunyuan-video", "ltxv", "cosmos", "svd"),
+}
+
+
+@dataclass
+class Plan:
+    task: str
+    template: str
+    title: str
+    workflow: dict                      # API format, ready to queue
+    models: list                        # the files the workflow uses: {name, folder, family, swapped_from}
+    why: list = field(default_factory=list)
+    changes: list = field(default_factory=list)   # slot changes: node, input, old, new
+    considered: int = 0
+
+    def as_dict(self):
+        return {"task": self.task, "template": self.template, "title": self.title, "models": self.models,
+                "why": self.why, "slots": [c.__dict__ if hasattr(c, "__dict__") else c for c in self.changes],
+                "considered": self.considered, "workflow": self.workflow}
+
+
+class NothingRunnable(CheckFailed):
+    """No template for the task runs here; `details` name the best one and what it lacks."""
+
+
+@dataclass
+class Fit:
+    template: object          # templates.Template
+    workflow: dict            # its editor workflow
+    needs: object             # templates.Requirements
+    swaps: dict               # {template file name: (installed name, folder, family)}
+    missing: list             # ModelNeeds still missing after swaps
+
+    @property
+    def runnable(self):
+        return not self.needs.missing_nodes and not self.missing
+
+
+# -- what is asked ---------------------------------------------------------------------------------
+def infer_task(request, has_image):
+    text = (request or "").lower()
+    for task, pattern in (WITH_IMAGE if has_image else WITHOUT_IMAGE):
+        if not pattern or re.search(pattern, text):
+            return task
+    return "text-to-image"
+
+
+def check_task(task):
+    if task not in TASKS:
+        raise InputError(f"unknown task {task!r}", hint="use one of: " + ", ".join(TASKS))
+    return task
+
+
+def candidates(index, task, allow_api=False):
+    wanted = TASKS[task]
+    found = [t for t in index.templates if any(tag.lower() in wanted for tag in t.tags)]
+    return [t for t in found if allow_api or not t.partner]
+
+
+# -- can it run here ---------------------------------------------------------------------------------
+def fit(template, workflow, object_info, models_by_folder, allow_api=False):
+    """What `template` needs here, and which missing files an installed one of its family replaces."""
+    needs = templates.requirements(workflow, object_info, models_by_folder)
+    swaps, missing = {}, []
+    for need in needs.missing_models:
+        folder = need.directory
+        replacement = same_family_file(need.name, folder, models_by_folder)
+        if replacement:
+            swaps[need.name] = replacement
+        else:
+            missing.append(need)
+    return Fit(template, workflow, needs, swaps, missing)
+
+
+def family_of(name, folder):
+    """The family of a file, as the pack knows it: a known file's record, else its name."""
+    known = models.known_file(name)
+    if known and known.families:
+        return known.families[0]
+    identity = families.identify_name(name, folder)
+    return identity.family if identity else None
+
+
+def _compatible(a, b):
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    base = {f.id: f.based_on for f in models.families()}
+    return base.get(a) == b or base.get(b) == a
+
+
+def same_family_file(name, folder, models_by_folder):
+    """(installed name, folder, family) of a file that can stand in for `name`, or None."""
+    want = family_of(name, folder)
+    if not want or not folder:
+        return None
+    for installed in sorted((models_by_folder or {}).get(folder) or []):
+        if _compatible(family_of(installed, folder), want):
+            return installed, folder, want
+    return None
+
+
+# -- choosing ------------------------------------------------------------------------------------
+def rank(fits, task, memory_bytes=None):
+    """Runnable first; then what fits the device; then the stronger family; then index order."""
+    order = STRENGTH.get(task, ())
+
+    def strength(f):
+        fams = {family_of(n.name, n.directory) for n in f.needs.models}
+        fams |= {fam for _, _, fam in f.swaps.values()}
+        best = min((order.index(x) for x in fams if x in order), default=len(order))
+        return best
+
+    def fits_device(f):
+        need = f.template.vram_bytes or f.template.size_bytes
+        return memory_bytes is None or need is None or need <= memory_bytes
+
+    return sorted(fits, key=lambda f: (not f.runnable, not fits_device(f), strength(f), len(f.missing)))
+
+
+def plan(request, index, load_template, object_info, models_by_folder, *, task=None, template=None,
+         image=None, negative=None, seed=None, size=None, steps=None, count=None, model=None,
+         allow_api=False, memory_bytes=None):
+    """The workflow to queue for `request` (see the module's docstring). Nothing is sent."""
+    has_image = image is not None
+    task = check_task(task) if task else infer_task(request, has_image)
+    if template:
+        chosen = [templates.find(index, template)]
+    else:
+        chosen = candidates(index, task, allow_api)
+        if not chosen:
+            raise InputError(f"no official template does {task}" + (" without partner (API) nodes" if not allow_api
+                                                                    else ""),
+                             hint="--allow-api lets paid partner nodes in; --task picks another task")
+    fits = []
+    for t in chosen:
+        try:
+            wf = load_template(t.name)
+        except InputError:
+            continue  # listed in the index but not shipped by this server's package
+        f = fit(t, wf, object_info, models_by_folder, allow_api)
+        if model:
+            f = _force_model(f, model, models_by_folder)
+        fits.append(f)
+    if not fits:
+        raise InputError(f"none of the {len(chosen)} templates for {task} could be read")
+    ranked = rank(fits, task, memory_bytes)
+    best = ranked[0]
+    if not best.runnable:
+        raise _nothing_runnable(best, task)
+    if best.needs.uses_api and not allow_api:
+        raise CheckFailed(f"template {best.template.name} uses partner (API) nodes, which spend credits",
+                          hint="add --allow-api to run it (the Comfy account key comes from COMFY_API_KEY)")
+    return _build(best, task, request, image, negative, seed, size, steps, count, object_info,
+                  considered=len(fits), why=_why(best, ranked, task, memory_bytes))
+
+
+def _force_model(f, model, models_by_folder):
+    """--model NAME: use this installed file for the template's main model (same folder)."""
+    for need in f.needs.models:
+        listed = (models_by_folder or {}).get(need.directory) or []
+        if model in listed:
+            f.swaps[need.name] = (model, need.directory, family_of(model, need.directory))
+            f.missing = [n for n in f.missing if n.name != need.name]
+            return f
+    return f
+
+
+def _why(best, ranked, task, memory_bytes):
+    why = [f"task {task}: {len(ranked)} official templates considered, {sum(f.runnable for f in ranked)} "
+           f"runnable with the files this server has"]
+    for name, (installed, folder, fam) in best.swaps.items():
+        why.append(f"{installed} ({fam}, in {folder}) stands in for the template's {name}")
+    if memory_bytes and (best.template.vram_bytes or best.template.size_bytes):
+        why.append(f"needs about {(best.template.vram_bytes or best.template.size_bytes) / 2**30:.1f} GiB; "
+                   f"the server has {memory_bytes / 2**30:.1f} GiB")
+    return why
+
+
+def _build(f, task, request, image, negative, seed, size, steps, count, object_info, considered, why):
+    api = conversion.ui_to_api(f.workflow, object_info)
+    used = []
+    for need in f.needs.models:
+        name, fam = need.use or need.name, family_of(need.name, need.directory)
+        swapped_from = None
+        if need.name in f.swaps:
+            name, _, fam = f.swaps[need.name]
+            swapped_from = need.name
+            _replace_value(api, need.use or need.name, name)
+        used.append({"name": name, "folder": need.directory, "family": fam, "swapped_from": swapped_from})
+    width, height = parse_size(size) if size else (None, None)
+    found = slots.find_slots(api, object_info)
+    values = dict(prompt=request, negative=negative, seed=seed, width=width, height=height, steps=steps,
+                  images=[str(image)] if image is not None else None)
+    if count and count > 1 and "batch" in found.found:
+        values["batch"] = count
+    if seed is None and "seed" in found.found:
+        # the template's own seed would make every run the cached copy of the last one
+        values["seed"] = random.randint(0, 2**32 - 1)
+    api, changes = slots.apply_slots(api, object_info, **{k: v for k, v in values.items() if v is not None})
+    return Plan(task, f.template.name, f.template.title, api, used, why, changes, considered)
+
+
+def _replace_value(api, old, new):
+    for node in api.values():
+        for key, value in (node.get("inputs") or {}).items():
+            if value == old:
+                node["inputs"][key] = new
+
+
+def parse_size(text):
+    m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", str(text))
+    if not m:
+        raise InputError(f"--size {text!r}: give WIDTHxHEIGHT, e.g. 1024x1024")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _nothing_runnable(best, task):
+    lines, commands = [], []
+    for need in best.missing:
+        size = models.known_file(need.name).size_label if models.known_file(need.name) else None
+        lines.append(f"  {need.name} -> models/{need.directory}/" + (f" ({size})" if size else "") +
+                     (f"  {need.url}" if need.url else ""))
+        if need.url:
+            commands.append(nextsteps.step("models", "download", need.url, "--folder", need.directory))
+    for node in best.needs.missing_nodes:
+        lines.append(f"  node {node.class_type}" + (f" from pack {node.pack}" if node.pack else ""))
+    step = nextsteps.step("models", "need", "--template", best.template.name)
+    return NothingRunnable(
+        f"nothing installed on this server can do {task}; the best template is {best.template.name} "
+        f"({best.template.title}), which needs:\n" + "\n".join(lines),
+        hint=f"fetch what it needs with: {step}", template=best.template.name,
+        missing=[n.as_dict() for n in best.missing], commands=commands)
+
+
+# -- where templates, schemas and file lists come from -------------------------------------------
+@dataclass
+class Catalog:
+    """What choosing reads: the template index and files, the node schema, the model lists."""
+
+    index: object
+    load_template: object       # name -> editor workflow
+    object_info: dict
+    models_by_folder: dict
+    memory_bytes: object = None
+    source: str = ""
+
+
+def catalog_from_server(client, state_dir):
+    """The live server's; templates come from the snapshot when it was taken of this server."""
+    from . import inventory
+
+    snap = _snapshot_of(client.url, state_dir)
+    index = snap.index if snap else templates.fetch_index(client)
+    inv = _inventory_of(client.url)
+    object_info = inv.object_info if inv else client.object_info()
+    listing = dict(inv.models or {}) if inv and inv.models else {}
+    for folder in _folders_of(object_info) - set(listing):
+        try:
+            listing[folder] = client.models(folder)
+        except Exception:  # noqa: BLE001 - an unknown folder on this server: nothing listed there
+            listing[folder] = []
+    stats = client.system_stats()
+    return Catalog(index, snap.template if snap else (lambda name: templates.fetch_template(client, name)),
+                   object_info, listing, _memory(stats), source=client.url)
+
+
+def catalog_from_snapshot(state_dir):
+    """No server: the snapshot inventory.py took (templates and inventory)."""
+    from . import inventory
+
+    snap = templates.load_snapshot(state_dir)
+    inv = inventory.load()
+    stats = inv.record.get("system_stats") or {}
+    return Catalog(snap.index, snap.template, inv.object_info, dict(inv.models or {}), _memory(stats),
+                   source=f"the snapshot in {state_dir}")
+
+
+def _snapshot_of(url, state_dir):
+    try:
+        snap = templates.load_snapshot(state_dir)
+    except InputError:
+        return None
+    return snap if snap.manifest.get("url") == url else None
+
+
+def _inventory_of(url):
+    from . import inventory
+
+    try:
+        inv = inventory.load()
+    except InputError:
+        return None
+    return inv if inv.kind == "snapshot" and inv.url == url else None
+
+
+def _folders_of(object_info):
+    """The model folders loaders read (from the one map of loader inputs to folders)."""
+    out = set()
+    for cls, spec in object_info.items():
+        inputs = (spec.get("input") or {}) if isinstance(spec, dict) else {}
+        for section in ("required", "optional"):
+            for name in inputs.get(section) or {}:
+                folder = models.folder_for(cls, name)
+                if folder:
+                    out.add(folder)
+    return out
+
+
+def _memory(stats):
+    """What the model must fit in: the first GPU's VRAM, else (CPU mode) the system's RAM."""
+    devices = [d for d in (stats.get("devices") or []) if isinstance(d, dict)]
+    gpus = [d for d in devices if d.get("type") not in ("cpu", None)]
+    if gpus and gpus[0].get("vram_total"):
+        return gpus[0]["vram_total"]
+    return (stats.get("system") or {}).get("ram_total")
+
+
+def image_file(path):
+    """The --image file, checked: it must exist and be an image."""
+    from .uploads import read_image
+
+    read_image(path)  # one clear line for a folder, a missing file or something not an image
+    return Path(path)
