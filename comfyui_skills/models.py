@@ -10,13 +10,13 @@ references/models.md is generated from the same data (`python -m comfyui_skills.
 read on first use and kept: a validation that never meets a model file never reads it.
 """
 
-import argparse
+from __future__ import annotations  # annotations stay text: no typing import on the validate path
+
 import json
 import sys
-from dataclasses import dataclass
+from collections import namedtuple
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Optional, Tuple
 
 from .config import PACK_ROOT
 
@@ -24,39 +24,41 @@ DATA_FILE = Path(__file__).resolve().parent / "data" / "models.json"
 REFERENCE_FILE = PACK_ROOT / "references" / "models.md"
 REFERENCE = "references/models.md"
 
+# Named tuples, not dataclasses: importing dataclasses and building the classes costs ~15 ms, which
+# every validate.py run would pay though most never meet a model file.
 
-@dataclass(frozen=True)
-class KnownFile:
-    name: str
-    folder: str
-    families: Tuple[str, ...]
-    url: Optional[str]
-    title: Optional[str] = None
-    size: Optional[str] = None  # rounded, as published ("6.9 GB")
-    size_checked: bool = True  # False: the size was not checked against the repo
-    sha256: Optional[str] = None
-    aliases: Tuple[str, ...] = ()  # older names of the same file (another format, a renamed upload)
+
+class KnownFile(namedtuple("KnownFile", "name folder families url title size size_checked sha256 aliases")):
+    """A model file the pack knows.
+
+    name: str, the file name the official templates use; folder: str, its models/ folder;
+    families: tuple of family ids; url: str | None, the download link; title: str | None, what it is;
+    size: str | None, rounded as published ("6.9 GB"); size_checked: bool, False when that size was
+    not checked against the repo; sha256: str | None; aliases: tuple of older names of the same file
+    (another format, a renamed upload).
+    """
+    __slots__ = ()
 
     @property
-    def size_label(self) -> Optional[str]:
+    def size_label(self) -> str | None:
         """The size as the reference prints it: "6.9 GB", or "15 GB ?" when unchecked."""
         if not self.size:
             return None
         return self.size if self.size_checked else f"{self.size} ?"
 
 
-@dataclass(frozen=True)
-class Family:
-    id: str
-    name: str
-    media: Tuple[str, ...]  # image, video, audio, 3d
-    tasks: Tuple[str, ...]
-    comfy_models: Tuple[str, ...]  # the model classes ComfyUI detects it as (comfy/supported_models.py)
-    clip_type: Optional[str] = None  # the CLIPLoader / DualCLIPLoader `type` for its text encoders
-    based_on: Optional[str] = None  # a fine-tune or variant of this family id
+class Family(namedtuple("Family", "id name media tasks comfy_models clip_type based_on")):
+    """A model family.
+
+    id: str ("sdxl"); name: str; media: tuple (image, video, audio, 3d); tasks: tuple;
+    comfy_models: tuple of the model classes ComfyUI detects it as (comfy/supported_models.py);
+    clip_type: str | None, the CLIPLoader / DualCLIPLoader `type` for its text encoders;
+    based_on: str | None, the family id this one is a fine-tune or variant of.
+    """
+    __slots__ = ()
 
 
-def folder_for(class_type: Optional[str], input_name: str) -> Optional[str]:
+def folder_for(class_type: str | None, input_name: str) -> str | None:
     """The models/ folder whose files `input_name` of `class_type` lists, or None if it reads none.
 
     A core class answers from what ComfyUI's own node reads; any other class (a custom node, or
@@ -70,7 +72,7 @@ def folder_for(class_type: Optional[str], input_name: str) -> Optional[str]:
     return inputs["by_input"].get(input_name)
 
 
-def known_file(name: str) -> Optional[KnownFile]:
+def known_file(name: str) -> KnownFile | None:
     """The known file `name` refers to: by its name, an older name, or its base name when the
     workflow keeps it in a subfolder ("SDXL/sd_xl_base_1.0.safetensors", "sd\\x.ckpt"). Case is
     ignored, as a hint is worth giving for a file the user spelt differently."""
@@ -81,18 +83,18 @@ def known_file(name: str) -> Optional[KnownFile]:
     return index.get(key) or index.get(key.replace("\\", "/").rsplit("/", 1)[-1])
 
 
-def known_files() -> Tuple[KnownFile, ...]:
+def known_files() -> tuple[KnownFile, ...]:
     """Every known file, in the data's order."""
     return _files()
 
 
-def families() -> Tuple[Family, ...]:
+def families() -> tuple[Family, ...]:
     """Every model family, in the data's order."""
     return _families()
 
 
-def family(family_id: str) -> Optional[Family]:
-    return {f.id: f for f in _families()}.get(family_id)
+def family(family_id: str) -> Family | None:
+    return _family_index().get(family_id)
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -103,7 +105,7 @@ def _data() -> dict:
 
 
 @lru_cache(maxsize=1)
-def _files() -> Tuple[KnownFile, ...]:
+def _files() -> tuple[KnownFile, ...]:
     return tuple(KnownFile(name=f["name"], folder=f["folder"], families=tuple(f.get("families") or ()),
                            url=f.get("url"), title=f.get("title"), size=f.get("size"),
                            size_checked=f.get("size_checked", True), sha256=f.get("sha256"),
@@ -112,7 +114,7 @@ def _files() -> Tuple[KnownFile, ...]:
 
 
 @lru_cache(maxsize=1)
-def _file_index() -> Dict[str, KnownFile]:
+def _file_index() -> dict[str, KnownFile]:
     index = {}
     for f in _files():
         for n in (f.name,) + f.aliases:
@@ -121,7 +123,12 @@ def _file_index() -> Dict[str, KnownFile]:
 
 
 @lru_cache(maxsize=1)
-def _families() -> Tuple[Family, ...]:
+def _family_index() -> dict[str, Family]:
+    return {f.id: f for f in _families()}
+
+
+@lru_cache(maxsize=1)
+def _families() -> tuple[Family, ...]:
     return tuple(Family(id=f["id"], name=f["name"], media=tuple(f["media"]), tasks=tuple(f["tasks"]),
                         comfy_models=tuple(f.get("comfy_models") or ()), clip_type=f.get("clip_type"),
                         based_on=f.get("based_on"))
@@ -214,8 +221,11 @@ def write_reference(path: Path = REFERENCE_FILE) -> bool:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m comfyui_skills.models",
-                                     description=f"Regenerate or check {REFERENCE} from comfyui_skills/data/models.json.")
+    import argparse  # only the maintainer's command needs it
+
+    parser = argparse.ArgumentParser(
+        prog="python -m comfyui_skills.models",
+        description=f"Regenerate or check {REFERENCE} from comfyui_skills/data/models.json.")
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--write-reference", action="store_true", help=f"rewrite {REFERENCE}")
     what.add_argument("--check-reference", action="store_true", help=f"exit 1 if {REFERENCE} differs from the data")
