@@ -208,8 +208,9 @@ def reference_markdown() -> str:
     return "\n".join(out) + "\n"
 
 
-def write_reference(path: Path = REFERENCE_FILE) -> bool:
-    """Rewrite the reference from the data; True when it changed."""
+def write_reference(path: Path | None = None) -> bool:
+    """Rewrite the reference (references/models.md unless `path`) from the data; True when it changed."""
+    path = path or REFERENCE_FILE
     text = reference_markdown()
     try:
         if path.read_text(encoding="utf-8") == text:
