@@ -13,8 +13,8 @@ import re
 
 from urllib.parse import urlsplit
 
-from . import nextsteps
-from .config import DEFAULT_URL, PACK_ROOT, normalize_url
+from . import models, nextsteps
+from .config import DEFAULT_URL, normalize_url
 
 # -- what we were given -------------------------------------------------------------------------
 KINDS = {
@@ -243,18 +243,6 @@ class Commands:
 
 
 # -- validation errors (the server's /prompt answer) --------------------------------------------
-MODEL_INPUTS = {
-    "ckpt_name": "checkpoints", "vae_name": "vae", "lora_name": "loras", "unet_name": "diffusion_models",
-    "clip_name": "text_encoders", "clip_name1": "text_encoders", "clip_name2": "text_encoders",
-    "clip_name3": "text_encoders", "clip_name4": "text_encoders", "control_net_name": "controlnet",
-    "style_model_name": "style_models", "gligen_name": "gligen", "hypernetwork_name": "hypernetworks",
-    "config_name": "configs", "audio_encoder_name": "audio_encoders", "model_patch_name": "model_patches",
-}
-MODEL_INPUTS_BY_CLASS = {
-    ("UpscaleModelLoader", "model_name"): "upscale_models",
-    ("CLIPVisionLoader", "clip_name"): "clip_vision",
-    ("PhotoMakerLoader", "photomaker_model_name"): "photomaker",
-}
 IMAGE_INPUTS = {"image", "video", "audio", "file"}
 
 
@@ -278,7 +266,7 @@ def _reason_finding(ev, nid, ct, reason, cmd):
     extra = reason.get("extra_info") or {}
     name = extra.get("input_name") or details.split(":")[0].split(",")[0].strip() or None
     quote = f"{ct} {nid}: {reason.get('message')}" + (f": {details}" if details else "")
-    folder = MODEL_INPUTS_BY_CLASS.get((ct, name)) or MODEL_INPUTS.get(name)
+    folder = models.folder_for(ct, name)
     if typ == "value_not_in_list" and folder:
         return _missing_model(nid, ct, name, folder, details, extra, quote, cmd)
     if typ == "custom_validation_failed" and ("Invalid image file" in details or name in IMAGE_INPUTS):
@@ -345,15 +333,19 @@ def _missing_model(nid, ct, name, folder, details, extra, quote, cmd):
     if close:
         fixes.append(fix(f"The server has a similar file: set `{name}` to {stems[close[0]]!r} if it is the "
                          "same model.", None))
-    source = model_source(wanted) if wanted else None
-    if source and source.get("url"):
-        fixes.append(fix(f"Download it into models/{source.get('folder') or folder} "
-                         f"({source.get('size') or 'size unknown'}); see references/models.md.",
-                         f"comfy model download --url {source['url']} --relative-path models/"
-                         f"{source.get('folder') or folder}"))
+    known = models.known_file(wanted) if wanted else None
+    if known and known.url:
+        # into the folder the node reads, and the workflow's subfolder, so the file lands where it is asked for
+        *subdirs, asked = wanted.replace("\\", "/").split("/")
+        where = "/".join([f"models/{folder}"] + subdirs)
+        renamed = "" if asked.lower() == known.name.lower() else \
+            f" then set `{name}` to {'/'.join(subdirs + [known.name])!r} ({asked!r} is its older name);"
+        fixes.append(fix(f"Download it into {where} ({known.size_label or 'size unknown'});{renamed} "
+                         f"see {models.REFERENCE}.",
+                         f"comfy model download --url {known.url} --relative-path {where}"))
     else:
         fixes.append(fix(f"Put {wanted or 'the file'} into ComfyUI's models/{folder} folder; "
-                         "references/models.md lists where the common models come from.", None))
+                         f"{models.REFERENCE} lists where the common models come from.", None))
     fixes.append(fix(f"List what the server has in {folder}.", cmd.pack("inventory", "--models", folder)))
     fixes.append(fix("Refresh the pack's inventory after adding the file.", cmd.pack("inventory")))
     return finding("model_missing", f"{ct} node {nid} asks for {wanted or 'a model'} in models/{folder}, "
@@ -508,7 +500,7 @@ def exec_findings(ev, cmd):
 
 def classify_exception(text, nid, ct, quotes, cmd, inputs=None, graph=None, confidence="high"):
     where = f"{ct} node {nid}" if nid else (ct or "a node")
-    model_file = _model_file(inputs)
+    model_file = _model_file(ct, inputs)
     if OOM.search(text):
         return _oom(text, nid, ct, where, quotes, cmd, confidence)
     if WRONG_TYPE.search(text):
@@ -600,9 +592,9 @@ def _bytes_text(raw):
     return f"{n:.1f} EiB"
 
 
-def _model_file(inputs):
+def _model_file(ct, inputs):
     for key, value in (inputs or {}).items():
-        if key in MODEL_INPUTS or key.endswith("_name"):
+        if models.folder_for(ct, key) or key.endswith("_name"):
             return value[0] if isinstance(value, list) and value else value
     return None
 
@@ -924,29 +916,3 @@ def _class_of(ev, nid):
 
 def _node_order(nid):
     return (0, int(nid), "") if str(nid).isdigit() else (1, 0, str(nid))
-
-
-# -- references/models.md as data ---------------------------------------------------------------
-def model_source(filename, path=None):
-    """The row of references/models.md naming `filename` ({file, folder, size, url}), or None."""
-    for row in model_table(path):
-        if row["file"].lower() == (filename or "").rsplit("/", 1)[-1].lower():
-            return row
-    return None
-
-
-def model_table(path=None):
-    path = path or PACK_ROOT / "references" / "models.md"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return []
-    rows = []
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) < 5 or not re.fullmatch(r"`[^`]+`", cells[1]):
-            continue
-        url = re.search(r"https://huggingface\.co/\S+?/resolve/\S+?(?=[)\s>]|$)", line)
-        rows.append({"file": cells[1].strip("`"), "folder": cells[2].strip("`").removeprefix("models/").strip("/"),
-                     "size": cells[3], "url": url.group(0) if url else None})
-    return rows

@@ -19,7 +19,7 @@ import posixpath
 import sys
 from contextlib import contextmanager
 
-from . import config, nextsteps
+from . import nextsteps
 from .schema import Schema
 
 OK, PARTIAL, REJECTED = "ok", "partial", "rejected"
@@ -30,17 +30,6 @@ DEEPEST_REACHABLE = 985
 DEPTH_BLAMED = 981
 
 MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft", ".pt2", ".onnx")
-# Which models/ folder a loader input reads, when the inventory does not tell us.
-MODEL_FOLDERS = {
-    "ckpt_name": "checkpoints", "config_name": "configs", "lora_name": "loras", "vae_name": "vae",
-    "unet_name": "diffusion_models", "control_net_name": "controlnet", "style_model_name": "style_models",
-    "clip_name": "text_encoders", "clip_name1": "text_encoders", "clip_name2": "text_encoders",
-    "clip_name3": "text_encoders", "clip_name4": "text_encoders", "gligen_name": "gligen",
-    "hypernetwork_name": "hypernetworks", "upscale_model": "upscale_models",
-    "model_name": "upscale_models", "audio_encoder_name": "audio_encoders", "name": "model_patches",
-    "photomaker_model_name": "photomaker", "lora": "loras",
-}
-MODELS_DOC = "references/models.md"
 
 
 def validate(workflow, object_info, *, models=None, input_files=None, local_files_known=True):
@@ -350,7 +339,7 @@ class _Check:
 
     def not_in_list(self, nid, spec, inp, value):
         ct, name = spec.name, inp.name
-        folder = self.model_folder(inp, value)
+        folder = self.model_folder(ct, inp, value)
         if folder:
             message = f"node {nid} ({ct}) input '{name}': model file {_json(value)} is not in models/{folder}/"
             near = _nearest(value, inp.options)
@@ -364,13 +353,17 @@ class _Check:
             hint = (f"did you mean {_quoted(near)}? " if near else "") + _choices_text(inp.options)
         return problem("value_not_in_list", message, nid, ct, name, hint)
 
-    def model_folder(self, inp, value):
+    def model_folder(self, class_type, inp, value):
         if isinstance(self.models, dict) and inp.options:
             wanted = set(inp.options)
             for folder, files in self.models.items():
                 if files and wanted <= set(files):
                     return folder
-        return MODEL_FOLDERS.get(inp.name) if _looks_like_model(value) else None
+        if not _looks_like_model(value):
+            return None
+        from . import models  # on first use only: a valid workflow never needs model knowledge
+        # the inventory could not tell (no listing, or one lacking a folder): say what ComfyUI's loader reads
+        return models.folder_for(class_type, inp.name)
 
     # -- warnings ------------------------------------------------------------------------
 
@@ -656,13 +649,11 @@ def _outputs_hint(spec):
 
 
 def _download_pointer(filename):
-    """' (references/models.md lists where)' when the pack's model notes mention the file."""
-    doc = config.PACK_ROOT / MODELS_DOC
-    try:
-        text = doc.read_text(encoding="utf-8")
-    except OSError:
-        return ""
-    return f" ({MODELS_DOC} says where to get it)" if str(filename) in text else f" (see {MODELS_DOC})"
+    """Where the pack's model notes say to get the file, or where to look for it."""
+    from . import models
+
+    known = models.known_file(filename)
+    return f" ({models.REFERENCE} says where to get it)" if known else f" (see {models.REFERENCE})"
 
 
 def _choices_text(options):
