@@ -221,17 +221,16 @@ def write_reference(path: Path | None = None) -> bool:
     return True
 
 
-def main(argv=None) -> int:
-    import argparse  # only the maintainer's command needs it
+USAGE = f"usage: python -m comfyui_skills.models --write-reference | --check-reference  ({REFERENCE} from data/models.json)"
 
-    parser = argparse.ArgumentParser(
-        prog="python -m comfyui_skills.models",
-        description=f"Regenerate or check {REFERENCE} from comfyui_skills/data/models.json.")
-    what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--write-reference", action="store_true", help=f"rewrite {REFERENCE}")
-    what.add_argument("--check-reference", action="store_true", help=f"exit 1 if {REFERENCE} differs from the data")
-    args = parser.parse_args(argv)
-    if args.write_reference:
+
+def main(argv=None) -> int:
+    """The maintainer's two actions; one flag, no parser (the library leaves flags to commands/)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv not in (["--write-reference"], ["--check-reference"]):
+        print(USAGE, file=sys.stderr)
+        return 2
+    if argv == ["--write-reference"]:
         print(f"{REFERENCE}: {'rewritten' if write_reference() else 'already up to date'}")
         return 0
     current = REFERENCE_FILE.read_text(encoding="utf-8") if REFERENCE_FILE.exists() else ""

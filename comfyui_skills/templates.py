@@ -30,7 +30,8 @@ from .conversion.widgets import widgets
 from .errors import InputError, ServerError
 from .files import atomic_write, read_json, safe_part, write_json
 from .schema import Schema
-from .validation import MODEL_EXTENSIONS, MODEL_FOLDERS
+from . import models
+from .validation import MODEL_EXTENSIONS
 
 SNAPSHOT_DIR = "templates"
 MANIFEST = "manifest.json"
@@ -449,7 +450,7 @@ def _add_need(needs, ref, node, spec, listing):
     name, input_name, entry = ref
     entry = entry or {}
     directory = _folder(entry.get("directory") if isinstance(entry.get("directory"), str) else
-                        MODEL_FOLDERS.get(input_name) if input_name else None)
+                        models.folder_for(node.class_type, input_name) if input_name else None)
     inp = spec.inputs.get(input_name) if spec is not None and input_name else None
     choices = list(inp.options or []) if inp is not None and inp.options is not None else []
     choices += listing.get(directory, []) if directory else []
