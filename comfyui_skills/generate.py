@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import conversion, families, models, nextsteps, slots, templates
-from .errors import CheckFailed, InputError
+from .errors import CheckFailed, InputError, ServerError
 
 # task -> the index's tags for it (0.1.x and 0.11.x spell some differently)
 TASKS = {
@@ -69,7 +69,7 @@ class Plan:
 
     def as_dict(self):
         return {"task": self.task, "template": self.template, "title": self.title, "models": self.models,
-                "why": self.why, "slots": [c.__dict__ if hasattr(c, "__dict__") else c for c in self.changes],
+                "why": self.why, "slots": [c._asdict() for c in self.changes],
                 "considered": self.considered, "workflow": self.workflow}
 
 
@@ -191,7 +191,9 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
     for t in chosen:
         try:
             wf = load_template(t.name)
-        except InputError:
+        except (InputError, ServerError) as exc:
+            if isinstance(exc, ServerError) and exc.status != 404:
+                raise
             continue  # listed in the index but not shipped by this server's package
         f = fit(t, wf, object_info, models_by_folder, allow_api)
         if model:
@@ -243,7 +245,7 @@ def _build(f, task, request, image, negative, seed, size, steps, count, object_i
             swapped_from = need.name
             _replace_value(api, need.use or need.name, name)
         used.append({"name": name, "folder": need.directory, "family": fam, "swapped_from": swapped_from})
-    width, height = parse_size(size) if size else (None, None)
+    width, height = slots.parse_size(size) if size else (None, None)
     found = slots.find_slots(api, object_info)
     values = dict(prompt=request, negative=negative, seed=seed, width=width, height=height, steps=steps,
                   images=[str(image)] if image is not None else None)
@@ -261,13 +263,6 @@ def _replace_value(api, old, new):
         for key, value in (node.get("inputs") or {}).items():
             if value == old:
                 node["inputs"][key] = new
-
-
-def parse_size(text):
-    m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", str(text))
-    if not m:
-        raise InputError(f"--size {text!r}: give WIDTHxHEIGHT, e.g. 1024x1024")
-    return int(m.group(1)), int(m.group(2))
 
 
 def _nothing_runnable(best, task):
@@ -313,7 +308,7 @@ def catalog_from_server(client, state_dir):
     for folder in _folders_of(object_info) - set(listing):
         try:
             listing[folder] = client.models(folder)
-        except Exception:  # noqa: BLE001 - an unknown folder on this server: nothing listed there
+        except ServerError:  # a folder this server does not have: nothing listed there
             listing[folder] = []
     stats = client.system_stats()
     return Catalog(index, snap.template if snap else (lambda name: templates.fetch_template(client, name)),

@@ -84,12 +84,14 @@ def run_file(path, **kw):
 def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project=None, api_key=None,
         timeout=config.DEFAULT_TIMEOUT, sets=(), sweeps=(), seeds=None, out=None, previews=False,
         check=True, wait=True, max_wait=None, websocket=True, online_only=False, extra_data=None,
-        reporter=None, cancel=None):
+        slot_values=None, reporter=None, cancel=None):
     """Run `workflow` (API or editor format) on the least busy server that has what it needs.
 
     sets: ["NODE.INPUT=VALUE"], sweeps: ["NODE.INPUT=a,b"] (one prompt per combination), seeds: N
     prompts with random seeds. check=False sends without validating first; wait=False returns once
     queued. extra_data goes into POST /prompt as is (a partner-node key, say): never logged.
+    slot_values ({"prompt": ..., "seed": ..., "width": ...}, see slots.apply_slots) are written where
+    the graph says they go, after `sets`.
     """
     reporter = reporter or Reporter()
     fmt = fmt or wfmod.detect_format(workflow)
@@ -107,10 +109,10 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
         answered = [p for p in probes if not p["unreachable"]]
         if answered:  # it is there but slow or broken: the user's job must not turn into an export
             raise answered[0]["exception"]
-        return offline(workflow, fmt, name, project, probes, sets, bool(sweeps or seeds), online_only, reporter)
+        return offline(workflow, fmt, name, project, probes, sets, slot_values, bool(sweeps or seeds), online_only,
+                       reporter)
     least_busy = min(up, key=lambda p: p["load"])["object_info"]
-    api = to_api(fmt, workflow, least_busy, name, reporter)
-    api, _ = overrides.apply_sets(api, least_busy, sets)
+    api = fill(to_api(fmt, workflow, least_busy, name, reporter), least_busy, sets, slot_values, reporter)
     chosen = runs.pick(up, api)
     client, info = chosen["client"], chosen["object_info"]
     if len(clients) > 1:
@@ -125,6 +127,30 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
                              extra_data, reporter, cancel)
     result.warnings = warnings + result.warnings
     return result
+
+
+def fill(api, object_info, sets, slot_values, reporter):
+    """--set values, then the slots (prompt, seed, size...) found from the graph."""
+    api, _ = overrides.apply_sets(api, object_info, sets)
+    if slot_values:
+        from . import slots
+
+        api, changes = slots.apply_slots(api, object_info, **slot_values)
+        for c in changes:
+            reporter.note(f"{c.slot}: node {c.node} {c.input} = {str(c.new)[:80]!r}")
+    return api
+
+
+def find_slots_in(path):
+    """The slots of a workflow file, read against the inventory (snapshot, else the bundled one)."""
+    from . import slots
+
+    fmt, wf = wfmod.load(path)
+    inv = inventory.load()
+    api = conversion.ui_to_api(wf, inv.object_info) if fmt == wfmod.UI else wf
+    if fmt == wfmod.API:
+        check_nodes(wf, str(path))
+    return slots.find_slots(api, inv.object_info), inv.source
 
 
 def check_nodes(wf, name):
@@ -404,14 +430,13 @@ def collect(prompt_ids, *, url=None, project=None, api_key=None, timeout=config.
 
 
 # -- offline ------------------------------------------------------------------------------------
-def offline(wf, fmt, name, project, probes, sets, multi, online_only, reporter):
+def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_only, reporter):
     """No server answers: check against the inventory and export, so the work is not lost."""
     reason = "; ".join(p["error"] for p in probes)
     if online_only:
         raise ServerUnreachable(reason, hint="start ComfyUI, or drop --online-only to export the workflow offline")
     inv = inventory.load()
-    api = to_api(fmt, wf, inv.object_info, name, reporter)
-    api, _ = overrides.apply_sets(api, inv.object_info, sets)
+    api = fill(to_api(fmt, wf, inv.object_info, name, reporter), inv.object_info, sets, slot_values, reporter)
     receipt = export.export_workflow(api, project, Path(name).name, fmt="api", inventory=inv)
     path = receipt["files"]["api"]
     result = {"status": "offline", "reason": reason, "path": path,

@@ -20,6 +20,7 @@ candidates; `apply_slots` then refuses to pick one (the user chooses with `--set
 
 import copy
 import os
+import re
 from collections import namedtuple
 
 from .errors import InputError
@@ -40,6 +41,14 @@ FLAGS = {"prompt": "--prompt", "negative": "--negative", "seed": "--seed", "widt
          "sampler_name": "--sampler", "scheduler": "--scheduler"}
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v")
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus", ".aac")
+
+
+def parse_size(text):
+    """(width, height) from "WxH"; an InputError naming the flag for anything else."""
+    m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", str(text))
+    if not m:
+        raise InputError(f"--size {text!r}: give WIDTHxHEIGHT, e.g. 1024x1024")
+    return int(m.group(1)), int(m.group(2))
 
 
 class Target:
@@ -103,6 +112,14 @@ class Slots:
 
     def ambiguous(self):
         return [s for s in self.found.values() if s.ambiguous]
+
+    def as_dict(self):
+        """{"found": {slot: {value, ambiguous, targets: [{node, input, value, how}]}}, "absent": {slot: why}}."""
+        found = {name: {"flag": FLAGS.get(name), "value": slot.value, "ambiguous": slot.ambiguous,
+                        "targets": [{"node": t.node, "input": t.input, "value": t.value, "how": t.how}
+                                    for t in slot.targets]}
+                 for name, slot in self.found.items()}
+        return {"found": found, "absent": dict(self.absent)}
 
 
 def _unique(items):

@@ -4,7 +4,7 @@ import argparse
 import json
 import os
 
-from .. import cli, config, generate, pipeline
+from .. import cli, config, generate, pipeline, slots
 from ..errors import ServerUnreachable
 from ..progress import Progress
 from . import run as run_cmd
@@ -68,7 +68,7 @@ def _positive(text):
 def run(args):
     image = generate.image_file(args.image) if args.image else None
     if args.size:
-        generate.parse_size(args.size)
+        slots.parse_size(args.size)  # a bad --size is refused before the server is asked anything
     client = cli.client_from(args, connect_timeout=1.5)
     online = True
     try:

@@ -10,6 +10,8 @@ EPILOG = """\
 examples:
   python scripts/run.py projects/examples/workflows/solid-color.json
   python scripts/run.py wf.json --set 3.seed=42 --set 'Positive.text=a red fox'
+  python scripts/run.py wf.json --prompt "a red fox" --seed 7 --size 768x512   # slots found from the graph
+  python scripts/run.py wf.json --show-slots                                    # what those flags would set
   python scripts/run.py wf.json --sweep 3.cfg=4,6,8 --sweep 3.steps=10,20   # 6 prompts
   python scripts/run.py wf.json --seeds 4 --json
   python scripts/run.py wf.json --no-wait            # prints the prompt id at once
@@ -37,6 +39,19 @@ def build_parser():
     p.add_argument("--sweep", action="append", default=[], metavar="NODE.INPUT=a,b,c",
                    help="queue one prompt per value; several --sweep combine (cartesian)")
     p.add_argument("--seeds", type=_count, metavar="N", help="queue N prompts with random seeds")
+    s = p.add_argument_group("slots (found from the graph, whatever the titles: see --show-slots)")
+    s.add_argument("--prompt", metavar="TEXT", help="the positive prompt")
+    s.add_argument("--negative", metavar="TEXT", help="the negative prompt")
+    s.add_argument("--seed", type=int, help="the noise seed")
+    s.add_argument("--size", metavar="WxH", help="width x height of the empty latent or media")
+    s.add_argument("--length", type=_count, help="frames, for video")
+    s.add_argument("--batch", type=_count, help="how many images in one prompt")
+    s.add_argument("--steps", type=_count, help="sampler steps")
+    s.add_argument("--cfg", type=float, help="guidance scale")
+    s.add_argument("--denoise", type=float, help="how much of an input image to change (0-1)")
+    s.add_argument("--image", action="append", metavar="PATH", help="input image/video/audio (repeatable, in node order)")
+    s.add_argument("--prefix", metavar="TEXT", help="output file name prefix")
+    s.add_argument("--show-slots", action="store_true", help="print the slots found and exit (nothing is sent)")
     p.add_argument("--out", help="download folder (default: projects/<project>/outputs)")
     p.add_argument("--previews", action="store_true", help="also download temp previews (PreviewImage)")
     p.add_argument("--no-validate", action="store_true", help="send without checking first")
@@ -59,15 +74,38 @@ def _count(text):
     return n
 
 
+def slot_values(args):
+    values = {k: getattr(args, k) for k in ("prompt", "negative", "seed", "length", "batch", "steps", "cfg",
+                                             "denoise", "prefix") if getattr(args, k) is not None}
+    if args.size:
+        from ..slots import parse_size  # only a run that sets slots pays for importing them
+
+        values["width"], values["height"] = parse_size(args.size)
+    if args.image:
+        values["images"] = args.image
+    return values
+
+
 def run(args):
+    if args.show_slots:
+        return show_slots(args)
     reporter = Progress(enabled=not args.quiet and not args.no_wait)
     result = pipeline.run_file(
         args.file, url=args.url, project=args.project, timeout=args.timeout,
         api_key=args.api_key or os.environ.get("COMFYUI_API_KEY") or None,
         sets=args.set, sweeps=args.sweep, seeds=args.seeds, out=args.out, previews=args.previews,
         check=not args.no_validate, wait=not args.no_wait, max_wait=args.max_wait, websocket=not args.poll,
-        online_only=args.online_only, reporter=reporter)
+        online_only=args.online_only, slot_values=slot_values(args), reporter=reporter)
     return show(args, result)
+
+
+def show_slots(args):
+    from ..slots import describe
+
+    found, source = pipeline.find_slots_in(args.file)
+    cli.emit(args, {"file": args.file, "inventory": source, "slots": found.as_dict()},
+             "\n".join(describe(found)))
+    return 0
 
 
 def show(args, result):

@@ -1,0 +1,128 @@
+"""generate.py: from one sentence to files, on the models the server has.
+
+Against the double, which serves the template index and the template files recorded from a real
+ComfyUI 0.3.64 (templates 0.1.95): default (SD1.5), sdxl_simple_example, flux_schnell,
+image_qwen_image_edit_2509 and the partner template api_bfl_flux_pro_t2i.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, closed_port, script
+from comfyui_skills import generate
+
+SD15 = "tiny-random-sd15.safetensors"
+PNG = ROOT / "projects" / "examples" / "inputs" / "swatch.png"
+
+
+def with_sd15(double):
+    double.add_model("checkpoints", SD15, "CheckpointLoaderSimple.ckpt_name")
+
+
+def gen(double, env, *args):
+    return script("generate", *args, "--url", double.url, env=env)
+
+
+def test_a_sentence_becomes_the_sd15_template_on_the_installed_checkpoint(comfy_double, pack_env):
+    with_sd15(comfy_double)
+    r = gen(comfy_double, pack_env, "a red fox in the snow", "--size", "64x64", "--steps", "2", "--dry-run", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["template"] == "default" and out["task"] == "text-to-image"
+    assert out["models"] == [{"name": SD15, "folder": "checkpoints", "family": "sd15",
+                              "swapped_from": "v1-5-pruned-emaonly-fp16.safetensors"}]
+    wf = out["workflow"]
+    by_class = {n["class_type"]: n["inputs"] for n in wf.values()}
+    assert by_class["CheckpointLoaderSimple"]["ckpt_name"] == SD15
+    assert by_class["EmptyLatentImage"]["width"] == 64 and by_class["KSampler"]["steps"] == 2
+    texts = [n["inputs"]["text"] for n in wf.values() if n["class_type"] == "CLIPTextEncode"]
+    assert "a red fox in the snow" in texts
+    assert by_class["KSampler"]["cfg"] == 8 and by_class["KSampler"]["sampler_name"] == "euler"  # the template's own
+    assert "stands in for the template's v1-5-pruned-emaonly-fp16.safetensors" in r.stderr
+    assert not comfy_double.posted  # a dry run queues nothing
+
+
+def test_it_runs_and_downloads_the_picture(comfy_double, pack_env, tmp_path):
+    with_sd15(comfy_double)
+    r = gen(comfy_double, pack_env, "a red fox", "--size", "64x64", "--steps", "2", "--out", tmp_path / "o", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["status"] == "success"
+    [png] = out["outputs"]
+    assert Path(png["path"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    [posted] = comfy_double.posted
+    assert any(n["inputs"].get("text") == "a red fox" for n in posted["prompt"].values())
+
+
+def test_two_runs_without_a_seed_get_different_seeds(comfy_double, pack_env):
+    # the template's own seed would make the second run a cached copy of the first
+    with_sd15(comfy_double)
+    seeds = []
+    for _ in range(2):
+        out = json.loads(gen(comfy_double, pack_env, "a fox", "--dry-run", "--json").stdout)
+        seeds.append(next(n["inputs"]["seed"] for n in out["workflow"].values() if n["class_type"] == "KSampler"))
+    assert seeds[0] != seeds[1]
+
+
+def test_nothing_installed_names_the_best_template_its_files_and_the_fetch_command(comfy_double, pack_env):
+    r = gen(comfy_double, pack_env, "a red fox", "--json")
+    assert r.returncode == 1
+    out = json.loads(r.stdout)
+    assert out["error"] == "NothingRunnable" and out["template"]
+    assert out["missing"] and all(m["name"] and m["directory"] for m in out["missing"])
+    assert all(c.startswith("python scripts/models.py download ") for c in out["commands"])
+    assert "Traceback" not in r.stderr and "nothing installed on this server can do text-to-image" in r.stderr
+
+
+def test_partner_templates_are_never_chosen_unasked(comfy_double, pack_env):
+    with_sd15(comfy_double)
+    r = gen(comfy_double, pack_env, "a red fox", "--template", "api_bfl_flux_pro_t2i", "--dry-run")
+    assert r.returncode == 1 and "spend credits" in r.stderr and "--allow-api" in r.stderr
+    assert not comfy_double.posted
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["--template", "defualt"], "did you mean"),
+    (["--size", "64by64"], "--size '64by64'"),
+    (["--size", "65x64"], "multiple of 8"),
+    (["--image", "README.md"], "not an image"),
+    (["--image", "no/such.png"], "no such file"),
+])
+def test_odd_requests_get_one_clear_line(comfy_double, pack_env, args, expect):
+    with_sd15(comfy_double)
+    r = gen(comfy_double, pack_env, "a red fox", *args, "--dry-run")
+    assert r.returncode == 2, r.stderr
+    assert expect in r.stderr.lower() or expect in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_an_unknown_task_is_refused_with_the_known_ones(comfy_double, pack_env):
+    r = gen(comfy_double, pack_env, "a red fox", "--task", "painting")
+    assert r.returncode == 2 and "text-to-image" in r.stderr
+
+
+def test_with_the_server_down_it_chooses_from_the_snapshot_and_exports(comfy_double, pack_env):
+    with_sd15(comfy_double)
+    assert script("inventory", "--url", comfy_double.url, env=pack_env).returncode == 0
+    url = f"127.0.0.1:{closed_port()}"
+    r = script("generate", "a red fox", "--url", url, "--json", env=pack_env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["status"] == "offline" and Path(out["path"]).is_file()
+    exported = json.loads(Path(out["path"]).read_text())
+    assert any(n["inputs"].get("text") == "a red fox" for n in exported.values())
+
+
+@pytest.mark.parametrize("request_text,image,task", [
+    ("make me a picture of a lighthouse at dawn", False, "text-to-image"),
+    ("a 5-second video of waves", False, "text-to-video"),
+    ("a short piano loop", False, "text-to-audio"),
+    ("upscale this", True, "upscale"),
+    ("turn this photo into a watercolour", True, "image-edit"),
+    ("animate it", True, "image-to-video"),
+    ("a cat", True, "image-to-image"),
+])
+def test_the_task_is_read_from_the_words(request_text, image, task):
+    assert generate.infer_task(request_text, image) == task
