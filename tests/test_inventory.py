@@ -455,3 +455,13 @@ def test_live_diff_sees_a_new_model_and_custom_node(tmp_path, pack_env):
     assert change["nodes_added"] == ["InventoryProbe"]
     assert change["models_added"]["checkpoints"] == [PROBE_MODEL]
     shutil.rmtree(comfy.base, ignore_errors=True)
+
+
+def test_the_older_flag_spellings_do_what_the_subcommands_do(pack_env):
+    # skills and notes written before the subcommand style show --nodes/--show; both must work
+    for new, old in ((["nodes", "LATENT->IMAGE", "--json"], ["--nodes", "LATENT->IMAGE", "--json"]),
+                     (["show", "KSampler", "--json"], ["--show", "KSampler", "--json"]),
+                     (["--limit", "3", "nodes", "->IMAGE", "--json"], ["--limit", "3", "--nodes", "->IMAGE", "--json"])):
+        a, b = script("inventory", *new, env=pack_env), script("inventory", *old, env=pack_env)
+        assert a.returncode == b.returncode == 0, a.stderr + b.stderr
+        assert json.loads(a.stdout) == json.loads(b.stdout) and a.stdout.strip()

@@ -10,15 +10,19 @@ from ..units import human_bytes
 EPILOG = """\
 examples:
   python scripts/inventory.py                         snapshot the server into state/inventory.json
-  python scripts/inventory.py --diff                  what changed between the last two snapshots
-  python scripts/inventory.py --nodes "LATENT->IMAGE" nodes taking a LATENT and giving an IMAGE
-  python scripts/inventory.py --nodes upscale --output IMAGE
-  python scripts/inventory.py --nodes "->MODEL" --json
-  python scripts/inventory.py --show KSampler         one node's inputs, ranges, options, outputs
-  python scripts/inventory.py --models                model folders and file counts
-  python scripts/inventory.py --models checkpoints    files (with sizes) in one folder
-  python scripts/inventory.py --object-info dump.json --nodes sampler   search a raw /object_info dump
-  python scripts/inventory.py --check                 state/inventory.json against the inventory JSON Schema
+  python scripts/inventory.py diff                    what changed between the last two snapshots
+  python scripts/inventory.py nodes "LATENT->IMAGE"   nodes taking a LATENT and giving an IMAGE
+  python scripts/inventory.py nodes upscale --output IMAGE
+  python scripts/inventory.py nodes "->MODEL" --json
+  python scripts/inventory.py show KSampler           one node's inputs, ranges, options, outputs
+  python scripts/inventory.py models                  model folders and file counts
+  python scripts/inventory.py models checkpoints      files (with sizes) in one folder
+  python scripts/inventory.py --object-info dump.json nodes sampler   search a raw /object_info dump
+  python scripts/inventory.py check                   state/inventory.json against the inventory JSON Schema
+
+The first word is what to do: snapshot (the default), diff [OLD], nodes [QUERY], show CLASS,
+models [FOLDER], check [PATH]. The older flag spellings (--diff, --nodes QUERY, --show CLASS,
+--models, --check) do the same.
 
 --nodes QUERY: words must all appear in the class name, display name, category, python module
 or an input/output type (case-insensitive). "A->B" means: has a linkable input of type A and an
@@ -35,16 +39,44 @@ message, and how many more), 2 for a file that cannot be read as JSON.
 """
 
 
+SUBCOMMANDS = ("snapshot", "diff", "nodes", "show", "models", "check")
+
+
 class _Parser(cli.Parser):
-    """Lets `--nodes "->IMAGE"` through: argparse would take the leading dash for a flag."""
+    """Takes `inventory.py nodes QUERY` (the pack's subcommand style, as queue.py and templates.py)
+    and the older `inventory.py --nodes QUERY` that skills and notes already show; and lets
+    `nodes "->IMAGE"` through, where argparse would take the leading dash for a flag."""
 
     def parse_known_args(self, args=None, namespace=None):
         args = list(sys.argv[1:] if args is None else args)
+        first = _first_word(args)
+        if first is not None and args[first] in SUBCOMMANDS:
+            word = args.pop(first)
+            if word != "snapshot":
+                args.insert(first, f"--{word}")
         for i, arg in enumerate(args[:-1]):
             if arg == "--nodes" and args[i + 1].startswith("->"):
                 args[i:i + 2] = [f"--nodes={args[i + 1]}"]
                 break
         return super().parse_known_args(args, namespace)
+
+
+# flags whose next word is their value, never a subcommand
+_VALUED = {"--url", "--project", "--api-key", "--timeout", "--input", "--output", "--limit", "--inventory",
+           "--object-info"}
+
+
+def _first_word(args):
+    """Index of the first word that is neither a flag nor a flag's value."""
+    i = 0
+    while i < len(args):
+        if args[i] in _VALUED:
+            i += 2
+        elif args[i].startswith("-"):
+            i += 1
+        else:
+            return i
+    return None
 
 
 def build_parser():
