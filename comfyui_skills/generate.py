@@ -46,6 +46,8 @@ WITHOUT_IMAGE = (("text-to-video", r"\b(video|clip|animation|footage|\d+.?(s|sec
                  ("text-to-audio", r"\b(music|song|audio|sound|melody|loop|beat|piano|voice|speech)\b"),
                  ("text-to-3d", r"\b(3d model|mesh)\b"),
                  ("text-to-image", r""))
+# a task nothing installed can do may still be done, less well, the way of another
+FALLBACK = {"image-edit": "image-to-image", "inpaint": "image-to-image", "outpaint": "image-to-image"}
 # stronger first, per task: the families the official templates use for it
 STRENGTH = {
     "text-to-image": ("qwen-image", "flux1", "hidream", "sd3", "chroma", "lumina2", "sdxl", "pony", "illustrious",
@@ -203,6 +205,16 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
         raise InputError(f"none of the {len(chosen)} templates for {task} could be read")
     ranked = rank(fits, task, memory_bytes)
     best = ranked[0]
+    if not best.runnable and not template and FALLBACK.get(task):
+        try:
+            found = plan(request, index, load_template, object_info, models_by_folder, task=FALLBACK[task],
+                         image=image, negative=negative, seed=seed, size=size, steps=steps, count=count,
+                         model=model, allow_api=allow_api, memory_bytes=memory_bytes)
+        except CheckFailed:
+            raise _nothing_runnable(best, task) from None
+        found.why.insert(0, f"no {task} template runs here (the best, {best.template.name}, lacks files); "
+                            f"done as {FALLBACK[task]} instead")
+        return found
     if not best.runnable:
         raise _nothing_runnable(best, task)
     if best.needs.uses_api and not allow_api:

@@ -126,3 +126,14 @@ def test_with_the_server_down_it_chooses_from_the_snapshot_and_exports(comfy_dou
 ])
 def test_the_task_is_read_from_the_words(request_text, image, task):
     assert generate.infer_task(request_text, image) == task
+
+
+def test_an_edit_nothing_installed_can_do_falls_back_to_image_to_image_and_says_so(comfy_double, pack_env):
+    with_sd15(comfy_double)
+    r = gen(comfy_double, pack_env, "turn it into a watercolour", "--image", PNG, "--dry-run", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["task"] == "image-to-image" and out["template"] == "image2image"
+    assert "done as image-to-image instead" in out["why"][0]
+    loads = [n["inputs"]["image"] for n in out["workflow"].values() if n["class_type"] == "LoadImage"]
+    assert loads == [str(PNG)]  # run.py's pipeline uploads it before queueing

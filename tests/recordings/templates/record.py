@@ -4,7 +4,7 @@
 
 writes tests/recordings/templates/templates.json.gz: {"/route": {"status", "content_type", "body"}}
 for the index, a few template files (SD1.5 default, SDXL, Flux, a partner-node one, one with a
-subgraph), the custom packs' listing, and the answers for names the server does not have.
+subgraph, SD1.5 image-to-image, upscale and inpaint), the custom packs' listing, and the answers for names the server does not have.
 Read-only GETs.
 """
 import gzip
@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 
 TEMPLATES = ("default", "sdxl_simple_example", "flux_schnell", "api_bfl_flux_pro_t2i",
-             "image_qwen_image_edit_2509")
+             "image_qwen_image_edit_2509", "image2image", "esrgan_example", "inpaint_example")
 ROUTES = ["/templates/index.json", *(f"/templates/{n}.json" for n in TEMPLATES),
           "/templates/no_such_template.json",  # the static route's answer for a missing file
           "/api/templates/index.json",  # whether the /api prefix reaches the static route
