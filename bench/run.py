@@ -397,6 +397,32 @@ def sweep_rows(runner, server, work, size, reps):
 
 
 # -- main ---------------------------------------------------------------------------------------
+def generate_rows(runner, server, reps):
+    """What generate.py adds to a run through run.py: reading the catalog (template index from the
+    snapshot, schema, model lists, device) and choosing + filling a template, in process."""
+    progress("generate: choose a template and fill its slots")
+    runner.timed([PY, ROOT / "scripts/inventory.py", "--url", server.url])  # the snapshot an agent takes once
+    os.environ["COMFYUI_SKILLS_STATE"] = runner.env["COMFYUI_SKILLS_STATE"]
+    from comfyui_skills import config, generate
+    from comfyui_skills.api import ComfyUI
+
+    client = ComfyUI(server.url)
+    considered = []
+
+    def choose():
+        cat = generate.catalog_from_server(client, config.state_dir())
+        try:
+            chosen = generate.plan("a red fox", cat.index, cat.load_template, cat.object_info, cat.models_by_folder,
+                                   seed=1, memory_bytes=cat.memory_bytes)
+            considered.append(chosen.considered)
+        except generate.NothingRunnable:
+            considered.append(len(generate.candidates(cat.index, "text-to-image")))
+
+    got = interleaved(reps, lambda: _in_process(choose))[0]
+    return [Row(f"generate: choose among {considered[-1]} templates + fill slots, over run.py (in process)",
+                median(got), None, target="< 100 ms", absolute=0.1, note="catalog read + plan()")]
+
+
 def progress(text):
     print(f"bench: {text}", file=sys.stderr, flush=True)
 
@@ -464,6 +490,7 @@ def main(argv=None):
                     notes.append(f"{args.url} had other prompts queued when the live rows began: "
                                  f"live figures may include their time")
                 rows += e2e_rows(runner, server, comfy, work, args.live_reps, notes)
+                rows += generate_rows(runner, server, args.live_reps)
                 rows += latency_rows(runner, server, comfy, work, args.live_reps, notes)
                 rows += sweep_rows(runner, server, work, args.sweep, args.sweep_reps)
     except BenchError as exc:
