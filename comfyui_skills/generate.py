@@ -310,8 +310,6 @@ class Catalog:
 
 def catalog_from_server(client, state_dir):
     """The live server's; templates come from the snapshot when it was taken of this server."""
-    from . import inventory
-
     snap = _snapshot_of(client.url, state_dir)
     index = snap.index if snap else templates.fetch_index(client)
     inv = _inventory_of(client.url)

@@ -492,6 +492,25 @@ def diff(old, new):
     return out
 
 
+def broken_workflows(old, new):
+    """Saved workflows (projects/*/workflows/*.json) that validated against `old` and do not now."""
+    from .validation import validate_against
+    from .workflow import API, load as load_workflow
+
+    broken = []
+    for path in sorted(config.projects_dir().glob("*/workflows/*.json")):
+        try:
+            fmt, wf = load_workflow(path)
+        except InputError:
+            continue
+        if fmt != API:
+            continue
+        before, after = validate_against(wf, old), validate_against(wf, new)
+        if before["verdict"] == "ok" and after["verdict"] != "ok":
+            broken.append({"file": str(path), "verdict": after["verdict"], "errors": after["errors"]})
+    return broken
+
+
 def _side(inv):
     return {"source": inv.source, "taken_at": inv.taken_at, "url": inv.url,
             "comfyui_version": inv.comfyui_version, "nodes": len(inv), "hash": inv.hash}

@@ -19,7 +19,6 @@ candidates; `apply_slots` then refuses to pick one (the user chooses with `--set
 """
 
 import copy
-import os
 import re
 from collections import namedtuple
 

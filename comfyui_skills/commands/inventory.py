@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from .. import cli, config, inventory
+from .. import cli, inventory
 from ..errors import InputError
 from ..units import human_bytes
 
@@ -224,32 +224,9 @@ def run_diff(args):
                               "or name one: --diff OLD")
     old = inventory.load_file(old_path)
     change = inventory.diff(old, new)
-    change["workflows"] = broken_workflows(old, new)
+    change["workflows"] = inventory.broken_workflows(old, new)
     cli.emit(args, change, _diff_text(change, args.limit))
     return 0
-
-
-def broken_workflows(old, new):
-    """Saved workflows (projects/*/workflows/*.json) that validated before and do not now."""
-    from ..validation import validate_against as validate
-    from ..workflow import API, load as load_workflow
-    broken = []
-    for path in sorted(config.projects_dir().glob("*/workflows/*.json")):
-        try:
-            fmt, wf = load_workflow(path)
-        except InputError:
-            continue
-        if fmt != API:
-            continue
-        before, after = _verdict(validate, wf, old), _verdict(validate, wf, new)
-        if before[0] == "ok" and after[0] != "ok":
-            broken.append({"file": str(path), "verdict": after[0], "errors": after[1]})
-    return broken
-
-
-def _verdict(validate, wf, inv):
-    result = validate(wf, inv)
-    return result["verdict"], result["errors"]
 
 
 def _diff_text(change, limit):
