@@ -84,14 +84,15 @@ def run_file(path, **kw):
 def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project=None, api_key=None,
         timeout=config.DEFAULT_TIMEOUT, sets=(), sweeps=(), seeds=None, out=None, previews=False,
         check=True, wait=True, max_wait=None, websocket=True, online_only=False, extra_data=None,
-        slot_values=None, reporter=None, cancel=None):
+        slot_values=None, allow_api=False, reporter=None, cancel=None):
     """Run `workflow` (API or editor format) on the least busy server that has what it needs.
 
     sets: ["NODE.INPUT=VALUE"], sweeps: ["NODE.INPUT=a,b"] (one prompt per combination), seeds: N
     prompts with random seeds. check=False sends without validating first; wait=False returns once
     queued. extra_data goes into POST /prompt as is (a partner-node key, say): never logged.
     slot_values ({"prompt": ..., "seed": ..., "width": ...}, see slots.apply_slots) are written where
-    the graph says they go, after `sets`.
+    the graph says they go, after `sets`. A workflow with partner (API) nodes, which spend the
+    user's credits, is refused unless allow_api.
     """
     reporter = reporter or Reporter()
     fmt = fmt or wfmod.detect_format(workflow)
@@ -115,6 +116,7 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
     api = fill(to_api(fmt, workflow, least_busy, name, reporter), least_busy, sets, slot_values, reporter)
     chosen = runs.pick(up, api)
     client, info = chosen["client"], chosen["object_info"]
+    refuse_unasked_spending(api, info, name, allow_api)
     if len(clients) > 1:
         reporter.note(f"using {client.url} (queue {chosen['load']}, of {len(clients)} servers)")
     plan = overrides.variants(api, overrides.sweep_axes(api, info, sweeps, seeds))
@@ -151,6 +153,14 @@ def find_slots_in(path):
     if fmt == wfmod.API:
         check_nodes(wf, str(path))
     return slots.find_slots(api, inv.object_info), inv.source
+
+
+def refuse_unasked_spending(api, object_info, name, allow_api):
+    paid = schema.partner_nodes(api, object_info)
+    if paid and not allow_api:
+        nodes = ", ".join(f"#{nid} {cls}" for nid, cls in sorted(paid.items())[:5])
+        raise CheckFailed(f"{name} uses partner (API) nodes, which spend Comfy credits: {nodes}",
+                          hint="run it only if the user asked for it: add --allow-api", partner_nodes=paid)
 
 
 def check_nodes(wf, name):

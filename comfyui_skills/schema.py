@@ -162,3 +162,18 @@ def input_files(object_info):
     load_image = NodeSpec("LoadImage", (object_info or {}).get("LoadImage"))
     image = load_image.inputs.get("image")
     return list(image.options) if image is not None and image.options is not None else None
+
+
+def partner_nodes(workflow, object_info):
+    """{node id: class} of the API-format workflow's partner (API) nodes: they call a paid service.
+
+    ComfyUI 0.3.64 flags its V3 partner nodes with `api_node: true`; its classic ones are known only
+    by their module (comfy_api_nodes). Either counts: spending money unasked is the worse mistake.
+    """
+    found = {}
+    for nid, node in workflow.items():
+        info = object_info.get(node.get("class_type")) if isinstance(node, dict) else None
+        if isinstance(info, dict) and (info.get("api_node") is True or
+                                       str(info.get("python_module", "")).startswith("comfy_api_nodes")):
+            found[str(nid)] = node["class_type"]
+    return found

@@ -90,3 +90,34 @@ def test_no_server_means_an_offline_export_but_a_slow_one_does_not(comfy_double,
     comfy_double.delay = 1.0
     with pytest.raises(ServerTimeout):
         pipeline.run_file(SOLID, url=comfy_double.url, timeout=0.2)
+
+
+PAID = {"1": {"class_type": "OpenAIDalle2", "inputs": {"prompt": "a fox", "seed": 0, "size": "256x256", "n": 1}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "paid"}}}
+
+
+def test_partner_nodes_never_run_unasked(comfy_double, pack_env):
+    with pytest.raises(CheckFailed, match="spend Comfy credits: #1 OpenAIDalle2") as err:
+        pipeline.run(PAID, url=comfy_double.url)
+    assert "--allow-api" in err.value.hint and not comfy_double.posted
+
+
+def test_asked_the_key_goes_in_extra_data_and_nowhere_else(comfy_double, pack_env, tmp_path):
+    import subprocess
+    import sys
+
+    key = "comfyui-" + "k" * 40
+    wf = tmp_path / "paid.json"
+    wf.write_text(json.dumps(PAID))
+    env = dict(pack_env, COMFY_API_KEY=key)
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py"), str(wf), "--url", comfy_double.url,
+                        "--allow-api", "--no-wait", "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    [posted] = comfy_double.posted
+    assert posted["extra_data"]["api_key_comfy_org"] == key
+    assert key not in r.stdout + r.stderr
+    state = tmp_path / "state"
+    assert not any(key in p.read_text() for p in state.rglob("*.json"))
+    v = subprocess.run([sys.executable, str(ROOT / "scripts" / "validate.py"), str(wf)], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert "spends credits: partner (API) nodes #1 OpenAIDalle2" in v.stdout

@@ -94,12 +94,6 @@ def run(args):
         chosen.workflow, name=f"template {chosen.template}", url=client.url if online else args.url,
         project=args.project, timeout=args.timeout,
         api_key=args.api_key or os.environ.get("COMFYUI_API_KEY") or None, seeds=seeds, out=args.out,
-        wait=not args.no_wait, extra_data=_partner_key(args.allow_api),
+        wait=not args.no_wait, allow_api=args.allow_api, extra_data=run_cmd.partner_key(args.allow_api),
         reporter=Progress(enabled=not args.quiet and not args.no_wait))
     return run_cmd.show(args, result)
-
-
-def _partner_key(allowed):
-    """ComfyUI reads a partner-node key from the prompt's extra_data (never logged or saved)."""
-    key = os.environ.get("COMFY_API_KEY") or os.environ.get("COMFY_ORG_API_KEY")
-    return {"api_key_comfy_org": key} if allowed and key else None

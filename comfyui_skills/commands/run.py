@@ -61,6 +61,8 @@ def build_parser():
     p.add_argument("--poll", action="store_true", help="do not use the WebSocket; poll /history")
     p.add_argument("--online-only", action="store_true", help="exit 3 instead of exporting when no server answers")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--allow-api", action="store_true",
+                   help="run partner (API) nodes, which spend Comfy credits (refused otherwise)")
     return p
 
 
@@ -95,8 +97,16 @@ def run(args):
         api_key=args.api_key or os.environ.get("COMFYUI_API_KEY") or None,
         sets=args.set, sweeps=args.sweep, seeds=args.seeds, out=args.out, previews=args.previews,
         check=not args.no_validate, wait=not args.no_wait, max_wait=args.max_wait, websocket=not args.poll,
-        online_only=args.online_only, slot_values=slot_values(args), reporter=reporter)
+        online_only=args.online_only, slot_values=slot_values(args), allow_api=args.allow_api,
+        extra_data=partner_key(args.allow_api), reporter=reporter)
     return show(args, result)
+
+
+def partner_key(allowed):
+    """ComfyUI hands partner nodes the Comfy account key from the prompt's extra_data
+    (execution.py at a125cd84: api_key_comfy_org, kept out of the history). Never printed or saved."""
+    key = os.environ.get("COMFY_API_KEY")
+    return {"api_key_comfy_org": key} if allowed and key else None
 
 
 def show_slots(args):

@@ -2,6 +2,7 @@
 
 from .. import cli, inventory, workflow
 from ..errors import InputError
+from ..schema import partner_nodes
 from ..validation import validate_against
 
 EPILOG = """\
@@ -70,6 +71,9 @@ def check_file(path, inv):
                "input_name": None, "message": exc.message, "hint": exc.hint}
         return {"file": str(path), "verdict": None, "error": exc.message, "errors": [err], "warnings": []}
     result = validate_against(wf, inv)
+    paid = partner_nodes(wf, inv.object_info)
+    if paid:  # accepted like any node, but each run spends the user's Comfy credits
+        result["spends_credits"] = paid
     return {"file": str(path), **result}
 
 
@@ -92,4 +96,8 @@ def _text(report):
             lines.append(f"  {label}: {item['message']}")
             if item.get("hint"):
                 lines.append(f"    hint: {item['hint']}")
+    if report.get("spends_credits"):
+        nodes = ", ".join(f"#{n} {c}" for n, c in sorted(report["spends_credits"].items()))
+        lines.append(f"  spends credits: partner (API) nodes {nodes} call a paid service on every run "
+                     "(run.py needs --allow-api)")
     return "\n".join(lines)
