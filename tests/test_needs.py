@@ -1,0 +1,36 @@
+"""What a workflow needs that the server lacks, and the command that fetches each piece."""
+
+import gzip
+import json
+from pathlib import Path
+
+from comfyui_skills import needs
+from comfyui_skills.nextsteps import render
+
+HERE = Path(__file__).resolve().parent
+OBJECT_INFO = json.loads(gzip.decompress((HERE / "recordings" / "object_info.json.gz").read_bytes()))
+TEMPLATES = json.loads(gzip.decompress((HERE / "recordings" / "templates" / "templates.json.gz").read_bytes()))
+DEFAULT = TEMPLATES["/templates/default.json"]["body"]
+
+
+def test_a_missing_checkpoint_comes_with_its_link_folder_and_the_download_command():
+    found = needs.of_workflow(DEFAULT, OBJECT_INFO)
+    [ckpt] = found.models
+    assert not found.runnable and not ckpt.present and ckpt.folder == "checkpoints"
+    assert ckpt.url.startswith("https://huggingface.co/") and ckpt.size
+    assert render(ckpt.fetch) == f"python scripts/models.py download {ckpt.url} --folder checkpoints"
+
+
+def test_a_file_listed_under_a_subfolder_is_present_with_the_value_to_use():
+    found = needs.of_workflow(DEFAULT, OBJECT_INFO, {"checkpoints": ["SD15/v1-5-pruned-emaonly-fp16.safetensors"]})
+    [ckpt] = found.models
+    assert ckpt.present and ckpt.use == "SD15/v1-5-pruned-emaonly-fp16.safetensors" and ckpt.fetch is None
+    assert found.runnable
+
+
+def test_an_unknown_node_class_names_its_pack_and_install_command():
+    wf = {"1": {"class_type": "VHS_VideoCombine", "inputs": {}}}
+    found = needs.of_workflow(wf, OBJECT_INFO)
+    [node] = found.nodes
+    assert node.pack == "comfyui-videohelpersuite"
+    assert render(node.fetch) == "python scripts/nodes.py install comfyui-videohelpersuite"
