@@ -103,7 +103,9 @@ def main(module, argv=None):
 
 def report_error(args, exc):
     if args.json:
-        print(json.dumps(exc.as_dict(), ensure_ascii=False), flush=True)
+        from .nextsteps import rendered
+
+        print(json.dumps(rendered(exc.as_dict(), getattr(args, "url", None)), ensure_ascii=False), flush=True)
     line = f"error: {exc.message}"
     if exc.hint:
         line += f" ({exc.hint})"
