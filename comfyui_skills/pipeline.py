@@ -12,6 +12,7 @@ instead (`RunResult.offline`). A server that answers slowly or with errors is no
 that raises, so a job the user wanted run is never quietly exported.
 """
 
+import copy
 import json
 import time
 import uuid
@@ -130,6 +131,24 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
                              extra_data, reporter, cancel, name)
     result.warnings = warnings + result.warnings
     return result
+
+
+def again(run_id, *, url=None, project=None, api_key=None, timeout=config.DEFAULT_TIMEOUT, **kw):
+    """`run()` the workflow of an earlier run once more (its record in state/runs/, else the
+    server's history of that prompt), with any new sets, sweeps or seeds; same server and project
+    unless given."""
+    rec = recorded(run_id) or {}
+    wf = rec.get("workflow")
+    url = url or rec.get("url")
+    if not isinstance(wf, dict) or not wf:
+        client = ComfyUI(config.resolve_url(url, project), api_key=api_key, timeout=timeout)
+        wf = runs.prompt_of(client.history(run_id))
+        if not wf:
+            raise InputError(f"{run_id}: no run recorded under this id in state/runs/, and "
+                             f"{client.url} has no history for it",
+                             hint=f"check the id (run.py and {nextsteps.step('queue', 'history')} print them) or --url")
+    return run(copy.deepcopy(wf), name=rec.get("file") or f"prompt {run_id}", fmt=wfmod.API, url=url,
+               project=project or rec.get("project"), api_key=api_key, timeout=timeout, **kw)
 
 
 def check_nodes(wf, name):
@@ -294,7 +313,7 @@ def queued_record(job, client):
 def job_record(job, client, saved):
     status = job.outcome() if job.done else job.state
     out = {"prompt_id": job.prompt_id, "status": status, "url": client.url,
-           "elapsed_s": round(time.monotonic() - job.started, 3), "outputs": saved or []}
+           "elapsed_s": job.elapsed(), "outputs": saved or []}
     if job.values:
         out["values"] = job.values
     if job.done and job.state == "finished":

@@ -99,3 +99,37 @@ def test_only_an_accepted_prompt_is_said_to_have_run_its_other_outputs():
     as_run_py_prints_it = {"error": "CheckFailed", "message": "the server rejected the workflow",
                            "node_errors": body["node_errors"], "server_error": body["error"]}
     assert "ran the other" not in diagnosis.diagnose(diagnosis.gather(as_run_py_prints_it))["summary"]
+
+
+def test_each_prompt_of_a_sweep_has_its_own_elapsed_time(comfy_double, pack_env):
+    comfy_double.node_seconds = 0.4  # two nodes: ~0.8 s a prompt, run one after another
+    r = script("run", SOLID, "--url", comfy_double.url, "--sweep", "1.width=16,24,32", "--json", env=pack_env)
+    assert r.returncode == 0, r.stderr
+    elapsed = [run["elapsed_s"] for run in json.loads(r.stdout)["runs"]]
+    assert elapsed == sorted(elapsed) and elapsed[0] < elapsed[-1] - 0.6
+    assert elapsed[0] < 1.6  # the first did not wait for the others
+
+
+def test_again_runs_a_recorded_run_with_changes_and_seeds(comfy_double, pack_env):
+    same_server_as_recording(comfy_double)
+    script("run", T2I, "--url", comfy_double.url, "--set", "Positive.text=a red fox", env=pack_env)  # refused
+    run_id = last(comfy_double.url, pack_env)["run"]["run_id"]
+    r = script("run", "--again", run_id, "--set", f"4.ckpt_name={INSTALLED}", "--json", env=pack_env)
+    assert r.returncode == 0, r.stderr  # no --url: the record names the server
+    pid = json.loads(r.stdout)["prompt_id"]
+    sent = comfy_double.posted[-1]["prompt"]
+    assert sent["6"]["inputs"]["text"] == "a red fox" and sent["4"]["inputs"]["ckpt_name"] == INSTALLED
+    r = script("run", "--again", pid, "--seeds", "3", "--json", env=pack_env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["counts"] == {"success": 3}
+    three = [b["prompt"] for b in comfy_double.posted[-3:]]
+    assert len({p["3"]["inputs"]["seed"] for p in three}) == 3
+    assert all(p["6"]["inputs"]["text"] == "a red fox" and p["4"]["inputs"]["ckpt_name"] == INSTALLED
+               for p in three)
+
+
+def test_again_with_an_unknown_id_or_with_a_file_too_is_one_line(comfy_double, pack_env):
+    r = script("run", "--again", "no-such-run", "--url", comfy_double.url, env=pack_env)
+    assert r.returncode == 2 and "no-such-run" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = script("run", SOLID, "--again", "x1234", env=pack_env)
+    assert r.returncode == 2 and "one of the two" in r.stderr
