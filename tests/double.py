@@ -6,7 +6,7 @@ order nodes run in, what is cached) it follows the rules those recordings show. 
 the double knows less than a server: it does not run nodes. Image bytes served by /view are
 recorded ones (a 64x64 PNG, a WEBP), whatever the graph; batch sizes are read from EmptyImage
 upstream (1 otherwise); PreviewAny shows the text only when its source is StringConcatenate or
-a literal; /prompt verdicts are recorded ones for known graphs, and for other graphs only the
+a literal; /prompt verdicts are recorded ones for known graphs (rest.json, runs/rejections.json), and for other graphs only the
 checks the recordings show (no prompt, unknown class, no output node): anything else is accepted.
 `progress` (step) messages come from the one recorded node that reports steps without a
 diffusion model, ImageUpscaleWithModel: every such node sends the recorded count (6 tiles, as

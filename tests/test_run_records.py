@@ -133,3 +133,11 @@ def test_again_with_an_unknown_id_or_with_a_file_too_is_one_line(comfy_double, p
     assert r.returncode == 2 and "no-such-run" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = script("run", SOLID, "--again", "x1234", env=pack_env)
     assert r.returncode == 2 and "one of the two" in r.stderr
+
+
+def test_the_output_fields_the_skill_names_are_the_ones_run_py_prints(comfy_double, pack_env):
+    import re
+    skill = (ROOT / "skills" / "comfyui-api" / "SKILL.md").read_text()
+    named = re.findall(r"`(\w+)`", re.search(r"`outputs\[\]\.path` in the JSON \(with ([^)]*)\)", skill).group(1))
+    out = json.loads(script("run", SOLID, "--url", comfy_double.url, "--json", env=pack_env).stdout)
+    assert named and set(named) <= set(out["outputs"][0])
