@@ -8,12 +8,11 @@ the node, the quoted lines it relied on, and fixes. A failure no recogniser know
 """
 
 import ast
-import difflib
 import re
 
 from urllib.parse import urlsplit
 
-from . import models, nextsteps
+from . import models, nextsteps, validation
 from .config import DEFAULT_URL, normalize_url
 
 # -- what we were given -------------------------------------------------------------------------
@@ -29,6 +28,7 @@ KINDS = {
     "recording": "a recorded failure (several of the above)",
     "log": "log or traceback text",
     "live": "the server's record of a prompt id",
+    "run_record": "the pack's record of a run the server never ran (state/runs/)",
 }
 
 
@@ -151,9 +151,11 @@ def _take_status_fields(ev, d):
 
 
 def _take_prompt_answer(ev, d):
-    if isinstance(d.get("error"), dict):
-        ev.prompt_error = d["error"]
-    else:
+    # a 200 answer names the prompt it queued; a 400 has an error (run.py --json keeps it as server_error)
+    rejection = next((e for e in (d.get("error"), d.get("server_error")) if isinstance(e, dict)), None)
+    if rejection is not None:
+        ev.prompt_error = rejection
+    elif isinstance(d.get("prompt_id"), str):
         ev.accepted = True
     for nid, entry in (d.get("node_errors") or {}).items():
         if isinstance(entry, dict):
@@ -166,7 +168,8 @@ def _take_check_errors(ev, errors):
     for e in errors:
         nid = str(e.get("node_id")) if e.get("node_id") is not None else None
         reason = {"type": e.get("type"), "message": e.get("message") or "", "details": e.get("input_name") or "",
-                  "extra_info": {"input_name": e.get("input_name")}}
+                  "extra_info": {"input_name": e.get("input_name"), "received_value": e.get("received_value")},
+                  "quote": e.get("message"), "nearest": e.get("nearest")}
         if nid is None:
             ev.prompt_error = ev.prompt_error or reason
             continue
@@ -265,10 +268,11 @@ def _reason_finding(ev, nid, ct, reason, cmd):
     details = str(reason.get("details") or "")
     extra = reason.get("extra_info") or {}
     name = extra.get("input_name") or details.split(":")[0].split(",")[0].strip() or None
-    quote = f"{ct} {nid}: {reason.get('message')}" + (f": {details}" if details else "")
+    # the pack's own check words its message whole; the server's is message plus details
+    quote = reason.get("quote") or f"{ct} {nid}: {reason.get('message')}" + (f": {details}" if details else "")
     folder = models.folder_for(ct, name)
     if typ == "value_not_in_list" and folder:
-        return _missing_model(nid, ct, name, folder, details, extra, quote, cmd)
+        return _missing_model(nid, ct, name, folder, details, extra, quote, cmd, reason.get("nearest"))
     if typ == "custom_validation_failed" and ("Invalid image file" in details or name in IMAGE_INPUTS):
         return finding("input_file_missing",
                        f"{ct} node {nid} names an input file the server does not have ({details}).",
@@ -324,15 +328,15 @@ VALIDATION_ADVICE = {
 }
 
 
-def _missing_model(nid, ct, name, folder, details, extra, quote, cmd):
+def _missing_model(nid, ct, name, folder, details, extra, quote, cmd, near=None):
+    """One diagnosis whichever check found it: the pack's (`near` given) or the server's (its list)."""
     wanted = _wanted_value(details, extra)
-    have = _listed_values(details)
+    if near is None:
+        near = validation.nearest(wanted, _listed_values(details)) if wanted else []
     fixes = []
-    stems = {_stem(h): h for h in have}
-    close = difflib.get_close_matches(_stem(wanted or ""), list(stems), n=1, cutoff=0.75) if wanted else []
-    if close:
-        fixes.append(fix(f"The server has a similar file: set `{name}` to {stems[close[0]]!r} if it is the "
-                         "same model.", None))
+    if near:
+        fixes.append(fix(f"The server has a file with a similar name, {near[0]!r}: set `{name}` to it if "
+                         "that is the model you meant.", None))
     known = models.known_file(wanted) if wanted else None
     if known and known.url:
         # into the folder the node reads, and the workflow's subfolder, so the file lands where it is asked for
@@ -348,12 +352,10 @@ def _missing_model(nid, ct, name, folder, details, extra, quote, cmd):
                          f"{models.REFERENCE} lists where the common models come from.", None))
     fixes.append(fix(f"List what the server has in {folder}.", cmd.pack("inventory", "--models", folder)))
     fixes.append(fix("Refresh the pack's inventory after adding the file.", cmd.pack("inventory")))
-    return finding("model_missing", f"{ct} node {nid} asks for {wanted or 'a model'} in models/{folder}, "
-                   "which the server does not have.", nid, ct, [quote], fixes)
-
-
-def _stem(filename):
-    return filename.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+    found = finding("model_missing", f"{ct} node {nid} asks for {wanted or 'a model'} in models/{folder}, "
+                    "which the server does not have.", nid, ct, [quote], fixes)
+    found["model"] = {"wanted": wanted, "folder": folder, "nearest": list(near)}
+    return found
 
 
 def _wanted_value(details, extra):

@@ -12,8 +12,10 @@ instead (`RunResult.offline`). A server that answers slowly or with errors is no
 that raises, so a job the user wanted run is never quietly exported.
 """
 
+import copy
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -123,10 +125,14 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
     warnings = []
     plan, info = upload_inputs(client, plan, info, base_dir or Path.cwd(), reporter)
     if check:
-        warnings += check_plan(plan, info, name, reporter)
+        try:
+            warnings += check_plan(plan, info, name, reporter)
+        except CheckFailed as exc:
+            entry = next((v, w) for v, w in plan if v == (exc.details.get("values") or {}))
+            raise rejected(exc, name, client.url, project, entry, "validation") from None
     root = Path(out) if out else config.projects_dir() / project / "outputs"
     result = submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, websocket,
-                             extra_data, reporter, cancel)
+                             extra_data, reporter, cancel, name)
     result.warnings = warnings + result.warnings
     return result
 
@@ -161,6 +167,24 @@ def refuse_unasked_spending(api, object_info, name, allow_api):
         nodes = ", ".join(f"#{nid} {cls}" for nid, cls in sorted(paid.items())[:5])
         raise CheckFailed(f"{name} uses partner (API) nodes, which spend Comfy credits: {nodes}",
                           hint="run it only if the user asked for it: add --allow-api", partner_nodes=paid)
+
+
+def again(run_id, *, url=None, project=None, api_key=None, timeout=config.DEFAULT_TIMEOUT, **kw):
+    """`run()` the workflow of an earlier run once more (its record in state/runs/, else the
+    server's history of that prompt), with any new sets, sweeps or seeds; same server and project
+    unless given."""
+    rec = recorded(run_id) or {}
+    wf = rec.get("workflow")
+    url = url or rec.get("url")
+    if not isinstance(wf, dict) or not wf:
+        client = ComfyUI(config.resolve_url(url, project), api_key=api_key, timeout=timeout)
+        wf = runs.prompt_of(client.history(run_id))
+        if not wf:
+            raise InputError(f"{run_id}: no run recorded under this id in state/runs/, and "
+                             f"{client.url} has no history for it",
+                             hint=f"check the id (run.py and {nextsteps.step('queue', 'history')} print them) or --url")
+    return run(copy.deepcopy(wf), name=rec.get("file") or f"prompt {run_id}", fmt=wfmod.API, url=url,
+               project=project or rec.get("project"), api_key=api_key, timeout=timeout, **kw)
 
 
 def check_nodes(wf, name):
@@ -241,7 +265,7 @@ def check_plan(plan, info, name, reporter):
             lines = "\n".join("  " + problem_text(e) for e in report["errors"])
             raise CheckFailed(f"{label} would be rejected by the server:\n{lines}",
                               hint="fix it, or send it anyway with --no-validate",
-                              errors=report["errors"])
+                              errors=report["errors"], values=values or None)
     return warnings
 
 
@@ -259,7 +283,7 @@ def values_text(values):
 
 # -- queue and wait -----------------------------------------------------------------------------
 def submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, websocket, extra_data,
-                    reporter, cancel):
+                    reporter, cancel, name="workflow"):
     results = {}
     watcher = runs.Watcher(client, reporter, use_ws=websocket and wait, cancel=cancel,
                            on_finished=lambda job: results.__setitem__(
@@ -269,7 +293,8 @@ def submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, 
     try:
         for values, wf in plan:
             runs.check_cancel(cancel)
-            jobs.append(submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings))
+            jobs.append(submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings,
+                                   name))
         reporter.resume_hint = nextsteps.resume(j.prompt_id for j in jobs)
         if not wait:
             return RunResult([queued_record(j, client) for j in jobs], root, warnings, 0, queued_only=True,
@@ -285,15 +310,18 @@ def submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, 
     return finished(client, jobs, results, root, warnings)
 
 
-def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings):
-    answer = runs.submit(client, wf, watcher.client_id, extra_data=extra_data)
+def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings, name):
+    try:
+        answer = runs.submit(client, wf, watcher.client_id, extra_data=extra_data)
+    except CheckFailed as exc:
+        raise rejected(exc, name, client.url, project, (values, wf), "server") from None
     job = runs.Job(answer.prompt_id, wf, answer.number, total_nodes=len(wf), values=values)
     job.dropped = runs.dropped_outputs(answer.node_errors, wf)
     for d in job.dropped:
         warnings.append(f"{d['label']} will not be produced: the server found errors in node(s) "
                         f"{', '.join(d['because_of'])}")
         reporter.note(f"warning: {warnings[-1]}")
-    remember(job, client, project, out)
+    remember(job, client, project, out, name)
     watcher.add(job)
     return job
 
@@ -321,7 +349,7 @@ def queued_record(job, client):
 def job_record(job, client, saved):
     status = job.outcome() if job.done else job.state
     out = {"prompt_id": job.prompt_id, "status": status, "url": client.url,
-           "elapsed_s": round(time.monotonic() - job.started, 3), "outputs": saved or []}
+           "elapsed_s": job.elapsed(), "outputs": saved or []}
     if job.values:
         out["values"] = job.values
     if job.done and job.state == "finished":
@@ -358,24 +386,68 @@ def exit_code(jobs, records):
 
 
 # -- picking up prompts queued earlier ----------------------------------------------------------
-def remember(job, client, project, out):
-    """A note in state/runs/ so wait/collect find the server and folder from any process."""
-    record = {"prompt_id": job.prompt_id, "url": client.url, "project": project,
-              "out": str(Path(out).resolve()) if out else None, "values": job.values,
-              "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+def remember(job, client, project, out, name="workflow"):
+    """A note in state/runs/ so wait/collect find the server and folder from any process, and
+    `again()` finds the workflow exactly as it was queued."""
+    _write_record(job.prompt_id, {
+        "prompt_id": job.prompt_id, "status": "queued", "url": client.url, "project": project,
+        "out": str(Path(out).resolve()) if out else None, "values": job.values, "file": name,
+        "submitted_at": _now(), "workflow": job.workflow})
+
+
+def rejected(exc, name, url, project, entry, by):
+    """Note a prompt refused before it ran (by our `validation` or the `server`), so that
+    `diagnose.py --last` finds it; returns `exc` carrying the command that explains it."""
+    run_id = f"rejected-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    values, wf = entry
+    record = {"run_id": run_id, "status": "rejected", "rejected_by": by, "url": url, "project": project,
+              "file": name, "values": values, "submitted_at": _now(), "message": exc.message,
+              "workflow": wf}
+    if by == "validation":
+        record["errors"] = exc.details.get("errors") or []
+    else:
+        record["server_answer"] = {"error": exc.details.get("server_error"),
+                                   "node_errors": exc.details.get("node_errors") or {}}
+    if _write_record(run_id, record):
+        explain = nextsteps.step("diagnose", "--last", finds_server=True)
+        exc.hint = f"{exc.hint}; explain it with: {explain}" if exc.hint else f"explain it with: {explain}"
+        exc.details["diagnose"] = explain
+    return exc
+
+
+def _now():
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _write_record(run_id, record):
     try:
-        files.write_json(config.state_dir() / "runs" / f"{job.prompt_id}.json", record)
+        files.write_json(config.state_dir() / "runs" / f"{run_id}.json", record)
     except OSError:
-        pass  # a read-only state folder costs only the convenience of resuming without --url
+        return False  # a read-only state folder costs only the convenience of resuming without --url
+    return True
 
 
 def recorded(prompt_id):
-    """What run() noted about a prompt it queued, or None."""
+    """What run() noted about a prompt it queued (or a run it was refused), or None."""
     path = config.state_dir() / "runs" / f"{Path(prompt_id).name}.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def last_record():
+    """The newest record in state/runs/ (a queued prompt or a rejected run), or None."""
+    folder = config.state_dir() / "runs"
+    try:
+        paths = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    except OSError:
+        return None
+    for path in paths:
+        rec = recorded(path.stem)
+        if isinstance(rec, dict):
+            return rec
+    return None
 
 
 def target(prompt_ids, url=None, project=None, api_key=None, timeout=config.DEFAULT_TIMEOUT, out=None):

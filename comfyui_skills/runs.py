@@ -116,7 +116,13 @@ class Job:
         self.lost_exit = 1         # 3 or 4 when the server, not the run, let us down
         self.history_error = None  # why the history of a finished prompt could not be read
         self.noticed_via = None    # "websocket" or "polling"
-        self.started = time.monotonic()
+        self.started = time.monotonic()  # queued (run.py) or began watching (queue.py wait)
+        self.ended = None          # monotonic time we noticed it finished (or gave it up)
+
+    def elapsed(self):
+        """Seconds from queueing (or the start of watching) to noticing its end: this prompt's own,
+        in a sweep too (its wait behind the prompts queued before it included)."""
+        return round((self.ended or time.monotonic()) - self.started, 3)
 
     @property
     def done(self):
@@ -488,6 +494,7 @@ class Watcher:
 
     def _finish(self, job, wall, entry=None, via="polling"):
         job.finish_seen = True
+        job.ended = time.monotonic() - max(0.0, time.time() - wall)  # when the message arrived
         job.noticed_at = wall
         job.noticed_via = via
         if entry is None:

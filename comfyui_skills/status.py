@@ -17,6 +17,7 @@ def probe(client):
                 "error": exc.message, "hint": exc.hint}
     system = stats["system"]
     devices = [_device(d) for d in stats.get("devices") or []]
+    gpu = any(d["type"] != "cpu" for d in devices)
     out = {
         "online": True,
         "url": client.url,
@@ -28,9 +29,13 @@ def probe(client):
         "ram": {"total": system.get("ram_total"), "free": system.get("ram_free"),
                 "total_human": human_bytes(system.get("ram_total")),
                 "free_human": human_bytes(system.get("ram_free"))},
+        "gpu": gpu,
+        "mode": "gpu" if gpu else "cpu",
         "devices": devices,
         "argv": system.get("argv"),
     }
+    if not gpu:
+        out["mode_note"] = CPU_NOTE
     try:
         q = client.queue()
         out["queue"] = {"running": len(q.running), "pending": len(q.pending)}
@@ -40,13 +45,21 @@ def probe(client):
     return out
 
 
+CPU_NOTE = ("ComfyUI computes on the CPU, in system RAM. Diffusion models run many times slower "
+            "than on a GPU (minutes per image at full size, where a GPU takes seconds): use small sizes and "
+            "few steps to try a workflow")
+
+
 def _device(d):
+    """One device. ComfyUI reports a CPU device's system RAM in its vram_* fields: name it RAM here."""
+    kind = "system RAM" if d.get("type") == "cpu" else "VRAM"
     return {
         "name": d.get("name"),
         "type": d.get("type"),
         "index": d.get("index"),
-        "vram_total": d.get("vram_total"),
-        "vram_free": d.get("vram_free"),
-        "vram_total_human": human_bytes(d.get("vram_total")),
-        "vram_free_human": human_bytes(d.get("vram_free")),
+        "memory": kind,
+        "memory_total": d.get("vram_total"),
+        "memory_free": d.get("vram_free"),
+        "memory_total_human": human_bytes(d.get("vram_total")),
+        "memory_free_human": human_bytes(d.get("vram_free")),
     }

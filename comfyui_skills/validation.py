@@ -342,14 +342,17 @@ class _Check:
         folder = self.model_folder(ct, inp, value)
         if folder:
             message = f"node {nid} ({ct}) input '{name}': model file {_json(value)} is not in models/{folder}/"
-            near = _nearest(value, inp.options)
+            near = nearest(value, inp.options)
             hint = (f"did you mean {_quoted(near)}? " if near else "") + \
                 f"download it into ComfyUI/models/{folder}/{_download_pointer(value)}, then refresh the inventory"
             if not inp.options:
                 hint += f"; models/{folder}/ is empty on this server"
+            # what the diagnosis needs to say the same as it says for the server's own rejection
+            return dict(problem("value_not_in_list", message, nid, ct, name, hint),
+                        received_value=value, folder=folder, nearest=near)
         else:
             message = f"node {nid} ({ct}) input '{name}': {_json(value)} is not one of the choices"
-            near = _nearest(value, inp.options)
+            near = nearest(value, inp.options)
             hint = (f"did you mean {_quoted(near)}? " if near else "") + _choices_text(inp.options)
         return problem("value_not_in_list", message, nid, ct, name, hint)
 
@@ -568,7 +571,7 @@ class InputFiles:
                     f"{where} folder", f"this check cannot see the {where} folder; copy the file into "
                     f"the input folder ({nextsteps.step('upload', 'FILE')}) and name it without the suffix", arg)
         files, _ = self.known()
-        near = _nearest(name, sorted(files))
+        near = nearest(name, sorted(files))
         hint = (f"did you mean {_quoted(near)}? " if near else "") + \
             f"upload it first: {nextsteps.step('upload', 'PATH')} (or copy it into ComfyUI/input/)"
         return ("custom_validation_failed", f"{what} file {name!r} is not in ComfyUI's input folder", hint, arg)
@@ -625,7 +628,8 @@ def _quoted(names):
     return " or ".join(repr(n) for n in names)
 
 
-def _nearest(value, options, n=3):
+def nearest(value, options, n=3):
+    """The options most like `value`, best first: same name in another case or folder, then similar."""
     if not isinstance(value, str):
         value = str(value)
     strs = [o for o in options if isinstance(o, str)]

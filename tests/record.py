@@ -5,6 +5,7 @@
     python tests/record.py URL runs            # model-free runs: outputs, cache, animation, runtime error
     python tests/record.py URL interrupts      # interrupt/delete/clear: only on a server of your own
     python tests/record.py URL progress        # `progress` messages: needs a file in models/upscale_models
+    python tests/record.py URL rejections      # POST /prompt of the pack's example workflows (refused, never run)
 
 `progress` runs ImageUpscaleWithModel, the one core node that reports steps without a diffusion
 model: any upscale model the server lists will do (a few-kB RealESRGAN Compact with random weights
@@ -313,6 +314,19 @@ def record_progress(rec):
     save("runs/upscale_progress.json", queue_and_watch(rec, [upscale]))
 
 
+def record_rejections(rec):
+    """The server refusing the pack's text-to-image example: a checkpoint it does not have.
+
+    Refused at validation, so nothing runs: safe on a shared server. The checkpoint list it
+    answers with is recorded beside it, for the double to list the same files."""
+    example = Path(__file__).resolve().parent.parent / "projects" / "examples" / "workflows" / "text-to-image.json"
+    prompt = json.loads(example.read_text(encoding="utf-8"))
+    rec.call("/models/checkpoints", "GET", "/models/checkpoints")
+    rec.call("prompt text-to-image missing checkpoint", "POST", "/prompt",
+             json={"prompt": prompt, "client_id": str(uuid.uuid4())})
+    save("runs/rejections.json", {"exchanges": rec.exchanges})
+
+
 def save(name, obj):
     path = HERE / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -321,13 +335,13 @@ def save(name, obj):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in ("rest", "runs", "interrupts", "progress"):
+    if len(argv) != 2 or argv[1] not in ("rest", "runs", "interrupts", "progress", "rejections"):
         sys.exit(__doc__)
     rec = Recorder(argv[0])
     version = rec.get_json("/system_stats")["system"]["comfyui_version"]
     print(f"recording ComfyUI {version} at {rec.url}", file=sys.stderr)
     {"rest": record_rest, "runs": record_runs, "interrupts": record_interrupts,
-     "progress": record_progress}[argv[1]](rec)
+     "progress": record_progress, "rejections": record_rejections}[argv[1]](rec)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,12 @@ import re
 import sys
 from pathlib import Path
 
-from .. import cli, diagnosis
+from .. import cli, diagnosis, pipeline
 from ..errors import InputError, ServerUnreachable
 
 EPILOG = """\
 examples:
+  python scripts/diagnose.py --last               the newest run.py run: refused before it ran, or queued
   python scripts/diagnose.py 0ea16f50-9701-4ec5-9a32-8e10779323d4     a prompt id: reads /history, /queue, the log
   python scripts/diagnose.py answer.json          a saved /prompt error body, /history answer or entry,
                                                   WebSocket messages or a run.py --json result
@@ -36,13 +37,19 @@ LOG_TAIL = 400
 
 def build_parser():
     p = cli.parser("diagnose.py", "Explain a failed ComfyUI run: cause, node, evidence, fixes.", EPILOG)
-    p.add_argument("source", nargs="?", default="-", metavar="PROMPT_ID | FILE | -",
+    p.add_argument("source", nargs="?", default=None, metavar="PROMPT_ID | FILE | -",
                    help="a prompt id, a file (JSON or log text), or - for stdin (default)")
+    p.add_argument("--last", action="store_true",
+                   help="the newest run recorded in state/runs/ (also one refused before it was queued)")
     return p
 
 
 def run(args):
-    source = args.source
+    if args.last:
+        if args.source is not None:
+            raise InputError("give either --last or a PROMPT_ID | FILE | -, not both")
+        return diagnose_last(args)
+    source = args.source or "-"
     if source == "-" and sys.stdin.isatty():
         raise InputError("nothing to diagnose: give a prompt id, a file, or pipe the failure into -",
                          hint="python scripts/diagnose.py PROMPT_ID")
@@ -58,9 +65,29 @@ def run(args):
     else:
         raise InputError(f"{source}: no such file, and not a prompt id",
                          hint="give a prompt id (as /prompt or run.py printed it), a file, or - for stdin")
+    return show(args, kind, result, code)
+
+
+def show(args, kind, result, code):
     out = {"input": kind, "input_description": diagnosis.KINDS.get(kind, "input of an unknown shape"), **result}
     cli.emit(args, out, render(out))
     return code
+
+
+def diagnose_last(args):
+    """A refused run from its record; a queued prompt from its server, found by the record."""
+    rec = pipeline.last_record()
+    if rec is None:
+        raise InputError("no run recorded yet in state/runs/ (run.py notes each run there)",
+                         hint="give a prompt id, a file, or pipe the failure into -")
+    if rec.get("status") == "rejected":
+        result = diagnosis.diagnose(diagnosis.gather(rec), url=args.url or rec.get("url"))
+        result["run"] = {k: rec.get(k) for k in ("run_id", "file", "rejected_by", "submitted_at", "url", "values")}
+        return show(args, "run_record", result, 0)
+    args.url = args.url or rec.get("url")
+    result, code = diagnose_live(args, rec["prompt_id"])
+    result["run"] = {k: rec.get(k) for k in ("prompt_id", "file", "submitted_at", "url", "values")}
+    return show(args, "live", result, code)
 
 
 def looks_like_prompt_id(text):

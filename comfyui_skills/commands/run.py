@@ -4,6 +4,7 @@ import argparse
 import os
 
 from .. import cli, nextsteps, pipeline
+from ..errors import InputError
 from ..progress import Progress
 
 EPILOG = """\
@@ -14,6 +15,7 @@ examples:
   python scripts/run.py wf.json --show-slots                                    # what those flags would set
   python scripts/run.py wf.json --sweep 3.cfg=4,6,8 --sweep 3.steps=10,20   # 6 prompts
   python scripts/run.py wf.json --seeds 4 --json
+  python scripts/run.py --again PROMPT_ID --seeds 3     # an earlier run once more, with changes
   python scripts/run.py wf.json --no-wait            # prints the prompt id at once
   python scripts/queue.py wait PROMPT_ID             # ...and collects it later, from any process
   python scripts/run.py wf.json --out /tmp/renders --previews
@@ -33,7 +35,9 @@ when --max-wait ran out; 2 bad input;
 
 def build_parser():
     p = cli.parser("run.py", "Run a workflow on ComfyUI and download its outputs.", EPILOG)
-    p.add_argument("file", help="workflow JSON (API format; an editor workflow is converted first)")
+    p.add_argument("file", nargs="?", help="workflow JSON (API format; an editor workflow is converted first)")
+    p.add_argument("--again", metavar="PROMPT_ID",
+                   help="instead of a file: the workflow an earlier run queued (or was refused), as it was")
     p.add_argument("--set", action="append", default=[], metavar="NODE.INPUT=VALUE",
                    help="change an input; NODE is an id or a title (repeatable)")
     p.add_argument("--sweep", action="append", default=[], metavar="NODE.INPUT=a,b,c",
@@ -91,14 +95,18 @@ def slot_values(args):
 def run(args):
     if args.show_slots:
         return show_slots(args)
+    if (args.file is None) == (args.again is None):
+        raise InputError("give a workflow file or --again PROMPT_ID (one of the two)",
+                         hint="see python scripts/run.py --help")
     reporter = Progress(enabled=not args.quiet and not args.no_wait)
-    result = pipeline.run_file(
-        args.file, url=args.url, project=args.project, timeout=args.timeout,
+    kw = dict(
+        url=args.url, project=args.project, timeout=args.timeout,
         api_key=args.api_key or os.environ.get("COMFYUI_API_KEY") or None,
         sets=args.set, sweeps=args.sweep, seeds=args.seeds, out=args.out, previews=args.previews,
         check=not args.no_validate, wait=not args.no_wait, max_wait=args.max_wait, websocket=not args.poll,
         online_only=args.online_only, slot_values=slot_values(args), allow_api=args.allow_api,
         extra_data=partner_key(args.allow_api), reporter=reporter)
+    result = pipeline.again(args.again, **kw) if args.again else pipeline.run_file(args.file, **kw)
     return show(args, result)
 
 

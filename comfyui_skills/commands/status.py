@@ -16,7 +16,7 @@ answered with an error, 5 it took the request but gave no answer within --timeou
 
 
 def build_parser():
-    return cli.parser("status.py", "Probe a ComfyUI server: versions, OS, devices and VRAM, queue.", EPILOG)
+    return cli.parser("status.py", "Probe a ComfyUI server: versions, OS, devices (GPU or CPU only) and their memory, queue.", EPILOG)
 
 
 def run(args):
@@ -33,8 +33,11 @@ def _text(info):
         return f"offline: {info['error']} ({info['hint']})"
     lines = [f"online: ComfyUI {info['comfyui_version']} at {info['url']} "
              f"(Python {info['python_version']}, PyTorch {info['pytorch_version']}, {info['os']})"]
+    if not info["gpu"]:
+        lines.append(f"mode: CPU only, no GPU. {info['mode_note']}")
     for d in info["devices"]:
-        lines.append(f"device: {d['name']} ({d['type']}) VRAM {d['vram_free_human']} free of {d['vram_total_human']}")
+        lines.append(f"device: {d['name']} ({d['type']}), {d['memory']} {d['memory_free_human']} free "
+                     f"of {d['memory_total_human']}")
     q = info.get("queue")
     if q is not None:
         lines.append(f"queue: {q['running']} running, {q['pending']} pending")
