@@ -56,7 +56,8 @@ def sniff(head):
         return "FLAC"
     if head.startswith(b"OggS"):
         return "Ogg"
-    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
+                                   and head[1] < 0xFE):  # FF FE is a UTF-16 text's byte-order mark
         return "MP3"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "WebM/Matroska"
@@ -386,12 +387,12 @@ def parse_mp4(r, found):
     moov = child(r, 0, r.size, b"moov")
     if moov is None:
         return
-    udta = child(r, *moov, b"udta")
-    if udta is None:
-        return
-    for btype, s, e in boxes(r, *udta):
-        if btype == b"meta":
-            mp4_meta(r, found, s + 4, e)  # meta is a full box: version and flags first
+    for btype, s, e in boxes(r, *moov):  # ffmpeg writes moov/udta/meta; Apple's tools moov/meta
+        metas = [(s, e)] if btype == b"meta" else \
+            [(ms, me) for t, ms, me in boxes(r, s, e) if t == b"meta"] if btype == b"udta" else []
+        for ms, me in metas:
+            # ISO's meta is a full box (version and flags first); QuickTime's starts with its hdlr
+            mp4_meta(r, found, ms if r.at(ms + 4, 4, "the meta box") == b"hdlr" else ms + 4, me)
 
 
 def mp4_meta(r, found, start, end):

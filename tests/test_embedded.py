@@ -111,14 +111,15 @@ def box(btype, payload):
     return struct.pack(">I", 8 + len(payload)) + btype + payload
 
 
-def mp4(**items):
+def mp4(quicktime=False, **items):
     keys = b"\0\0\0\0" + struct.pack(">I", len(items)) + b"".join(
         struct.pack(">I", 8 + len(k)) + b"mdta" + k.encode() for k in items)
     ilst = b"".join(box(struct.pack(">I", i + 1), box(b"data", b"\0\0\0\1\0\0\0\0" + v.encode()))
                     for i, v in enumerate(items.values()))
-    meta = box(b"meta", b"\0\0\0\0" + box(b"hdlr", b"\0" * 8 + b"mdta" + b"\0" * 13) + box(b"keys", keys)
-               + box(b"ilst", ilst))
-    return box(b"ftyp", b"isom\0\0\2\0isom") + box(b"moov", box(b"udta", meta)) + box(b"mdat", b"\0" * 16)
+    meta = box(b"meta", (b"" if quicktime else b"\0\0\0\0") + box(b"hdlr", b"\0" * 8 + b"mdta" + b"\0" * 13)
+               + box(b"keys", keys) + box(b"ilst", ilst))
+    return (box(b"ftyp", b"isom\0\0\2\0isom") + box(b"moov", meta if quicktime else box(b"udta", meta))
+            + box(b"mdat", b"\0" * 16))
 
 
 def ebml(eid, payload):
@@ -199,6 +200,11 @@ def test_a_truncated_file_is_one_clear_line(tmp_path, ext):
 def test_a_bad_workflow_beside_a_good_prompt_falls_back_and_says_why(tmp_path):
     loaded = workflow.read(write(tmp_path, "png", png(text("workflow", "{oops"), text("prompt", json.dumps(PROMPT)))))
     assert loaded.workflow == PROMPT and "is not JSON" in loaded.source
+
+
+def test_quicktime_style_moov_meta_is_read_too(tmp_path):
+    data = mp4(quicktime=True, workflow=json.dumps(WORKFLOW))
+    assert workflow.read(write(tmp_path, "mov", data)).workflow == WORKFLOW
 
 
 def test_png_compressed_itxt_and_ztxt_are_read(tmp_path):
