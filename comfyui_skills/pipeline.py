@@ -78,9 +78,12 @@ class RunResult:
 
 # -- run ----------------------------------------------------------------------------------------
 def run_file(path, **kw):
-    """`run()` on a workflow file; local input files are looked up next to it too."""
-    fmt, wf = wfmod.load(path)
-    return run(wf, name=str(path), base_dir=Path(path).resolve().parent, fmt=fmt, **kw)
+    """`run()` on a workflow file (JSON, or an image/audio/video ComfyUI saved with one in it);
+    local input files are looked up next to it too."""
+    loaded = wfmod.read(path)
+    if loaded.source:
+        (kw.get("reporter") or Reporter()).note(f"read {loaded.source}")
+    return run(loaded.workflow, name=str(path), base_dir=Path(path).resolve().parent, fmt=loaded.format, **kw)
 
 
 def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project=None, api_key=None,

@@ -1,5 +1,12 @@
-"""Workflow files: read them, and tell the API format from the editor (UI) format."""
+"""Workflow files: read them, and tell the API format from the editor (UI) format.
 
+A workflow file is a .json file, or any image, audio or video file ComfyUI saved with the
+workflow embedded (PNG, WebP, FLAC, Ogg/Opus, MP3, MP4/MOV, WebM/MKV: see embedded.py).
+"""
+
+from collections import namedtuple
+
+from . import embedded
 from .errors import InputError
 from .files import read_json
 
@@ -34,8 +41,70 @@ def unwrap(obj):
     return obj
 
 
+EDITOR_WORKFLOW = "editor workflow"
+API_PROMPT = "API prompt"
+
+# source: None for a JSON file, else what was read from where, e.g.
+# "the editor workflow embedded in out.png (tEXt chunk 'workflow')"; embedded: EDITOR_WORKFLOW,
+# API_PROMPT or None; also: the prompt carried beside an editor workflow (or None).
+Loaded = namedtuple("Loaded", "format workflow source embedded also")
+
+
 def load(path):
     """(format, workflow) from a file; InputError when it is not a workflow at all."""
+    loaded = read(path)
+    return loaded.format, loaded.workflow
+
+
+def read(path):
+    """Loaded from a .json file or a media file with a workflow embedded; InputError otherwise."""
+    kind = media_kind(path)
+    if kind is not None:
+        return read_media(path, kind)
+    fmt, obj = parse_json_file(path)
+    return Loaded(fmt, obj, None, None, None)
+
+
+def media_kind(path):
+    if not embedded.is_file(path):
+        return None
+    try:
+        return embedded.sniff(embedded.head_of(path))
+    except OSError:
+        return None  # read_json words the failure
+
+
+def read_media(path, kind):
+    """The editor workflow if the file has one (it is what the frontend opens), else the prompt."""
+    found = embedded.read(path, kind)
+    values, problems = embedded.parsed(found)
+    article = embedded.article_for(kind)
+    for key, label in (("workflow", EDITOR_WORKFLOW), ("prompt", API_PROMPT)):
+        obj = values.get(key)
+        fmt = detect_format(obj)
+        if fmt is None:
+            if obj is not None:
+                problems.append(f"its {key!r} is not a workflow: {describe(obj)}")
+            continue
+        if key == "workflow" and fmt == API:
+            label = API_PROMPT
+        where = (found.values.get(key) or found.values["comment"])[1]
+        source = f"the {label} embedded in {path} ({where})"
+        if problems:
+            source += f"; {'; '.join(problems)}"
+        other = values.get("prompt") if key == "workflow" and is_api(values.get("prompt")) else None
+        return Loaded(fmt, unwrap(obj) if fmt == API else obj, source,
+                      EDITOR_WORKFLOW if fmt == UI else API_PROMPT, other)
+    if problems:
+        raise InputError(f"{path}: {article} {kind} whose ComfyUI metadata cannot be read: {problems[0]}",
+                         kind="not_a_workflow")
+    raise InputError(f"{path}: {article} {kind} with no ComfyUI workflow or prompt in it ({found.looked_for})",
+                     hint="ComfyUI embeds them when it saves; files saved with --disable-metadata, "
+                          "edited by other programs, or shared through sites that strip metadata have none",
+                     kind="no_workflow")
+
+
+def parse_json_file(path):
     obj = read_json(path, what="workflow")
     fmt = detect_format(obj)
     if fmt is None:

@@ -13,6 +13,7 @@ examples:
   python scripts/convert.py templates/*.json --out-dir api/ --object-info object_info.json
   python scripts/convert.py prompt.api.json --to ui > prompt.ui.json
   python scripts/convert.py odd.json --keep-unknown     # copy nodes ComfyUI lacks through as they are
+  python scripts/convert.py ComfyUI_00001_.png > wf.api.json   # the workflow a saved file carries
 
 The input format (API or editor) is detected. Without --to, an editor workflow becomes API format
 and an API workflow becomes an editor workflow. The API output equals the official frontend's
@@ -23,7 +24,9 @@ Node schema: --object-info (a raw /object_info dump), --inventory (a snapshot), 
 state/inventory.json, else the core-node inventory bundled with the pack.
 
 One file without --out-dir prints to stdout; with --out-dir each result is written as
-DIR/<same file name> (an existing file there is replaced only with --force).
+DIR/<same file name> (an existing file there is replaced only with --force); a workflow read out
+of an image, audio or video file (PNG, WebP, FLAC, Ogg/Opus, MP3, MP4/MOV, WebM/MKV: its editor
+workflow, else its API prompt; a note on stderr says which) is written as DIR/<stem>.<api|ui>.json.
 
 exit codes: 0 converted, 2 a file is unreadable, not a workflow, or broken (the message names
 the node), 1 some files failed while others converted.
@@ -33,7 +36,7 @@ the node), 1 some files failed while others converted.
 def build_parser():
     p = cli.parser("convert.py", "Convert ComfyUI workflows between editor (UI) and API format.",
                    EPILOG, server=False)
-    p.add_argument("files", nargs="+", metavar="FILE", help="workflow files (API or editor format); - for stdin")
+    p.add_argument("files", nargs="+", metavar="FILE", help="workflow files (API or editor format, or images/audio/video ComfyUI saved); - for stdin")
     add_inventory_options(p, "read node schemas from")
     p.add_argument("--to", choices=["api", "ui"], help="target format (default: the other one)")
     p.add_argument("--out-dir", metavar="DIR", help="write DIR/<file name> for each input")
@@ -78,7 +81,10 @@ def run(args):
 
 
 def convert_one(args, name, schema):
-    fmt, obj = workflow.load(name)
+    loaded = workflow.read(name)
+    fmt, obj = loaded.format, loaded.workflow
+    if loaded.source:
+        cli.note(f"read {loaded.source}")
     try:
         target, out = convert(obj, fmt, args.to, schema, args.keep_unknown)
     except InputError as exc:
@@ -88,10 +94,13 @@ def convert_one(args, name, schema):
     if not args.out_dir:
         print(text, end="")
         return
-    dest = files.safe_join(args.out_dir, "", Path(name).name if name != "-" else f"stdin.{target}.json")
+    stem = f"stdin.{target}.json" if name == "-" else Path(name).name if loaded.source is None \
+        else f"{Path(name).stem}.{target}.json"  # never a JSON text under an image's name
+    dest = files.safe_join(args.out_dir, "", stem)
     try:
         files.atomic_write(dest, text, overwrite=args.force)
     except FileExistsError:
         raise InputError(f"{dest} exists already", hint="use --force to replace it, or another --out-dir") from None
     if args.json:
-        print(json.dumps({"file": name, "from": fmt, "to": target, "written": str(dest)}), flush=True)
+        print(json.dumps({"file": name, "from": fmt, "to": target, "written": str(dest),
+                          **({"source": loaded.source} if loaded.source else {})}), flush=True)

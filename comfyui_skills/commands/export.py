@@ -52,7 +52,10 @@ def run(args):
     if not args.project:
         raise InputError("no project given", hint="pass --project NAME (or set COMFYUI_PROJECT)")
     inv = chosen_inventory(args)
-    _, obj = workflow.load(args.file)
+    loaded = workflow.read(args.file)
+    if loaded.source:
+        cli.note(f"read {loaded.source}")
+    obj = loaded.workflow
     name = args.name or (None if args.file == "-" else args.file)
     receipt = export.export_workflow(obj, args.project, name, args.format, args.force, inv,
                                      allow_invalid=args.allow_invalid, keep_unknown=args.keep_unknown)

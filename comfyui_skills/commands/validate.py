@@ -1,6 +1,6 @@
 """validate.py: would ComfyUI accept these workflows? Checked offline against the inventory."""
 
-from .. import cli, inventory, workflow
+from .. import cli, conversion, inventory, workflow
 from ..errors import InputError
 from ..schema import partner_nodes
 from ..validation import validate_against
@@ -11,6 +11,7 @@ examples:
   python scripts/validate.py projects/demo/workflows/*.json --json
   python scripts/validate.py wf.json --object-info object_info.json   # a raw GET /object_info dump
   python scripts/validate.py wf.json --inventory state/inventory.json
+  python scripts/validate.py ComfyUI_00001_.png   # the workflow a saved image, audio or video carries
 
 The inventory is, first found: --object-info, --inventory, state/inventory.json (take it with
 `python scripts/inventory.py`), else the core-node inventory bundled with the pack (which knows
@@ -24,7 +25,8 @@ verdicts (what ComfyUI's POST /prompt would answer):
 --json prints one line per file:
   {"file", "verdict", "errors": [{"node_id", "class_type", "type", "input_name", "message", "hint"}],
    "warnings": [...same shape...]}
-A file that cannot be read gets "verdict": null and an "error".
+A file that cannot be read gets "verdict": null and an "error". A workflow read out of an image,
+audio or video file adds "source": what was read, from where.
 
 exit codes: 0 every file ok, 1 some file partial or rejected, 2 a file unreadable or not an
 API-format workflow (UI-format files: convert them first with scripts/convert.py), or bad usage.
@@ -34,7 +36,8 @@ API-format workflow (UI-format files: convert them first with scripts/convert.py
 def build_parser():
     p = cli.parser("validate.py", "Check API-format workflows the way ComfyUI would, and say how to fix them.",
                    EPILOG, server=False)
-    p.add_argument("files", nargs="+", metavar="FILE", help="API-format workflow JSON files")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="API-format workflow JSON files, or images/audio/video ComfyUI saved (the workflow in them)")
     add_inventory_options(p, "validate against")
     return p
 
@@ -65,25 +68,40 @@ def run(args):
 def check_file(path, inv):
     """The JSON-line report for one file; unreadable files get verdict None and an error."""
     try:
-        wf = load_api(path)
+        wf, source = load_api(path, inv)
     except InputError as exc:
         err = {"node_id": None, "class_type": None, "type": exc.details.get("kind", "unreadable_file"),
                "input_name": None, "message": exc.message, "hint": exc.hint}
         return {"file": str(path), "verdict": None, "error": exc.message, "errors": [err], "warnings": []}
+    if source:
+        cli.note(f"read {source}")
     result = validate_against(wf, inv)
     paid = partner_nodes(wf, inv.object_info)
     if paid:  # accepted like any node, but each run spends the user's Comfy credits
         result["spends_credits"] = paid
-    return {"file": str(path), **result}
+    return {"file": str(path), **({"source": source} if source else {}), **result}
 
 
-def load_api(path):
-    """The API-format workflow in a file; InputError for anything else (UI format included)."""
-    fmt, obj = workflow.load(path)
-    if fmt == workflow.UI:
+def load_api(path, inv):
+    """(API-format workflow, where it came from or None) in a file; InputError for anything else.
+
+    A UI-format .json file is refused (convert it first); an editor workflow embedded in an image
+    or video is converted, as the frontend would before queueing it, else the prompt beside it is used."""
+    loaded = workflow.read(path)
+    if loaded.format != workflow.UI:
+        return loaded.workflow, loaded.source
+    if loaded.embedded is None:
         raise InputError(f"{path}: this is a UI-format (editor) workflow, not the API format ComfyUI runs",
                          hint=f"convert it first: python scripts/convert.py {path}", kind="ui_format")
-    return obj
+    try:
+        return conversion.ui_to_api(loaded.workflow, conversion.as_schema(inv.object_info)), \
+            f"{loaded.source}, converted to API format"
+    except InputError as exc:
+        if loaded.also is None:
+            exc.message = f"{path}: its embedded editor workflow does not convert: {exc.message}"
+            raise
+        return loaded.also, (f"the API prompt embedded in {path}: its editor workflow does not convert "
+                             f"({exc.message})")
 
 
 def _text(report):
