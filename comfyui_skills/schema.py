@@ -172,7 +172,8 @@ def partner_nodes(workflow, object_info):
     """
     found = {}
     for nid, node in workflow.items():
-        info = object_info.get(node.get("class_type")) if isinstance(node, dict) else None
+        cls = node.get("class_type") if isinstance(node, dict) else None
+        info = object_info.get(cls) if isinstance(cls, str) else None  # a malformed node is validation's to name
         if isinstance(info, dict) and (info.get("api_node") is True or
                                        str(info.get("python_module", "")).startswith("comfy_api_nodes")):
             found[str(nid)] = node["class_type"]
