@@ -49,7 +49,7 @@ CONFIDENCE_NAME = 0.55
 CONFIDENCE_NAME_WEAK = 0.4  # short or generic tokens
 
 KINDS = ("checkpoint", "diffusion_model", "text_encoder", "vae", "lora", "controlnet",
-         "upscale_model", "clip_vision", "unknown")
+         "upscale_model", "clip_vision", "embedding", "unknown")
 
 FOLDER_KINDS = {
     "checkpoints": "checkpoint", "diffusion_models": "diffusion_model", "unet": "diffusion_model",
