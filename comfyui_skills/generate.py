@@ -134,6 +134,8 @@ def family_of(name, folder):
     if known and known.families:
         return known.families[0]
     identity = families.identify_name(name, folder)
+    if identity and identity.family == "flux1" and identity.variant == "kontext":
+        return "flux1-kontext"  # an edit model apart, as the pack's model data counts it
     return identity.family if identity else None
 
 
