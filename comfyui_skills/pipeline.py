@@ -21,7 +21,7 @@ from typing import Optional
 from . import config, conversion, export, files, inventory, nextsteps, outputs, overrides, runs, schema, validation
 from . import workflow as wfmod
 from .api import ComfyUI
-from .errors import CheckFailed, ComfyError, InputError, ServerUnreachable
+from .errors import CheckFailed, ComfyError, InputError, ServerUnreachable, TransportError
 from .progress import Reporter
 from .schema import NodeSpec
 
@@ -108,8 +108,9 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
         if answered:  # it is there but slow or broken: the user's job must not turn into an export
             raise answered[0]["exception"]
         return offline(workflow, fmt, name, project, probes, sets, bool(sweeps or seeds), online_only, reporter)
-    least_busy = min(up, key=lambda p: p["load"])["object_info"]
-    api = to_api(fmt, workflow, least_busy, name, reporter)
+    quietest = min(up, key=lambda p: p["load"])
+    least_busy = quietest["object_info"]
+    api = to_api(fmt, workflow, least_busy, name, reporter, lambda: served_frontend(quietest["client"]))
     api, _ = overrides.apply_sets(api, least_busy, sets)
     chosen = runs.pick(up, api)
     client, info = chosen["client"], chosen["object_info"]
@@ -142,11 +143,22 @@ def classes_of(fmt, wf):
             if isinstance(n, dict) and isinstance(n.get("type"), str)}
 
 
-def to_api(fmt, wf, object_info, name, reporter):
+def to_api(fmt, wf, object_info, name, reporter, frontend_version=lambda: None):
+    """`frontend_version()` names the frontend whose export rules to follow (asked only for an
+    editor workflow); None follows the newest."""
     if fmt == wfmod.API:
         return wf
     reporter.note(f"note: {name} is an editor workflow; converted to API format first")
-    return conversion.ui_to_api(wf, object_info)
+    return conversion.ui_to_api(wf, object_info, frontend_version=frontend_version())
+
+
+def served_frontend(client):
+    """The frontend the server pins; frontends' exports differ in `_meta` and extension widgets
+    only, so a server that does not say (None) gets the newest's."""
+    try:
+        return conversion.frontend_served_by(client.system_stats())
+    except TransportError:
+        return None
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -410,7 +422,8 @@ def offline(wf, fmt, name, project, probes, sets, multi, online_only, reporter):
     if online_only:
         raise ServerUnreachable(reason, hint="start ComfyUI, or drop --online-only to export the workflow offline")
     inv = inventory.load()
-    api = to_api(fmt, wf, inv.object_info, name, reporter)
+    api = to_api(fmt, wf, inv.object_info, name, reporter,
+                 lambda: conversion.frontend_served_by(inv.record.get("system_stats")))
     api, _ = overrides.apply_sets(api, inv.object_info, sets)
     receipt = export.export_workflow(api, project, Path(name).name, fmt="api", inventory=inv)
     path = receipt["files"]["api"]
