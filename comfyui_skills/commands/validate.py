@@ -1,6 +1,6 @@
 """validate.py: would ComfyUI accept these workflows? Checked offline against the inventory."""
 
-from .. import cli, inventory, workflow
+from .. import cli, conversion, inventory, workflow
 from ..errors import InputError
 from ..validation import validate_against
 
@@ -15,6 +15,10 @@ The inventory is, first found: --object-info, --inventory, state/inventory.json 
 `python scripts/inventory.py`), else the core-node inventory bundled with the pack (which knows
 no models or input files: those checks become warnings).
 
+An editor (UI-format) workflow is converted to API format first, as run.py does (following the
+frontend the inventory's server pins, else the newest), and the result is validated; stderr
+says so. Its node ids are then the API ones (`outer:inner` inside subgraphs).
+
 verdicts (what ComfyUI's POST /prompt would answer):
   ok        accepted whole
   partial   accepted, but some output nodes are dropped for errors
@@ -25,15 +29,15 @@ verdicts (what ComfyUI's POST /prompt would answer):
    "warnings": [...same shape...]}
 A file that cannot be read gets "verdict": null and an "error".
 
-exit codes: 0 every file ok, 1 some file partial or rejected, 2 a file unreadable or not an
-API-format workflow (UI-format files: convert them first with scripts/convert.py), or bad usage.
+exit codes: 0 every file ok, 1 some file partial or rejected, 2 a file unreadable, not a
+workflow or an editor workflow too broken to convert, or bad usage.
 """
 
 
 def build_parser():
     p = cli.parser("validate.py", "Check API-format workflows the way ComfyUI would, and say how to fix them.",
                    EPILOG, server=False)
-    p.add_argument("files", nargs="+", metavar="FILE", help="API-format workflow JSON files")
+    p.add_argument("files", nargs="+", metavar="FILE", help="workflow JSON files (API or editor format)")
     add_inventory_options(p, "validate against")
     return p
 
@@ -64,7 +68,7 @@ def run(args):
 def check_file(path, inv):
     """The JSON-line report for one file; unreadable files get verdict None and an error."""
     try:
-        wf = load_api(path)
+        wf = load_api(path, inv)
     except InputError as exc:
         err = {"node_id": None, "class_type": None, "type": exc.details.get("kind", "unreadable_file"),
                "input_name": None, "message": exc.message, "hint": exc.hint}
@@ -73,13 +77,20 @@ def check_file(path, inv):
     return {"file": str(path), **result}
 
 
-def load_api(path):
-    """The API-format workflow in a file; InputError for anything else (UI format included)."""
+def load_api(path, inv):
+    """The API-format workflow in a file, an editor workflow converted as run.py would; InputError
+    for anything else."""
     fmt, obj = workflow.load(path)
-    if fmt == workflow.UI:
-        raise InputError(f"{path}: this is a UI-format (editor) workflow, not the API format ComfyUI runs",
-                         hint=f"convert it first: python scripts/convert.py {path}", kind="ui_format")
-    return obj
+    if fmt != workflow.UI:
+        return obj
+    cli.note(f"note: {path} is an editor workflow; validating its API-format conversion")
+    try:
+        # unknown node types come through, so the check names them the way the server would
+        return conversion.ui_to_api(obj, inv.object_info, keep_unknown=True,
+                                    frontend_version=conversion.frontend_served_by(inv.record.get("system_stats")))
+    except InputError as exc:
+        exc.message = f"{path}: cannot convert this editor workflow: {exc.message}"
+        raise
 
 
 def _text(report):
