@@ -179,7 +179,7 @@ def rank(fits, task, memory_bytes=None):
 
 def plan(request, index, load_template, object_info, models_by_folder, *, task=None, template=None,
          image=None, negative=None, seed=None, size=None, steps=None, count=None, model=None,
-         allow_api=False, memory_bytes=None):
+         allow_api=False, memory_bytes=None, frontend_version=None):
     """The workflow to queue for `request` (see the module's docstring). Nothing is sent."""
     has_image = image is not None
     task = check_task(task) if task else infer_task(request, has_image)
@@ -211,7 +211,8 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
         try:
             found = plan(request, index, load_template, object_info, models_by_folder, task=FALLBACK[task],
                          image=image, negative=negative, seed=seed, size=size, steps=steps, count=count,
-                         model=model, allow_api=allow_api, memory_bytes=memory_bytes)
+                         model=model, allow_api=allow_api, memory_bytes=memory_bytes,
+                         frontend_version=frontend_version)
         except CheckFailed:
             raise _nothing_runnable(best, task) from None
         found.why.insert(0, f"no {task} template runs here (the best, {best.template.name}, lacks files); "
@@ -223,7 +224,7 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
         raise CheckFailed(f"template {best.template.name} uses partner (API) nodes, which spend credits",
                           hint="add --allow-api to run it (the Comfy account key comes from COMFY_API_KEY)")
     return _build(best, task, request, image, negative, seed, size, steps, count, object_info,
-                  considered=len(fits), why=_why(best, ranked, task, memory_bytes))
+                  considered=len(fits), why=_why(best, ranked, task, memory_bytes), frontend_version=frontend_version)
 
 
 def _force_model(f, model, models_by_folder):
@@ -248,8 +249,9 @@ def _why(best, ranked, task, memory_bytes):
     return why
 
 
-def _build(f, task, request, image, negative, seed, size, steps, count, object_info, considered, why):
-    api = conversion.ui_to_api(f.workflow, object_info)
+def _build(f, task, request, image, negative, seed, size, steps, count, object_info, considered, why,
+           frontend_version=None):
+    api = conversion.ui_to_api(f.workflow, object_info, frontend_version=frontend_version)
     used = []
     for need in f.needs.models:
         name, fam = need.use or need.name, family_of(need.name, need.directory)
@@ -308,6 +310,7 @@ class Catalog:
     models_by_folder: dict
     memory_bytes: object = None
     source: str = ""
+    frontend: str = None        # the frontend whose export rules conversion follows (None: newest)
 
 
 def catalog_from_server(client, state_dir):
@@ -324,7 +327,8 @@ def catalog_from_server(client, state_dir):
             listing[folder] = []
     stats = client.system_stats()
     return Catalog(index, snap.template if snap else (lambda name: templates.fetch_template(client, name)),
-                   object_info, listing, _memory(stats), source=client.url)
+                   object_info, listing, _memory(stats), source=client.url,
+                   frontend=conversion.frontend_served_by(stats))
 
 
 def catalog_from_snapshot(state_dir):
@@ -335,7 +339,7 @@ def catalog_from_snapshot(state_dir):
     inv = inventory.load()
     stats = inv.record.get("system_stats") or {}
     return Catalog(snap.index, snap.template, inv.object_info, dict(inv.models or {}), _memory(stats),
-                   source=f"the snapshot in {state_dir}")
+                   source=f"the snapshot in {state_dir}", frontend=conversion.frontend_served_by(stats))
 
 
 def _snapshot_of(url, state_dir):

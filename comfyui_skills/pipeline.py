@@ -23,7 +23,7 @@ from typing import Optional
 from . import config, conversion, export, files, inventory, nextsteps, outputs, overrides, runs, schema, validation
 from . import workflow as wfmod
 from .api import ComfyUI
-from .errors import CheckFailed, ComfyError, InputError, ServerUnreachable
+from .errors import CheckFailed, ComfyError, InputError, ServerUnreachable, TransportError
 from .progress import Reporter
 from .schema import NodeSpec
 
@@ -117,8 +117,10 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
             raise answered[0]["exception"]
         return offline(workflow, fmt, name, project, probes, sets, slot_values, bool(sweeps or seeds), online_only,
                        reporter)
-    least_busy = min(up, key=lambda p: p["load"])["object_info"]
-    api = fill(to_api(fmt, workflow, least_busy, name, reporter), least_busy, sets, slot_values, reporter)
+    quietest = min(up, key=lambda p: p["load"])
+    least_busy = quietest["object_info"]
+    api = fill(to_api(fmt, workflow, least_busy, name, reporter, lambda: served_frontend(quietest["client"])),
+               least_busy, sets, slot_values, reporter)
     chosen = runs.pick(up, api)
     client, info = chosen["client"], chosen["object_info"]
     refuse_unasked_spending(api, info, name, allow_api)
@@ -205,11 +207,22 @@ def classes_of(fmt, wf):
             if isinstance(n, dict) and isinstance(n.get("type"), str)}
 
 
-def to_api(fmt, wf, object_info, name, reporter):
+def to_api(fmt, wf, object_info, name, reporter, frontend_version=lambda: None):
+    """`frontend_version()` names the frontend whose export rules to follow (asked only for an
+    editor workflow); None follows the newest."""
     if fmt == wfmod.API:
         return wf
     reporter.note(f"note: {name} is an editor workflow; converted to API format first")
-    return conversion.ui_to_api(wf, object_info)
+    return conversion.ui_to_api(wf, object_info, frontend_version=frontend_version())
+
+
+def served_frontend(client):
+    """The frontend the server pins; frontends' exports differ in `_meta` and extension widgets
+    only, so a server that does not say (None) gets the newest's."""
+    try:
+        return conversion.frontend_served_by(client.system_stats())
+    except TransportError:
+        return None
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -521,7 +534,9 @@ def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_onl
     if online_only:
         raise ServerUnreachable(reason, hint="start ComfyUI, or drop --online-only to export the workflow offline")
     inv = inventory.load()
-    api = fill(to_api(fmt, wf, inv.object_info, name, reporter), inv.object_info, sets, slot_values, reporter)
+    api = fill(to_api(fmt, wf, inv.object_info, name, reporter,
+                      lambda: conversion.frontend_served_by(inv.record.get("system_stats"))),
+               inv.object_info, sets, slot_values, reporter)
     receipt = export.export_workflow(api, project, Path(name).name, fmt="api", inventory=inv)
     path = receipt["files"]["api"]
     result = {"status": "offline", "reason": reason, "path": path,

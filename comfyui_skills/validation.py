@@ -6,7 +6,8 @@ The server's rules, as observed on 0.3.64:
 - an output whose graph has a problem is dropped, the others still run (`partial`);
   with no output left the prompt is refused;
 - a value is coerced to INT/FLOAT/STRING/BOOLEAN first (so "12" is a fine INT, 7.9 becomes 7),
-  then held to min/max, and a classic dropdown to its list (V3 "COMBO" lists are not checked);
+  then held to min/max, and a classic dropdown to its list (V3 "COMBO" lists are not checked:
+  a value outside one is a warning, unless the server is one known to check them, see COMBO_CHECKED);
 - a link must be [node_id, slot] to an existing node and slot whose type overlaps the input's
   (comma unions, "*" matches anything);
 - a handful of core nodes check their own inputs instead (input files exist, aspect ratios...).
@@ -31,10 +32,20 @@ DEPTH_BLAMED = 981
 
 MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft", ".pt2", ".onnx")
 
+# The first ComfyUI version known to hold a V3 "COMBO" value to its `options` (each item of a
+# multiselect, none of a `remote_combo`), as list-style dropdowns always were: read in
+# Comfy-Org/ComfyUI execution.py validate_inputs at commit 04e2a914334246661a77665aa14068a0670e3321,
+# a 0.38-era tree (comfyui_version.py, stored at 20ca544ee043, says 0.38.1). 0.3.64 does not
+# check them (recorded); versions in between are not known, so they get the warning too.
+COMBO_CHECKED = (0, 38, 1)
 
-def validate(workflow, object_info, *, models=None, input_files=None, local_files_known=True):
+
+def validate(workflow, object_info, *, models=None, input_files=None, local_files_known=True,
+             server_version=None):
     """{"verdict": "ok"|"partial"|"rejected", "errors": [...], "warnings": [...]}.
 
+    `server_version` (ComfyUI's, as /system_stats gives it; None: unknown, taken as 0.3.64)
+    decides the checks whose rules changed between server versions.
     `object_info` is a raw `/object_info` dict (or a schema.Schema); `models` ({folder: [files]})
     and `input_files` (names under ComfyUI's input folder) sharpen hints and file checks.
     With local_files_known=False (a bundled inventory, whose model and file lists are empty)
@@ -42,7 +53,7 @@ def validate(workflow, object_info, *, models=None, input_files=None, local_file
     """
     schema = object_info if isinstance(object_info, Schema) else _schema_for(object_info)
     with _stack_room():
-        return _Check(workflow, schema, models, input_files, local_files_known).run()
+        return _Check(workflow, schema, models, input_files, local_files_known, server_version).run()
 
 
 def validate_against(workflow, inv):
@@ -52,7 +63,7 @@ def validate_against(workflow, inv):
     file the workflow names but the lists lack is a warning, not an error.
     """
     return validate(workflow, inv.object_info, models=inv.models, input_files=inv.input_files,
-                    local_files_known=not inv.bundled)
+                    local_files_known=not inv.bundled, server_version=inv.comfyui_version)
 
 
 _SCHEMAS = {}
@@ -96,8 +107,9 @@ class _TooDeep(Exception):
 
 
 class _Check:
-    def __init__(self, workflow, schema, models, input_files, local_files_known):
+    def __init__(self, workflow, schema, models, input_files, local_files_known, server_version=None):
         self.wf = workflow if isinstance(workflow, dict) else {}
+        self.checks_combo = _version(server_version) >= COMBO_CHECKED
         self.local_files_known = local_files_known
         self.schema = schema
         self.models = models
@@ -325,6 +337,24 @@ class _Check:
             # a loader's list may keep fixed entries (VAELoader's "pixel_space") next to its files
             unknowable = not inp.options or _looks_like_model(value)
             return self.unless_unknowable(self.not_in_list(nid, spec, inp, value), unknowable)
+        if inp.raw_type == "COMBO" and not inp.extra.get("remote_combo"):
+            return self.check_v3_combo(nid, spec, inp, value)
+        return None
+
+    def check_v3_combo(self, nid, spec, inp, value):
+        options = inp.extra.get("options")
+        if not isinstance(options, list):
+            return None
+        picked = value if inp.extra.get("multiselect") and isinstance(value, list) else [value]
+        outside = [v for v in picked if v not in options]
+        if not outside:
+            return None
+        err = self.not_in_list(nid, spec, inp, outside[0])
+        if self.checks_combo:
+            return err
+        self.warnings.append(dict(err, type="unchecked_value_not_in_list", message=(
+            f"{err['message']}; this server does not check this kind of list (a V3 COMBO) before running, "
+            "so the node itself decides at run time: it may fail there, or fall back to another choice")))
         return None
 
     def unless_unknowable(self, err, unknowable):
@@ -401,6 +431,15 @@ class _Check:
         path = " -> ".join(cycle)
         return problem("dependency_cycle", f"nodes {path} form a cycle: each waits for the other",
                        hint="break the loop: a node cannot depend on its own output")
+
+
+def _version(text):
+    """(major, minor, patch) of a ComfyUI version; unknown or unreadable counts as 0.3.64."""
+    parts = str(text or "").lstrip("v").split(".")
+    try:
+        return tuple(int(p) for p in (parts + ["0", "0"])[:3])
+    except ValueError:
+        return (0, 3, 64)
 
 
 def _looks_like_model(value):

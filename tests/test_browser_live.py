@@ -184,12 +184,13 @@ def recorded_pairs():
 
 @pytest.fixture(scope="module")
 def converted_pairs(tmp_path_factory):
-    """convert.py --to api over every recorded workflow in one call: (out dir, stderr)."""
+    """convert.py --to api over every recorded workflow in one call, following the frontend that
+    recorded them (every pair says "frontend 1.27.10 ..."): (out dir, stderr)."""
     src, out = tmp_path_factory.mktemp("pairs-in"), tmp_path_factory.mktemp("pairs-out")
     for path in PAIRS.glob("*.json"):
         (src / path.name).write_text(json.dumps(load(path)["workflow"]))
     r = script("convert", *sorted(src.iterdir()), "--to", "api", "--object-info", FIXTURES / "object_info.json",
-               "--out-dir", out, timeout=120)
+               "--frontend", "1.27.10", "--out-dir", out, timeout=120)
     assert r.returncode in (0, 1), r.stderr
     return out, r.stderr
 

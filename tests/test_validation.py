@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import script
+from conftest import CONFORMANCE, script
 from comfyui_skills import inventory, schema, validation, workflow
 from comfyui_skills.validation import validate
 
@@ -271,12 +271,32 @@ def test_files_that_are_not_workflows_exit_2_without_traceback(tmp_path, oi_file
     assert "Traceback" not in r.stderr
 
 
-def test_ui_format_file_says_convert_it_first(tmp_path, oi_file, pack_env):
-    ui = write(tmp_path, "ui.json", {"last_node_id": 1, "nodes": [], "links": [], "version": 0.4})
+@pytest.mark.conformance
+def test_an_editor_workflow_is_converted_then_validated_and_stderr_says_so(tmp_path, pack_env):
+    # a recorded template whose API export the server accepted in the models state
+    ui = CONFORMANCE / "convert" / "ui" / "2_pass_pose_worship.json"
+    oi = CONFORMANCE / "object_info" / "comfyui-0.3.64-models.json"
+    r = script("validate", ui, "--object-info", oi, "--json", env=pack_env)
+    assert "is an editor workflow; validating its API-format conversion" in r.stderr
+    assert json.loads(r.stdout)["verdict"] == "ok" and r.returncode == 0
+
+
+def test_an_editor_workflow_with_an_unknown_node_is_answered_as_the_server_would(tmp_path, oi_file, pack_env):
+    ui = write(tmp_path, "ui.json", {"nodes": [{"id": 3, "type": "NoSuchNode", "inputs": [], "outputs": []}],
+                                     "links": [], "version": 0.4})
     r = script("validate", ui, "--object-info", oi_file, "--json", env=pack_env)
-    assert r.returncode == 2
     out = json.loads(r.stdout)
-    assert f"convert it first: python scripts/convert.py {ui}" in out["errors"][0]["hint"]
+    assert r.returncode == 1 and out["verdict"] == "rejected"
+    assert out["errors"][0]["node_id"] == "3" and "NoSuchNode" in out["errors"][0]["message"]
+
+
+def test_a_broken_editor_workflow_exits_2_naming_the_node(tmp_path, oi_file, pack_env):
+    ui = write(tmp_path, "ui.json", {"nodes": [{"id": 3, "type": "VAEDecode", "inputs": [
+        {"name": "samples", "type": "LATENT", "link": 99}], "outputs": []}], "links": [], "version": 0.4})
+    r = script("validate", ui, "--object-info", oi_file, "--json", env=pack_env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    message = json.loads(r.stdout)["error"]
+    assert "cannot convert this editor workflow" in message and "node 3 (VAEDecode)" in message and "99" in message
 
 
 def test_huge_file_is_refused_quickly(tmp_path, oi_file, pack_env, monkeypatch):
@@ -363,3 +383,30 @@ def test_export_reports_a_node_without_class_type_as_the_server_would(tmp_path, 
     r = script("export", write(tmp_path, "b.json", broken), "--project", "p", "--json", env=pack_env)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "node 5 has no class_type" in r.stdout + r.stderr
+
+
+V3_COMBO_NODE = {"FluxKontextMultiReferenceLatentMethod": {
+    # as a newer server's /object_info describes it (../shared/data/object_info/v3-combo-schema-496-nodes.json)
+    "input": {"required": {"conditioning": ["CONDITIONING", {}], "reference_latents_method": [
+        "COMBO", {"multiselect": False, "options": ["offset", "index", "uxo/uno"]}]}},
+    "input_order": {"required": ["conditioning", "reference_latents_method"]},
+    "output": ["CONDITIONING"], "output_is_list": [False], "output_name": ["CONDITIONING"],
+    "name": "FluxKontextMultiReferenceLatentMethod", "output_node": False, "category": "advanced"}}
+
+
+@pytest.mark.parametrize("server_version, verdict", [(None, "ok"), ("0.3.64", "ok"), ("0.38.1", "rejected")])
+def test_a_v3_combo_value_outside_its_list_is_an_error_only_where_the_server_checks_it(server_version, verdict):
+    oi = json.loads((CONFORMANCE / "object_info" / "comfyui-0.3.64-bare.json").read_text())
+    oi.update(V3_COMBO_NODE)
+    wf = {"1": {"class_type": "FluxKontextMultiReferenceLatentMethod",
+                "inputs": {"conditioning": ["2", 0], "reference_latents_method": "index_timestep_zero"}},
+          "2": {"class_type": "ConditioningZeroOut", "inputs": {"conditioning": ["3", 0]}},
+          "3": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["4", 1], "text": "x"}},
+          "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "a.safetensors"}},
+          "5": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}
+    r = validate(wf, oi, server_version=server_version, local_files_known=False)
+    assert r["verdict"] == verdict
+    about = [p for p in r["errors"] + r["warnings"] if p["input_name"] == "reference_latents_method"]
+    assert len(about) == 1 and "index_timestep_zero" in about[0]["message"]
+    if verdict == "ok":
+        assert "at run time" in about[0]["message"]

@@ -32,3 +32,13 @@ def test_634_synthetic_cases_in_one_call():
                         "--object-info", str(oi), "--json"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 1  # some are rejected, none unreadable
     assert len(r.stdout.splitlines()) == len(cases) == 634
+
+
+def test_agrees_with_the_server_on_the_newest_templates_through_frontend_1_58():
+    newest = CONFORMANCE / "templates-2026"
+    r = subprocess.run([sys.executable, str(SCORE), "validate", "--cases", str(newest / "api"),
+                        "--verdicts", str(newest / "verdicts.json"),
+                        "--object-info", str(newest / "object_info-0.3.64-models-2026.json"), "--show", "20"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "verdict agrees 56/56, error nodes agree 56/56" in r.stdout

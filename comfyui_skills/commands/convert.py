@@ -20,6 +20,12 @@ and an API workflow becomes an editor workflow. The API output equals the offici
 "Export (API)", `_meta.title` included. An editor file from --to ui opens in ComfyUI as a tidy
 graph (drag it onto the canvas, or Workflow > Open); converting it back gives the same API JSON.
 
+Frontend: where official frontends export differently (1.58.1 adds the node pack's `cnr_id`/`ver`
+to `_meta`, some titles and extension widgets changed since 1.27), the output follows --frontend
+VERSION, else the one the server of the inventory (--inventory or state/inventory.json) pins in its
+system stats, else the newest recorded one. An editor file's own extra.frontendVersion names the frontend that saved it, not the one
+that will run it, so it does not decide.
+
 Node schema: --object-info (a raw /object_info dump), --inventory (a snapshot), else
 state/inventory.json, else the core-node inventory bundled with the pack.
 
@@ -41,34 +47,40 @@ def build_parser():
     p.add_argument("--to", choices=["api", "ui"], help="target format (default: the other one)")
     p.add_argument("--out-dir", metavar="DIR", help="write DIR/<file name> for each input")
     p.add_argument("--force", action="store_true", help="replace existing files in --out-dir")
+    p.add_argument("--frontend", metavar="VERSION",
+                   help=f"export as this official frontend version does (default: the newest, {conversion.NEWEST_FRONTEND})")
     p.add_argument("--keep-unknown", action="store_true",
                    help="copy nodes the schema does not know through, best effort, instead of failing")
     return p
 
 
 def load_schema(args):
-    """The node schema, loaded once for every file."""
-    return conversion.as_schema(chosen_inventory(args).object_info)
+    """(the node schema, the frontend version to follow), loaded once for every file."""
+    inv = chosen_inventory(args)
+    if args.frontend:
+        conversion.parse_frontend_version(args.frontend)  # a bad version fails once, before any file
+    frontend = args.frontend or conversion.frontend_served_by(inv.record.get("system_stats"))
+    return conversion.as_schema(inv.object_info), frontend
 
 
-def convert(obj, fmt, target, schema, keep_unknown=False):
+def convert(obj, fmt, target, schema, keep_unknown=False, frontend_version=None):
     """(target format, converted workflow) for one loaded workflow."""
     target = target or (workflow.API if fmt == workflow.UI else workflow.UI)
     if fmt == target:
         return target, obj
     if target == workflow.API:
-        return target, conversion.ui_to_api(obj, schema, keep_unknown)
+        return target, conversion.ui_to_api(obj, schema, keep_unknown, frontend_version=frontend_version)
     return target, conversion.api_to_ui(obj, schema, keep_unknown)
 
 
 def run(args):
     if len(args.files) > 1 and not args.out_dir:
         raise InputError("several files need --out-dir DIR (one file alone prints to stdout)")
-    schema = load_schema(args)
+    schema, frontend = load_schema(args)
     failed = 0
     for name in args.files:
         try:
-            convert_one(args, name, schema)
+            convert_one(args, name, schema, frontend)
         except InputError as exc:
             if len(args.files) == 1:
                 raise
@@ -80,13 +92,13 @@ def run(args):
     return 0
 
 
-def convert_one(args, name, schema):
+def convert_one(args, name, schema, frontend):
     loaded = workflow.read(name)
     fmt, obj = loaded.format, loaded.workflow
     if loaded.source:
         cli.note(f"read {loaded.source}")
     try:
-        target, out = convert(obj, fmt, args.to, schema, args.keep_unknown)
+        target, out = convert(obj, fmt, args.to, schema, args.keep_unknown, frontend)
     except InputError as exc:
         exc.message = f"{name}: {exc.message}"
         raise

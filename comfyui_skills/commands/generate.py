@@ -81,7 +81,7 @@ def run(args):
                            catalog.models_by_folder, task=args.task, template=args.template, image=image,
                            negative=args.negative, seed=args.seed, size=args.size, steps=args.steps,
                            count=args.count, model=args.model, allow_api=args.allow_api,
-                           memory_bytes=catalog.memory_bytes)
+                           memory_bytes=catalog.memory_bytes, frontend_version=catalog.frontend)
     cli.note(f"template {chosen.template} ({chosen.title}); model "
              + ", ".join(m["name"] for m in chosen.models[:3]) + (" ..." if len(chosen.models) > 3 else ""))
     for line in chosen.why:

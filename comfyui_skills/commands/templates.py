@@ -119,7 +119,7 @@ def cmd_show(args, catalog):
 
 def cmd_get(args, catalog):
     t = templates.find(catalog.index, args.name)
-    api = conversion.ui_to_api(catalog.load_template(t.name), catalog.object_info)
+    api = conversion.ui_to_api(catalog.load_template(t.name), catalog.object_info, frontend_version=catalog.frontend)
     folder = config.projects_dir() / (args.project or "default") / "workflows"
     path = folder / f"{Path(t.name).name}.json"
     if not args.force:

@@ -17,6 +17,10 @@ The inventory is, first found: --object-info, --inventory, state/inventory.json 
 `python scripts/inventory.py`), else the core-node inventory bundled with the pack (which knows
 no models or input files: those checks become warnings).
 
+An editor (UI-format) workflow is converted to API format first, as run.py does (following the
+frontend the inventory's server pins, else the newest), and the result is validated; stderr
+says so. Its node ids are then the API ones (`outer:inner` inside subgraphs).
+
 verdicts (what ComfyUI's POST /prompt would answer):
   ok        accepted whole
   partial   accepted, but some output nodes are dropped for errors
@@ -28,8 +32,8 @@ verdicts (what ComfyUI's POST /prompt would answer):
 A file that cannot be read gets "verdict": null and an "error". A workflow read out of an image,
 audio or video file adds "source": what was read, from where.
 
-exit codes: 0 every file ok, 1 some file partial or rejected, 2 a file unreadable or not an
-API-format workflow (UI-format files: convert them first with scripts/convert.py), or bad usage.
+exit codes: 0 every file ok, 1 some file partial or rejected, 2 a file unreadable, not a
+workflow or an editor workflow too broken to convert, or bad usage.
 """
 
 
@@ -37,7 +41,7 @@ def build_parser():
     p = cli.parser("validate.py", "Check API-format workflows the way ComfyUI would, and say how to fix them.",
                    EPILOG, server=False)
     p.add_argument("files", nargs="+", metavar="FILE",
-                   help="API-format workflow JSON files, or images/audio/video ComfyUI saved (the workflow in them)")
+                   help="workflow JSON files (API or editor format), or images/audio/video ComfyUI saved")
     add_inventory_options(p, "validate against")
     return p
 
@@ -85,23 +89,26 @@ def check_file(path, inv):
 def load_api(path, inv):
     """(API-format workflow, where it came from or None) in a file; InputError for anything else.
 
-    A UI-format .json file is refused (convert it first); an editor workflow embedded in an image
-    or video is converted, as the frontend would before queueing it, else the prompt beside it is used."""
+    An editor workflow (a .json file, or embedded in an image or video) is converted as run.py and
+    the frontend would before queueing it; an embedded one that does not convert falls back to the
+    API prompt saved beside it."""
     loaded = workflow.read(path)
     if loaded.format != workflow.UI:
         return loaded.workflow, loaded.source
-    if loaded.embedded is None:
-        raise InputError(f"{path}: this is a UI-format (editor) workflow, not the API format ComfyUI runs",
-                         hint=f"convert it first: python scripts/convert.py {path}", kind="ui_format")
     try:
-        return conversion.ui_to_api(loaded.workflow, conversion.as_schema(inv.object_info)), \
-            f"{loaded.source}, converted to API format"
+        # unknown node types come through, so the check names them the way the server would
+        api = conversion.ui_to_api(loaded.workflow, inv.object_info, keep_unknown=True,
+                                   frontend_version=conversion.frontend_served_by(inv.record.get("system_stats")))
     except InputError as exc:
-        if loaded.also is None:
-            exc.message = f"{path}: its embedded editor workflow does not convert: {exc.message}"
-            raise
-        return loaded.also, (f"the API prompt embedded in {path}: its editor workflow does not convert "
-                             f"({exc.message})")
+        if loaded.embedded is not None and loaded.also is not None:
+            return loaded.also, (f"the API prompt embedded in {path}: its editor workflow does not convert "
+                                 f"({exc.message})")
+        exc.message = f"{path}: cannot convert this editor workflow: {exc.message}"
+        raise
+    if loaded.source:
+        return api, f"{loaded.source}, converted to API format"
+    cli.note(f"note: {path} is an editor workflow; validating its API-format conversion")
+    return api, None
 
 
 def _text(report):

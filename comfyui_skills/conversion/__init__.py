@@ -7,12 +7,19 @@
                  node sizes and the column layout
     widgets      what the frontend builds from a node's schema, shared by both directions:
                  widgets in order, titles, dynamic-prompt inputs, number-widget values
+    frontend     which official frontend version's export rules to follow where versions differ
     jsnumber     JavaScript Number(), Math.round, toFixed and integer printing, emulated
     editor_file  the editor file's link tuple and subgraph input/output node ids
 """
 
+from .frontend import NEWEST as NEWEST_FRONTEND
+from .frontend import parse_version as parse_frontend_version
+from .frontend import saved_by as frontend_saved_by
+from .frontend import served_by as frontend_served_by
 from .to_api import check_ui, ui_to_api
 from .to_editor import api_to_ui
 from .widgets import as_schema, number_widget_value
 
-__all__ = ["api_to_ui", "as_schema", "check_ui", "number_widget_value", "ui_to_api"]
+__all__ = ["NEWEST_FRONTEND", "api_to_ui", "as_schema", "check_ui", "frontend_saved_by", "frontend_served_by",
+           "number_widget_value",
+           "parse_frontend_version", "ui_to_api"]

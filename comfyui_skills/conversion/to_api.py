@@ -14,7 +14,8 @@ from collections import namedtuple
 
 from ..errors import InputError
 from .editor_file import IO_INPUT, IO_OUTPUT, Link
-from .widgets import Widget, as_schema, dynamic_prompts, number_widget_value, title, widgets
+from .frontend import Frontend
+from .widgets import EXTENSION_WIDGETS, Widget, as_schema, dynamic_prompts, number_widget_value, title, widgets
 
 NEVER, BYPASS = 2, 4
 UI_ONLY = {"Note", "MarkdownNote", "PrimitiveNode", "Reroute", "Comfy.ImageCompare"}
@@ -22,12 +23,18 @@ UI_ONLY = {"Note", "MarkdownNote", "PrimitiveNode", "Reroute", "Comfy.ImageCompa
 RENAMED = {"T2IAdapterLoader": "ControlNetLoader", "ConditioningAverage ": "ConditioningAverage",
            "SDV_img2vid_Conditioning": "SVD_img2vid_Conditioning"}
 
+# A promoted subgraph widget the instance node saved no value for.
+UNSAVED = object()
+
 Slot = namedtuple("Slot", "name type link widget")
 Resolved = namedtuple("Resolved", "origin slot value")  # value set: a widget value, not a link
 
 
-def ui_to_api(workflow, object_info, keep_unknown=False, seed=None):
+def ui_to_api(workflow, object_info, keep_unknown=False, seed=None, frontend_version=None):
     """The API prompt the frontend's "Export (API)" gives for this editor workflow.
+
+    `frontend_version` names the frontend to follow where frontends differ (`_meta` fields,
+    locale titles, extension widgets); None follows the newest recorded one (frontend.NEWEST).
 
     Like the frontend, a `{a|b}` choice in a dynamic-prompt text is picked at random (`seed` makes
     it repeatable) and `//` and `/* */` comments are stripped from such texts.
@@ -35,7 +42,7 @@ def ui_to_api(workflow, object_info, keep_unknown=False, seed=None):
     if not isinstance(workflow, dict):
         raise InputError("not an editor workflow: expected a JSON object with `nodes` and `links`")
     check_ui(workflow)
-    return Converter(workflow, as_schema(object_info), keep_unknown, seed).run()
+    return Converter(workflow, as_schema(object_info), keep_unknown, seed, Frontend(frontend_version)).run()
 
 
 def check_ui(workflow):
@@ -184,8 +191,9 @@ def assign_widgets(layout, values, dto):
 
 
 class Converter:
-    def __init__(self, workflow, schema, keep_unknown, seed=None):
+    def __init__(self, workflow, schema, keep_unknown, seed, frontend):
         self.schema = schema
+        self.frontend = frontend
         self.keep_unknown = keep_unknown
         self.workflow = workflow
         self.definitions = {}
@@ -242,7 +250,7 @@ class Converter:
         dto.subgraph = Graph(definition, f"subgraph {name!r} (node {dto.id})", definition)
         dto.inputs = instance_inputs(dto, definition)
         promoted = [s.name for i, s in enumerate(dto.inputs) if self.promotes(dto.subgraph, i)]
-        layout = [Widget(n, None, True, True) for n in promoted]
+        layout = [Widget(n, UNSAVED, True, True) for n in promoted]
         dto.widgets = assign_widgets(layout, dto.raw.get("widgets_values"), dto)
         # Inner nodes keep their own modes: bypassing a subgraph node in the editor sets theirs too.
         self.build(dto.subgraph, dto.path + (str(dto.raw["id"]),), dto)
@@ -262,7 +270,14 @@ class Converter:
                 target = subgraph.nodes.get(str(link.target_id))
                 slots = (target or {}).get("inputs") or []
                 if link.target_slot < len(slots) and isinstance(slots[link.target_slot], dict):
-                    return bool(slots[link.target_slot].get("widget"))
+                    widget = slots[link.target_slot].get("widget")
+                    name = widget.get("name") if isinstance(widget, dict) else None
+                    spec = self.schema.node(RENAMED.get(target["type"], target["type"]))
+                    # The editor file may name a widget the node no longer has (an input ComfyUI
+                    # dropped); the frontend promotes only widgets the live node builds.
+                    if spec is not None and name is not None:
+                        return any(w.name == name for w in widgets(spec))
+                    return bool(widget)
         return False
 
     def apply_primitive(self, dto):
@@ -298,6 +313,8 @@ class Converter:
         spec = self.schema.node(dto.type)
         texts = dynamic_prompts(spec) if spec else set()
         for widget, value in dto.widgets:
+            if widget in EXTENSION_WIDGETS.get(dto.type, ()) and not self.frontend.sends_extension_widget(dto.type):
+                continue
             if widget.api and widget.name:
                 if widget.name in texts and isinstance(value, str):
                     value = dynamic_prompt(value, self.rng)
@@ -310,8 +327,8 @@ class Converter:
                 inputs[slot.name] = wrap_list(got.value)
             else:
                 inputs[slot.name] = [got.origin, got.slot]
-        shown = dto.raw.get("title") or (title(spec) if spec else dto.type)
-        return {"inputs": inputs, "class_type": dto.type, "_meta": {"title": shown}}
+        shown = dto.raw.get("title") or (title(spec, self.frontend.titles) if spec else dto.type)
+        return {"inputs": inputs, "class_type": dto.type, "_meta": self.frontend.meta(shown, dto.raw.get("properties"))}
 
     # resolving links
 
@@ -337,7 +354,9 @@ class Converter:
                              f"{index}, which the subgraph does not have")
         if instance.inputs[index].link is None:
             pair = instance.widget(instance.inputs[index].name)
-            return None if pair is None else Resolved(None, -1, pair[1])
+            # No saved value (newer files keep promoted values in the inner nodes, listed in
+            # properties.proxyWidgets): the inner widget keeps its own, as in both frontends.
+            return None if pair is None or pair[1] is UNSAVED else Resolved(None, -1, pair[1])
         return self.resolve_input(instance, index, visited)
 
     def resolve_output(self, dto, index, wanted, visited):

@@ -8,17 +8,13 @@ from collections import namedtuple
 
 from ..errors import InputError
 from ..schema import Schema
+from .frontend import TITLES_1_27
 from .jsnumber import js_integer, js_number, js_round, js_to_fixed
 
 FRONTEND_WIDGET_TYPES = {"WEBCAM", "LOAD_3D", "LOAD_3D_ANIMATION"}
 # The flags for which the frontend adds an "upload" widget (not schema.UPLOAD_FLAGS: a mesh upload
 # comes with the LOAD_3D widget instead).
 UPLOAD_WIDGET_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
-
-# Titles the frontend (1.27) takes from its English locale where ComfyUI 0.3.64 sends no
-# display_name; recorded from the frontend package, every other title comes from the schema.
-LOCALE_TITLES = {"ImageBlend": "Image Blend", "ImageBlur": "Image Blur", "ImageQuantize": "Image Quantize",
-                 "ImageScaleToTotalPixels": "Scale Image to Total Pixels", "ImageSharpen": "Image Sharpen"}
 
 # A widget as the frontend builds it: `api` = sent in the prompt, `saved` = has a slot in the
 # editor file's widgets_values.
@@ -93,9 +89,9 @@ def dynamic_prompts(spec):
             if inp.type == "STRING" and inp.extra.get("dynamicPrompts") is True}
 
 
-def title(spec):
+def title(spec, locale_titles=TITLES_1_27):
     """The frontend's title: the schema's display name, else its English locale's, else the class."""
-    return LOCALE_TITLES.get(spec.name, spec.name) if spec.display_name == spec.name else spec.display_name
+    return locale_titles.get(spec.name, spec.name) if spec.display_name == spec.name else spec.display_name
 
 
 def as_schema(object_info):
