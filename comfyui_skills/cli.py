@@ -54,6 +54,16 @@ def subcommand(sub, name, help_text):
     return sp
 
 
+def positive_int(text):
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return n
+
+
 def positive_float(text):
     try:
         value = float(text)

@@ -1,6 +1,5 @@
 """generate.py: one sentence in, files out, on the models this server really has."""
 
-import argparse
 import json
 import os
 
@@ -41,10 +40,10 @@ def build_parser():
     p.add_argument("--image", metavar="PATH", help="an input image (edit, image-to-image, upscale, image-to-video)")
     p.add_argument("--task", choices=list(generate.TASKS), help="what to do (default: read from the request)")
     p.add_argument("--negative", metavar="TEXT", help="what to keep out of it")
-    p.add_argument("--count", type=_positive, default=1, metavar="N", help="how many (a batch, else N prompts)")
+    p.add_argument("--count", type=cli.positive_int, default=1, metavar="N", help="how many (a batch, else N prompts)")
     p.add_argument("--size", metavar="WxH", help="width x height (the family's own when not given)")
     p.add_argument("--seed", type=int, help="noise seed (random each run when not given)")
-    p.add_argument("--steps", type=_positive, help="sampler steps (the template's when not given)")
+    p.add_argument("--steps", type=cli.positive_int, help="sampler steps (the template's when not given)")
     p.add_argument("--model", metavar="FILE", help="use this installed model file")
     p.add_argument("--template", metavar="NAME", help="use this official template")
     p.add_argument("--allow-api", action="store_true", help="allow partner (API) nodes, which spend credits")
@@ -53,16 +52,6 @@ def build_parser():
     p.add_argument("--no-wait", action="store_true", help="print the prompt id and return at once")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
-
-
-def _positive(text):
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return n
 
 
 def run(args):

@@ -1,6 +1,5 @@
 """run.py: validate, queue, wait (WebSocket, else polling), download every output; offline fallback."""
 
-import argparse
 import os
 
 from .. import cli, nextsteps, pipeline
@@ -42,15 +41,15 @@ def build_parser():
                    help="change an input; NODE is an id or a title (repeatable)")
     p.add_argument("--sweep", action="append", default=[], metavar="NODE.INPUT=a,b,c",
                    help="queue one prompt per value; several --sweep combine (cartesian)")
-    p.add_argument("--seeds", type=_count, metavar="N", help="queue N prompts with random seeds")
+    p.add_argument("--seeds", type=cli.positive_int, metavar="N", help="queue N prompts with random seeds")
     s = p.add_argument_group("slots (found from the graph, whatever the titles: see --show-slots)")
     s.add_argument("--prompt", metavar="TEXT", help="the positive prompt")
     s.add_argument("--negative", metavar="TEXT", help="the negative prompt")
     s.add_argument("--seed", type=int, help="the noise seed")
     s.add_argument("--size", metavar="WxH", help="width x height of the empty latent or media")
-    s.add_argument("--length", type=_count, help="frames, for video")
-    s.add_argument("--batch", type=_count, help="how many images in one prompt")
-    s.add_argument("--steps", type=_count, help="sampler steps")
+    s.add_argument("--length", type=cli.positive_int, help="frames, for video")
+    s.add_argument("--batch", type=cli.positive_int, help="how many images in one prompt")
+    s.add_argument("--steps", type=cli.positive_int, help="sampler steps")
     s.add_argument("--cfg", type=float, help="guidance scale")
     s.add_argument("--denoise", type=float, help="how much of an input image to change (0-1)")
     s.add_argument("--image", action="append", metavar="PATH", help="input image/video/audio (repeatable, in node order)")
@@ -68,16 +67,6 @@ def build_parser():
     p.add_argument("--allow-api", action="store_true",
                    help="run partner (API) nodes, which spend Comfy credits (refused otherwise)")
     return p
-
-
-def _count(text):
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return n
 
 
 def slot_values(args):
