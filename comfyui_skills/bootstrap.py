@@ -19,6 +19,8 @@ MIN_PYTHON = (3, 9)
 # import name -> the distribution that provides it (pyproject.toml's dependencies)
 DEPENDENCIES = (("requests", "requests"), ("yaml", "pyyaml"), ("jsonschema", "jsonschema"),
                 ("websocket", "websocket-client"))
+# pyproject.toml's optional extras a script may need on top: extra -> ((import name, distribution),)
+EXTRAS = {"mcp": (("mcp", "mcp"),)}
 ENV_DIRS = (".venv", "venv")
 # Set in the re-started process: if the pack's environment lacks the dependencies too, it must
 # report rather than start itself again.
@@ -26,10 +28,11 @@ REEXEC_GUARD = "COMFYUI_SKILLS_REEXEC"
 EXIT_NO_ENVIRONMENT = 2
 
 
-def missing_dependencies():
+def missing_dependencies(extra=None):
     """What this interpreter lacks, by the names pip knows. Finding a module does not import it:
     importing all four would cost every script ~200 ms that most commands never spend."""
-    missing = [dist for module, dist in DEPENDENCIES if importlib.util.find_spec(module) is None]
+    wanted = DEPENDENCIES + EXTRAS.get(extra, ())
+    missing = [dist for module, dist in wanted if importlib.util.find_spec(module) is None]
     if sys.version_info < MIN_PYTHON:
         missing.insert(0, "Python >= %d.%d" % MIN_PYTHON)
     return missing
@@ -51,18 +54,21 @@ def is_running(python):
     return Path(sys.prefix).resolve() == python.parent.parent.resolve()
 
 
-def setup_command(root=PACK_ROOT):
+def setup_command(root=PACK_ROOT, extra=None):
     import shlex  # lazily, as only a failing start needs it
 
+    target = '".[%s]"' % extra if extra else "."
     if os.name == "nt":
-        return 'cd "%s" && python -m venv .venv && .venv\\Scripts\\pip install -q -e .' % root
-    return "cd %s && python3 -m venv .venv && .venv/bin/pip install -q -e ." % shlex.quote(str(root))
+        return 'cd "%s" && python -m venv .venv && .venv\\Scripts\\pip install -q -e %s' % (root, target)
+    return "cd %s && python3 -m venv .venv && .venv/bin/pip install -q -e %s" % (shlex.quote(str(root)), target)
 
 
-def ensure_dependencies():
+def ensure_dependencies(extra=None):
     """Return when this interpreter can run the pack; else re-run the script with the pack's
-    environment, or print what is missing and the set-up command and exit 2."""
-    missing = missing_dependencies()
+    environment, or print what is missing and the set-up command and exit 2.
+
+    extra: an optional extra of pyproject.toml the script needs too ("mcp")."""
+    missing = missing_dependencies(extra)
     if not missing:
         os.environ.pop(REEXEC_GUARD, None)  # a script this one starts gets its own check
         return
@@ -79,5 +85,5 @@ def ensure_dependencies():
     script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "comfyui-skills"
     sys.stderr.write("%s: error: %s (%s) lacks %s; set up the pack's environment once: %s\n"
                      % (script, "the pack's environment" if python is not None else "this Python",
-                        sys.executable, ", ".join(missing), setup_command()))
+                        sys.executable, ", ".join(missing), setup_command(extra=extra)))
     sys.exit(EXIT_NO_ENVIRONMENT)

@@ -895,6 +895,28 @@ def diagnose(ev, url=None, live_lost=False):
     return primary
 
 
+def diagnose_prompt(client, prompt_id, url=None, log_tail=400):
+    """Ask the server about a prompt (its history entry, the queue, the tail of its log) and
+    diagnose it. Returns (diagnosis, reachable): a server that does not answer is itself the
+    diagnosis (server_unreachable), with reachable False."""
+    from .errors import ServerUnreachable
+
+    ev = Evidence()
+    ev.prompt_id = prompt_id
+    try:
+        history = client.history_answer(prompt_id)
+        queue = client.queue()
+    except ServerUnreachable as exc:
+        ev.connection_errors.append(exc.message)
+        return diagnose(ev, url=url), False
+    gather(history, ev)
+    ev.queue = queue.raw
+    ev.prompt_id = prompt_id
+    ev.context_lines = client.log_lines()[-log_tail:]
+    lost = not (history or {}).get(prompt_id) and prompt_id not in queue.places()
+    return diagnose(ev, url=url, live_lost=lost), True
+
+
 def _unknown_to_server(ev):
     """A recorded /history answer that is empty while /queue does not list the prompt either."""
     return (ev.queue is not None and bool(ev.prompt_id) and ev.status_str is None and not ev.saw_success

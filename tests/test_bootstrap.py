@@ -73,13 +73,13 @@ def run_with(python, pack, name, *args, env=None):
                           capture_output=True, text=True, env=env, timeout=60)
 
 
-def assert_one_line_setup_hint(r, pack, missing_words):
+def assert_one_line_setup_hint(r, pack, missing_words, setup=SETUP):
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stdout == "" and "Traceback" not in r.stderr
     lines = r.stderr.splitlines()
     assert len(lines) == 1, r.stderr
     assert all(word in lines[0] for word in missing_words)
-    assert f"cd {pack} && {SETUP}" in lines[0]
+    assert f"cd {pack} && {setup}" in lines[0]
 
 
 def test_a_python_without_the_dependencies_runs_the_script_with_the_packs_venv(bare_python, pack_with_venv, pack_env):
@@ -101,7 +101,11 @@ def test_the_re_run_keeps_arguments_and_exit_code(bare_python, pack_with_venv, p
 def test_without_a_venv_every_script_says_how_to_set_one_up(bare_python, tmp_path, name, pack_env):
     pack = copy_pack(tmp_path)
     r = run_with(bare_python, pack, name, "--help", env=pack_env)
-    assert_one_line_setup_hint(r, pack, ["requests", "pyyaml", "jsonschema", "websocket-client"])
+    deps = ["requests", "pyyaml", "jsonschema", "websocket-client"]
+    if name == "mcp_server":  # needs the mcp extra on top, and says to install it with the rest
+        assert_one_line_setup_hint(r, pack, deps + ["mcp"], SETUP[:-1] + '".[mcp]"')
+    else:
+        assert_one_line_setup_hint(r, pack, deps)
 
 
 def test_a_venv_without_the_dependencies_is_reported_not_re_run_forever(bare_python, pack_without_deps_venv, pack_env):

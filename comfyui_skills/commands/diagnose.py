@@ -123,20 +123,8 @@ def read_source(source):
 def diagnose_live(args, prompt_id):
     """Ask the server about a prompt: its history entry, the queue, and the tail of its log."""
     client = cli.client_from(args, connect_timeout=2.0)
-    ev = diagnosis.Evidence()
-    ev.prompt_id = prompt_id
-    try:
-        history = client.history_answer(prompt_id)
-        queue = client.queue()
-    except ServerUnreachable as exc:
-        ev.connection_errors.append(exc.message)
-        return diagnosis.diagnose(ev, url=args.url), ServerUnreachable.exit_code
-    diagnosis.gather(history, ev)
-    ev.queue = queue.raw
-    ev.prompt_id = prompt_id
-    ev.context_lines = client.log_lines()[-LOG_TAIL:]
-    lost = not (history or {}).get(prompt_id) and prompt_id not in queue.places()
-    return diagnosis.diagnose(ev, url=args.url, live_lost=lost), 0
+    result, reachable = diagnosis.diagnose_prompt(client, prompt_id, url=args.url, log_tail=LOG_TAIL)
+    return result, 0 if reachable else ServerUnreachable.exit_code
 
 
 def render(d):

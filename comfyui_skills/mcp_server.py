@@ -1,0 +1,642 @@
+"""The pack's engine as MCP tools, for agent hosts that speak the Model Context Protocol.
+
+Each tool maps its arguments onto the library call a script makes (run.py -> pipeline.run,
+queue.py wait -> pipeline.wait, ...) and its result back: the same JSON the script prints with
+--json, next steps rendered as commands, images of a run inline. A ComfyError becomes a tool error
+(isError) holding the line the script would print; nothing else leaves as a traceback.
+
+The library blocks, so every call runs in a worker thread. Its `progress.Reporter` events go out
+as MCP progress notifications, and a host's cancellation sets the run's cancel Event, which stops
+it the way Ctrl-C stops run.py: our prompt is removed from the queue or interrupted, no other.
+
+Built on the official `mcp` SDK (the optional extra `mcp`): `serve_stdio()` for hosts that start
+the server themselves, `serve_http()` for streamable HTTP on loopback.
+"""
+
+import base64
+import io
+import json
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import mcp.types as types
+from mcp.server.lowlevel import Server
+
+from . import (__version__, config, conversion, diagnosis, files, inventory, nextsteps, pipeline, runs, slots,
+               status, templates, uploads, validation)
+from . import workflow as wfmod
+from .api import ComfyUI
+from .errors import ComfyError, InputError, ServerTimeout, ServerUnreachable
+from .progress import Reporter
+
+DEFAULT_MAX_WAIT = 120.0  # a run longer than this returns its prompt id; `queue` action wait picks it up
+INLINE_IMAGE_CAP = 1024 * 1024  # bytes of one image sent inline; larger ones are downscaled or left as paths
+INLINE_IMAGE_SIDE = 1024  # longest side of a downscaled image
+MOST_INLINE_IMAGES = 8  # a batch of 64 images inline would swamp the host's context
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
+               ".gif": "image/gif"}
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DEFAULT_HTTP_PORT = 8765
+CANCEL_GRACE = 30.0  # seconds a cancelled run gets to take its prompt off the server
+STILL_GOING = ("queued", "running")
+INSTRUCTIONS = ("Drive a ComfyUI server: check it (status), find nodes and models (search_nodes, list_models), "
+                "pick an official template (list_templates, show_template), check a workflow offline "
+                "(validate), run it and get its images (run), follow queued prompts (queue), upload input "
+                "images (upload), convert editor <-> API format (convert), explain a failure (diagnose).")
+
+
+@dataclass
+class Settings:
+    """What the server was started with: the scripts' common flags, the defaults of every tool."""
+
+    url: str = None
+    project: str = None
+    api_key: str = None
+    timeout: float = config.DEFAULT_TIMEOUT
+    max_wait: float = DEFAULT_MAX_WAIT
+
+    def key_for(self, url):
+        """The API key only goes to the server it was configured for: a tool argument naming
+        another address (a prompt injection, say) must not carry the key there."""
+        if not url or not self.api_key:
+            return self.api_key
+        configured = config.resolve_url(self.url, self.project)
+        return self.api_key if config.normalize_url(url) == configured else None
+
+    def secrets(self):
+        found = [self.api_key, os.environ.get("COMFYUI_API_KEY")]
+        return [s for s in found if s and len(s) >= 4]
+
+
+@dataclass
+class Reply:
+    """A tool's answer before it becomes a CallToolResult."""
+
+    data: dict
+    images: tuple = ()  # (bytes, mime type)
+    is_error: bool = False
+    text: str = None  # instead of the JSON of `data` (an error's one line)
+
+
+class MCPProgress(Reporter):
+    """Forwards what a run reports (queue place, node, sampler step, notes) as progress
+    notifications. Called from the worker thread; `send(progress, message)` hops to the loop."""
+
+    def __init__(self, send):
+        self.send = send
+        self.count = 0  # progress must grow with every notification, whatever the event
+
+    def _out(self, message):
+        self.count += 1
+        self.send(self.count, message)
+
+    def queued(self, position):
+        self._out("running" if position == 0 else f"queued at position {position}")
+
+    def node(self, k, total, node_id, class_type, title):
+        name = class_type or "?"
+        if title and title != class_type:
+            name += f" '{title}'"
+        self._out(f"node {k}/{total}: #{node_id} {name}" if total else f"node #{node_id} {name}")
+
+    def step(self, value, maximum):
+        if maximum:
+            self._out(f"step {int(value)}/{int(maximum)}")
+
+    def note(self, text):
+        self._out(text)
+
+    def message(self, text):
+        self._out(text)
+
+
+@dataclass
+class Call:
+    """What a tool handler gets besides its arguments."""
+
+    settings: Settings
+    reporter: Reporter
+    cancel: threading.Event
+
+
+# -- arguments shared by several tools --------------------------------------------------------------
+URL_ARG = {"type": "string", "description": "ComfyUI address; default: the one this server was started with"}
+PROJECT_ARG = {"type": "string", "description": "project name under projects/ (its outputs folder, its server)"}
+WORKFLOW_ARGS = {
+    "workflow_path": {"type": "string", "description": "path of a workflow JSON file (API or editor format)"},
+    "workflow": {"type": "object", "description": "the workflow itself, inline (API or editor format)"},
+}
+PROMPT_IDS_ARG = {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1,
+                  "description": "prompt ids, as run or queue list gave them"}
+MAX_WAIT_ARG = {"type": "number", "exclusiveMinimum": 0,
+                "description": f"seconds to wait before returning the prompt id instead (default {DEFAULT_MAX_WAIT:g}); "
+                               "the prompt keeps running and queue action=wait picks it up"}
+
+
+def schema(properties, required=()):
+    out = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        out["required"] = list(required)
+    return out
+
+
+def client(call, args, **kw):
+    url = config.resolve_url(args.get("url") or call.settings.url, args.get("project") or call.settings.project)
+    return ComfyUI(url, api_key=call.settings.key_for(args.get("url")), timeout=call.settings.timeout, **kw)
+
+
+def workflow_arg(args):
+    """(format, workflow, name, folder its local files are looked up in) from workflow_path or workflow."""
+    path, inline = args.get("workflow_path"), args.get("workflow")
+    if (path is None) == (inline is None):
+        raise InputError("give either workflow_path or workflow (inline JSON), not " +
+                         ("both" if path is not None else "neither"))
+    if path is not None:
+        fmt, wf = wfmod.load(path)
+        return fmt, wf, str(path), Path(path).resolve().parent
+    wf = wfmod.unwrap(inline)
+    fmt = wfmod.detect_format(wf)
+    if fmt is None:
+        raise InputError(f"workflow: not a ComfyUI workflow: {wfmod.describe(inline)}")
+    return fmt, wf, "workflow", None
+
+
+def to_api_with_inventory(fmt, wf, inv):
+    return wf if fmt == wfmod.API else conversion.ui_to_api(wf, conversion.as_schema(inv.object_info))
+
+
+# -- tools ----------------------------------------------------------------------------------------
+def tool_status(call, args):
+    return Reply(status.probe(client(call, args, connect_timeout=1.5)))
+
+
+def tool_search_nodes(call, args):
+    inv = inventory.load()
+    if args.get("class_type"):
+        name = args["class_type"]
+        node = inv.node(name)
+        if node is None:
+            near = inventory.search(inv, name)[:5]
+            raise InputError(f"{name!r} is not a node class in {inv.source}",
+                             hint=f"did you mean: {', '.join(near)}" if near else "search with query instead")
+        return Reply({"source": inv.source, **inventory.describe_node(name, node)})
+    hits = inventory.search(inv, args.get("query", ""), args.get("input_type"), args.get("output_type"))
+    limit = args.get("limit", 10)
+    return Reply({"source": inv.source, "count": len(hits),
+                  "nodes": [inventory.describe_node(n, inv.node(n)) for n in hits[:limit]],
+                  **({"more": len(hits) - limit} if len(hits) > limit else {})})
+
+
+def tool_list_models(call, args):
+    inv = inventory.load()
+    if inv.models is None:
+        raise InputError(f"{inv.source} has no model lists",
+                         hint=f"take a snapshot of the server first: {nextsteps.step('inventory')}")
+    folder = args.get("folder")
+    if folder and folder not in inv.models:
+        raise InputError(f"no model folder {folder!r} in {inv.source}", hint="folders: " + ", ".join(inv.models))
+    return Reply({"source": inv.source, "folders": inventory.model_listing(inv, folder)})
+
+
+def template_source(call, args):
+    """The server's template index, else the saved snapshot when no server answers."""
+    c = client(call, args)
+    try:
+        return templates.fetch_index(c), c, None
+    except (ServerUnreachable, ServerTimeout) as exc:
+        try:
+            snap = templates.load_snapshot(config.state_dir())
+        except InputError:
+            raise exc from None
+        return snap.index, None, snap
+
+
+def tool_list_templates(call, args):
+    index, c, snap = template_source(call, args)
+    found = templates.filter(index, task=args.get("task"), media=args.get("media"), text=args.get("text"),
+                             partner=args.get("partner"))
+    limit = args.get("limit", 30)
+    return Reply({"source": c.url if c else str(snap.root), "count": len(found),
+                  "templates": [t.as_dict() for t in found[:limit]],
+                  **({"more": len(found) - limit} if len(found) > limit else {})})
+
+
+def tool_show_template(call, args):
+    index, c, snap = template_source(call, args)
+    t = templates.find(index, args["name"])
+    wf = templates.fetch_template(c, t.name) if c else snap.template(t.name)
+    object_info = c.object_info() if c else inventory.load().object_info
+    out = {"template": t.as_dict(), "requirements": templates.requirements(wf, object_info).as_dict()}
+    if args.get("include_workflow"):
+        out["workflow"] = wf
+    return Reply(out)
+
+
+def tool_validate(call, args):
+    fmt, wf, name, _ = workflow_arg(args)
+    inv = inventory.load()
+    api = to_api_with_inventory(fmt, wf, inv)
+    out = {"file": name, "source": inv.source, **validation.validate_against(api, inv)}
+    if fmt != wfmod.API:
+        out["note"] = "an editor workflow: converted to API format first, as run does"
+    return Reply(out)
+
+
+SLOT_ARGS = ("prompt", "negative", "seed", "width", "height", "steps")
+
+
+def tool_run(call, args):
+    fmt, wf, name, base = workflow_arg(args)
+    asked = {k: args[k] for k in SLOT_ARGS if k in args}
+    if asked:  # slots are found in the API graph against the server's own schema
+        info = client(call, args).object_info()
+        api = wf if fmt == wfmod.API else conversion.ui_to_api(wf, info)
+        wf, _ = slots.apply_slots(api, info, **asked)
+        fmt = wfmod.API
+    result = pipeline.run(
+        wf, name=name, base_dir=base, fmt=fmt, url=args.get("url") or call.settings.url,
+        project=args.get("project") or call.settings.project, api_key=call.settings.key_for(args.get("url")),
+        timeout=call.settings.timeout, sets=args.get("set", []), out=args.get("out"),
+        check=args.get("validate", True), max_wait=args.get("max_wait", call.settings.max_wait),
+        reporter=call.reporter, cancel=call.cancel)
+    return run_reply(result)
+
+
+def tool_queue(call, args):
+    action, ids = args["action"], args.get("prompt_ids")
+    if action != "list" and not ids:
+        raise InputError(f"queue action {action} needs prompt_ids")
+    if action == "list":
+        c = client(call, args)
+        q = c.queue()
+        return Reply({"url": c.url, "running": [queue_item(x, 0) for x in q.running],
+                      "pending": [queue_item(x, n) for n, x in enumerate(q.pending, 1)]})
+    if action == "cancel":
+        done = runs.cancel(client(call, args), ids)
+        return Reply(done, is_error=bool(done["not_found"]))
+    where = {"url": args.get("url") or call.settings.url, "project": args.get("project") or call.settings.project,
+             "api_key": call.settings.key_for(args.get("url")), "timeout": call.settings.timeout,
+             "out": args.get("out")}
+    if action == "wait":
+        return run_reply(pipeline.wait(ids, max_wait=args.get("max_wait", call.settings.max_wait),
+                                       reporter=call.reporter, cancel=call.cancel, **where))
+    return run_reply(pipeline.collect(ids, **where))
+
+
+def queue_item(x, position):
+    classes = sorted({n.get("class_type") for n in x.prompt.values() if isinstance(n, dict)})
+    return {"prompt_id": x.prompt_id, "number": x.number, "position": position, "nodes": len(x.prompt),
+            "classes": classes, "ours": pipeline.recorded(x.prompt_id) is not None}
+
+
+def tool_upload(call, args):
+    uploads.read_image(args["path"])  # refuse a bad file before touching the network
+    return Reply(uploads.upload(client(call, args), args["path"], subfolder=args.get("subfolder", ""),
+                                overwrite=args.get("overwrite", False), original=args.get("mask_of")))
+
+
+def tool_convert(call, args):
+    fmt, wf, name, _ = workflow_arg(args)
+    target = args.get("to") or (wfmod.API if fmt == wfmod.UI else wfmod.UI)
+    schema_ = conversion.as_schema(inventory.load().object_info)
+    keep = args.get("keep_unknown", False)
+    try:
+        out = wf if fmt == target else (conversion.ui_to_api(wf, schema_, keep) if target == wfmod.API
+                                        else conversion.api_to_ui(wf, schema_, keep))
+    except InputError as exc:
+        exc.message = f"{name}: {exc.message}"
+        raise
+    reply = {"file": name, "from": fmt, "to": target}
+    if args.get("out_path"):
+        try:
+            files.atomic_write(args["out_path"], json.dumps(out, indent=2, ensure_ascii=False) + "\n",
+                               overwrite=args.get("overwrite", False))
+        except FileExistsError:
+            raise InputError(f"{args['out_path']} exists already", hint="pass overwrite: true, or another out_path") from None
+        reply["written"] = str(args["out_path"])
+    else:
+        reply["workflow"] = out
+    return Reply(reply)
+
+
+def tool_diagnose(call, args):
+    given = [k for k in ("prompt_id", "path", "report", "text") if k in args]
+    if len(given) != 1:
+        raise InputError("give one of prompt_id, path, report or text" + (f", not {' and '.join(given)}" if given else ""))
+    if "prompt_id" in args:
+        result, _ = diagnosis.diagnose_prompt(client(call, args, connect_timeout=2.0), args["prompt_id"],
+                                              url=args.get("url") or call.settings.url)
+        kind = "live"
+    else:
+        obj = args.get("report") if "report" in args else args.get("text")
+        if "path" in args:
+            obj = read_evidence(args["path"])
+        kind = diagnosis.detect_kind(obj)
+        result = diagnosis.diagnose(diagnosis.gather(obj), url=args.get("url") or call.settings.url)
+    return Reply({"input": kind, "input_description": diagnosis.KINDS.get(kind, "input of an unknown shape"),
+                  **result})
+
+
+def read_evidence(path):
+    """A saved server answer (JSON) or a log (text)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@dataclass
+class Tool:
+    name: str
+    description: str
+    input_schema: dict
+    handler: object
+    long: bool = False  # waits on the server: gets progress and cancellation
+
+    def definition(self):
+        return types.Tool(name=self.name, description=self.description, inputSchema=self.input_schema)
+
+
+TOOLS = [
+    Tool("status", "Is the ComfyUI server up? Versions, devices and free VRAM, queue length. "
+                   "\"online\": false (with why) when it does not answer.",
+         schema({"url": URL_ARG, "project": PROJECT_ARG}), tool_status),
+    Tool("search_nodes", "Find node classes in the inventory snapshot (else the bundled core nodes): words in "
+                         "name/category/types, and 'A->B' for nodes taking an A input and giving a B output. "
+                         "class_type instead returns that one node's inputs, options, ranges and outputs.",
+         schema({"query": {"type": "string", "description": "words, or 'LATENT->IMAGE', '->MODEL'"},
+                 "input_type": {"type": "string", "description": "takes a linkable input of this type"},
+                 "output_type": {"type": "string", "description": "gives an output of this type"},
+                 "class_type": {"type": "string", "description": "one node class, in full"},
+                 "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 10}}),
+         tool_search_nodes),
+    Tool("list_models", "Model files the server has, per folder (checkpoints, loras, vae, ...), from the "
+                        "inventory snapshot.",
+         schema({"folder": {"type": "string", "description": "one folder's files (with sizes)"}}), tool_list_models),
+    Tool("list_templates", "The official workflow templates the server offers (else the saved snapshot), "
+                           "filtered by task, output media or words.",
+         schema({"task": {"type": "string", "description": "e.g. 'text to image', 't2i', 'image edit', 'i2v'"},
+                 "media": {"type": "string", "description": "image, video, audio, 3d or llm"},
+                 "text": {"type": "string", "description": "words all found in name, title, description, tags"},
+                 "partner": {"type": "boolean", "description": "true: only paid partner-API templates; false: none"},
+                 "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 30},
+                 "url": URL_ARG}), tool_list_templates),
+    Tool("show_template", "One template: what it is, the nodes and model files it needs and which of them this "
+                          "server lacks; include_workflow returns its workflow to pass to run.",
+         schema({"name": {"type": "string", "minLength": 1}, "include_workflow": {"type": "boolean", "default": False},
+                 "url": URL_ARG}, ["name"]), tool_show_template),
+    Tool("validate", "Would ComfyUI accept this workflow? Checked offline against the inventory, the way the "
+                     "server checks: verdict ok/partial/rejected, each error with its node, input and a fix.",
+         schema(dict(WORKFLOW_ARGS)), tool_validate),
+    Tool("run", "Run a workflow on ComfyUI and return its images inline plus the saved file paths. Change inputs "
+                "with set ['NODE.INPUT=VALUE'] (NODE: id or title) or the slots prompt/negative/seed/width/height/"
+                "steps, found in the graph. Past max_wait the prompt id comes back and queue action=wait collects it.",
+         schema({**WORKFLOW_ARGS,
+                 "set": {"type": "array", "items": {"type": "string", "pattern": "^[^=]+\\.[^=]+=.*$"},
+                         "description": "inputs to change: 'NODE.INPUT=VALUE'"},
+                 "prompt": {"type": "string", "description": "the positive prompt text"},
+                 "negative": {"type": "string", "description": "the negative prompt text"},
+                 "seed": {"type": "integer", "minimum": 0},
+                 "width": {"type": "integer", "minimum": 1}, "height": {"type": "integer", "minimum": 1},
+                 "steps": {"type": "integer", "minimum": 1},
+                 "max_wait": MAX_WAIT_ARG,
+                 "validate": {"type": "boolean", "default": True, "description": "false: send without checking"},
+                 "out": {"type": "string", "description": "download folder (default projects/<project>/outputs)"},
+                 "url": URL_ARG, "project": PROJECT_ARG}), tool_run, long=True),
+    Tool("queue", "The server's queue: list running and pending prompts; cancel prompts (pending ones removed, a "
+                  "running one interrupted; never another prompt); wait for prompts and download their outputs "
+                  "(images inline); outputs: download what finished prompts made.",
+         schema({"action": {"type": "string", "enum": ["list", "cancel", "wait", "outputs"]},
+                 "prompt_ids": PROMPT_IDS_ARG, "max_wait": MAX_WAIT_ARG,
+                 "out": {"type": "string", "description": "download folder (default: the one the run used)"},
+                 "url": URL_ARG, "project": PROJECT_ARG}, ["action"]), tool_queue, long=True),
+    Tool("upload", "Upload a local image into ComfyUI's input folder; returns the name LoadImage takes. "
+                   "mask_of: upload it as the mask (alpha) of an image already on the server.",
+         schema({"path": {"type": "string", "minLength": 1}, "subfolder": {"type": "string"},
+                 "overwrite": {"type": "boolean", "default": False},
+                 "mask_of": {"type": "string", "description": "the original image's server name"},
+                 "url": URL_ARG}, ["path"]), tool_upload),
+    Tool("convert", "Convert a workflow between editor (UI) format and the API format ComfyUI runs, exactly as "
+                    "the official frontend exports it. Returns the result, or writes it to out_path.",
+         schema({**WORKFLOW_ARGS, "to": {"type": "string", "enum": ["api", "ui"], "description": "default: the other"},
+                 "keep_unknown": {"type": "boolean", "default": False,
+                                  "description": "copy nodes the schema lacks through as they are"},
+                 "out_path": {"type": "string"}, "overwrite": {"type": "boolean", "default": False}}), tool_convert),
+    Tool("diagnose", "Explain a failed run: the cause, the node, the evidence and the fixes. Give a prompt id "
+                     "(reads the server's history, queue and log), a saved answer or log file, a run result "
+                     "object, or log text.",
+         schema({"prompt_id": {"type": "string", "minLength": 1}, "path": {"type": "string", "minLength": 1},
+                 "report": {"type": "object", "description": "a run result or a saved server answer"},
+                 "text": {"type": "string", "minLength": 1, "description": "log or traceback text"},
+                 "url": URL_ARG}), tool_diagnose),
+    # -- reserved: the `generate` tool (a prompt to an image without a workflow at hand) and the
+    # model/node needs and download tools are being built elsewhere; they join this list here.
+]
+TOOLS_BY_NAME = {t.name: t for t in TOOLS}
+
+
+# -- results --------------------------------------------------------------------------------------
+def run_reply(result):
+    """A RunResult as run.py --json prints it, its images inline; a prompt still going is no error."""
+    data = result.as_dict()
+    if result.warnings:
+        data = dict(data, warnings=result.warnings)
+    still = [r["prompt_id"] for r in result.runs if r["status"] in STILL_GOING]
+    if still:
+        data = dict(data, next=f"call queue with action=wait and prompt_ids={json.dumps(still)}")
+    images, skipped = inline_images(result.files)
+    if skipped:
+        data = dict(data, not_inline=skipped)
+    return Reply(data, images, is_error=result.exit_code != 0 and not still)
+
+
+def inline_images(paths):
+    """(images to send, [{path, why}] for those left as paths only)."""
+    images, skipped = [], []
+    for path in paths:
+        mime = IMAGE_TYPES.get(Path(path).suffix.lower())
+        if mime is None:
+            continue
+        if len(images) >= MOST_INLINE_IMAGES:
+            skipped.append({"path": path, "why": f"only the first {MOST_INLINE_IMAGES} images are sent inline"})
+            continue
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            skipped.append({"path": path, "why": f"cannot read it: {exc.strerror or exc}"})
+            continue
+        if len(data) > INLINE_IMAGE_CAP:
+            data, mime = downscaled(data) or (None, mime)
+            if data is None:
+                skipped.append({"path": path, "why": f"larger than {INLINE_IMAGE_CAP // 1024} KiB and Pillow "
+                                                     "is not installed to shrink it"})
+                continue
+        images.append((data, mime))
+    return images, skipped
+
+
+def downscaled(data):
+    """(PNG or JPEG bytes at most INLINE_IMAGE_SIDE px a side, mime), or None without Pillow."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    with Image.open(io.BytesIO(data)) as im:
+        im.thumbnail((INLINE_IMAGE_SIDE, INLINE_IMAGE_SIDE))
+        buf = io.BytesIO()
+        if im.mode in ("RGBA", "LA", "P"):
+            im.save(buf, "PNG", optimize=True)
+            return buf.getvalue(), "image/png"
+        im.convert("RGB").save(buf, "JPEG", quality=88)
+        return buf.getvalue(), "image/jpeg"
+
+
+def error_reply(exc):
+    line = f"error: {exc.message}" + (f" ({nextsteps.render(exc.hint)})" if exc.hint else "")
+    return Reply(exc.as_dict(), is_error=True, text=line)
+
+
+def call_tool(settings, name, arguments, reporter=None, cancel=None):
+    """One tool call, synchronously: a Reply whatever happens (a bug of ours included)."""
+    tool = TOOLS_BY_NAME.get(name)
+    if tool is None:
+        return Reply({"error": "UnknownTool", "message": f"no tool {name!r}"}, is_error=True,
+                     text=f"error: no tool {name!r} (tools: {', '.join(TOOLS_BY_NAME)})")
+    call = Call(settings, reporter or Reporter(), cancel or threading.Event())
+    try:
+        return tool.handler(call, arguments or {})
+    except ComfyError as exc:
+        return error_reply(exc)
+    except Exception as exc:  # a bug of ours: one line, never the traceback
+        return Reply({"error": "InternalError", "message": f"{type(exc).__name__}: {exc}"}, is_error=True,
+                     text=f"error: internal error in tool {name}: {type(exc).__name__}: {exc}")
+
+
+def as_result(reply, settings, url=None):
+    """The CallToolResult: next steps rendered, secrets scrubbed from every text."""
+    data = nextsteps.rendered(reply.data, url)
+    text = reply.text if reply.text is not None else json.dumps(data, indent=1, ensure_ascii=False, default=str)
+    data = json.loads(scrub(json.dumps(data, ensure_ascii=False, default=str), settings))
+    content = [types.TextContent(type="text", text=scrub(text, settings))]
+    content += [types.ImageContent(type="image", data=base64.b64encode(b).decode("ascii"), mimeType=m)
+                for b, m in reply.images]
+    return types.CallToolResult(content=content, structuredContent=data, isError=reply.is_error)
+
+
+def scrub(text, settings):
+    for secret in settings.secrets():
+        text = text.replace(secret, "***")
+    return text
+
+
+# -- the MCP server -------------------------------------------------------------------------------
+def build_server(settings):
+    server = Server("comfyui-skills", version=__version__, instructions=INSTRUCTIONS)
+
+    @server.list_tools()
+    async def list_tools():
+        return [t.definition() for t in TOOLS]
+
+    @server.call_tool()
+    async def handle_call(name, arguments):
+        ctx = server.request_context
+        token = getattr(ctx.meta, "progressToken", None) if ctx.meta else None
+        reporter = Reporter()
+        if token is not None and name in TOOLS_BY_NAME and TOOLS_BY_NAME[name].long:
+            reporter = MCPProgress(progress_sender(ctx, token, settings))
+        cancel = threading.Event()
+        reply = await in_thread(lambda: call_tool(settings, name, arguments, reporter, cancel), cancel)
+        return as_result(reply, settings, url=(arguments or {}).get("url") or settings.url)
+
+    return server
+
+
+def progress_sender(ctx, token, settings):
+    def send(progress, message):
+        try:
+            anyio.from_thread.run(ctx.session.send_progress_notification, token, float(progress), None,
+                                  scrub(message, settings), str(ctx.request_id))
+        except Exception:  # noqa: BLE001 (a lost notification must not fail the run it reports on)
+            pass
+    return send
+
+
+async def in_thread(fn, cancel):
+    """fn() in a worker thread. When the host cancels the call, set `cancel` and give the run
+    CANCEL_GRACE seconds to take its prompt off the server before the call is dropped."""
+    finished = threading.Event()
+    box = {}
+
+    def work():
+        try:
+            box["value"] = fn()
+        finally:
+            finished.set()
+
+    try:
+        await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+    except anyio.get_cancelled_exc_class():
+        cancel.set()
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(finished.wait, CANCEL_GRACE)
+        raise
+    return box["value"]
+
+
+def serve_stdio(settings):
+    """Serve on stdin/stdout until the host closes them."""
+    from mcp.server.stdio import stdio_server
+
+    server = build_server(settings)
+
+    async def main():
+        async with stdio_server() as (read, write):
+            sys.stdout = sys.stderr  # stdout is the protocol now: a stray print must not corrupt it
+            await server.run(read, write, server.create_initialization_options())
+
+    anyio.run(main)
+
+
+def check_loopback(host):
+    if host not in LOOPBACK_HOSTS:
+        raise InputError(f"--host {host}: the MCP server listens on loopback only ({', '.join(LOOPBACK_HOSTS)})",
+                         hint="anyone who reaches it can run workflows and read files this user can: "
+                              "reach it from elsewhere through an SSH tunnel")
+
+
+def serve_http(settings, host="127.0.0.1", port=DEFAULT_HTTP_PORT, ready=None):
+    """Streamable HTTP at http://HOST:PORT/mcp, loopback only; `ready(url)` once listening."""
+    check_loopback(host)
+    import contextlib
+
+    import uvicorn
+    from mcp.server.fastmcp.server import StreamableHTTPASGIApp
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+    from mcp.server.transport_security import TransportSecuritySettings
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    shown = f"[{host}]" if ":" in host else host
+    names = [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]
+    # A web page the user visits must not reach the server through DNS rebinding: Host and Origin checked.
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=names,
+                                         allowed_origins=[f"http://{n}" for n in names])
+    manager = StreamableHTTPSessionManager(app=build_server(settings), security_settings=security)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        async with manager.run():
+            if ready:
+                ready(f"http://{shown}:{port}/mcp")
+            yield
+
+    app = Starlette(routes=[Route("/mcp", endpoint=StreamableHTTPASGIApp(manager))], lifespan=lifespan)
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()

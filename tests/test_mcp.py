@@ -1,0 +1,362 @@
+"""scripts/mcp_server.py driven by the MCP SDK's own client over stdio, against the test double.
+
+Each test starts the server as a host would (a subprocess speaking JSON-RPC on stdin/stdout) and
+checks what a host sees: the tool list and schemas, results, images inline, tool errors,
+progress notifications, cancellation.
+"""
+
+import base64
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+mcp = pytest.importorskip("mcp")
+import anyio  # noqa: E402  (mcp brings it)
+import jsonschema  # noqa: E402
+from mcp import types  # noqa: E402
+from mcp.client.session import ClientSession  # noqa: E402
+from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
+from mcp.shared.exceptions import McpError  # noqa: E402
+
+from conftest import ROOT, closed_port, script, wait_until  # noqa: E402
+from record import tiny_png  # noqa: E402
+
+SERVER = ROOT / "scripts" / "mcp_server.py"
+SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
+SLOTS_DEFAULT = ROOT / "tests" / "fixtures" / "slots" / "default.json"
+FAILURES = ROOT / "tests" / "fixtures" / "failures"
+TOOLS = {"status", "search_nodes", "list_models", "list_templates", "show_template", "validate", "run", "queue",
+         "upload", "convert", "diagnose"}
+
+
+def serve(env, *flags):
+    return StdioServerParameters(command=sys.executable, args=[str(SERVER), *map(str, flags)], env=env,
+                                 cwd=str(ROOT))
+
+
+def session(env, body, *flags):
+    """Run `await body(session)` against a freshly started server; returns what body returns."""
+    async def main():
+        async with stdio_client(serve(env, *flags)) as (read, write):
+            async with ClientSession(read, write) as s:
+                await s.initialize()
+                return await body(s)
+    return anyio.run(main)
+
+
+def call(env, url, name, args=None, *flags):
+    return session(env, lambda s: s.call_tool(name, args or {}), "--url", url, *flags)
+
+
+def data(result):
+    assert result.content[0].type == "text"
+    return json.loads(result.content[0].text)
+
+
+def error_line(result):
+    assert result.isError, result.content[0].text
+    text = result.content[0].text
+    assert "Traceback" not in text and "\n" not in text, text
+    return text
+
+
+# -- listing --------------------------------------------------------------------------------------
+def test_every_tool_is_listed_with_a_valid_schema_and_a_description(comfy_double, pack_env):
+    tools = session(pack_env, lambda s: s.list_tools(), "--url", comfy_double.url).tools
+    assert {t.name for t in tools} == TOOLS
+    for t in tools:
+        jsonschema.Draft202012Validator.check_schema(t.inputSchema)
+        jsonschema.Draft7Validator.check_schema(t.inputSchema)
+        assert t.inputSchema["type"] == "object" and t.inputSchema["additionalProperties"] is False
+        assert 20 < len(t.description) < 400, t.name
+
+
+def test_an_argument_the_schema_refuses_is_a_tool_error(comfy_double, pack_env):
+    r = call(pack_env, comfy_double.url, "search_nodes", {"limit": 0})
+    assert "limit" in error_line(r) or "minimum" in error_line(r)
+    r = call(pack_env, comfy_double.url, "status", {"adress": "x"})
+    assert "adress" in error_line(r)
+
+
+# -- status, inventory, templates -----------------------------------------------------------------
+def test_status_reports_the_server_and_an_absent_one(comfy_double, pack_env):
+    up = data(call(pack_env, comfy_double.url, "status"))
+    assert up["online"] is True and up["comfyui_version"] == "0.3.64"
+    down = call(pack_env, comfy_double.url, "status", {"url": f"127.0.0.1:{closed_port()}"})
+    assert data(down)["online"] is False and data(down)["reachable"] is False
+
+
+def test_status_with_a_bad_url_is_one_line(comfy_double, pack_env):
+    assert "javascript:alert(1)" in error_line(call(pack_env, comfy_double.url, "status", {"url": "javascript:alert(1)"}))
+
+
+def test_search_nodes_by_types_and_one_class_in_full(comfy_double, pack_env):
+    found = data(call(pack_env, comfy_double.url, "search_nodes", {"query": "LATENT->IMAGE", "limit": 50}))
+    assert "VAEDecode" in [n["class_type"] for n in found["nodes"]]
+    ks = data(call(pack_env, comfy_double.url, "search_nodes", {"class_type": "KSampler"}))
+    assert "euler" in next(i for i in ks["inputs"] if i["name"] == "sampler_name")["options"]
+    assert "'KSamplr' is not a node class" in error_line(
+        call(pack_env, comfy_double.url, "search_nodes", {"class_type": "KSamplr"}))
+
+
+def test_list_models_needs_a_snapshot_then_lists_it(comfy_double, pack_env):
+    assert "no model lists" in error_line(call(pack_env, comfy_double.url, "list_models"))
+    comfy_double.add_model("checkpoints", "tiny.safetensors", "CheckpointLoaderSimple.ckpt_name")
+    assert script("inventory", "--url", comfy_double.url, env=pack_env).returncode == 0
+    listed = data(call(pack_env, comfy_double.url, "list_models", {"folder": "checkpoints"}))
+    assert [m["name"] for m in listed["folders"]["checkpoints"]] == ["tiny.safetensors"]
+    assert "no model folder 'chekpoints'" in error_line(
+        call(pack_env, comfy_double.url, "list_models", {"folder": "chekpoints"}))
+
+
+def test_templates_list_filter_and_show(comfy_double, pack_env):
+    everything = data(call(pack_env, comfy_double.url, "list_templates", {"limit": 1000}))
+    t2i = data(call(pack_env, comfy_double.url, "list_templates", {"task": "t2i", "limit": 1000}))
+    assert 0 < t2i["count"] < everything["count"]
+    assert all("text to image" in [tag.lower().replace("-", " ") for tag in t["tags"]] for t in t2i["templates"])
+    shown = data(call(pack_env, comfy_double.url, "show_template", {"name": "default", "include_workflow": True}))
+    assert shown["template"]["name"] == "default" and isinstance(shown["workflow"]["nodes"], list)
+    assert "CheckpointLoaderSimple" in shown["requirements"]["node_classes"]
+    assert shown["requirements"]["missing_models"]  # the double lists no model files
+    assert "defualt" in error_line(call(pack_env, comfy_double.url, "show_template", {"name": "defualt"}))
+
+
+# -- validate, convert ----------------------------------------------------------------------------
+def test_validate_a_file_an_inline_workflow_and_a_bad_one(comfy_double, pack_env):
+    assert data(call(pack_env, comfy_double.url, "validate", {"workflow_path": str(SOLID)}))["verdict"] == "ok"
+    wf = json.loads(SOLID.read_text())
+    wf["1"]["inputs"]["width"] = -5
+    bad = data(call(pack_env, comfy_double.url, "validate", {"workflow": wf}))
+    assert bad["verdict"] == "rejected" and bad["errors"][0]["input_name"] == "width"
+    missing = error_line(call(pack_env, comfy_double.url, "validate", {"workflow_path": "/nope/wf.json"}))
+    assert "/nope/wf.json" in missing
+    both = error_line(call(pack_env, comfy_double.url, "validate", {"workflow_path": str(SOLID), "workflow": wf}))
+    assert "not both" in both
+
+
+def test_convert_to_editor_and_back_gives_the_same_prompt(comfy_double, pack_env, tmp_path):
+    ui = data(call(pack_env, comfy_double.url, "convert", {"workflow_path": str(SOLID)}))
+    assert ui["to"] == "ui" and len(ui["workflow"]["nodes"]) == 2
+    back = data(call(pack_env, comfy_double.url, "convert", {"workflow": ui["workflow"], "to": "api"}))
+    assert back["workflow"] == json.loads(SOLID.read_text())
+    out = tmp_path / "solid.ui.json"
+    written = data(call(pack_env, comfy_double.url, "convert", {"workflow_path": str(SOLID), "out_path": str(out)}))
+    assert written["written"] == str(out) and json.loads(out.read_text())["nodes"]
+    assert "exists already" in error_line(call(pack_env, comfy_double.url, "convert",
+                                               {"workflow_path": str(SOLID), "out_path": str(out)}))
+    assert "not a ComfyUI workflow" in error_line(call(pack_env, comfy_double.url, "convert", {"workflow": {"a": 1}}))
+
+
+# -- run ------------------------------------------------------------------------------------------
+def test_run_returns_the_image_inline_and_on_disk(comfy_double, pack_env):
+    r = call(pack_env, comfy_double.url, "run", {"workflow_path": str(SOLID)})
+    assert not r.isError, r.content[0].text
+    out = data(r)
+    assert out["status"] == "success"
+    path = Path(out["outputs"][0]["path"])
+    images = [c for c in r.content if c.type == "image"]
+    assert len(images) == 1 and images[0].mimeType == "image/png"
+    assert base64.b64decode(images[0].data) == path.read_bytes()
+    assert str(path).startswith(pack_env["COMFYUI_SKILLS_PROJECTS"])
+    assert r.structuredContent["prompt_id"] == out["prompt_id"]
+
+
+def test_run_sets_and_slots_reach_the_prompt(comfy_double, pack_env):
+    comfy_double.add_model("checkpoints", "v1-5-pruned-emaonly-fp16.safetensors", "CheckpointLoaderSimple.ckpt_name")
+    r = call(pack_env, comfy_double.url, "run", {
+        "workflow_path": str(SLOTS_DEFAULT), "prompt": "a red fox", "negative": "blurry", "seed": 7,
+        "width": 320, "height": 448, "steps": 4, "set": ["3.cfg=5.5"]})
+    assert data(r)["status"] == "success", r.content[0].text
+    sent = comfy_double.posted[-1]["prompt"]
+    assert (sent["6"]["inputs"]["text"], sent["7"]["inputs"]["text"]) == ("a red fox", "blurry")
+    assert (sent["3"]["inputs"]["seed"], sent["3"]["inputs"]["steps"], sent["3"]["inputs"]["cfg"]) == (7, 4, 5.5)
+    assert (sent["5"]["inputs"]["width"], sent["5"]["inputs"]["height"]) == (320, 448)
+
+
+def test_run_bad_inputs_are_one_line_tool_errors(comfy_double, pack_env):
+    assert "neither" in error_line(call(pack_env, comfy_double.url, "run", {}))
+    assert "Nope" in error_line(call(pack_env, comfy_double.url, "run",
+                                     {"workflow_path": str(SOLID), "set": ["Nope.width=3"]}))
+    assert "prompt" in error_line(call(pack_env, comfy_double.url, "run",
+                                       {"workflow_path": str(SOLID), "prompt": "a fox"}))
+    wf = json.loads(SOLID.read_text())
+    wf["1"]["inputs"]["width"] = -5
+    rejected = call(pack_env, comfy_double.url, "run", {"workflow": wf})
+    assert "would be rejected" in rejected.content[0].text and rejected.isError
+    assert comfy_double.posted == []
+
+
+def test_a_run_past_max_wait_returns_its_id_and_wait_collects_it(comfy_double, pack_env):
+    comfy_double.pause()
+
+    async def body(s):
+        first = await s.call_tool("run", {"workflow_path": str(SOLID), "max_wait": 1})
+        comfy_double.resume()
+        pid = data(first)["prompt_id"]
+        later = await s.call_tool("queue", {"action": "wait", "prompt_ids": [pid]})
+        return first, later
+
+    first, later = session(pack_env, body, "--url", comfy_double.url)
+    assert not first.isError and data(first)["status"] == "queued"
+    assert "action=wait" in data(first)["next"]
+    assert data(later)["status"] == "success"
+    assert [c.type for c in later.content] == ["text", "image"]
+
+
+def test_progress_notifications_follow_the_nodes(comfy_double, pack_env):
+    comfy_double.node_seconds = 0.2
+    seen = []
+
+    async def on_progress(progress, total, message):
+        seen.append((progress, message))
+
+    r = session(pack_env, lambda s: s.call_tool("run", {"workflow_path": str(SOLID)}, progress_callback=on_progress),
+                "--url", comfy_double.url)
+    assert data(r)["status"] == "success"
+    messages = [m for _, m in seen]
+    assert any(m.startswith("node ") and "EmptyImage" in m for m in messages), messages
+    assert any("SaveImage" in m for m in messages), messages
+    assert [p for p, _ in seen] == sorted(p for p, _ in seen) and len(set(p for p, _ in seen)) == len(seen)
+
+
+def test_cancelling_a_run_from_the_host_removes_our_prompt(comfy_double, pack_env):
+    comfy_double.pause()
+    other = script("run", SOLID, "--url", comfy_double.url, "--no-wait", env=pack_env).stdout.strip()
+
+    answers = []
+
+    async def run():
+        try:
+            await s_holder[0].call_tool("run", {"workflow_path": str(SOLID)})
+        except McpError as exc:
+            answers.append(exc.error.message)
+
+    s_holder = []
+
+    async def body(s):
+        s_holder.append(s)
+        async with anyio.create_task_group() as tg:
+            request_id = s._request_id  # the id the next request gets
+            tg.start_soon(run)
+            await anyio.to_thread.run_sync(lambda: wait_until(lambda: len(comfy_double.posted) == 2))
+            await s.send_notification(types.ClientNotification(types.CancelledNotification(
+                method="notifications/cancelled",
+                params=types.CancelledNotificationParams(requestId=request_id, reason="user"))))
+            await anyio.to_thread.run_sync(lambda: wait_until(lambda: len(comfy_double.queue) == 1))
+
+    session(pack_env, body, "--url", comfy_double.url)
+    assert answers == ["Request cancelled"]
+    left = [item[1] for item in comfy_double.queue]
+    assert left == [other]  # ours gone, the other client's prompt untouched
+    comfy_double.resume()
+
+
+# -- queue ----------------------------------------------------------------------------------------
+def test_queue_list_and_cancel(comfy_double, pack_env):
+    comfy_double.pause()
+    pid = script("run", SOLID, "--url", comfy_double.url, "--no-wait", env=pack_env).stdout.strip()
+
+    async def body(s):
+        listed = await s.call_tool("queue", {"action": "list"})
+        cancelled = await s.call_tool("queue", {"action": "cancel", "prompt_ids": [pid]})
+        again = await s.call_tool("queue", {"action": "cancel", "prompt_ids": [pid]})
+        empty = await s.call_tool("queue", {"action": "cancel"})
+        return listed, cancelled, again, empty
+
+    listed, cancelled, again, empty = session(pack_env, body, "--url", comfy_double.url)
+    assert [(p["prompt_id"], p["ours"]) for p in data(listed)["pending"]] == [(pid, True)]
+    assert data(cancelled)["deleted"] == [pid] and not cancelled.isError
+    assert again.isError and data(again)["not_found"] == [pid]
+    assert "needs prompt_ids" in error_line(empty)
+
+
+def test_queue_outputs_of_a_finished_prompt_and_of_an_unknown_one(comfy_double, pack_env):
+    pid = json.loads(script("run", SOLID, "--url", comfy_double.url, "--json", env=pack_env).stdout)["prompt_id"]
+    got = call(pack_env, comfy_double.url, "queue", {"action": "outputs", "prompt_ids": [pid]})
+    assert data(got)["status"] == "success" and any(c.type == "image" for c in got.content)
+    assert "no history for prompt nope-1234" in error_line(
+        call(pack_env, comfy_double.url, "queue", {"action": "outputs", "prompt_ids": ["nope-1234"]}))
+
+
+# -- upload, diagnose -----------------------------------------------------------------------------
+def test_upload_an_image_and_refuse_a_text_file(comfy_double, pack_env, tmp_path):
+    png = tmp_path / "photo.png"
+    png.write_bytes(tiny_png((200, 30, 30)))
+    up = data(call(pack_env, comfy_double.url, "upload", {"path": str(png), "subfolder": "mcp"}))
+    assert up["ref"] == "mcp/photo.png" and comfy_double.files[("input", "mcp", "photo.png")] == png.read_bytes()
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    assert "notes.txt" in error_line(call(pack_env, comfy_double.url, "upload", {"path": str(text)}))
+
+
+def test_diagnose_a_saved_failure_a_prompt_id_and_nothing(comfy_double, pack_env):
+    oom = data(call(pack_env, comfy_double.url, "diagnose", {"path": str(FAILURES / "oom_cpu.json")}))
+    assert oom["cause"] == "out_of_memory"
+    pid = json.loads(script("run", SOLID, "--url", comfy_double.url, "--json", env=pack_env).stdout)["prompt_id"]
+    live = data(call(pack_env, comfy_double.url, "diagnose", {"prompt_id": pid}))
+    assert live["input"] == "live" and live["cause"] == "no_failure"
+    assert "one of prompt_id" in error_line(call(pack_env, comfy_double.url, "diagnose"))
+
+
+# -- secrets, transports --------------------------------------------------------------------------
+def test_the_api_key_never_shows_and_goes_only_to_the_configured_server(comfy_double, pack_env):
+    env = dict(pack_env, COMFYUI_API_KEY="sk-secret-4242")
+    port = comfy_double.url.rsplit(":", 1)[1]
+
+    async def body(s):
+        out = [await s.call_tool("status", {}),
+               await s.call_tool("status", {"url": f"http://localhost:{port}"}),
+               await s.call_tool("diagnose", {"text": "error with key sk-secret-4242 in it"}),
+               await s.call_tool("status", {"url": "http://sk-secret-4242"})]
+        return out
+
+    results = session(env, body, "--url", comfy_double.url)
+    for r in results:
+        assert "sk-secret-4242" not in json.dumps(r.model_dump(mode="json"))
+    stats = [q for q in comfy_double.requests if q[1] == "/system_stats"]
+    keyed = [q[2].get("Authorization") for q in stats]
+    assert keyed[0] == "Bearer sk-secret-4242" and keyed[1] is None
+
+
+def test_http_transport_on_loopback_and_only_there(comfy_double, pack_env):
+    from mcp.client import streamable_http
+
+    # renamed in mcp 1.2x; the old name stays as a deprecated alias
+    connect = getattr(streamable_http, "streamable_http_client", None) or streamable_http.streamablehttp_client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--url", comfy_double.url, "--http", str(port)],
+                            env=pack_env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "MCP server (streamable HTTP) at http://127.0.0.1:" in proc.stderr.readline()
+
+        async def main():
+            async with connect(f"http://127.0.0.1:{port}/mcp") as (read, write, _):
+                async with ClientSession(read, write) as s:
+                    await s.initialize()
+                    return (await s.list_tools()).tools, await s.call_tool("status", {})
+
+        tools, status = anyio.run(main)
+        assert {t.name for t in tools} == TOOLS and data(status)["online"] is True
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    r = subprocess.run([sys.executable, str(SERVER), "--http", "--host", "0.0.0.0"], env=pack_env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "loopback only" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_without_the_mcp_package_the_script_says_how_to_get_it(pack_env, tmp_path):
+    # A Python that finds everything but mcp: the pack's deps via the path, mcp hidden.
+    blocker = tmp_path / "mcp.py"
+    blocker.write_text("raise ImportError('hidden for this test', name='mcp')\n")
+    env = dict(pack_env, PYTHONPATH=str(tmp_path), COMFYUI_SKILLS_REEXEC="1")
+    r = subprocess.run([sys.executable, str(SERVER)], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "mcp" in r.stderr and ".[mcp]" in r.stderr
+    assert "Traceback" not in r.stderr
