@@ -26,8 +26,8 @@ import anyio
 import mcp.types as types
 from mcp.server.lowlevel import Server
 
-from . import (__version__, config, conversion, diagnosis, files, inventory, nextsteps, pipeline, runs, slots,
-               status, templates, uploads, validation)
+from . import (__version__, config, conversion, diagnosis, files, generate, inventory, needs, nextsteps, pipeline,
+               runs, slots, status, templates, uploads, validation)
 from . import workflow as wfmod
 from .api import ComfyUI
 from .errors import ComfyError, InputError, ServerTimeout, ServerUnreachable
@@ -266,6 +266,42 @@ def tool_run(call, args):
     return run_reply(result)
 
 
+def tool_generate(call, args):
+    c = client(call, args, connect_timeout=1.5)
+    try:
+        catalog = generate.catalog_from_server(c, config.state_dir())
+    except ServerUnreachable:
+        catalog = generate.catalog_from_snapshot(config.state_dir())
+    chosen = generate.plan(args["request"], catalog.index, catalog.load_template, catalog.object_info,
+                           catalog.models_by_folder, task=args.get("task"), template=args.get("template"),
+                           image=generate.image_file(args["image"]) if args.get("image") else None,
+                           negative=args.get("negative"), seed=args.get("seed"), size=args.get("size"),
+                           steps=args.get("steps"), count=args.get("count"), model=args.get("model"),
+                           allow_api=args.get("allow_api", False), memory_bytes=catalog.memory_bytes,
+                           frontend_version=catalog.frontend)
+    if args.get("dry_run"):
+        return Reply(chosen.as_dict())
+    result = pipeline.run(
+        chosen.workflow, name=f"template {chosen.template}", url=args.get("url") or call.settings.url,
+        project=args.get("project") or call.settings.project, api_key=call.settings.key_for(args.get("url")),
+        timeout=call.settings.timeout, out=args.get("out"), allow_api=args.get("allow_api", False),
+        max_wait=args.get("max_wait", call.settings.max_wait), reporter=call.reporter, cancel=call.cancel)
+    reply = run_reply(result)
+    reply.data = dict(reply.data, template=chosen.template, models=chosen.models, why=chosen.why)
+    return reply
+
+
+def tool_needs(call, args):
+    if args.get("template"):
+        index, c, snap = template_source(call, args)
+        t = templates.find(index, args["template"])
+        wf = templates.fetch_template(c, t.name) if c else snap.template(t.name)
+    else:
+        _, wf, _, _ = workflow_arg(args)
+    inv = inventory.load()
+    return Reply(needs.of_workflow(wf, inv.object_info, inv.models).as_dict())
+
+
 def tool_queue(call, args):
     action, ids = args["action"], args.get("prompt_ids")
     if action != "list" and not ids:
@@ -437,8 +473,26 @@ TOOLS = [
                  "report": {"type": "object", "description": "a run result or a saved server answer"},
                  "text": {"type": "string", "minLength": 1, "description": "log or traceback text"},
                  "url": URL_ARG}), tool_diagnose),
-    # -- reserved: the `generate` tool (a prompt to an image without a workflow at hand) and the
-    # model/node needs and download tools are being built elsewhere; they join this list here.
+    Tool("generate", "Make an image, video or sound from a sentence with the models this server has: picks an "
+                     "official template it can run (swapping in installed files of the same family), fills the "
+                     "prompt, seed and size, runs it and returns the images inline, with which template and model "
+                     "it chose and why. dry_run: the choice and workflow only. Partner (paid) templates only with "
+                     "allow_api, when the user asked.",
+         schema({"request": {"type": "string", "minLength": 1, "description": "what to make, in words"},
+                 "image": {"type": "string", "description": "path of an input image (edit, img2img, upscale, i2v)"},
+                 "task": {"type": "string", "enum": list(generate.TASKS)},
+                 "negative": {"type": "string"}, "seed": {"type": "integer", "minimum": 0},
+                 "size": {"type": "string", "pattern": "^[0-9]+[xX][0-9]+$", "description": "WIDTHxHEIGHT"},
+                 "steps": {"type": "integer", "minimum": 1}, "count": {"type": "integer", "minimum": 1},
+                 "model": {"type": "string", "description": "an installed model file to use"},
+                 "template": {"type": "string", "description": "an official template's name"},
+                 "allow_api": {"type": "boolean", "default": False}, "dry_run": {"type": "boolean", "default": False},
+                 "max_wait": MAX_WAIT_ARG, "out": {"type": "string"}, "url": URL_ARG, "project": PROJECT_ARG},
+                ["request"]), tool_generate, long=True),
+    Tool("needs", "What a workflow or template needs that the server lacks: model files (folder, size, link, "
+                  "sha256, the download command) and custom node packs (the install command); a file the server "
+                  "has under another subfolder comes with the exact value to use.",
+         schema({**WORKFLOW_ARGS, "template": {"type": "string"}, "url": URL_ARG}), tool_needs),
 ]
 TOOLS_BY_NAME = {t.name: t for t in TOOLS}
 

@@ -30,7 +30,7 @@ SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
 SLOTS_DEFAULT = ROOT / "tests" / "fixtures" / "slots" / "default.json"
 FAILURES = ROOT / "tests" / "fixtures" / "failures"
 TOOLS = {"status", "search_nodes", "list_models", "list_templates", "show_template", "validate", "run", "queue",
-         "upload", "convert", "diagnose"}
+         "upload", "convert", "diagnose", "generate", "needs"}
 
 
 def serve(env, *flags):
@@ -175,6 +175,34 @@ def test_run_sets_and_slots_reach_the_prompt(comfy_double, pack_env):
     assert (sent["6"]["inputs"]["text"], sent["7"]["inputs"]["text"]) == ("a red fox", "blurry")
     assert (sent["3"]["inputs"]["seed"], sent["3"]["inputs"]["steps"], sent["3"]["inputs"]["cfg"]) == (7, 4, 5.5)
     assert (sent["5"]["inputs"]["width"], sent["5"]["inputs"]["height"]) == (320, 448)
+
+
+def test_generate_turns_a_sentence_into_an_inline_image_on_the_installed_checkpoint(comfy_double, pack_env):
+    comfy_double.add_model("checkpoints", "tiny-random-sd15.safetensors", "CheckpointLoaderSimple.ckpt_name")
+    r = call(pack_env, comfy_double.url, "generate", {"request": "a red fox", "size": "64x64", "steps": 2})
+    assert not r.isError, r.content[0].text
+    out = data(r)
+    assert out["status"] == "success" and out["template"] == "default"
+    assert out["models"][0]["name"] == "tiny-random-sd15.safetensors"
+    assert [c.type for c in r.content].count("image") == 1
+    sent = comfy_double.posted[-1]["prompt"]
+    assert any(n["inputs"].get("text") == "a red fox" for n in sent.values())
+
+
+def test_generate_with_nothing_installed_is_a_tool_error_naming_what_to_fetch(comfy_double, pack_env):
+    r = call(pack_env, comfy_double.url, "generate", {"request": "a red fox"})
+    text = r.content[0].text  # the head line, then one line per file it needs
+    assert r.isError and "Traceback" not in text
+    assert text.startswith("error: nothing installed on this server can do text-to-image")
+    assert "models/checkpoints/" in text and "models.py need --template" in text
+
+
+def test_needs_lists_the_missing_checkpoint_with_its_download_command(comfy_double, pack_env):
+    r = call(pack_env, comfy_double.url, "needs", {"template": "default"})
+    out = data(r)
+    assert out["runnable"] is False
+    [ckpt] = out["models"]
+    assert ckpt["folder"] == "checkpoints" and ckpt["fetch"].startswith("python scripts/models.py download https://")
 
 
 def test_run_bad_inputs_are_one_line_tool_errors(comfy_double, pack_env):
