@@ -6,7 +6,10 @@ has. A template's model file may be swapped for an installed file of the same fa
 template's resolution, steps, cfg and sampler are kept, as they are the official settings for
 that family. Among the runnable ones it prefers what fits the device (the index's `vram` and
 `size` against the server's memory), then the stronger family for the task, then the index's own
-order. Partner (API) templates spend money: they are only considered with `allow_api`.
+order. A template that runs on exactly its own files beats one of the same strength that needs a
+stand-in: the official settings are tuned for the file they name (flux_schnell's 4 steps are not
+flux_dev's 20; a pixel-space Chroma Radiance graph is no place for a latent-space Chroma file).
+Partner (API) templates spend money: they are only considered with `allow_api`.
 
 The returned `Plan` says which template and which files it chose and why; `pipeline.run` runs
 its `workflow`. When nothing installed can do it, `NothingRunnable` names the best template and
@@ -161,7 +164,8 @@ def same_family_file(name, folder, models_by_folder):
 
 # -- choosing ------------------------------------------------------------------------------------
 def rank(fits, task, memory_bytes=None):
-    """Runnable first; then what fits the device; then the stronger family; then index order."""
+    """Runnable first; then what fits the device; then the stronger family; then fewer files
+    missing; then fewer stand-in files (a template's own files first); then index order."""
     order = STRENGTH.get(task, ())
 
     def strength(f):
@@ -171,10 +175,25 @@ def rank(fits, task, memory_bytes=None):
         return best
 
     def fits_device(f):
-        need = f.template.vram_bytes or f.template.size_bytes
+        need = need_bytes(f, fits)
         return memory_bytes is None or need is None or need <= memory_bytes
 
-    return sorted(fits, key=lambda f: (not f.runnable, not fits_device(f), strength(f), len(f.missing)))
+    return sorted(fits, key=lambda f: (not f.runnable, not fits_device(f), strength(f), len(f.missing),
+                                       len(f.swaps)))
+
+
+def need_bytes(f, fits):
+    """The memory the index says `f` needs. Its numbers are for the files a template names: one
+    run on stand-ins loads those, so when another template names exactly them, its number counts
+    (hidream_i1_fast run on hidream_i1_dev's files needs what hidream_i1_dev needs)."""
+    owner = f
+    if f.swaps:
+        owner = next((o for o in fits if not o.swaps and o.runnable and _files_used(o) == _files_used(f)), f)
+    return owner.template.vram_bytes or owner.template.size_bytes
+
+
+def _files_used(f):
+    return frozenset(f.swaps[n.name][0] if n.name in f.swaps else (n.use or n.name) for n in f.needs.models)
 
 
 def plan(request, index, load_template, object_info, models_by_folder, *, task=None, template=None,
@@ -243,9 +262,9 @@ def _why(best, ranked, task, memory_bytes):
            f"runnable with the files this server has"]
     for name, (installed, folder, fam) in best.swaps.items():
         why.append(f"{installed} ({fam}, in {folder}) stands in for the template's {name}")
-    if memory_bytes and (best.template.vram_bytes or best.template.size_bytes):
-        why.append(f"needs about {(best.template.vram_bytes or best.template.size_bytes) / 2**30:.1f} GiB; "
-                   f"the server has {memory_bytes / 2**30:.1f} GiB")
+    need = need_bytes(best, ranked)
+    if memory_bytes and need:
+        why.append(f"needs about {need / 2**30:.1f} GiB; the server has {memory_bytes / 2**30:.1f} GiB")
     return why
 
 

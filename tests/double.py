@@ -8,9 +8,10 @@ recorded ones (a 64x64 PNG, a WEBP), whatever the graph; batch sizes are read fr
 upstream (1 otherwise); PreviewAny shows the text only when its source is StringConcatenate or
 a literal; /prompt verdicts are recorded ones for known graphs (rest.json, runs/rejections.json), and for other graphs only the
 checks the recordings show (no prompt, unknown class, no output node): anything else is accepted.
-`progress` (step) messages come from the one recorded node that reports steps without a
-diffusion model, ImageUpscaleWithModel: every such node sends the recorded count (6 tiles, as
-for its 1024x640 image), whatever the image. Not recorded (no real server to record from):
+`progress` (step) messages come from two recorded nodes: KSampler sends one per step of its own
+`steps` input (runs/ksampler_progress.json: 2 steps, value 1..2, max 2), and ImageUpscaleWithModel
+sends the recorded count (6 tiles, as for its 1024x640 image), whatever the image; both in the
+recorded order (the node's progress_state, then the step). Not recorded (no real server to record from):
 Comfy Cloud's 401 body and its 404 for paths outside /api, which follow the interface contract only.
 
 Use the `comfy_double` fixture (function scope, fresh state per test; conftest.py registers it):
@@ -105,7 +106,17 @@ class Recordings:
         self.load_image_error = entry["status"]["messages"][-1][1]
         steps = _load("runs/upscale_progress.json")["ws"]
         self.step_counts = {"ImageUpscaleWithModel": max(m["data"]["max"] for m in steps if m["type"] == "progress")}
+        self.step_inputs = {"KSampler": ksampler_step_input(_load("runs/ksampler_progress.json"))}
         self.templates = json.loads(gzip.decompress((RECORDINGS / "templates" / "templates.json.gz").read_bytes()))
+
+
+def ksampler_step_input(run):
+    """The KSampler input its recorded `progress` max is read from (the run's own `steps`)."""
+    prompt = run["posts"][0]["request"]["prompt"]
+    [node] = {m["data"]["node"] for m in run["ws"] if m["type"] == "progress"}
+    maxima = {m["data"]["max"] for m in run["ws"] if m["type"] == "progress"}
+    assert prompt[node]["class_type"] == "KSampler" and maxima == {prompt[node]["inputs"]["steps"]}
+    return "steps"
 
 
 _RECORDINGS = None
@@ -692,7 +703,7 @@ class Run:
         failure = self.failure(nid)
         if failure:
             return "execution_error", failure
-        steps = self.d.rec.step_counts.get(self.prompt[nid]["class_type"])
+        steps = self.step_count(nid)
         for step in range(1, (steps or 0) + 1):  # as recorded: the node's state, then the step
             self.progress[nid] = self.bar(nid, step, steps, "running")
             await self.send("progress_state", {"prompt_id": self.pid, "nodes": copy.deepcopy(self.progress)})
@@ -705,6 +716,16 @@ class Run:
         self.progress[nid] = self.bar(nid, steps or 1.0, steps or 1.0, "finished")
         await self.send("progress_state", {"prompt_id": self.pid, "nodes": copy.deepcopy(self.progress)})
         return None
+
+    def step_count(self, nid):
+        """How many `progress` steps the node reports: KSampler its own `steps` (one per sampler
+        step, as recorded in runs/ksampler_progress.json), ImageUpscaleWithModel its recorded tiles."""
+        node = self.prompt[nid]
+        step_input = self.d.rec.step_inputs.get(node["class_type"])
+        if step_input:
+            value = node["inputs"].get(step_input)
+            return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+        return self.d.rec.step_counts.get(node["class_type"])
 
     def bar(self, nid, value, maximum, state):
         return {"value": value, "max": maximum, "state": state, "node_id": nid, "prompt_id": self.pid,
