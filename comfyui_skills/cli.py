@@ -41,6 +41,19 @@ def add_server_flags(p):
                    help="seconds to wait for each API call (default: %(default)s)")
 
 
+def subcommand(sub, name, help_text):
+    """A subcommand that also takes the common flags after its name (`models.py download URL --json`)."""
+    sp = sub.add_parser(name, help=help_text, description=help_text)
+    sp.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+    sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    sp.add_argument("--url", default=argparse.SUPPRESS, help="ComfyUI address")
+    sp.add_argument("--project", default=argparse.SUPPRESS, help="project name under projects/")
+    sp.add_argument("--api-key", default=argparse.SUPPRESS, help="API key")
+    sp.add_argument("--timeout", type=positive_float, default=argparse.SUPPRESS,
+                    help=f"seconds per API call (default: {DEFAULT_TIMEOUT:g})")
+    return sp
+
+
 def positive_float(text):
     try:
         value = float(text)
