@@ -68,3 +68,10 @@ class ServerError(TransportError):
 
 class Interrupted(ComfyError):
     exit_code = 130
+
+
+class DownloadFailed(ComfyError):
+    """A file could not be fetched whole and verified; nothing half-done was left in its folder
+    (except a .part file a later run resumes from, when the transfer itself was cut off)."""
+
+    exit_code = 1

@@ -8,7 +8,7 @@ marks, and a heartbeat every 30 s.
 import sys
 import time
 
-from .units import human_seconds
+from .units import human_bytes, human_seconds
 
 LONG_RUN_NOTE_AFTER = 600.0
 HEARTBEAT = 30.0
@@ -40,6 +40,9 @@ class Reporter:
 
     def tick(self):
         """Called from the wait loop, about twice a second."""
+
+    def transfer(self, name, done, total, rate):
+        """A download's progress: bytes so far, the whole (None when unknown), bytes per second."""
 
     def done(self):
         """The wait is over."""
@@ -116,6 +119,30 @@ class Progress(Reporter):
 
     def done(self):
         self._clear_bar()
+
+    def transfer(self, name, done, total, rate):
+        """A bar on a terminal; without one a line at each tenth (or every 30 s when the size is unknown)."""
+        if not self.enabled:
+            return
+        text = f"{name}: {human_bytes(done)}"
+        if total:
+            text += f" of {human_bytes(total)} ({100 * done / total:.0f}%)"
+        text += f"  {human_bytes(rate)}/s"
+        if total and rate > 0 and done < total:
+            text += f"  {human_seconds((total - done) / rate)} left"
+        if self.tty:
+            if total:
+                filled = int(BAR_WIDTH * done / total)
+                text = "[" + "#" * filled + "." * (BAR_WIDTH - filled) + "] " + text
+            print("\r\x1b[2K" + text[:200], end="", file=self.stream, flush=True)
+            self.last_line = text
+            return
+        tenth = int(10 * done / total) if total else None
+        due = tenth != self.last_quarter if total else self.clock() - self.last_print >= HEARTBEAT
+        if due or (total and done == total):
+            self.last_quarter = tenth
+            self.last_print = self.clock()
+            print(text, file=self.stream, flush=True)
 
     # -- drawing ------------------------------------------------------------------------------
     def _set(self, state):

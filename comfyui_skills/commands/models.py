@@ -1,0 +1,122 @@
+"""models.py: get model files into the server's model folders (subcommands; `download` for now)."""
+
+import threading
+
+from .. import cli, diagnosis, downloads, inventory, placement
+from ..errors import InputError, TransportError
+from ..progress import Progress
+from . import validate as validate_cmd
+
+EPILOG = """\
+examples:
+  python scripts/models.py download https://huggingface.co/org/repo/resolve/main/x.safetensors --folder loras
+  python scripts/models.py download v1-5-pruned-emaonly-fp16.safetensors    # a file references/models.md lists
+  python scripts/models.py download URL --folder checkpoints --sha256 HEX --workflow my_api.json
+  python scripts/models.py download URL --folder vae --path /data/models/vae   # one of several folders
+
+Where it goes: straight into the server's own folder when that folder is on this machine (the
+server's /experiment/models lists its paths, extra_model_paths.yaml roots included; --path picks
+one when there are several); else through ComfyUI-Manager's model queue when the server has the
+Manager and the file is in its list; else the exact curl / hf / wget commands to run where the
+server lives. With no server reachable, --path is used as given.
+
+A download resumes from its .part file when run again; the file gets its name only when whole
+and, with --sha256, only when it matches. An existing file is never overwritten. HF_TOKEN is
+sent only to huggingface.co, CIVITAI_API_TOKEN only to civitai.com (https, never across a
+redirect to another host).
+
+exit codes: 0 the file is in place; 1 the download failed or was refused (hash, HTML page,
+full or read-only disk) or only commands were printed; 2 bad usage or an existing file;
+3 a host was unreachable; 4 server error; 130 Ctrl-C (the .part file stays for a resume).
+"""
+
+
+def build_parser():
+    p = cli.parser("models.py", "Get model files into the server's model folders.", EPILOG)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=cli.Parser)
+    sub.required = True
+    d = cli.subcommand(sub, "download", "fetch a model file (URL, or a file name the pack knows) into a folder")
+    d.add_argument("source", metavar="URL|NAME")
+    d.add_argument("--folder", help="model folder (checkpoints, loras, vae, ...); known files bring their own")
+    d.add_argument("--name", help="file name to save as (default: from the server or the URL)")
+    d.add_argument("--sha256", metavar="HEX", help="expected sha256: a mismatch keeps nothing")
+    d.add_argument("--path", metavar="DIR", help="which of the server's folders to write to (when several)")
+    d.add_argument("--workflow", metavar="FILE", help="afterwards, say whether this API workflow can run")
+    d.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return p
+
+
+def run(args):
+    return COMMANDS[args.command](args)
+
+
+def cmd_download(args):
+    url, folder = _source(args)
+    reporter = Progress(enabled=not args.quiet)
+    stop = threading.Event()
+    client = cli.client_from(args)
+    try:
+        try:
+            placed = placement.place(client, url, folder, name=args.name, sha256=args.sha256, path=args.path,
+                                     reporter=reporter, cancel=stop)
+        except TransportError:
+            if not args.path:
+                raise
+            # no server to ask: the folder given is where it goes
+            got = downloads.download(url, args.path, name=args.name, sha256=args.sha256, reporter=reporter,
+                                     cancel=stop)
+            placed = placement.Placed("downloaded", folder, got.path.name, str(got.path), got,
+                                      note="no server answered: saved where --path says")
+            client = None
+    except KeyboardInterrupt:
+        stop.set()
+        raise
+    finally:
+        reporter.done()
+    result = placed.as_dict()
+    lines = []
+    if placed.how == "downloaded":
+        d = placed.downloaded
+        lines.append(f"saved {placed.path} ({d.bytes} bytes, sha256 {d.sha256})"
+                     + (f"; {d.resumed_from} bytes were already there" if d.resumed_from else ""))
+    elif placed.how == "manager":
+        lines.append(f"ComfyUI-Manager installed {placed.name} into the server's {folder} folder")
+    else:
+        lines.append(placed.note)
+        lines += [f"  {c}" for c in placed.commands]
+    if placed.how != "commands" and client is not None:
+        result["inventory"], result["workflow"] = _refresh(client, args.workflow)
+        if result["workflow"]:
+            lines.append(validate_cmd._text(result["workflow"]))
+    elif args.workflow:
+        result["workflow"] = None
+    if placed.note and placed.how != "commands":
+        lines.append(placed.note)
+    cli.emit(args, result, "\n".join(lines))
+    return 1 if placed.how == "commands" else 0
+
+
+def _source(args):
+    if downloads.looks_like_url(args.source):
+        if not args.folder:
+            raise InputError("--folder is needed with a URL (checkpoints, loras, vae, ...)")
+        return args.source, args.folder
+    row = diagnosis.model_source(args.source)
+    if row is None or not row.get("url"):
+        raise InputError(f"{args.source!r} is neither a URL nor a file references/models.md lists",
+                         hint="give the download URL and --folder")
+    if args.folder and args.folder != row["folder"]:
+        raise InputError(f"{args.source} belongs in {row['folder']}, not {args.folder}")
+    if args.name is None:
+        args.name = row["file"]
+    return row["url"], row["folder"]
+
+
+def _refresh(client, workflow_path):
+    """A fresh inventory snapshot (the new file in its lists), and the workflow's verdict against it."""
+    saved = inventory.save_snapshot(inventory.take_snapshot(client))
+    report = validate_cmd.check_file(workflow_path, inventory.load()) if workflow_path else None
+    return {"saved": str(saved["path"])}, report
+
+
+COMMANDS = {"download": cmd_download}

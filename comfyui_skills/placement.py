@@ -1,0 +1,162 @@
+"""Where a downloaded model goes, and how it gets there.
+
+Three ways, best first: straight into the server's own model folder when that folder is on this
+machine; through ComfyUI-Manager's model install queue when the server has the Manager and the
+file is in its model list; else exact commands for the user to run where the server lives.
+"""
+
+import ipaddress
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+from urllib.parse import urlsplit
+
+from . import downloads
+from .errors import CheckFailed, InputError, ServerError, TransportError
+
+MANAGER_WAIT = 3600.0
+LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
+
+
+@dataclass
+class Placed:
+    """What happened: `how` is "downloaded", "manager" or "commands" (nothing fetched here)."""
+
+    how: str
+    folder: str
+    name: str
+    path: Optional[str] = None
+    downloaded: Optional[downloads.Downloaded] = None
+    commands: list = field(default_factory=list)
+    note: Optional[str] = None
+
+    def as_dict(self):
+        out = {"how": self.how, "folder": self.folder, "name": self.name, "path": self.path,
+               "commands": self.commands, "note": self.note}
+        if self.downloaded:
+            out.update(self.downloaded.as_dict())
+        return out
+
+
+def server_folders(client, folder):
+    """The paths the server reads `folder` from (its models dir and extra_model_paths.yaml roots)."""
+    listed = client.model_folder_paths()
+    for entry in listed if isinstance(listed, list) else []:
+        if isinstance(entry, dict) and entry.get("name") == folder:
+            return [Path(p) for p in entry.get("folders") or [] if isinstance(p, str)]
+    names = sorted(e.get("name") for e in listed if isinstance(e, dict)) if isinstance(listed, list) else []
+    raise InputError(f"the server has no model folder {folder!r}",
+                     hint=f"its folders: {', '.join(names[:40])}" if names else None)
+
+
+def local_folders(client, folder):
+    """The server's paths for `folder` that are on this machine, in the server's order.
+
+    A loopback server shares this machine's files. For another host a path that happens to exist
+    here is trusted only when the files the server lists under it are all here too.
+    """
+    paths = [p for p in server_folders(client, folder) if p.is_dir()]
+    if not paths or _is_loopback(client.url):
+        return paths
+    try:
+        listed = client.model_files(folder)
+    except TransportError:
+        return []
+    confirmed = []
+    for index, path in enumerate(server_folders(client, folder)):
+        names = [f.get("name") for f in listed if isinstance(f, dict) and f.get("pathIndex") == index]
+        if path in paths and names and all((path / n).is_file() for n in names if isinstance(n, str)):
+            confirmed.append(path)
+    return confirmed
+
+
+def _is_loopback(url):
+    host = (urlsplit(url).hostname or "").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def choose(paths, wanted=None, folder=""):
+    """The one path to write to: `wanted` (one of `paths`), or the only one."""
+    if wanted is not None:
+        wanted_path = Path(wanted).resolve()
+        for p in paths:
+            if p.resolve() == wanted_path:
+                return p
+        raise InputError(f"--path {wanted} is not one of the server's {folder} folders on this machine",
+                         hint="choose one of: " + ", ".join(map(str, paths)) if paths else None)
+    if len(paths) > 1:
+        raise InputError(f"the server reads {folder} from {len(paths)} folders here; choose one with --path",
+                         hint="; ".join(map(str, paths)))
+    return paths[0]
+
+
+def place(client, url, folder, name=None, sha256=None, path=None, reporter=None, cancel=None, size=None,
+          token_for=downloads.token_from_env):
+    """Get `url` into the server's `folder`, the best way this setup allows (see the module doc)."""
+    name = name or downloads.name_from_url(url)
+    paths = local_folders(client, folder)
+    if paths:
+        target = choose(paths, path, folder)
+        got = downloads.download(url, target, name=name, sha256=sha256, token_for=token_for,
+                                 reporter=reporter, cancel=cancel, size=size)
+        return Placed("downloaded", folder, got.path.name, str(got.path), got)
+    if path is not None:
+        raise InputError(f"--path {path}: none of the server's {folder} folders is on this machine")
+    entry = manager_entry(client, url, name)
+    if entry is not None:
+        return through_manager(client, entry, folder, reporter)
+    remote = server_folders(client, folder)
+    where = remote[0] if remote else None
+    return Placed("commands", folder, name or "?", str(where / name) if where and name else None,
+                  commands=downloads.plan_commands(url, where, name or "model.safetensors"),
+                  note=f"the server's {folder} folder is not on this machine; run one of these where it is, "
+                       "then refresh the inventory")
+
+
+def manager_entry(client, url, name):
+    """The Manager's own list entry for this file, when the server has the Manager and lists it."""
+    if client.manager_version() is None:
+        return None
+    try:
+        listed = client.manager_models().get("models") or []
+    except (TransportError, AttributeError):
+        return None
+    for entry in listed:
+        if isinstance(entry, dict) and entry.get("url") == url:
+            return entry
+    for entry in listed:
+        if isinstance(entry, dict) and name and entry.get("filename") == name:
+            return entry
+    return None
+
+
+def through_manager(client, entry, folder, reporter=None, wait=MANAGER_WAIT, poll=1.0, clock=time.monotonic):
+    """Queue the Manager's own entry, start its queue and follow it until the file is listed."""
+    name = entry["filename"]
+    try:
+        client.manager_queue_install_model(entry)
+    except ServerError as exc:
+        if exc.status == 403:
+            raise CheckFailed("ComfyUI-Manager refused the model install (HTTP 403): its security_level does "
+                              "not allow it", hint="set security_level = normal in the Manager's config.ini "
+                              "with the server stopped, or download the file where the server lives") from None
+        raise
+    client.manager_queue_start()
+    deadline = clock() + wait
+    while clock() < deadline:
+        status = client.manager_queue_status()
+        if reporter:
+            reporter.note(f"ComfyUI-Manager: {status.get('done_count', 0)}/{status.get('total_count', 0)} done")
+        if not status.get("is_processing") and not status.get("in_progress_count"):
+            break
+        time.sleep(poll)
+    if name in (client.models(folder) or []):
+        return Placed("manager", folder, name, note="installed by ComfyUI-Manager on the server")
+    raise CheckFailed(f"ComfyUI-Manager finished its queue but {folder} does not list {name}",
+                      hint="the server's console says why (no internet there, or a refused address)")
