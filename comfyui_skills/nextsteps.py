@@ -5,6 +5,7 @@ by hand; the command line, the diagnosis and the MCP server render them here, th
 that knows how a command is spelled and when it needs `--url`.
 """
 
+import shlex
 from dataclasses import dataclass
 
 # These read files and the inventory snapshot, never the server: a --url would be noise.
@@ -42,7 +43,7 @@ def render(next_step, url=None):
     if not isinstance(next_step, NextStep):
         return next_step
     parts = ["python", f"scripts/{next_step.script}.py"]
-    parts += list(next_step.args)  # each already as typed on a shell line
+    parts += [a if _as_typed(a) else shlex.quote(a) for a in next_step.args]
     if url and next_step.script not in OFFLINE_SCRIPTS and not next_step.finds_server:
         parts += ["--url", url]
     return " ".join(parts)
@@ -58,3 +59,7 @@ def rendered(obj, url=None):
         return [rendered(v, url) for v in obj]
     return obj
 
+
+def _as_typed(arg):
+    # placeholders (<workflow.json>, the "..." of a long list) and flags already quoted are shown as written
+    return arg == "..." or (arg.startswith("<") and arg.endswith(">")) or shlex.quote(arg) == arg

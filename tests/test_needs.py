@@ -1,6 +1,7 @@
 """What a workflow needs that the server lacks, and the command that fetches each piece."""
 
 import gzip
+import shlex
 import json
 from pathlib import Path
 
@@ -18,7 +19,8 @@ def test_a_missing_checkpoint_comes_with_its_link_folder_and_the_download_comman
     [ckpt] = found.models
     assert not found.runnable and not ckpt.present and ckpt.folder == "checkpoints"
     assert ckpt.url.startswith("https://huggingface.co/") and ckpt.size
-    assert render(ckpt.fetch) == f"python scripts/models.py download {ckpt.url} --folder checkpoints"
+    # the link's ?download=true would be a shell glob: the command quotes it
+    assert render(ckpt.fetch) == f"python scripts/models.py download {shlex.quote(ckpt.url)} --folder checkpoints"
 
 
 def test_a_file_listed_under_a_subfolder_is_present_with_the_value_to_use():
@@ -34,3 +36,15 @@ def test_an_unknown_node_class_names_its_pack_and_install_command():
     [node] = found.nodes
     assert node.pack == "comfyui-videohelpersuite"
     assert render(node.fetch) == "python scripts/nodes.py install comfyui-videohelpersuite"
+
+
+def test_models_need_names_what_a_template_lacks_and_exits_1(comfy_double, pack_env):
+    from conftest import script
+
+    r = script("models", "need", "--template", "default", "--url", comfy_double.url, env=pack_env)
+    assert r.returncode == 1, r.stderr
+    assert "NEED   checkpoints/v1-5-pruned-emaonly-fp16.safetensors" in r.stdout
+    assert "$ python scripts/models.py download" in r.stdout
+    comfy_double.add_model("checkpoints", "SD15/v1-5-pruned-emaonly-fp16.safetensors", "CheckpointLoaderSimple.ckpt_name")
+    r = script("models", "need", "--template", "default", "--url", comfy_double.url, "--json", env=pack_env)
+    assert r.returncode == 0 and json.loads(r.stdout)["models"][0]["use"] == "SD15/v1-5-pruned-emaonly-fp16.safetensors"

@@ -1,4 +1,4 @@
-"""models.py: get model files into the server's model folders (subcommands; `download` for now)."""
+"""models.py: what a workflow needs that the server lacks (`need`), and getting it (`download`)."""
 
 import threading
 
@@ -9,6 +9,8 @@ from . import validate as validate_cmd
 
 EPILOG = """\
 examples:
+  python scripts/models.py need my_workflow.json          # model files and node packs the server lacks
+  python scripts/models.py need --template flux_schnell   # the same for an official template
   python scripts/models.py download https://huggingface.co/org/repo/resolve/main/x.safetensors --folder loras
   python scripts/models.py download v1-5-pruned-emaonly-fp16.safetensors    # a file references/models.md lists
   python scripts/models.py download URL --folder checkpoints --sha256 HEX --workflow my_api.json
@@ -43,6 +45,9 @@ def build_parser():
     d.add_argument("--path", metavar="DIR", help="which of the server's folders to write to (when several)")
     d.add_argument("--workflow", metavar="FILE", help="afterwards, say whether this API workflow can run")
     d.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    n = cli.subcommand(sub, "need", "model files and custom nodes a workflow or template needs that the server lacks")
+    n.add_argument("file", nargs="?", metavar="FILE", help="a workflow (JSON, or an image/video ComfyUI saved)")
+    n.add_argument("--template", metavar="NAME", help="an official template instead of a file")
     return p
 
 
@@ -119,4 +124,47 @@ def _refresh(client, workflow_path):
     return {"saved": str(saved["path"])}, report
 
 
-COMMANDS = {"download": cmd_download}
+def cmd_need(args):
+    from .. import config, generate, needs, workflow
+    from ..errors import ServerUnreachable
+
+    if (args.file is None) == (args.template is None):
+        raise InputError("give a workflow FILE or --template NAME (one of the two)")
+    client = cli.client_from(args, connect_timeout=1.5)
+    try:
+        catalog = generate.catalog_from_server(client, config.state_dir())
+    except ServerUnreachable as exc:
+        cli.note(f"no ComfyUI answered ({exc.message}); checking against the last snapshot")
+        catalog = generate.catalog_from_snapshot(config.state_dir())
+    if args.template:
+        from .. import templates
+
+        name = templates.find(catalog.index, args.template).name
+        wf = catalog.load_template(name)
+    else:
+        name, wf = args.file, workflow.read(args.file).workflow
+    found = needs.of_workflow(wf, catalog.object_info, catalog.models_by_folder)
+    out = dict(found.as_dict(), workflow=name, source=catalog.source)
+    cli.emit(args, out, _need_text(name, found))
+    return 0 if found.runnable else 1
+
+
+def _need_text(name, found):
+    lines = [f"{name}: " + ("has everything it needs here" if found.runnable else
+                            f"{len(found.missing)} thing(s) missing here")]
+    for m in found.models:
+        if m.present:
+            lines.append(f"  have   {m.folder}/{m.name}" + (f"  (set it to {m.use!r}: the server lists it so)"
+                                                          if m.use else ""))
+        else:
+            lines.append(f"  NEED   {m.folder or '?'}/{m.name}" + (f"  {m.size}" if m.size else "") +
+                         (f"\n         $ {m.fetch}" if m.fetch else f"\n         no known source: {m.url or 'search for it'}"))
+    for n in found.nodes:
+        lines.append(f"  NEED   node {n.name}" + (f" (pack {n.pack})" if n.pack else "") +
+                     (f"\n         $ {n.fetch}" if n.fetch else ""))
+    if found.partner_nodes:
+        lines.append(f"  partner (API) nodes spend credits: {', '.join(found.partner_nodes)}")
+    return "\n".join(lines)
+
+
+COMMANDS = {"download": cmd_download, "need": cmd_need}
