@@ -238,7 +238,7 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
                             f"done as {FALLBACK[task]} instead")
         return found
     if not best.runnable:
-        raise _nothing_runnable(best, task)
+        raise _nothing_runnable(best, task, forced=bool(template))
     if best.needs.uses_api and not allow_api:
         raise CheckFailed(f"template {best.template.name} uses partner (API) nodes, which spend credits",
                           hint="add --allow-api to run it (the Comfy account key comes from COMFY_API_KEY)")
@@ -300,7 +300,7 @@ def _replace_value(api, old, new):
                 node["inputs"][key] = new
 
 
-def _nothing_runnable(best, task):
+def _nothing_runnable(best, task, forced=False):
     lines, commands = [], []
     for need in best.missing:
         size = models.known_file(need.name).size_label if models.known_file(need.name) else None
@@ -311,9 +311,12 @@ def _nothing_runnable(best, task):
     for node in best.needs.missing_nodes:
         lines.append(f"  node {node.class_type}" + (f" from pack {node.pack}" if node.pack else ""))
     step = nextsteps.step("models", "need", "--template", best.template.name)
+    head = (f"template {best.template.name} ({best.template.title}) cannot run on this server yet; it needs"
+            if forced else  # the user chose it: other templates for the task may well run
+            f"nothing installed on this server can do {task}; the best template is {best.template.name} "
+            f"({best.template.title}), which needs")
     return NothingRunnable(
-        f"nothing installed on this server can do {task}; the best template is {best.template.name} "
-        f"({best.template.title}), which needs:\n" + "\n".join(lines),
+        head + ":\n" + "\n".join(lines),
         hint=f"fetch what it needs with: {step}", template=best.template.name,
         missing=[n.as_dict() for n in best.missing], commands=commands)
 

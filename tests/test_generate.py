@@ -137,3 +137,11 @@ def test_an_edit_nothing_installed_can_do_falls_back_to_image_to_image_and_says_
     assert "done as image-to-image instead" in out["why"][0]
     loads = [n["inputs"]["image"] for n in out["workflow"].values() if n["class_type"] == "LoadImage"]
     assert loads == [str(PNG)]  # run.py's pipeline uploads it before queueing
+
+
+def test_a_chosen_template_that_cannot_run_says_so_not_that_the_task_cannot(comfy_double, pack_env):
+    with_sd15(comfy_double)  # SD1.5 can do text-to-image here; flux_schnell's file is missing
+    r = gen(comfy_double, pack_env, "a red fox", "--template", "flux_schnell", "--dry-run")
+    assert r.returncode == 1
+    assert "template flux_schnell" in r.stderr and "cannot run on this server yet" in r.stderr
+    assert "nothing installed on this server can do" not in r.stderr
