@@ -318,8 +318,13 @@ class _Fetch:
                                  hint="the address may need a token (HF_TOKEN, CIVITAI_API_TOKEN) or a login")
 
     def _check_room(self, total, offset, part):
-        if not os.access(self.folder, os.W_OK):
-            raise DownloadFailed(f"cannot write into {self.folder}: permission denied; nothing was downloaded")
+        try:
+            read_only = bool(os.statvfs(self.folder).f_flag & os.ST_RDONLY)
+        except (OSError, AttributeError):
+            read_only = False
+        if read_only or not os.access(self.folder, os.W_OK):
+            why = "it is on a read-only file system" if read_only else "permission denied"
+            raise DownloadFailed(f"cannot write into {self.folder}: {why}; nothing was downloaded")
         if total is None:
             return
         try:
