@@ -118,6 +118,14 @@ class FileServer:
         h.end_headers()
         limit = self.cut_after.get(path)
         sent = 0
+        if isinstance(data, Path) and limit is None and not self.pace:  # full speed: the kernel copies
+            h.wfile.flush()
+            with open(data, "rb") as f:
+                sent = h.connection.sendfile(f, offset=start)
+            with self.lock:
+                self.served += sent
+            self.sent.append((path, h.headers.get("Range"), sent))
+            return
         try:
             for block in self._blocks(data, start):
                 if limit is not None and sent + len(block) > limit:
