@@ -13,9 +13,11 @@ host (signed CDN links need none). Redirects are followed here, by hand, to keep
 """
 
 import errno
+import http.client
 import hashlib
 import json
 import os
+import queue
 import re
 import shutil
 import threading
@@ -232,7 +234,7 @@ class _Fetch:
             raise DownloadFailed(f"{_shown(self.final_url)} serves {total} bytes, but {name} is {self.size} bytes",
                                  hint="the address may point at another file or version")
         self._check_room(total, offset, part)
-        digest = hashlib.sha256()
+        digest = _Hasher()
         if offset:
             _hash_file(part, digest, offset)
         done, started, last = offset, time.monotonic(), 0.0
@@ -242,7 +244,7 @@ class _Fetch:
             raise self._disk_error(exc, part) from None
         try:
             with os.fdopen(fd, "wb", buffering=0) as out:
-                for chunk in resp.iter_content(CHUNK):
+                for chunk in _chunks(resp, digest):
                     if self.cancel.is_set():
                         raise Interrupted(f"download of {name} stopped at {done} bytes; run it again to resume")
                     out.write(chunk)
@@ -256,13 +258,18 @@ class _Fetch:
         except requests.exceptions.RequestException as exc:  # before OSError: requests' errors are OSErrors
             raise DownloadFailed(f"the download of {name} was cut off after {done} bytes: {_reason(exc)}",
                                  hint="run the same command again: it continues from the .part file") from None
+        except (http.client.HTTPException, ConnectionError, TimeoutError) as exc:
+            raise DownloadFailed(f"the download of {name} was cut off after {done} bytes: {_reason(exc)}",
+                                 hint="run the same command again: it continues from the .part file") from None
         except OSError as exc:
             _unlink(part)
             raise self._disk_error(exc, part) from None
+        finally:
+            digest.close()
         if self.reporter:
             self.reporter.transfer(name, done, total, (done - offset) / max(time.monotonic() - started, 1e-6))
         if total is not None and done != total:
-            raise DownloadFailed(f"the download of {name} stopped at {done} of {total} bytes",
+            raise DownloadFailed(f"the download of {name} was cut off at {done} of {total} bytes",
                                  hint="run the same command again: it continues from the .part file")
         return self._finish(part, target, done, offset, digest)
 
@@ -318,8 +325,13 @@ class _Fetch:
                                  hint="the address may need a token (HF_TOKEN, CIVITAI_API_TOKEN) or a login")
 
     def _check_room(self, total, offset, part):
-        if not os.access(self.folder, os.W_OK):
-            raise DownloadFailed(f"cannot write into {self.folder}: permission denied; nothing was downloaded")
+        try:
+            read_only = bool(os.statvfs(self.folder).f_flag & os.ST_RDONLY)
+        except (OSError, AttributeError):
+            read_only = False
+        if read_only or not os.access(self.folder, os.W_OK):
+            why = "it is on a read-only file system" if read_only else "permission denied"
+            raise DownloadFailed(f"cannot write into {self.folder}: {why}; nothing was downloaded")
         if total is None:
             return
         try:
@@ -334,6 +346,66 @@ class _Fetch:
     def _disk_error(self, exc, part):
         reason = DISK_ERRORS.get(exc.errno, exc.strerror or str(exc))
         return DownloadFailed(f"cannot write {part.name[:-5]} into {self.folder}: {reason}; no partial file was kept")
+
+
+class _Hasher:
+    """sha256 in a thread of its own: hashlib lets go of the GIL, so hashing overlaps the socket
+    and the disk. Buffers come from a small fixed pool (memory stays flat) and go back when hashed."""
+
+    POOL = 6
+
+    def __init__(self):
+        self._sha = hashlib.sha256()
+        self._todo = queue.Queue(maxsize=self.POOL)  # bounded: hashing a long .part never queues it all
+        self.free = queue.Queue()
+        for _ in range(self.POOL):
+            self.free.put(bytearray(CHUNK))
+        self._thread = threading.Thread(target=self._work, daemon=True)
+        self._thread.start()
+
+    def _work(self):
+        while True:
+            item = self._todo.get()
+            if item is None:
+                return
+            view, buf = item
+            self._sha.update(view)
+            view.release()
+            if buf is not None:
+                self.free.put(buf)
+
+    def update(self, data):
+        """Hash `data`; a memoryview of a pool buffer goes back to the pool once hashed."""
+        buf = data.obj if isinstance(data, memoryview) and isinstance(data.obj, bytearray) else None
+        self._todo.put((data if buf is not None else memoryview(bytes(data)), buf))
+
+    def hexdigest(self):
+        self.close()
+        return self._sha.hexdigest()
+
+    def close(self):
+        if self._thread.is_alive():
+            self._todo.put(None)
+            self._thread.join()
+
+
+def _chunks(resp, hasher):
+    """The body in pieces. A plain (not content-encoded) body is read straight into pool buffers
+    from the socket (http.client's readinto: no copy per piece); anything else through requests."""
+    fp = getattr(resp.raw, "_fp", None)
+    if fp is None or not hasattr(fp, "readinto") or resp.headers.get("Content-Encoding", "identity") != "identity":
+        yield from resp.iter_content(CHUNK)
+        return
+    while True:
+        buf = hasher.free.get()
+        view = memoryview(buf)
+        n = fp.readinto(view)
+        if not n:
+            hasher.free.put(buf)
+            return
+        if n < len(buf):
+            view = view[:n]
+        yield view
 
 
 def _content_problem(part, name):

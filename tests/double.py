@@ -40,6 +40,11 @@ Knobs (attributes and methods of the fixture object):
     hostile_output = (SUBFOLDER, FILENAME)   not a real server: every saved image is reported under
                               these names and /view serves them unchecked (a hostile server, for
                               security tests of where downloads land)
+    model_paths[folder] = [paths]   what /experiment/models gives as the folder's paths (default:
+                              under /srv/comfy-double, on no machine)
+    manager = "3.37.1"        the server has ComfyUI-Manager: its recorded offline answers; queued
+                              tasks end without a file or pack, as they did with no internet;
+                              `manager_queue` lists what was queued
     add_file(type, subfolder, name, data)   put a file where /view and LoadImage find it
     models[folder] = [...]    what /models/{folder} lists (recorded: every folder empty)
     add_model(folder, name, "Class.input", ...)  a model file appears in /models/{folder} and in
@@ -160,6 +165,13 @@ class ComfyDouble:
         self._ws_drop_after = None
         self.files = {}  # (type, subfolder, filename) -> bytes
         self.custom_templates = {}  # pack -> {name: workflow}
+        # /experiment/models paths: 0.3.64 lists <base>/models/<folder> and <base>/output/<folder>
+        # for each folder (recordings/manager/experiment_models.json); here under a base that is
+        # on no machine, unless a test points a folder somewhere
+        self.model_paths = {f: [f"/srv/comfy-double/models/{f}", f"/srv/comfy-double/output/{f}"]
+                            for f in self.models}
+        self.manager = None  # "3.37.1": the server has ComfyUI-Manager (recorded answers, offline)
+        self.manager_queue = []
         self.sockets = {}  # sid -> [ws, messages sent]
         self.queue, self.running, self.history = [], {}, {}
         self.number = 0
@@ -305,7 +317,17 @@ class ComfyDouble:
             ("GET", "/view", self._view), ("POST", "/upload/image", self._upload_image),
             ("POST", "/upload/mask", self._upload_mask), ("POST", "/interrupt", self._post_interrupt),
             ("POST", "/free", self._post_free), ("GET", "/workflow_templates", self._workflow_templates),
+            ("GET", "/experiment/models", self._experiment_models),
         ]
+        for method, path, handler in [
+            ("GET", "/manager/version", self._manager_recorded), ("GET", "/externalmodel/getlist", self._manager_recorded),
+            ("GET", "/customnode/getmappings", self._manager_recorded),
+            ("GET", "/customnode/getlist", self._manager_recorded),
+            ("POST", "/manager/queue/install_model", self._manager_install_model),
+            ("POST", "/manager/queue/install", self._manager_install),
+            ("GET", "/manager/queue/start", self._manager_start), ("GET", "/manager/queue/status", self._manager_status),
+        ]:
+            app.router.add_route(method, path, handler)
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
             app.router.add_route(method, "/api" + path, handler)
@@ -368,6 +390,62 @@ class ComfyDouble:
         if workflow is None:
             return self._replay("/api/workflow_templates/no_such_pack/no_such.json")
         return web.json_response(workflow)
+
+    async def _experiment_models(self, request):
+        return web.json_response([{"name": f, "folders": self.model_paths.get(f, [])} for f in self.models])
+
+    # ComfyUI-Manager 3.37.1 as recorded offline (recordings/manager/manager.json.gz): its lists
+    # are the bundled ones; an install_model entry must match its list (else 400); queue/start is
+    # a GET; a queued task runs and, with no internet, ends without a file or pack (a model from a
+    # loopback address was fetched: the double cannot, so tasks never succeed here)
+    def _manager_answer(self, name):
+        if not hasattr(self.rec, "manager"):
+            rec = json.loads(gzip.decompress((RECORDINGS / "manager" / "manager.json.gz").read_bytes()))
+            self.rec.manager = {e["name"]: e["response"] for e in rec["exchanges"]}
+        return self.rec.manager[name]
+
+    def _manager_reply(self, name):
+        r = self._manager_answer(name)
+        if "json" in r:
+            return web.json_response(r["json"], status=r["status"])
+        return web.Response(text=r["text"], status=r["status"],
+                            content_type=(r.get("content_type") or "text/plain").split(";")[0])
+
+    async def _manager_recorded(self, request):
+        if not self.manager:
+            return web.Response(status=404, text="404: Not Found")
+        name = {"/manager/version": "version", "/externalmodel/getlist": "model list",
+                "/customnode/getmappings": "node map", "/customnode/getlist": "pack list"}[request.path]
+        return self._manager_reply(name)
+
+    async def _manager_install_model(self, request):
+        if not self.manager:
+            return web.Response(status=404, text="404: Not Found")
+        item = await request.json()
+        listed = self._manager_answer("model list")["json"]["models"]
+        if not any(all(m.get(k) == item.get(k) for k in ("save_path", "base", "filename")) for m in listed):
+            return self._manager_reply("install_model not in the list")
+        self.manager_queue.append(("install-model", item))
+        return web.Response(status=200)
+
+    async def _manager_install(self, request):
+        if not self.manager:
+            return web.Response(status=404, text="404: Not Found")
+        self.manager_queue.append(("install", await request.json()))
+        return web.Response(status=200)
+
+    async def _manager_start(self, request):
+        if not self.manager:
+            return web.Response(status=404, text="404: Not Found")
+        self.manager_done = len(self.manager_queue)
+        return web.Response(status=200)
+
+    async def _manager_status(self, request):
+        if not self.manager:
+            return web.Response(status=404, text="404: Not Found")
+        done = getattr(self, "manager_done", 0)
+        return web.json_response({"total_count": done, "done_count": done, "in_progress_count": 0,
+                                  "is_processing": False})
 
     async def _models(self, request):
         folder = request.match_info["folder"]

@@ -3,15 +3,17 @@
     with FileServer() as srv:
         srv.add("/m.safetensors", data)          # bytes, or a Path served from disk in chunks
         srv.url("/m.safetensors")
-Knobs: `no_length` (a set of paths sent without Content-Length), `cut_after[path] = N` closes the connection after N body bytes (once per request);
+Knobs: `pace` (seconds per 1 MiB block), `no_length` (a set of paths sent without Content-Length), `cut_after[path] = N` closes the connection after N body bytes (once per request);
 `ignore_range = True` answers 200 with the whole file whatever the Range; `headers[path]` adds
 headers (Content-Disposition, Content-Type); `redirects[path] = URL` answers 302 to URL.
-Records: `served` (body bytes sent, all requests), `seen` (path, headers) of each request.
+Records: `served` (body bytes sent, all requests), `seen` (path, headers) of each request,
+`sent` ((path, Range header, body bytes sent) of each finished request).
 """
 
 import http.server
 import re
 import threading
+import time
 from pathlib import Path
 
 CHUNK = 1 << 20
@@ -26,9 +28,11 @@ class FileServer:
     def __init__(self, host="127.0.0.1"):
         self.files, self.headers, self.redirects, self.cut_after = {}, {}, {}, {}
         self.ignore_range = False
+        self.pace = 0.0  # seconds to wait after each 1 MiB block (a slow link, to stop a download mid-way)
         self.no_length = set()  # paths answered without Content-Length (the end is the connection's close)
         self.served = 0
         self.seen = []
+        self.sent = []
         self.lock = threading.Lock()
         outer = self
 
@@ -114,19 +118,33 @@ class FileServer:
         h.end_headers()
         limit = self.cut_after.get(path)
         sent = 0
-        for block in self._blocks(data, start):
-            if limit is not None and sent + len(block) > limit:
-                block = block[: limit - sent]
+        if isinstance(data, Path) and limit is None and not self.pace:  # full speed: the kernel copies
+            h.wfile.flush()
+            with open(data, "rb") as f:
+                sent = h.connection.sendfile(f, offset=start)
+            with self.lock:
+                self.served += sent
+            self.sent.append((path, h.headers.get("Range"), sent))
+            return
+        try:
+            for block in self._blocks(data, start):
+                if limit is not None and sent + len(block) > limit:
+                    block = block[: limit - sent]
+                    self._write(h, block)
+                    sent += len(block)
+                    h.close_connection = True
+                    h.wfile.flush()
+                    h.connection.shutdown(2)
+                    return
                 self._write(h, block)
-                h.close_connection = True
-                h.wfile.flush()
-                h.connection.shutdown(2)
-                return
-            self._write(h, block)
-            sent += len(block)
+                sent += len(block)
+        finally:
+            self.sent.append((path, h.headers.get("Range"), sent))
 
     def _write(self, h, block):
         h.wfile.write(block)
+        if self.pace:
+            time.sleep(self.pace)
         with self.lock:
             self.served += len(block)
 
