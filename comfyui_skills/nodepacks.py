@@ -108,6 +108,19 @@ def find_pack(client, name):
     return None, None
 
 
+def follow_manager_queue(client, wait, poll, reporter=None, clock=time.monotonic):
+    """Start ComfyUI-Manager's queue and follow its status until it is idle or `wait` runs out."""
+    client.manager_queue_start()
+    deadline = clock() + wait
+    while clock() < deadline:
+        status = client.manager_queue_status()
+        if reporter:
+            reporter.note(f"ComfyUI-Manager: {status.get('done_count', 0)}/{status.get('total_count', 0)} done")
+        if not status.get("is_processing") and not status.get("in_progress_count"):
+            return
+        time.sleep(poll)
+
+
 def install_request(pid, info):
     """The body the Manager's own UI posts to /manager/queue/install for this list entry."""
     version = info.get("version") or "unknown"
@@ -139,15 +152,7 @@ def install(client, pack, wait=INSTALL_WAIT, poll=1.0, reporter=None):
                               "allow_git_url_install in the Manager's config.ini (edited with the server "
                               "stopped); or install it by hand: " + " ; ".join(shell_lines(pack, info))) from None
         raise
-    client.manager_queue_start()
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        status = client.manager_queue_status()
-        if reporter:
-            reporter.note(f"ComfyUI-Manager: {status.get('done_count', 0)}/{status.get('total_count', 0)} done")
-        if not status.get("is_processing") and not status.get("in_progress_count"):
-            break
-        time.sleep(poll)
+    follow_manager_queue(client, wait, poll, reporter)
     _, after = find_pack(client, pid)
     state = (after or {}).get("state")
     if state in ("installed", "enabled", "disabled") or (after or {}).get("installed") == "True":

@@ -147,15 +147,9 @@ def through_manager(client, entry, folder, reporter=None, wait=MANAGER_WAIT, pol
                               "not allow it", hint="set security_level = normal in the Manager's config.ini "
                               "with the server stopped, or download the file where the server lives") from None
         raise
-    client.manager_queue_start()
-    deadline = clock() + wait
-    while clock() < deadline:
-        status = client.manager_queue_status()
-        if reporter:
-            reporter.note(f"ComfyUI-Manager: {status.get('done_count', 0)}/{status.get('total_count', 0)} done")
-        if not status.get("is_processing") and not status.get("in_progress_count"):
-            break
-        time.sleep(poll)
+    from .nodepacks import follow_manager_queue
+
+    follow_manager_queue(client, wait, poll, reporter, clock)
     if name in (client.models(folder) or []):
         return Placed("manager", folder, name, note="installed by ComfyUI-Manager on the server")
     raise CheckFailed(f"ComfyUI-Manager finished its queue but {folder} does not list {name}",
