@@ -48,3 +48,15 @@ def test_models_need_names_what_a_template_lacks_and_exits_1(comfy_double, pack_
     comfy_double.add_model("checkpoints", "SD15/v1-5-pruned-emaonly-fp16.safetensors", "CheckpointLoaderSimple.ckpt_name")
     r = script("models", "need", "--template", "default", "--url", comfy_double.url, "--json", env=pack_env)
     assert r.returncode == 0 and json.loads(r.stdout)["models"][0]["use"] == "SD15/v1-5-pruned-emaonly-fp16.safetensors"
+
+
+def test_models_download_by_a_known_name_finds_its_link_and_folder(comfy_double, pack_env):
+    # no server folder on this machine and no Manager: the exact commands to run where the server lives
+    from conftest import script
+
+    r = script("models", "download", "v1-5-pruned-emaonly-fp16.safetensors", "--url", comfy_double.url, "--json",
+               env=pack_env)
+    assert "Traceback" not in r.stderr
+    out = json.loads(r.stdout)
+    assert out["folder"] == "checkpoints" and out["name"] == "v1-5-pruned-emaonly-fp16.safetensors"
+    assert any("huggingface.co/Comfy-Org/stable-diffusion-v1-5-archive" in c for c in out.get("commands") or [])

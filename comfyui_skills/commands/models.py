@@ -2,7 +2,7 @@
 
 import threading
 
-from .. import cli, diagnosis, downloads, inventory, placement
+from .. import cli, downloads, inventory, models, placement
 from ..errors import InputError, TransportError
 from ..progress import Progress
 from . import validate as validate_cmd
@@ -106,15 +106,17 @@ def _source(args):
         if not args.folder:
             raise InputError("--folder is needed with a URL (checkpoints, loras, vae, ...)")
         return args.source, args.folder
-    row = diagnosis.model_source(args.source)
-    if row is None or not row.get("url"):
-        raise InputError(f"{args.source!r} is neither a URL nor a file references/models.md lists",
+    known = models.known_file(args.source)
+    if known is None or not known.url:
+        raise InputError(f"{args.source!r} is neither a URL nor a file the pack knows ({models.REFERENCE})",
                          hint="give the download URL and --folder")
-    if args.folder and args.folder != row["folder"]:
-        raise InputError(f"{args.source} belongs in {row['folder']}, not {args.folder}")
+    if args.folder and args.folder != known.folder:
+        raise InputError(f"{args.source} belongs in {known.folder}, not {args.folder}")
     if args.name is None:
-        args.name = row["file"]
-    return row["url"], row["folder"]
+        args.name = known.name
+    if args.sha256 is None and known.sha256:
+        args.sha256 = known.sha256  # the pack knows its hash: a corrupt or swapped file is refused
+    return known.url, known.folder
 
 
 def _refresh(client, workflow_path):
