@@ -41,6 +41,14 @@ def add_server_flags(p):
                    help="seconds to wait for each API call (default: %(default)s)")
 
 
+def subcommands(prog, description, epilog):
+    """(parser, subparsers) for a script whose first word is what to do (queue.py list ...)."""
+    p = parser(prog, description, epilog)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    return p, sub
+
+
 def subcommand(sub, name, help_text):
     """A subcommand that also takes the common flags after its name (`queue.py list --json`)."""
     sp = sub.add_parser(name, help=help_text, description=help_text)

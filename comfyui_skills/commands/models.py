@@ -34,9 +34,7 @@ full or read-only disk) or only commands were printed; 2 bad usage or an existin
 
 
 def build_parser():
-    p = cli.parser("models.py", "Get model files into the server's model folders.", EPILOG)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=cli.Parser)
-    sub.required = True
+    p, sub = cli.subcommands("models.py", "Get model files into the server's model folders.", EPILOG)
     d = cli.subcommand(sub, "download", "fetch a model file (URL, or a file name the pack knows) into a folder")
     d.add_argument("source", metavar="URL|NAME")
     d.add_argument("--folder", help="model folder (checkpoints, loras, vae, ...); known files bring their own")

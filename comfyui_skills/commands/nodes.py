@@ -22,9 +22,7 @@ failed or could not be done over HTTP; 2 bad usage; 3 server unreachable; 4 serv
 
 
 def build_parser():
-    p = cli.parser("nodes.py", "Custom node packs: what a workflow needs, and installing one.", EPILOG)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=cli.Parser)
-    sub.required = True
+    p, sub = cli.subcommands("nodes.py", "Custom node packs: what a workflow needs, and installing one.", EPILOG)
     n = cli.subcommand(sub, "need", "node classes a workflow uses that the server lacks, with their packs")
     n.add_argument("file", metavar="FILE")
     i = cli.subcommand(sub, "install", "install a node pack through the server's ComfyUI-Manager")

@@ -29,9 +29,7 @@ exit codes: 0 done; 1 a prompt failed, was interrupted, is unknown or not finish
 """
 
 def build_parser():
-    p = cli.parser("queue.py", "List, cancel, interrupt and collect prompts on a ComfyUI server.", EPILOG)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=cli.Parser)
-    sub.required = True
+    p, sub = cli.subcommands("queue.py", "List, cancel, interrupt and collect prompts on a ComfyUI server.", EPILOG)
     cli.subcommand(sub, "list", "running and pending prompts")
     c = cli.subcommand(sub, "cancel", "remove pending prompts, interrupt a running one (by id: never another prompt)")
     c.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")

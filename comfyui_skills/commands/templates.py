@@ -27,9 +27,7 @@ nearest names are given); 3 no server and no snapshot; 4 server error; 5 server 
 
 
 def build_parser():
-    p = cli.parser("templates.py", "List, inspect and fetch the official ComfyUI templates a server serves.", EPILOG)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=cli.Parser)
-    sub.required = True
+    p, sub = cli.subcommands("templates.py", "List, inspect and fetch the official ComfyUI templates a server serves.", EPILOG)
     ls = cli.subcommand(sub, "list", "templates, filtered by task, media or words")
     ls.add_argument("--task", choices=list(generate.TASKS), help="only templates for this task")
     ls.add_argument("--media", choices=["image", "video", "audio", "3d"], help="only this kind of output")
