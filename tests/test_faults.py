@@ -97,8 +97,13 @@ def test_queue_wait_retries_a_server_that_fails_mid_wait(comfy_double, env, tmp_
     comfy_double.node_seconds = 1.5
     r = script("run", SOLID, "--url", comfy_double.url, "--no-wait", "--out", tmp_path / "o", env=env)
     pid = r.stdout.strip()
+    seen = len(comfy_double.requests)
     p = start("queue", "wait", pid, "--poll", "--json", env=env)
-    time.sleep(0.6)  # wait has seen the server by now
+    # Fail the server only once wait has reached it: before that, an error means a wrong --url.
+    deadline = time.monotonic() + 20
+    while not any(path in ("/queue", f"/history/{pid}") for _, path, _ in comfy_double.requests[seen:]):
+        assert time.monotonic() < deadline and p.poll() is None, "queue wait never asked the server"
+        time.sleep(0.02)
     for path in ("/queue", f"/history/{pid}"):
         comfy_double.fail(path, 502)
     time.sleep(1.0)
