@@ -233,9 +233,18 @@ def test_show_unknown_class_suggests_near_names(pack_env):
     assert r.returncode == 2 and "KSampler" in r.stderr
 
 
-def test_models_need_a_snapshot(pack_env):
-    r = script("inventory", "--models", env=pack_env)
+def test_models_need_a_snapshot_when_no_server_answers(pack_env):
+    r = script("inventory", "--models", "--url", "http://127.0.0.1:9", env=pack_env)
     assert r.returncode == 2 and "python scripts/inventory.py" in r.stderr
+
+
+def test_models_with_no_snapshot_takes_one_from_the_server(replay, pack_env):
+    r = script("inventory", "models", "checkpoints", "--url", replay("added").url, env=pack_env)
+    assert r.returncode == 0, r.stderr
+    assert PROBE_MODEL in r.stdout and "took one from" in r.stderr
+    # the snapshot it took is the one later commands read, with no server
+    r = script("inventory", "models", "--json", "--url", "http://127.0.0.1:9", env=pack_env)
+    assert json.loads(r.stdout)["folders"]["checkpoints"] == [{"name": PROBE_MODEL, "size": 4096}]
 
 
 # -- broken state files: clear message, refresh hint, nothing overwritten early ---------------------------

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from .. import cli, inventory
-from ..errors import InputError
+from ..errors import InputError, ServerUnreachable
 from ..units import human_bytes
 
 EPILOG = """\
@@ -29,8 +29,9 @@ or an input/output type (case-insensitive). "A->B" means: has a linkable input o
 output of type B; either side may be empty ("LATENT->", "->IMAGE"). --input/--output do the same.
 
 Searches read the inventory: --object-info PATH, else --inventory PATH, else state/inventory.json,
-else the core-node inventory bundled with the pack (no model lists). Refresh the snapshot after
-installing models or custom nodes, or updating ComfyUI.
+else the core-node inventory bundled with the pack (no model lists: `models` with no snapshot
+takes one when the server answers). Refresh the snapshot after installing models or custom
+nodes, or updating ComfyUI.
 
 exit codes: 0 done (also when a search finds nothing), 2 bad usage or unreadable inventory,
 3 server not reachable, 4 server error. --diff exits 0 whether or not something changed.
@@ -323,6 +324,8 @@ def _show_text(n):
 
 def run_models(args):
     inv = _load(args)
+    if inv.models is None and not (args.inventory or args.object_info):
+        inv = _snapshot_for_models(args, inv)
     if inv.models is None:
         raise InputError(f"{inv.source} has no model lists",
                          hint="take a snapshot of the server first: python scripts/inventory.py")
@@ -334,6 +337,22 @@ def run_models(args):
     out = {"source": inv.source, "folders": listing}
     cli.emit(args, out, _models_text(listing, folder, args.limit))
     return 0
+
+
+def _snapshot_for_models(args, inv):
+    """Only the bundled core inventory is here, which lists no models: ask the server when it answers.
+
+    The user asked what models there are; "take a snapshot first" is a step the pack can take itself.
+    """
+    client = cli.client_from(args)
+    try:
+        record = inventory.take_snapshot(client, progress=None if args.json else cli.note)
+    except ServerUnreachable:
+        return inv
+    path = inventory.save_snapshot(record)["path"]
+    if not args.json:
+        cli.note(f"no snapshot yet: took one from {client.url} into {path}")
+    return inventory.from_record(record, path, "new snapshot")
 
 
 def _models_text(listing, folder, limit):
