@@ -58,6 +58,13 @@ class Socket:
                                               timeout=10)
         self.messages = []
 
+    def until_executing(self, prompt_id, node):
+        while True:
+            m = json.loads(self.ws.recv())
+            self.messages.append(m)
+            if m["type"] == "executing" and m["data"]["node"] == node and m["data"]["prompt_id"] == prompt_id:
+                return self.messages
+
     def until_idle(self, prompt_id):
         while True:
             m = json.loads(self.ws.recv())
@@ -214,7 +221,8 @@ def test_interrupted_nodes_stay_cached(comfy_double):
     comfy_double.node_seconds = 0.3
     sock = Socket(comfy_double.url)
     pid = post(comfy_double.url, slow, sock.client_id)["prompt_id"]
-    time.sleep(0.1)
+    # Interrupt while EmptyImage (1) runs: the server checks as each node starts, so 1 finishes.
+    sock.until_executing(pid, "1")
     requests.post(comfy_double.url + "/interrupt", json={"prompt_id": pid})
     sock.until_idle(pid)
     comfy_double.node_seconds = 0.01
