@@ -20,10 +20,69 @@ from comfyui_skills.api import ComfyUI
 from comfyui_skills.errors import InputError
 
 SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
+GiB = 2**30
 
 
 def requested(double, method, path):
     return [r for r in double.requests if r[0] == method and r[1] == path]
+
+
+# -- /system_stats: every device -----------------------------------------------------------------
+def test_a_cpu_server_is_cpu_only_on_both(comfy_any, pack_env):
+    r = script("status", "--url", comfy_any.url, env=pack_env)
+    assert r.returncode == 0, r.stderr
+    assert "mode: CPU only, no GPU" in r.stdout
+    [device] = [line for line in r.stdout.splitlines() if line.startswith("device:")]
+    assert device.startswith("device: cpu (cpu), system RAM ")  # one device, no role: nothing to tell apart
+    out = json.loads(script("status", "--json", "--url", comfy_any.url, env=pack_env).stdout)
+    assert out["mode"] == "cpu" and out["gpu_count"] == 0 and len(out["devices"]) == 1
+    assert out["os"] == (sys.platform if comfy_any.newer else "posix")  # newer: sys.platform, not os.name
+
+
+def test_a_newer_gpu_server_shows_every_gpu_and_which_runs_the_prompts(comfy_double, pack_env):
+    comfy_double.newer = True
+    comfy_double.gpus = [("NVIDIA GeForce RTX 4090", 24 * GiB, 20 * GiB), ("NVIDIA GeForce RTX 3090", 24 * GiB, 23 * GiB)]
+    r = script("status", "--url", comfy_double.url, env=pack_env)
+    assert r.returncode == 0, r.stderr
+    devices = [line for line in r.stdout.splitlines() if line.startswith("device:")]
+    assert devices == ["device: cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync (cuda, runs the prompts), "
+                       "VRAM 20.0 GiB free of 24.0 GiB",
+                       "device: cuda:1 NVIDIA GeForce RTX 3090 : cudaMallocAsync (cuda, used only by multi-GPU "
+                       "nodes), VRAM 23.0 GiB free of 24.0 GiB"]
+    assert "mode:" not in r.stdout and "CPU" not in r.stdout
+    out = json.loads(script("status", "--json", "--url", comfy_double.url, env=pack_env).stdout)
+    assert out["mode"] == "gpu" and out["gpu"] is True and out["gpu_count"] == 2
+    assert [d["primary"] for d in out["devices"]] == [True, False]
+
+
+def test_a_0364_gpu_server_lists_its_one_device_as_before(comfy_double, pack_env):
+    comfy_double.gpus = [("NVIDIA GeForce RTX 4090", 24 * GiB, 20 * GiB), ("NVIDIA GeForce RTX 3090", 24 * GiB, 23 * GiB)]
+    r = script("status", "--url", comfy_double.url, env=pack_env)
+    assert r.returncode == 0, r.stderr
+    devices = [line for line in r.stdout.splitlines() if line.startswith("device:")]
+    assert devices == ["device: cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync (cuda), VRAM 20.0 GiB free of 24.0 GiB"]
+    assert "mode:" not in r.stdout
+
+
+def test_a_cpu_first_device_is_cpu_mode_even_beside_a_gpu():
+    # No server read or recorded sends this shape (a --cpu server lists the CPU alone): the
+    # rule is that prompts run on devices[0], which newer servers keep the primary device.
+    from comfyui_skills.status import probe
+
+    class Stats:
+        url = "http://box:8188"
+
+        def system_stats(self):
+            return {"system": {}, "devices": [
+                {"name": "cpu", "type": "cpu", "index": None, "vram_total": GiB, "vram_free": GiB},
+                {"name": "cuda:0 X : native", "type": "cuda", "index": 0, "vram_total": GiB, "vram_free": GiB}]}
+
+        def places(self):
+            return {}
+
+    info = probe(Stats())
+    assert info["mode"] == "cpu" and info["gpu"] is False and info["gpu_count"] == 1
+    assert "--cpu" in info["mode_note"]
 
 
 # -- /api/jobs -----------------------------------------------------------------------------------
