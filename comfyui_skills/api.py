@@ -342,21 +342,20 @@ class ComfyUI(Client):
         # 5e14d797); Comfy Cloud documents /api/jobs too, where the transport adds /api itself
         return ("/jobs" if self.cloud else "/api/jobs") + rest
 
-    def _jobs_answer(self, path, params, what):
-        """The JSON answer ({} for a job the server does not know), or None when the server has
-        no jobs route (and is remembered not to)."""
+    def _jobs_answer(self, path, params, what, unknown_job_ok=False):
+        """The JSON answer, or None when the server has no jobs route (remembered, so it is asked
+        once). With unknown_job_ok, a 404 that says so in JSON is {} (a job the server lacks)."""
         if self.has_jobs is False:
             return None
         resp = self.request("GET", path, params=params)
         body = _json_or_none(resp)
-        said = isinstance(body, dict) and "error" in body
-        if resp.status_code in (404, 405) and not said:
-            self.has_jobs = False  # 0.3.64: a 404 with an empty body
-            return None
-        self.has_jobs = True
-        if resp.status_code == 404:
+        if unknown_job_ok and resp.status_code == 404 and isinstance(body, dict) and "error" in body:
             return {}  # {"error": "Job not found"}: the route is there, the prompt is not
+        if resp.status_code in (404, 405):
+            self.has_jobs = False  # 0.3.64: a 404 with an empty body (or a proxy's own 404)
+            return None
         self.check(resp, what)
+        self.has_jobs = True
         return body
 
     def jobs(self, statuses=(), limit=None, offset=0, sort_by=None, sort_order=None):
@@ -390,8 +389,10 @@ class ComfyUI(Client):
     def job(self, prompt_id):
         """GET /api/jobs/{id}: its JobInfo (a finished one's raw has outputs and workflow), or
         None when the server does not know the prompt or has no /api/jobs (then has_jobs is False)."""
+        if self.has_jobs is None and self.jobs(limit=1) is None:
+            return None  # learn from the list whether the routes exist: its 404 means only that
         body = self._jobs_answer(self._jobs_path(f"/{quote(prompt_id, safe='')}"), None,
-                                 f"reading /api/jobs/{prompt_id}")
+                                 f"reading /api/jobs/{prompt_id}", unknown_job_ok=True)
         return JobInfo.parse(body) if body else None
 
     def places(self, client_id=None):
@@ -400,7 +401,10 @@ class ComfyUI(Client):
         carries every queued graph), else /queue; only /queue says who queued what, and Comfy
         Cloud's /api/jobs gives no queue number (docs.comfy.org, openapi-cloud list jobs)."""
         if client_id is None and not self.cloud and self.has_jobs is not False:
-            page = self._places_from_jobs()
+            try:
+                page = self._places_from_jobs()
+            except ServerError:  # a server error or an answer we cannot read: /queue says the same
+                self.has_jobs, page = False, None
             if page is not None:
                 return page
         return self.queue().places(client_id)

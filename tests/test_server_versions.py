@@ -100,6 +100,16 @@ def test_run_by_polling_finds_every_output_on_both(comfy_any, pack_env, tmp_path
         assert len(jobs) == 1 and requested(comfy_any, "GET", "/queue")
 
 
+@pytest.mark.parametrize("status", [500, 404])
+def test_a_newer_server_whose_job_list_fails_is_polled_through_queue(comfy_double, pack_env, tmp_path, status):
+    comfy_double.newer = True
+    comfy_double.fail("/api/jobs", status)  # a bug in the job list, or a proxy that hides the route
+    r = script("run", SOLID, "--url", comfy_double.url, "--poll", "--json", "--out", tmp_path / "o", env=pack_env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["status"] == "success" and len(list((tmp_path / "o").rglob("*.png"))) == 1
+    assert len(requested(comfy_double, "GET", "/api/jobs")) == 1 and requested(comfy_double, "GET", "/queue")
+
+
 def test_queue_wait_positions_and_outputs_on_both(comfy_any, pack_env, tmp_path):
     comfy_any.pause()
     client = ComfyUI(comfy_any.url)
@@ -194,3 +204,19 @@ def test_the_newer_servers_credential_key_goes_nowhere(comfy_double, pack_env):
     kept = r.stdout + r.stderr + "".join(p.read_text() for p in Path(pack_env["COMFYUI_SKILLS_STATE"]).rglob("*")
                                          if p.is_file())
     assert not any(k in kept for k in comfy_double.credential_keys)
+
+
+@pytest.mark.live
+def test_live_server_takes_our_prompt_id_and_says_whether_it_has_jobs(live_url, pack_env, tmp_path):
+    r = script("run", SOLID, "--url", live_url, "--poll", "--json", "--out", tmp_path / "o", env=pack_env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    pid = out["prompt_id"]
+    assert pid == str(uuid.UUID(pid)) and out["status"] == "success" and out["outputs"]
+    record = json.loads((Path(pack_env["COMFYUI_SKILLS_STATE"]) / "runs" / f"{pid}.json").read_text())
+    assert record["prompt_id"] == pid  # the id we sent is the one the server ran it under
+    client = ComfyUI(live_url)
+    page = client.jobs(limit=1)
+    assert (page is None) == (client.has_jobs is False)
+    if page is not None:  # a newer server
+        assert client.job(pid).status == "completed"
