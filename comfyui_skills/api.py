@@ -314,7 +314,7 @@ class ComfyUI(Client):
             # it names a state file and goes into URL paths: a plain token only
             raise ServerError(f"POST /prompt on {self.url}: the answer's prompt_id "
                               f"{str(body['prompt_id'])[:80]!r} is not a plain id", url=self.url)
-        # a server older than client ids (before 0.3.4x) ignores ours and answers its own: theirs counts
+        # a server that predates client ids ignores ours and answers its own: its answer counts
         return Submitted(body["prompt_id"], body.get("number"), body.get("node_errors") or {})
 
     # history
