@@ -97,8 +97,11 @@ def test_queue_wait_retries_a_server_that_fails_mid_wait(comfy_double, env, tmp_
     comfy_double.node_seconds = 1.5
     r = script("run", SOLID, "--url", comfy_double.url, "--no-wait", "--out", tmp_path / "o", env=env)
     pid = r.stdout.strip()
+    seen = len(comfy_double.requests)
     p = start("queue", "wait", pid, "--poll", "--json", env=env)
-    time.sleep(0.6)  # wait has seen the server by now
+    # wait has seen the server once it read the queue (a fixed sleep lost the race on a busy machine)
+    assert wait_until(lambda: any(r[1] == "/queue" for r in comfy_double.requests[seen:]), timeout=15)
+    time.sleep(0.1)
     for path in ("/queue", f"/history/{pid}"):
         comfy_double.fail(path, 502)
     time.sleep(1.0)
