@@ -4,16 +4,19 @@
 method for each route the pack uses. Answers that the pack reads field by field come back as
 small typed records (`Queue`, `QueueItem`, `Submitted`, `Stored`); the rest as ComfyUI's JSON.
 
-Routes were read from ComfyUI 0.3.64's server.py (the version this pack is recorded against).
+Routes were read from ComfyUI 0.3.64's server.py (the version this pack is recorded against);
+where a newer server changed an answer (its `/api/jobs`, the prompt ids it takes, every device in
+/system_stats) both are handled, each read from the newer file and commit named where it is used.
 """
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Optional
 from urllib.parse import quote
 
 from . import nextsteps
-from .errors import CheckFailed, ServerError, TransportError
+from .errors import CheckFailed, InputError, ServerError, TransportError
 from .transport import Client
 
 PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
@@ -93,6 +96,60 @@ class Stored:
     @property
     def ref(self):
         return f"{self.subfolder}/{self.name}" if self.subfolder else self.name
+
+
+# -- jobs: newer servers ------------------------------------------------------------------------
+# GET /api/jobs and /api/jobs/{id} (Comfy-Org/ComfyUI server.py and comfy_execution/jobs.py at
+# 5e14d797 / dfb874a6; PR #11054, Dec 2025): one record per prompt, queued, running or done,
+# without the graph. 0.3.64 has neither route (a 404 with an empty body,
+# tests/recordings/server/0.3.64.json), so every caller falls back to /queue and /history there.
+JOB_STATUSES = ("pending", "in_progress", "completed", "failed", "cancelled")
+
+
+@dataclass
+class JobInfo:
+    """One job as /api/jobs words it; `raw` keeps every field (the detail adds outputs, workflow)."""
+
+    id: str
+    status: str                    # one of JOB_STATUSES
+    priority: object = None        # the queue number: pending jobs run lowest first
+    create_time: Optional[int] = None  # ms since the epoch, when the server queued it
+    execution_start_time: Optional[int] = None
+    execution_end_time: Optional[int] = None
+    execution_error: Optional[dict] = None
+    outputs_count: Optional[int] = None
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def parse(cls, body):
+        if not (isinstance(body, dict) and isinstance(body.get("id"), str) and body.get("status") in JOB_STATUSES):
+            return None
+        return cls(id=body["id"], status=body["status"], priority=body.get("priority"),
+                   create_time=body.get("create_time"), execution_start_time=body.get("execution_start_time"),
+                   execution_end_time=body.get("execution_end_time"), execution_error=body.get("execution_error"),
+                   outputs_count=body.get("outputs_count"), raw=body)
+
+    @property
+    def finished(self):
+        return self.status in ("completed", "failed", "cancelled")
+
+
+@dataclass
+class JobPage:
+    jobs: list                     # JobInfo records, in the order asked for
+    total: int                     # how many matched, before limit/offset
+    has_more: bool = False
+
+
+def canonical_prompt_id(value):
+    """Is `value` a prompt id every server takes: a UUID in lowercase hyphenated form?
+
+    Newer servers refuse any other client-supplied id (validate_job_id, comfy_execution/jobs.py
+    at dfb874a6: the id is matched verbatim everywhere, so no other spelling is rewritten)."""
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 # -- the routes ----------------------------------------------------------------------------------
@@ -222,13 +279,29 @@ class ComfyUI(Client):
     def free(self, unload_models=True, free_memory=True):
         self.post("/free", {"unload_models": unload_models, "free_memory": free_memory})
 
-    def submit(self, prompt, client_id, extra_data=None, on_rejected=None):
-        """POST /prompt. A rejected workflow raises CheckFailed (`on_rejected(body)` words it)."""
+    def submit(self, prompt, client_id, extra_data=None, on_rejected=None, prompt_id=None):
+        """POST /prompt. A rejected workflow raises CheckFailed (`on_rejected(body)` words it).
+
+        `prompt_id`, when given, names the prompt before the server answers (so a POST that times
+        out can still be looked for); it must be a canonical UUID, which every server takes."""
         payload = {"prompt": prompt, "client_id": client_id}
+        if prompt_id is not None:
+            if not canonical_prompt_id(prompt_id):
+                raise InputError(f"prompt id {str(prompt_id)[:80]!r} is not a UUID in lowercase hyphenated form",
+                                 hint="newer ComfyUI servers refuse any other id: use str(uuid.uuid4()), "
+                                      "or give none and the server makes one")
+            payload["prompt_id"] = prompt_id
         if extra_data:
             payload["extra_data"] = extra_data
         resp = self.request("POST", "/prompt", json_body=payload)
         body = _json_or_none(resp)
+        error = body.get("error") if isinstance(body, dict) else None
+        if resp.status_code == 400 and isinstance(error, dict) and error.get("type") == "invalid_prompt_id":
+            # a newer server's check of a client id (server.py post_prompt at 5e14d797): the id's
+            # fault, not the workflow's
+            raise InputError(f"POST /prompt on {self.url}: the server refused prompt id {str(prompt_id)[:80]!r}: "
+                             f"{error.get('message') or 'not a valid UUID'}",
+                             hint=error.get("details") or "give a lowercase hyphenated UUID, or none")
         if resp.status_code == 400 and isinstance(body, dict) and ("node_errors" in body or "error" in body):
             raise CheckFailed(on_rejected(body) if on_rejected else "the server rejected the workflow",
                               hint="fix the inputs named above (validate.py FILE shows the same checks offline)",
@@ -241,6 +314,7 @@ class ComfyUI(Client):
             # it names a state file and goes into URL paths: a plain token only
             raise ServerError(f"POST /prompt on {self.url}: the answer's prompt_id "
                               f"{str(body['prompt_id'])[:80]!r} is not a plain id", url=self.url)
+        # a server that predates client ids ignores ours and answers its own: its answer counts
         return Submitted(body["prompt_id"], body.get("number"), body.get("node_errors") or {})
 
     # history
@@ -259,6 +333,96 @@ class ComfyUI(Client):
         """{prompt_id: entry}, oldest first, at most max_items."""
         body = self.get_json("/history", params={"max_items": max(1, max_items)}, what="reading /history")
         return body if isinstance(body, dict) else {}
+
+    # jobs: newer servers (see JobInfo); None where the server has no /api/jobs
+    has_jobs = None  # unknown until a jobs route answered; then True or False for this server
+
+    def _jobs_path(self, rest=""):
+        # newer servers route it under /api only (it is declared as "/api/jobs" in server.py at
+        # 5e14d797); Comfy Cloud documents /api/jobs too, where the transport adds /api itself
+        return ("/jobs" if self.cloud else "/api/jobs") + rest
+
+    def _jobs_answer(self, path, params, what, unknown_job_ok=False):
+        """The JSON answer, or None when the server has no jobs route (remembered, so it is asked
+        once). With unknown_job_ok, a 404 that says so in JSON is {} (a job the server lacks)."""
+        if self.has_jobs is False:
+            return None
+        resp = self.request("GET", path, params=params)
+        body = _json_or_none(resp)
+        if unknown_job_ok and resp.status_code == 404 and isinstance(body, dict) and "error" in body:
+            return {}  # {"error": "Job not found"}: the route is there, the prompt is not
+        if resp.status_code in (404, 405):
+            self.has_jobs = False  # 0.3.64: a 404 with an empty body (or a proxy's own 404)
+            return None
+        self.check(resp, what)
+        self.has_jobs = True
+        return body
+
+    def jobs(self, statuses=(), limit=None, offset=0, sort_by=None, sort_order=None):
+        """GET /api/jobs: a JobPage, newest first unless sort_order="asc"; None without the route.
+
+        statuses: some of JOB_STATUSES (all when empty); sort_by "created_at" (the default) or
+        "execution_duration"."""
+        bad = [s for s in statuses if s not in JOB_STATUSES]
+        if bad:
+            raise InputError(f"unknown job status {bad[0]!r}: one of {', '.join(JOB_STATUSES)}")
+        params = {"status": ",".join(statuses)} if statuses else {}
+        if limit is not None:
+            params["limit"] = max(1, int(limit))
+        if offset:
+            params["offset"] = max(0, int(offset))
+        if sort_by:
+            params["sort_by"] = sort_by
+        if sort_order:
+            params["sort_order"] = sort_order
+        body = self._jobs_answer(self._jobs_path(), params or None, "reading /api/jobs")
+        if body is None:
+            return None
+        if not isinstance(body, dict) or not isinstance(body.get("jobs"), list):
+            raise ServerError(f"{self.url}/api/jobs is not ComfyUI's answer", body=body, url=self.url,
+                              hint="check that the URL points at a ComfyUI server")
+        pages = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+        listed = [j for j in map(JobInfo.parse, body["jobs"]) if j]
+        total = pages.get("total")
+        return JobPage(listed, total if isinstance(total, int) else len(listed), bool(pages.get("has_more")))
+
+    def job(self, prompt_id):
+        """GET /api/jobs/{id}: its JobInfo (a finished one's raw has outputs and workflow), or
+        None when the server does not know the prompt or has no /api/jobs (then has_jobs is False)."""
+        if self.has_jobs is None and self.jobs(limit=1) is None:
+            return None  # learn from the list whether the routes exist: its 404 means only that
+        body = self._jobs_answer(self._jobs_path(f"/{quote(prompt_id, safe='')}"), None,
+                                 f"reading /api/jobs/{prompt_id}", unknown_job_ok=True)
+        return JobInfo.parse(body) if body else None
+
+    def places(self, client_id=None):
+        """{prompt_id: 0 if running else its 1-based queue position}, only client_id's prompts
+        when given. From /api/jobs where the server has it (ids and numbers only, where /queue
+        carries every queued graph), else /queue; only /queue says who queued what, and Comfy
+        Cloud's /api/jobs gives no queue number (docs.comfy.org, openapi-cloud list jobs)."""
+        if client_id is None and not self.cloud and self.has_jobs is not False:
+            try:
+                page = self._places_from_jobs()
+            except ServerError:  # a server error or an answer we cannot read: /queue says the same
+                self.has_jobs, page = False, None
+            if page is not None:
+                return page
+        return self.queue().places(client_id)
+
+    def _places_from_jobs(self):
+        # The handler reads the queue before the history (server.py get_jobs at 5e14d797), and a
+        # prompt leaves the running list only after its history entry is written: a prompt in
+        # neither place here is finished or unknown, as with /queue.
+        page = self.jobs(statuses=("in_progress", "pending"))
+        if page is None:
+            return None
+        places = {j.id: 0 for j in page.jobs if j.status == "in_progress"}
+        pending = [j for j in page.jobs if j.status == "pending"]
+        # the server runs the lowest number first, as in /queue (Queue.parse)
+        pending.sort(key=lambda j: j.priority if isinstance(j.priority, (int, float)) else 0)
+        for pos, j in enumerate(pending, start=1):
+            places[j.id] = pos
+        return places
 
     # files
     def view(self, filename, subfolder="", type_="output"):

@@ -23,7 +23,7 @@ from typing import Optional
 from . import config, conversion, export, files, inventory, nextsteps, outputs, overrides, runs, schema, validation
 from . import workflow as wfmod
 from .api import ComfyUI
-from .errors import CheckFailed, ComfyError, InputError, ServerUnreachable, TransportError
+from .errors import CheckFailed, ComfyError, InputError, ServerTimeout, ServerUnreachable, TransportError
 from .progress import Reporter
 from .schema import NodeSpec
 
@@ -327,10 +327,18 @@ def submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, 
 
 
 def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings, name):
+    prompt_id = runs.new_prompt_id()
     try:
-        answer = runs.submit(client, wf, watcher.client_id, extra_data=extra_data)
+        answer = runs.submit(client, wf, watcher.client_id, extra_data=extra_data, prompt_id=prompt_id)
     except CheckFailed as exc:
         raise rejected(exc, name, client.url, project, (values, wf), "server") from None
+    except ServerTimeout as exc:
+        # the server may have queued it all the same: it carries our id, so it can be found
+        remember(runs.Job(prompt_id, wf, values=values), client, project, out, name, status="unanswered")
+        exc.message += f"; it may have been queued as prompt {prompt_id}"
+        exc.hint = f"see whether it runs, and collect it, with: {nextsteps.resume([prompt_id])}"
+        exc.details["prompt_id"] = prompt_id
+        raise
     job = runs.Job(answer.prompt_id, wf, answer.number, total_nodes=len(wf), values=values)
     job.dropped = runs.dropped_outputs(answer.node_errors, wf)
     for d in job.dropped:
@@ -402,11 +410,12 @@ def exit_code(jobs, records):
 
 
 # -- picking up prompts queued earlier ----------------------------------------------------------
-def remember(job, client, project, out, name="workflow"):
+def remember(job, client, project, out, name="workflow", status="queued"):
     """A note in state/runs/ so wait/collect find the server and folder from any process, and
-    `again()` finds the workflow exactly as it was queued."""
+    `again()` finds the workflow exactly as it was queued. status "unanswered": POST /prompt got
+    no answer in time, so the server may or may not have it."""
     _write_record(job.prompt_id, {
-        "prompt_id": job.prompt_id, "status": "queued", "url": client.url, "project": project,
+        "prompt_id": job.prompt_id, "status": status, "url": client.url, "project": project,
         "out": str(Path(out).resolve()) if out else None, "values": job.values, "file": name,
         "submitted_at": _now(), "workflow": job.workflow})
 
@@ -513,7 +522,7 @@ def collect(prompt_ids, *, url=None, project=None, api_key=None, timeout=config.
         job = runs.Job(pid, values=(recorded(pid) or {}).get("values") or {})
         entry = client.history(pid)
         if entry is None:
-            place = client.queue().places().get(pid)
+            place = client.places().get(pid)
             if place is None:
                 raise CheckFailed(f"{client.url} has no history for prompt {pid}",
                                   hint="check the id and --url; a restarted server forgets its history")

@@ -37,9 +37,15 @@ def new_client_id():
     return str(uuid.uuid4())
 
 
-def submit(client, workflow, client_id, extra_data=None):
+def new_prompt_id():
+    """A prompt id of our own, sent with POST /prompt so the prompt has a name before the server
+    answers: canonical lowercase UUID, the only client id newer servers take."""
+    return str(uuid.uuid4())
+
+
+def submit(client, workflow, client_id, extra_data=None, prompt_id=None):
     """POST /prompt; a rejected workflow raises CheckFailed naming every node and input at fault."""
-    return client.submit(workflow, client_id, extra_data=extra_data,
+    return client.submit(workflow, client_id, extra_data=extra_data, prompt_id=prompt_id,
                          on_rejected=lambda body: rejection_message(body, workflow))
 
 
@@ -459,7 +465,8 @@ class Watcher:
         self.poll_interval = min(self.poll_interval * 1.5, cap)
 
     def _poll_once(self):
-        """Where is each unfinished job? /queue first, then /history for those not in it.
+        """Where is each unfinished job? The queue first (/api/jobs on newer servers, else /queue),
+        then /history for those not in it.
 
         The server writes the history entry before it takes a prompt off the running list, so a
         prompt in neither place really is unknown to it (a restart, or history cleared).
@@ -467,7 +474,7 @@ class Watcher:
         pending = [j for j in self.jobs.values() if not j.done]
         if not pending:
             return
-        places = self.client.queue().places()
+        places = self.client.places()
         for job in pending:
             place = places.get(job.prompt_id)
             if place is not None:
@@ -617,7 +624,7 @@ def missing_on(workflow, object_info):
 def probe(client, classes):
     """How busy a server is and the schema of the classes we need; {"error": ...} when it does not answer."""
     try:
-        load = len(client.queue().places())
+        load = len(client.places())
         info = class_info(client, classes)
     except TransportError as exc:
         # only "nothing there" may lead to an offline export; a slow or broken server is an error

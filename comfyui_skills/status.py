@@ -16,8 +16,16 @@ def probe(client):
         return {"online": False, "reachable": isinstance(exc, ServerTimeout), "url": client.url,
                 "error": exc.message, "hint": exc.hint}
     system = stats["system"]
-    devices = [_device(d) for d in stats.get("devices") or []]
-    gpu = any(d["type"] != "cpu" for d in devices)
+    devices = [_device(d) for d in stats.get("devices") or [] if isinstance(d, dict)]
+    # ComfyUI computes on its torch device: 0.3.64 lists only that one; newer servers list every
+    # device multi-GPU nodes may use, that one first "so existing clients that read devices[0]
+    # keep working" (Comfy-Org/ComfyUI server.py at 5e14d797, system_stats). In --cpu mode the
+    # list is the CPU alone; a GPU server lists its GPUs, not the CPU (get_all_torch_devices,
+    # comfy/model_management.py at a7631e35). So the mode is the first device's, whatever follows.
+    for i, d in enumerate(devices):
+        d["primary"] = i == 0
+    gpus = [d for d in devices if d["type"] != "cpu"]
+    gpu = bool(devices) and devices[0]["type"] != "cpu"
     out = {
         "online": True,
         "url": client.url,
@@ -31,14 +39,16 @@ def probe(client):
                 "free_human": human_bytes(system.get("ram_free"))},
         "gpu": gpu,
         "mode": "gpu" if gpu else "cpu",
+        "gpu_count": len(gpus),
         "devices": devices,
         "argv": system.get("argv"),
     }
     if not gpu:
-        out["mode_note"] = CPU_NOTE
+        out["mode_note"] = CPU_NOTE if not gpus else CPU_WITH_GPU_NOTE.format(n=len(gpus))
     try:
-        q = client.queue()
-        out["queue"] = {"running": len(q.running), "pending": len(q.pending)}
+        places = client.places()
+        running = sum(1 for p in places.values() if p == 0)
+        out["queue"] = {"running": running, "pending": len(places) - running}
     except ServerError as exc:  # some hosted servers have no /queue
         out["queue"] = None
         out["queue_error"] = exc.message
@@ -48,6 +58,10 @@ def probe(client):
 CPU_NOTE = ("ComfyUI computes on the CPU, in system RAM. Diffusion models run many times slower "
             "than on a GPU (minutes per image at full size, where a GPU takes seconds): use small sizes and "
             "few steps to try a workflow")
+
+
+CPU_WITH_GPU_NOTE = ("ComfyUI computes on the CPU although the server sees {n} GPU(s) (started with --cpu?): "
+                     "restart it without --cpu to use the GPU")
 
 
 def _device(d):

@@ -34,6 +34,9 @@ Knobs (attributes and methods of the fixture object):
     forget(prompt_id)         drop a history entry, as if the server restarted or trimmed it
     break_view = True         /view sends half the file, then cuts the connection
     view_seconds = SECONDS    /view sends the file in small pieces spread over this long (a slow link)
+    prompt_answer_seconds = SECONDS   POST /prompt queues the prompt, then its answer takes this long
+                              to arrive (a slow link: the client may give up on an answer whose
+                              prompt the server has)
     go_down() / come_back()   the process dies (every connection cut, nothing listens on the port;
                               queue, running prompt and history are forgotten, as a real restart does;
                               files stay) / a fresh process listens on the same port again
@@ -45,6 +48,12 @@ Knobs (attributes and methods of the fixture object):
     manager = "3.37.1"        the server has ComfyUI-Manager: its recorded offline answers; queued
                               tasks end without a file or pack, as they did with no internet;
                               `manager_queue` lists what was queued
+    newer = True              act as a newer ComfyUI, in the shapes read from Comfy-Org/ComfyUI server.py
+                              at 5e14d797 and comfy_execution/jobs.py at dfb874a6 (see "newer
+                              server" below): /api/jobs, canonical-UUID prompt ids, every device in
+                              /system_stats, its /features; the default is 0.3.64 as recorded
+    gpus = [(NAME, VRAM_TOTAL, VRAM_FREE), ...]   the server computes on GPUs (cuda:0 first):
+                              0.3.64 lists the first only, a newer server all of them
     add_file(type, subfolder, name, data)   put a file where /view and LoadImage find it
     models[folder] = [...]    what /models/{folder} lists (recorded: every folder empty)
     add_model(folder, name, "Class.input", ...)  a model file appears in /models/{folder} and in
@@ -55,7 +64,8 @@ Knobs (attributes and methods of the fixture object):
 Templates: /templates/index.json and the few /templates/NAME.json recorded are served as
 recorded; any other name gets the recorded 404 (the real server serves every file its package has).
 Records for assertions: `requests` (method, path, headers of each HTTP request), `posted` (bodies
-POSTed to /prompt), `interrupts` (bodies POSTed to /interrupt).
+POSTed to /prompt), `interrupts` (bodies POSTed to /interrupt), `credential_keys` (what a newer
+server handed each WebSocket).
 """
 
 import asyncio
@@ -67,6 +77,8 @@ import json
 import mimetypes
 import os
 import random
+import secrets
+import sys
 import threading
 import time
 import uuid
@@ -113,6 +125,7 @@ class Recordings:
         self.step_counts = {"ImageUpscaleWithModel": max(m["data"]["max"] for m in steps if m["type"] == "progress")}
         self.step_inputs = {"KSampler": ksampler_step_input(_load("runs/ksampler_progress.json"))}
         self.templates = json.loads(gzip.decompress((RECORDINGS / "templates" / "templates.json.gz").read_bytes()))
+        self.server = {e["name"]: e["response"] for e in _load("server/0.3.64.json")["exchanges"]}
 
 
 def ksampler_step_input(run):
@@ -156,6 +169,7 @@ class ComfyDouble:
         self.node_seconds = 0.01
         self.break_view = False
         self.view_seconds = 0.0
+        self.prompt_answer_seconds = 0.0
         self.hostile_output = None
         self.cloud_key = None
         self.models = {name: [] for name in self.rec.rest["/models"]["body"]}
@@ -170,6 +184,9 @@ class ComfyDouble:
         # on no machine, unless a test points a folder somewhere
         self.model_paths = {f: [f"/srv/comfy-double/models/{f}", f"/srv/comfy-double/output/{f}"]
                             for f in self.models}
+        self.newer = False  # True: a newer server (see the "newer server" section)
+        self.gpus = []      # [(name, vram_total, vram_free)]: a GPU server, cuda:0 first
+        self.credential_keys = []  # what a newer server handed each WebSocket (secrets to keep)
         self.manager = None  # "3.37.1": the server has ComfyUI-Manager (recorded answers, offline)
         self.manager_queue = []
         self.sockets = {}  # sid -> [ws, messages sent]
@@ -306,8 +323,8 @@ class ComfyDouble:
     def _app(self):
         app = web.Application(middlewares=[self._knobs], client_max_size=200 * 2**20)
         routes = [
-            ("GET", "/ws", self._ws), ("GET", "/system_stats", self._recorded),
-            ("GET", "/features", self._recorded), ("GET", "/embeddings", self._recorded),
+            ("GET", "/ws", self._ws), ("GET", "/system_stats", self._system_stats),
+            ("GET", "/features", self._features), ("GET", "/embeddings", self._recorded),
             ("GET", "/extensions", self._recorded), ("GET", "/models", self._recorded),
             ("GET", "/models/{folder}", self._models), ("GET", "/object_info", self._object_info),
             ("GET", "/object_info/{node_class}", self._object_info_one), ("GET", "/queue", self._get_queue),
@@ -335,6 +352,10 @@ class ComfyDouble:
         # a125cd84), and each pack's example folder only under /api/workflow_templates/PACK
         # (app/custom_node_manager.py at a125cd84); /workflow_templates is an ordinary route.
         app.router.add_get("/templates/{name}", self._template_file)
+        # a newer server declares its jobs routes with the /api prefix, so they exist only there
+        # (server.py at 5e14d797); 0.3.64 answers both with a bare 404 (recordings/server/)
+        app.router.add_get("/api/jobs", self._get_jobs)
+        app.router.add_get("/api/jobs/{job_id}", self._get_job)
         app.router.add_get("/api/workflow_templates/{pack}/{name}", self._custom_template_file)
         return app
 
@@ -367,6 +388,120 @@ class ComfyDouble:
     async def _recorded(self, request):
         name = request.path[len("/api"):] if request.path.startswith("/api/") else request.path
         return web.json_response(self.rec.rest[name]["body"])
+
+    # -- newer server ------------------------------------------------------------------------
+    # What a newer ComfyUI answers where it changed, read from Comfy-Org/ComfyUI server.py at
+    # 5e14d797 (system_stats, get_features, get_jobs, get_job_by_id, post_prompt) and
+    # comfy_execution/jobs.py at dfb874a6 (validate_job_id, normalize_queue_item,
+    # normalize_history_item, get_outputs_summary, get_job, get_all_jobs). With `newer` False
+    # every one of these answers as 0.3.64 was recorded.
+    async def _system_stats(self, request):
+        stats = copy.deepcopy(self.rec.rest["/system_stats"]["body"])
+        cpu = stats["devices"][0]  # recorded on a --cpu server: {"name": "cpu", "type": "cpu", ...}
+        if self.gpus:
+            stats["system"]["argv"] = [a for a in stats["system"]["argv"] if a != "--cpu"]
+            # get_torch_device_name (comfy/model_management.py at a7631e35) names a CUDA device
+            # "cuda:N <name> : <allocator>", as 0.3.64 does (its server.py lists one device)
+            stats["devices"] = [{"name": f"cuda:{i} {name} : cudaMallocAsync", "type": "cuda", "index": i,
+                                 "vram_total": total, "vram_free": free, "torch_vram_total": 0, "torch_vram_free": 0}
+                                for i, (name, total, free) in enumerate(self.gpus)]
+            if not self.newer:
+                stats["devices"] = stats["devices"][:1]
+        if self.newer:
+            system = stats["system"]
+            system["os"] = sys.platform  # 0.3.64 gives os.name ("posix")
+            # the comfy* packages of requirements.txt with their versions, and where it runs
+            # (the index holds no Comfy-Org copy of either helper: the values follow a fork's)
+            system["comfy_package_versions"] = [
+                {"name": "comfyui-frontend-package", "installed": system["required_frontend_version"],
+                 "required": system["required_frontend_version"]},
+                {"name": "comfyui-workflow-templates", "installed": system["installed_templates_version"],
+                 "required": system["required_templates_version"]}]
+            system["deploy_environment"] = "local-git"
+            # every torch device, the primary first; on a --cpu server that is the CPU alone,
+            # on a GPU server its GPUs, never the CPU (get_all_torch_devices at a7631e35)
+            stats["devices"] = stats["devices"] if self.gpus else [cpu]
+        return web.json_response(stats)
+
+    async def _features(self, request):
+        body = copy.deepcopy(self.rec.rest["/features"]["body"])
+        if self.newer:
+            # comfy_api/feature_flags.py at 5e14d797: the credentials entry only over TLS or
+            # from a loopback peer, which every test is
+            body.update({"supports_model_type_tags": True,
+                         "comfy_api_credentials": {"version": 1, "endpoint": "/api/credentials",
+                                                   "websocket_auth_message": "credential_auth"},
+                         "extension": {"manager": {"supports_v4": True}}, "node_replacements": True,
+                         "assets": False})
+        return web.json_response(body)
+
+    def _no_jobs_route(self):
+        rec = self.rec.server["jobs list"]  # 0.3.64: 404, application/octet-stream, no body
+        return web.Response(status=rec["status"], body=b"", content_type=rec["content_type"])
+
+    async def _get_jobs(self, request):
+        if not self.newer:
+            return self._no_jobs_route()
+        q = request.query
+        statuses = list(JOB_STATUSES)
+        if q.get("status"):
+            statuses = [x.strip().lower() for x in q["status"].split(",") if x.strip()]
+            bad = [x for x in statuses if x not in JOB_STATUSES]
+            if bad:
+                return web.json_response({"error": f"Invalid status value(s): {', '.join(bad)}. "
+                                                   f"Valid values: {', '.join(JOB_STATUSES)}"}, status=400)
+        sort_by, order = q.get("sort_by", "created_at").lower(), q.get("sort_order", "desc").lower()
+        if sort_by not in ("created_at", "execution_duration"):
+            return web.json_response({"error": "sort_by must be 'created_at' or 'execution_duration'"}, status=400)
+        if order not in ("asc", "desc"):
+            return web.json_response({"error": "sort_order must be 'asc' or 'desc'"}, status=400)
+        limit, offset = None, 0
+        try:
+            if "limit" in q:
+                limit = int(q["limit"])
+                if limit <= 0:
+                    return web.json_response({"error": "limit must be a positive integer"}, status=400)
+        except ValueError:
+            return web.json_response({"error": "limit must be an integer"}, status=400)
+        try:
+            offset = max(0, int(q.get("offset", 0)))
+        except ValueError:
+            return web.json_response({"error": "offset must be an integer"}, status=400)
+        jobs = []
+        if "in_progress" in statuses:
+            jobs += [queue_job(item, "in_progress") for item in self.running.values()]
+        if "pending" in statuses:
+            jobs += [queue_job(item, "pending") for item in self.queue]
+        for pid, entry in self.history.items():
+            job = history_job(pid, entry)
+            if job["status"] in statuses:
+                jobs.append(job)
+        if q.get("workflow_id"):
+            jobs = [j for j in jobs if j.get("workflow_id") == q["workflow_id"]]
+        if sort_by == "execution_duration":
+            def key(j):
+                start, end = j.get("execution_start_time", 0), j.get("execution_end_time", 0)
+                return end - start if start and end else 0
+        else:
+            def key(j):
+                return j.get("create_time", 0)
+        jobs.sort(key=key, reverse=order == "desc")
+        total = len(jobs)
+        page = jobs[offset:][:limit] if limit is not None else jobs[offset:]
+        return web.json_response({"jobs": page, "pagination": {"offset": offset, "limit": limit, "total": total,
+                                                               "has_more": offset + len(page) < total}})
+
+    async def _get_job(self, request):
+        if not self.newer:
+            return self._no_jobs_route()
+        pid = request.match_info["job_id"]
+        if pid in self.history:
+            return web.json_response(history_job(pid, self.history[pid], include_outputs=True))
+        for status, items in (("in_progress", self.running.values()), ("pending", self.queue)):
+            for item in items:
+                if item[1] == pid:
+                    return web.json_response(queue_job(item, status))
+        return web.json_response({"error": "Job not found"}, status=404)
 
     def _replay(self, route):
         rec = self.rec.templates[route]
@@ -622,7 +757,11 @@ class ComfyDouble:
         sid = request.query.get("clientId", "") or uuid.uuid4().hex
         self.sockets[sid] = [ws, 0]
         try:
-            await self._send("status", {"status": {"exec_info": {"queue_remaining": self._remaining()}}, "sid": sid}, sid)
+            status = {"status": {"exec_info": {"queue_remaining": self._remaining()}}, "sid": sid}
+            if self.newer:  # a loopback client gets a credential key (server.py websocket_handler, 5e14d797)
+                status["credential_key"] = secrets.token_urlsafe(32)
+                self.credential_keys.append(status["credential_key"])
+            await self._send("status", status, sid)
             async for _ in ws:
                 pass  # feature_flags and the like: the recordings show no answer we rely on
         finally:
@@ -669,17 +808,28 @@ class ComfyDouble:
                      "extra_info": {}}
             return web.json_response({"error": error, "node_errors": {}}, status=400)
         prompt = body["prompt"]
+        if self.newer and body.get("prompt_id") is not None and not canonical_uuid(body["prompt_id"]):
+            # server.py post_prompt at 5e14d797: before validation, on the standard error envelope
+            error = {"type": "invalid_prompt_id", "message": "prompt_id must be a valid UUID",
+                     "details": "prompt_id must be a UUID string in canonical lowercase hyphenated form; "
+                                "omit it to let the server generate one", "extra_info": {}}
+            return web.json_response({"error": error, "node_errors": {}}, status=400)
         verdict = self._verdict(prompt)
         if verdict is not None:
             return web.json_response(verdict, status=400)
+        # 0.3.64 keeps any client id as sent (recordings/server/0.3.64.json: an uppercase UUID, "rec-...")
         pid = str(body.get("prompt_id") or uuid.uuid4())
         extra = dict(body.get("extra_data") or {})
         if "client_id" in body:
             extra["client_id"] = body["client_id"]
+        if self.newer:
+            extra["create_time"] = now_ms()  # post_prompt stamps every queued prompt (5e14d797)
         outputs = [nid for nid, node in prompt.items() if self._is_output(node["class_type"])]
         heapq.heappush(self.queue, (number, pid, prompt, extra, outputs))
         await self._queue_updated()
         self._wake.set()
+        if self.prompt_answer_seconds:
+            await asyncio.sleep(self.prompt_answer_seconds)
         return web.json_response({"prompt_id": pid, "number": number, "node_errors": {}})
 
     def _verdict(self, prompt):
@@ -937,6 +1087,71 @@ class Run:
         return ready[0]
 
 
+JOB_STATUSES = ("pending", "in_progress", "completed", "failed", "cancelled")  # jobs.py at dfb874a6
+
+
+def canonical_uuid(value):
+    """validate_job_id (jobs.py at dfb874a6): a string whose UUID spells it back unchanged."""
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _pruned(d):
+    return {k: v for k, v in d.items() if v is not None}  # comfy_api.internal.prune_dict
+
+
+def _workflow_id(extra):
+    return ((extra.get("extra_pnginfo") or {}).get("workflow") or {}).get("id")
+
+
+def queue_job(item, status):
+    """normalize_queue_item (jobs.py at dfb874a6): a queued or running prompt as a job."""
+    number, pid, _prompt, extra = item[:4]
+    return _pruned({"id": pid, "status": status, "priority": number, "create_time": extra.get("create_time"),
+                    "outputs_count": 0, "previewable_outputs_count": 0, "workflow_id": _workflow_id(extra)})
+
+
+def history_job(pid, entry, include_outputs=False):
+    """normalize_history_item (jobs.py at dfb874a6): a finished prompt as a job; the detail
+    (/api/jobs/{id}) adds outputs, execution_status and the workflow."""
+    number, _, prompt, extra = entry["prompt"][:4]
+    status_info = entry.get("status") or {}
+    start = end = error = None
+    interrupted = False
+    for kind, data in status_info.get("messages") or []:
+        if kind == "execution_start":
+            start = data.get("timestamp")
+        elif kind in ("execution_success", "execution_error", "execution_interrupted"):
+            end = data.get("timestamp")
+            error = data if kind == "execution_error" else error
+            interrupted = interrupted or kind == "execution_interrupted"
+    status_str = status_info.get("status_str")
+    status = ("cancelled" if interrupted else "failed") if status_str == "error" else "completed"
+    outputs = entry.get("outputs") or {}
+    count, preview = 0, None
+    for nid, out in outputs.items():  # get_outputs_summary: saved files first for the preview
+        for media, items in out.items():
+            if media == "animated" or not isinstance(items, list):
+                continue
+            for item in items:
+                if isinstance(item, dict):
+                    count += 1
+                    if preview is None and item.get("type") == "output":
+                        preview = {**item, "nodeId": nid, "mediaType": media}
+    job = _pruned({"id": pid, "status": status, "priority": number, "create_time": extra.get("create_time"),
+                   "execution_start_time": start, "execution_end_time": end, "execution_error": error,
+                   "completion_status": "success" if status_str == "success" else None,
+                   "has_errors": error is not None, "execution_error_count": int(error is not None),
+                   "outputs_count": count, "previewable_outputs_count": count, "preview_output": preview,
+                   "workflow_id": _workflow_id(extra)})
+    if include_outputs:
+        job.update({"outputs": outputs, "execution_status": status_info, "execution_errors": [],
+                    "workflow": {"prompt": prompt, "extra_data": extra}})
+    return job
+
+
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
 
 
@@ -947,6 +1162,19 @@ def sniff_image(data):
 @pytest.fixture
 def comfy_double():
     double = ComfyDouble().start()
+    try:
+        yield double
+    finally:
+        double.stop()
+
+
+@pytest.fixture(params=["0.3.64", "newer"])
+def comfy_any(request):
+    """The double as recorded (0.3.64) and as a newer server (`newer`): a test taking it runs
+    against both, so what the user sees must hold on each."""
+    double = ComfyDouble()
+    double.newer = request.param == "newer"
+    double.start()
     try:
         yield double
     finally:

@@ -6,6 +6,7 @@
     python tests/record.py URL interrupts      # interrupt/delete/clear: only on a server of your own
     python tests/record.py URL progress        # `progress` messages: needs a file in models/upscale_models
     python tests/record.py URL rejections      # POST /prompt of the pack's example workflows (refused, never run)
+    python tests/record.py URL server          # what newer servers changed: /api/jobs, client-supplied prompt_id
 
 `progress` runs ImageUpscaleWithModel, the one core node that reports steps without a diffusion
 model: any upscale model the server lists will do (a few-kB RealESRGAN Compact with random weights
@@ -327,6 +328,32 @@ def record_rejections(rec):
     save("runs/rejections.json", {"exchanges": rec.exchanges})
 
 
+def record_server(rec):
+    """The answers newer servers changed, as this one gives them: `/api/jobs` (newer servers list
+    jobs there), and POST /prompt with a prompt_id of the client's (newer ones take only a
+    canonical lowercase UUID). Queues three tiny model-free prompts, each under a given id."""
+    job = str(uuid.uuid4())
+    rec.call("jobs list", "GET", "/api/jobs")
+    rec.call("jobs list pending", "GET", "/api/jobs", params={"status": "pending,in_progress"})
+    rec.call("job by id", "GET", f"/api/jobs/{job}")
+    rec.call("jobs without /api", "GET", "/jobs")
+    stamp = uuid.uuid4().hex[:8]
+    ids = {"canonical": str(uuid.uuid4()), "uppercase": str(uuid.uuid4()).upper(), "plain": f"rec-{stamp}"}
+    client_id = str(uuid.uuid4())
+    tap = WsTap(rec.url, client_id)
+    time.sleep(0.3)
+    for kind, pid in ids.items():
+        wf = json.loads(json.dumps(QUICK).replace('"color": 123', f'"color": {len(kind)}'))
+        rec.call(f"prompt with {kind} prompt_id", "POST", "/prompt",
+                 json={"prompt": wf, "client_id": client_id, "prompt_id": pid})
+    for pid in ids.values():
+        tap.wait_done(pid, timeout=60)
+    tap.close()
+    for kind, pid in ids.items():
+        rec.call(f"history of {kind} prompt_id", "GET", f"/history/{pid}")
+    save("server/0.3.64.json", {"exchanges": rec.exchanges})
+
+
 def save(name, obj):
     path = HERE / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -335,13 +362,13 @@ def save(name, obj):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in ("rest", "runs", "interrupts", "progress", "rejections"):
+    if len(argv) != 2 or argv[1] not in ("rest", "runs", "interrupts", "progress", "rejections", "server"):
         sys.exit(__doc__)
     rec = Recorder(argv[0])
     version = rec.get_json("/system_stats")["system"]["comfyui_version"]
     print(f"recording ComfyUI {version} at {rec.url}", file=sys.stderr)
     {"rest": record_rest, "runs": record_runs, "interrupts": record_interrupts,
-     "progress": record_progress, "rejections": record_rejections}[argv[1]](rec)
+     "progress": record_progress, "rejections": record_rejections, "server": record_server}[argv[1]](rec)
 
 
 if __name__ == "__main__":

@@ -73,9 +73,8 @@ class _Stats:
     def system_stats(self):
         return {"system": {"os": "posix", "ram_total": 64 * 2**30, "ram_free": 60 * 2**30}, "devices": self.devices}
 
-    def queue(self):
-        from comfyui_skills.api import Queue
-        return Queue.parse({"queue_running": [], "queue_pending": []})
+    def places(self):
+        return {}
 
 
 def test_a_gpu_device_among_others_makes_gpu_mode_and_only_it_is_vram():

@@ -34,9 +34,17 @@ def _text(info):
     lines = [f"online: ComfyUI {info['comfyui_version']} at {info['url']} "
              f"(Python {info['python_version']}, PyTorch {info['pytorch_version']}, {info['os']})"]
     if not info["gpu"]:
-        lines.append(f"mode: CPU only, no GPU. {info['mode_note']}")
+        head = "CPU only, no GPU" if not info.get("gpu_count") else "CPU"
+        lines.append(f"mode: {head}. {info['mode_note']}")
+    several = len(info["devices"]) > 1
     for d in info["devices"]:
-        lines.append(f"device: {d['name']} ({d['type']}), {d['memory']} {d['memory_free_human']} free "
+        role = ""
+        if several:  # newer servers list every device; prompts run on the first
+            if d.get("primary"):
+                role = ", runs the prompts"
+            elif d["type"] != "cpu":  # comfy_extras/nodes_multigpu.py spreads sampling over these
+                role = ", used only by multi-GPU nodes"
+        lines.append(f"device: {d['name']} ({d['type']}{role}), {d['memory']} {d['memory_free_human']} free "
                      f"of {d['memory_total_human']}")
     q = info.get("queue")
     if q is not None:
