@@ -335,11 +335,12 @@ class Catalog:
     frontend: str = None        # the frontend whose export rules conversion follows (None: newest)
 
 
-def catalog_from_server(client, state_dir):
-    """The live server's; templates come from the snapshot when it was taken of this server."""
+def catalog_from_server(client, state_dir, fresh=False):
+    """The live server's; templates come from the snapshot when it was taken of this server, and
+    so do the node schema and file lists unless `fresh` (what is missing must be asked now)."""
     snap = _snapshot_of(client.url, state_dir)
     index = snap.index if snap else templates.fetch_index(client)
-    inv = _inventory_of(client.url)
+    inv = None if fresh else _inventory_of(client.url)
     object_info = inv.object_info if inv else client.object_info()
     listing = dict(inv.models or {}) if inv and inv.models else {}
     for folder in _folders_of(object_info) - set(listing):

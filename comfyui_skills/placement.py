@@ -13,7 +13,7 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from . import downloads
-from .errors import CheckFailed, InputError, ServerError, TransportError
+from .errors import CheckFailed, DownloadFailed, InputError, ServerError, TransportError
 
 MANAGER_WAIT = 3600.0
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
@@ -97,26 +97,42 @@ def choose(paths, wanted=None, folder=""):
 
 
 def place(client, url, folder, name=None, sha256=None, path=None, reporter=None, cancel=None, size=None,
-          token_for=downloads.token_from_env):
-    """Get `url` into the server's `folder`, the best way this setup allows (see the module doc)."""
+          token_for=downloads.token_from_env, subdir=()):
+    """Get `url` into the server's `folder`, the best way this setup allows (see the module doc).
+
+    `subdir`: folder names under the model folder (a workflow asking for `SD15/x.safetensors`
+    finds the file only there); each is a plain name, created when missing."""
     name = name or downloads.name_from_url(url)
+    subdir = tuple(downloads.safe_name(d, "the workflow's subfolder") for d in subdir or ())
     paths = local_folders(client, folder)
     if paths:
-        target = choose(paths, path, folder)
+        target = _made(choose(paths, path, folder), subdir)
         got = downloads.download(url, target, name=name, sha256=sha256, token_for=token_for,
                                  reporter=reporter, cancel=cancel, size=size)
-        return Placed("downloaded", folder, got.path.name, str(got.path), got)
+        return Placed("downloaded", folder, "/".join(subdir + (got.path.name,)), str(got.path), got)
     if path is not None:
         raise InputError(f"--path {path}: none of the server's {folder} folders is on this machine")
     entry = manager_entry(client, url, name)
     if entry is not None:
         return through_manager(client, entry, folder, reporter)
     remote = server_folders(client, folder)
-    where = remote[0] if remote else None
+    where = remote[0].joinpath(*subdir) if remote else None
     return Placed("commands", folder, name or "?", str(where / name) if where and name else None,
                   commands=downloads.plan_commands(url, where, name or "model.safetensors"),
                   note=f"the server's {folder} folder is not on this machine; run one of these where it is, "
                        "then refresh the inventory")
+
+
+def _made(folder, subdir):
+    """`folder`/`subdir`, created; a folder that cannot be made is one clear line."""
+    target = folder.joinpath(*subdir)
+    if subdir:
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = downloads.DISK_ERRORS.get(exc.errno, exc.strerror or str(exc))
+            raise DownloadFailed(f"cannot make the folder {target}: {reason}; nothing was downloaded") from None
+    return target
 
 
 def manager_entry(client, url, name):
