@@ -206,8 +206,8 @@ def _fetch_one(client, need, paths, reporter, cancel, token_for):
     except ComfyError as exc:
         args = ["download", need.url, "--folder", need.folder, "--name", name]
         return Fetched(need, "failed", error=exc.as_dict(), todo=nextsteps.step("models", *args), rename=rename)
-    if placed.how == "manager" and subdir:
-        rename = placed.name  # the Manager saves at the top of its folder
+    if placed.how == "manager" and placed.name.lower() != need.name.replace("\\", "/").lower():
+        rename = placed.name  # the Manager saves where its own list says (its entry's save_path)
     return Fetched(need, placed.how, placed=placed, rename=rename)
 
 

@@ -166,7 +166,11 @@ def through_manager(client, entry, folder, reporter=None, wait=MANAGER_WAIT, pol
     from .nodepacks import follow_manager_queue
 
     follow_manager_queue(client, wait, poll, reporter, clock)
-    if name in (client.models(folder) or []):
-        return Placed("manager", folder, name, note="installed by ComfyUI-Manager on the server")
+    # the Manager saves under its entry's save_path, which may be a subfolder ("checkpoints/SDXL")
+    listed = [n for n in client.models(folder) or [] if isinstance(n, str)]
+    value = name if name in listed else next((n for n in listed if n.replace("\\", "/").endswith("/" + name)), None)
+    if value is not None:
+        return Placed("manager", folder, value, note="installed by ComfyUI-Manager on the server" +
+                      (f"; the server lists it as {value!r}" if value != name else ""))
     raise CheckFailed(f"ComfyUI-Manager finished its queue but {folder} does not list {name}",
                       hint="the server's console says why (no internet there, or a refused address)")
