@@ -138,7 +138,11 @@ def report_error(args, exc):
         from .nextsteps import rendered
 
         print(json.dumps(rendered(exc.as_dict(), getattr(args, "url", None)), ensure_ascii=False), flush=True)
+    from .nextsteps import NextStep, render
+
     line = f"error: {exc.message}"
-    if exc.hint:
+    if isinstance(exc.hint, NextStep):  # a command to run next: on its own line, ready to paste
+        line += f"\n  $ {render(exc.hint, getattr(args, 'url', None))}"
+    elif exc.hint:
         line += f" ({exc.hint})"
     note(line)

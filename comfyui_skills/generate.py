@@ -233,12 +233,14 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
                          model=model, allow_api=allow_api, memory_bytes=memory_bytes,
                          frontend_version=frontend_version)
         except CheckFailed:
-            raise _nothing_runnable(best, task) from None
+            raise _nothing_runnable(best, task, ranked=ranked, memory_bytes=memory_bytes,
+                                    allow_api=allow_api) from None
         found.why.insert(0, f"no {task} template runs here (the best, {best.template.name}, lacks files); "
                             f"done as {FALLBACK[task]} instead")
         return found
     if not best.runnable:
-        raise _nothing_runnable(best, task, forced=bool(template))
+        raise _nothing_runnable(best, task, forced=bool(template), ranked=ranked, memory_bytes=memory_bytes,
+                                allow_api=allow_api)
     if best.needs.uses_api and not allow_api:
         raise CheckFailed(f"template {best.template.name} uses partner (API) nodes, which spend credits",
                           hint="add --allow-api to run it (the Comfy account key comes from COMFY_API_KEY)")
@@ -300,25 +302,88 @@ def _replace_value(api, old, new):
                 node["inputs"][key] = new
 
 
-def _nothing_runnable(best, task, forced=False):
+def _nothing_runnable(best, task, forced=False, ranked=(), memory_bytes=None, allow_api=False):
+    """NothingRunnable naming one template to get and the one command that gets it: the template
+    asked for, else the one needing the least to download (of those that fit the device and need
+    no node pack), which is often not the strongest: a 2 GB SD1.5 file beats a 17 GB Flux one."""
+    target = best if forced else (_quickest(ranked, memory_bytes, allow_api) or best)
+    size, exact = download_bytes(target)
     lines, commands = [], []
-    for need in best.missing:
-        size = models.known_file(need.name).size_label if models.known_file(need.name) else None
-        lines.append(f"  {need.name} -> models/{need.directory}/" + (f" ({size})" if size else "") +
-                     (f"  {need.url}" if need.url else ""))
-        if need.url:
-            commands.append(nextsteps.step("models", "download", need.url, "--folder", need.directory))
-    for node in best.needs.missing_nodes:
+    for need in target.missing:
+        known, url = models.known_file(need.name), _link(need)
+        lines.append(f"  {need.name} -> models/{need.directory}/" + (f" ({known.size_label})" if known and known.size
+                                                                      else "") + (f"  {url}" if url else ""))
+        if url:
+            commands.append(nextsteps.step("models", "download", url, "--folder", need.directory))
+    for node in target.needs.missing_nodes:
         lines.append(f"  node {node.class_type}" + (f" from pack {node.pack}" if node.pack else ""))
-    step = nextsteps.step("models", "need", "--template", best.template.name)
-    head = (f"template {best.template.name} ({best.template.title}) cannot run on this server yet; it needs"
-            if forced else  # the user chose it: other templates for the task may well run
-            f"nothing installed on this server can do {task}; the best template is {best.template.name} "
-            f"({best.template.title}), which needs")
+    files = f"{len(target.missing)} file(s)" + (f", {'' if exact else 'about '}{_gb(size)}" if size else "")
+    name = f"{target.template.name} ({target.template.title})"
+    if forced:
+        head = f"template {name} cannot run on this server yet; it needs {files}"
+    elif target is best:
+        head = f"nothing installed on this server can do {task}; the best template is {name}, which needs {files}"
+    else:
+        bsize, _ = download_bytes(best)
+        head = (f"nothing installed on this server can do {task}; the quickest to get is {name}, which needs "
+                f"{files}" + (f" (the strongest, {best.template.name}, needs {_gb(bsize)})" if bsize else ""))
+    fetch = nextsteps.step("models", "need", "--template", target.template.name,
+                           *(["--download"] if commands else []))
     return NothingRunnable(
-        head + ":\n" + "\n".join(lines),
-        hint=f"fetch what it needs with: {step}", template=best.template.name,
-        missing=[n.as_dict() for n in best.missing], commands=commands)
+        head + ":\n" + "\n".join(lines) + "\nget " + ("them" if len(lines) > 1 else "it") + " and check the "
+        "template again with:", hint=fetch, template=target.template.name, best=best.template.name,
+        missing=[n.as_dict() for n in target.missing], commands=commands, fetch=fetch, download_bytes=size)
+
+
+def _quickest(ranked, memory_bytes, allow_api):
+    """The template whose missing files are fewest bytes to download, among those that need no
+    node pack and whose every missing file has a known link."""
+    def fetchable(f):
+        if f.needs.missing_nodes or (f.needs.uses_api and not allow_api) or not f.missing:
+            return False
+        return all(n.directory and _link(n) for n in f.missing)
+
+    options = [f for f in ranked if fetchable(f)]
+    if not options:
+        return None
+
+    def key(f):
+        size, _ = download_bytes(f)
+        need = need_bytes(f, ranked)
+        too_big = memory_bytes is not None and need is not None and need > memory_bytes
+        return (too_big, size is None, size or 0)
+    return min(options, key=key)  # min keeps the first of equals: ranked order (strength) breaks ties
+
+
+def _link(need):
+    """A missing file's download link: the template's own, else the pack's."""
+    known = models.known_file(need.name)
+    return need.url or (known.url if known else None)
+
+
+def download_bytes(f):
+    """(bytes, exact): what the files `f` still lacks take to download, from the pack's sizes
+    (rounded as published), else the index's total for a template missing every file; (None, False)
+    when unknown."""
+    sizes = [_size_of(models.known_file(n.name)) for n in f.missing]
+    if sizes and all(s is not None for s in sizes):
+        return sum(sizes), False
+    if f.missing and len(f.missing) == len(f.needs.models) and f.template.size_bytes:
+        return f.template.size_bytes, True
+    return None, False
+
+
+def _size_of(known):
+    if not known or not known.size:
+        return None
+    m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT])i?B\s*", known.size)
+    if not m:
+        return None
+    return int(float(m.group(1)) * 1000 ** " KMGT".index(m.group(2)))
+
+
+def _gb(n):
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
 
 
 # -- where templates, schemas and file lists come from -------------------------------------------

@@ -553,8 +553,8 @@ def downscaled(data):
         return buf.getvalue(), "image/jpeg"
 
 
-def error_reply(exc):
-    line = f"error: {exc.message}" + (f" ({nextsteps.render(exc.hint)})" if exc.hint else "")
+def error_reply(exc, url=None):
+    line = f"error: {exc.message}" + (f" ({nextsteps.render(exc.hint, url)})" if exc.hint else "")
     return Reply(exc.as_dict(), is_error=True, text=line)
 
 
@@ -568,7 +568,7 @@ def call_tool(settings, name, arguments, reporter=None, cancel=None):
     try:
         return tool.handler(call, arguments or {})
     except ComfyError as exc:
-        return error_reply(exc)
+        return error_reply(exc, (arguments or {}).get("url") or settings.url)
     except Exception as exc:  # a bug of ours: one line, never the traceback
         return Reply({"error": "InternalError", "message": f"{type(exc).__name__}: {exc}"}, is_error=True,
                      text=f"error: internal error in tool {name}: {type(exc).__name__}: {exc}")

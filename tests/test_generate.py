@@ -76,6 +76,30 @@ def test_nothing_installed_names_the_best_template_its_files_and_the_fetch_comma
     assert "Traceback" not in r.stderr and "nothing installed on this server can do text-to-image" in r.stderr
 
 
+def test_nothing_installed_ends_with_the_command_that_gets_the_quickest_template(comfy_double, pack_env):
+    # of the text-to-image templates the double serves (default: SD1.5 2.1 GB, sdxl_simple_example,
+    # flux_schnell: 17 GB), the one with the least to download, whatever the strongest is
+    r = gen(comfy_double, pack_env, "a red fox")
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert lines[-1] == f"  $ python scripts/models.py need --template default --download --url {comfy_double.url}"
+    assert "the quickest to get is default" in lines[0] and "1 file(s), about 2.1 GB" in lines[0]
+    assert "v1-5-pruned-emaonly-fp16.safetensors -> models/checkpoints/ (2.1 GB)" in r.stderr
+    out = json.loads(gen(comfy_double, pack_env, "a red fox", "--json").stdout)
+    assert out["template"] == "default" and out["download_bytes"] == 2_100_000_000
+    assert out["fetch"] == f"python scripts/models.py need --template default --download --url {comfy_double.url}"
+
+    # the command runs: the double's checkpoints folder is on no machine here and it has no
+    # Manager, so it prints what to run where the server lives, and the template is not runnable yet
+    words = out["fetch"].split()[2:]
+    r = script("models", *words, "--json", env=pack_env)
+    assert r.returncode == 1, r.stderr
+    done = json.loads(r.stdout)
+    assert [d["how"] for d in done["downloads"]] == ["commands"] and done["runnable"] is False
+    assert any(c.startswith("hf download Comfy-Org/stable-diffusion-v1-5-archive v1-5-pruned-emaonly-fp16.safetensors")
+               for c in done["downloads"][0]["commands"])
+
+
 def test_partner_templates_are_never_chosen_unasked(comfy_double, pack_env):
     with_sd15(comfy_double)
     r = gen(comfy_double, pack_env, "a red fox", "--template", "api_bfl_flux_pro_t2i", "--dry-run")
@@ -145,3 +169,5 @@ def test_a_chosen_template_that_cannot_run_says_so_not_that_the_task_cannot(comf
     assert r.returncode == 1
     assert "template flux_schnell" in r.stderr and "cannot run on this server yet" in r.stderr
     assert "nothing installed on this server can do" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("  $ python scripts/models.py need --template flux_schnell "
+                                                        "--download")
