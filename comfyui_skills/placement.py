@@ -39,6 +39,32 @@ class Placed:
         return out
 
 
+@dataclass
+class Source:
+    url: str
+    folder: str
+    name: Optional[str] = None
+    sha256: Optional[str] = None
+
+
+def source(text, folder=None, name=None, sha256=None, flag="--folder"):
+    """What to fetch for `text`: a URL (with `folder`), or a file name the pack knows, which brings
+    its own link, folder, name and sha256 (a corrupt or swapped file is then refused)."""
+    from . import models
+
+    if downloads.looks_like_url(text):
+        if not folder:
+            raise InputError(f"{flag} is needed with a URL (checkpoints, loras, vae, ...)")
+        return Source(text, folder, name, sha256)
+    known = models.known_file(text)
+    if known is None or not known.url:
+        raise InputError(f"{text!r} is neither a URL nor a file the pack knows ({models.REFERENCE})",
+                         hint=f"give the download URL and {flag}")
+    if folder and folder != known.folder:
+        raise InputError(f"{text} belongs in {known.folder}, not {folder}")
+    return Source(known.url, known.folder, name or known.name, sha256 or known.sha256)
+
+
 def server_folders(client, folder):
     """The paths the server reads `folder` from (its models dir and extra_model_paths.yaml roots)."""
     listed = client.model_folder_paths()

@@ -133,21 +133,9 @@ def cmd_download(args):
 
 
 def _source(args):
-    if downloads.looks_like_url(args.source):
-        if not args.folder:
-            raise InputError("--folder is needed with a URL (checkpoints, loras, vae, ...)")
-        return args.source, args.folder
-    known = models.known_file(args.source)
-    if known is None or not known.url:
-        raise InputError(f"{args.source!r} is neither a URL nor a file the pack knows ({models.REFERENCE})",
-                         hint="give the download URL and --folder")
-    if args.folder and args.folder != known.folder:
-        raise InputError(f"{args.source} belongs in {known.folder}, not {args.folder}")
-    if args.name is None:
-        args.name = known.name
-    if args.sha256 is None and known.sha256:
-        args.sha256 = known.sha256  # the pack knows its hash: a corrupt or swapped file is refused
-    return known.url, known.folder
+    found = placement.source(args.source, args.folder, args.name, args.sha256)
+    args.name, args.sha256 = found.name, found.sha256
+    return found.url, found.folder
 
 
 def _refresh(client, workflow_path):
