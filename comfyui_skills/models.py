@@ -151,8 +151,8 @@ Download with this pack (into the server's own folder when it is on this machine
 ComfyUI-Manager otherwise, else it prints the commands to run where the server lives; resumable,
 checked against the file's sha256 where the pack knows it), by file name or for a whole workflow:
 
-    python scripts/models.py download <file>
-    python scripts/models.py need <workflow.json> --download
+    @DOWNLOAD@
+    @NEED@
 
 or with comfy-cli from the ComfyUI folder, or any HTTP client:
 
@@ -182,7 +182,10 @@ def reference_markdown() -> str:
     data = _data()
     names = {f.id: f.name for f in _families()}
     order = {f.id: i for i, f in enumerate(_families())}
-    out = [INTRO]
+    from . import nextsteps
+
+    out = [INTRO.replace("@DOWNLOAD@", str(nextsteps.step("models", "download", "<file>")))
+           .replace("@NEED@", str(nextsteps.step("models", "need", "<workflow.json>", "--download")))]
     for folder, dirs in data["folders"].items():
         rows = [f for f in _files() if f.folder == folder]
         if not rows:
