@@ -166,13 +166,8 @@ def same_family_file(name, folder, models_by_folder):
 def rank(fits, task, memory_bytes=None):
     """Runnable first; then what fits the device; then the stronger family; then fewer files
     missing; then fewer stand-in files (a template's own files first); then index order."""
-    order = STRENGTH.get(task, ())
-
     def strength(f):
-        fams = {family_of(n.name, n.directory) for n in f.needs.models}
-        fams |= {fam for _, _, fam in f.swaps.values()}
-        best = min((order.index(x) for x in fams if x in order), default=len(order))
-        return best
+        return _strength(f, task)
 
     def fits_device(f):
         need = need_bytes(f, fits)
@@ -180,6 +175,14 @@ def rank(fits, task, memory_bytes=None):
 
     return sorted(fits, key=lambda f: (not f.runnable, not fits_device(f), strength(f), len(f.missing),
                                        len(f.swaps)))
+
+
+def _strength(f, task):
+    """The place of `f`'s strongest family in STRENGTH[task] (len of it: a family not listed)."""
+    order = STRENGTH.get(task, ())
+    fams = {family_of(n.name, n.directory) for n in f.needs.models}
+    fams |= {fam for _, _, fam in f.swaps.values()}
+    return min((order.index(x) for x in fams if x in order), default=len(order))
 
 
 def need_bytes(f, fits):
@@ -306,7 +309,7 @@ def _nothing_runnable(best, task, forced=False, ranked=(), memory_bytes=None, al
     """NothingRunnable naming one template to get and the one command that gets it: the template
     asked for, else the one needing the least to download (of those that fit the device and need
     no node pack), which is often not the strongest: a 2 GB SD1.5 file beats a 17 GB Flux one."""
-    target = best if forced else (_quickest(ranked, memory_bytes, allow_api) or best)
+    target = best if forced else (_quickest(ranked, task, memory_bytes, allow_api) or best)
     size, exact = download_bytes(target)
     lines, commands = [], []
     for need in target.missing:
@@ -335,9 +338,11 @@ def _nothing_runnable(best, task, forced=False, ranked=(), memory_bytes=None, al
         missing=[n.as_dict() for n in target.missing], commands=commands, fetch=fetch, download_bytes=size)
 
 
-def _quickest(ranked, memory_bytes, allow_api):
+def _quickest(ranked, task, memory_bytes, allow_api):
     """The template whose missing files are fewest bytes to download, among those that need no
-    node pack and whose every missing file has a known link."""
+    node pack and whose every missing file has a known link; a family the task is known to be done
+    with comes first (a template tagged for the task may do something else with it: Lotus makes
+    depth maps)."""
     def fetchable(f):
         if f.needs.missing_nodes or (f.needs.uses_api and not allow_api) or not f.missing:
             return False
@@ -351,7 +356,9 @@ def _quickest(ranked, memory_bytes, allow_api):
         size, _ = download_bytes(f)
         need = need_bytes(f, ranked)
         too_big = memory_bytes is not None and need is not None and need > memory_bytes
-        return (too_big, size is None, size or 0)
+        # sizes are compared as published, to two figures ("2.1 GB"): then fewer files wins
+        return (too_big, _strength(f, task) == len(STRENGTH.get(task, ())), size is None,
+                float(f"{size:.2g}") if size else 0, len(f.missing))
     return min(options, key=key)  # min keeps the first of equals: ranked order (strength) breaks ties
 
 

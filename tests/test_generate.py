@@ -171,3 +171,29 @@ def test_a_chosen_template_that_cannot_run_says_so_not_that_the_task_cannot(comf
     assert "nothing installed on this server can do" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("  $ python scripts/models.py need --template flux_schnell "
                                                         "--download")
+
+
+def test_the_quickest_template_is_compared_at_the_precision_sizes_are_published():
+    # As on a real 0.3.64 with nothing installed: Lotus Depth (tagged text to image; a depth
+    # model on an SD1.5 VAE) totals 2.06 GB in the index, SD1.5's one file is "2.1 GB" in the
+    # pack's data. At two figures they are equal, and the template needing fewer files wins.
+    import gzip
+    from comfyui_skills import templates
+
+    oi = json.loads(gzip.decompress((ROOT / "tests" / "recordings" / "object_info.json.gz").read_bytes()))
+    recorded = json.loads(gzip.decompress((ROOT / "tests" / "recordings" / "templates" / "templates.json.gz")
+                                          .read_bytes()))["/templates/default.json"]["body"]
+
+    def template(name, size):
+        return templates.Template(name, name, "", "Image", "", "image", "image", "webp", size_bytes=size)
+
+    lotus = {"nodes": [
+        {"id": 1, "type": "UNETLoader", "widgets_values": ["lotus-depth-d-v1-1.safetensors", "default"],
+         "properties": {"models": [{"name": "lotus-depth-d-v1-1.safetensors", "directory": "diffusion_models",
+                                    "url": "https://huggingface.co/Comfy-Org/lotus/resolve/main/lotus-depth-d-v1-1.safetensors"}]}},
+        {"id": 2, "type": "VAELoader", "widgets_values": ["vae-ft-mse-840000-ema-pruned.safetensors"]}]}
+    fits = [generate.fit(template("image_lotus_depth_v1_1", 2_060_000_000), lotus, oi, {}),
+            generate.fit(template("default", 2_132_696_762), recorded, oi, {})]
+    err = generate._nothing_runnable(fits[0], "text-to-image", ranked=fits)
+    assert err.details["template"] == "default" and len(err.details["missing"]) == 1
+    assert str(err.details["fetch"]) == "python scripts/models.py need --template default --download"
