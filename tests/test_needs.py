@@ -64,6 +64,7 @@ def test_models_download_by_a_known_name_finds_its_link_and_folder(comfy_double,
 
 # -- models.py need --download ----------------------------------------------------------------------
 import copy
+import time
 import hashlib
 import os
 
@@ -225,3 +226,34 @@ def test_path_without_download_is_refused(pack_env, tmp_path):
 
     r = script("models", "need", write_wf(tmp_path, DEFAULT), "--path", str(tmp_path), env=pack_env)
     assert r.returncode == 2 and "--path goes with --download" in r.stderr
+
+
+def test_need_download_stopped_with_ctrl_c_keeps_the_part_and_the_next_run_resumes_it(
+        comfy_double, pack_env, tmp_path, served):
+    import signal
+
+    from conftest import start
+
+    srv, local = served
+    size = 12 * 2**20
+    data = safetensors_bytes(size, seed=10)
+    srv.add("/m/slow.safetensors", data)
+    srv.pace = 0.1
+    path = write_wf(tmp_path, template_with(srv, name="slow.safetensors", url=srv.url("/m/slow.safetensors"),
+                                            hash=hashlib.sha256(data).hexdigest()))
+    part = local / "slow.safetensors.part"
+    p = start("models", "need", path, "--download", "--url", comfy_double.url, env=pack_env)
+    end = time.monotonic() + 60
+    while time.monotonic() < end and not (part.exists() and part.stat().st_size >= 3 * 2**20):
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)  # our own child, by its id
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    kept = part.stat().st_size
+    assert 0 < kept < size and not (local / "slow.safetensors").exists()
+    srv.pace = 0.0
+    r = need_download(comfy_double, pack_env, path, "--json")
+    assert r.returncode == 0, r.stderr
+    [got] = json.loads(r.stdout)["downloads"]
+    assert got["resumed_from"] == kept and srv.sent[-1] == ("/m/slow.safetensors", f"bytes={kept}-", size - kept)
+    assert (local / "slow.safetensors").read_bytes() == data and not part.exists()
