@@ -16,7 +16,7 @@ from typing import Optional
 from urllib.parse import quote
 
 from . import nextsteps
-from .errors import CheckFailed, InputError, ServerError, TransportError
+from .errors import CheckFailed, InputError, ServerError, ServerUnreachable, TransportError
 from .transport import Client
 
 PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
@@ -206,6 +206,8 @@ class ComfyUI(Client):
         """The Manager's version text, or None when the server has no Manager."""
         try:
             resp = self.request("GET", "/manager/version")
+        except ServerUnreachable:
+            raise  # no server is not a server without the Manager: the caller must say which
         except TransportError:
             return None
         if resp.status_code != 200 or resp.text.lstrip()[:1] in ("<", "{", "["):

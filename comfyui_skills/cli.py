@@ -49,9 +49,10 @@ def subcommands(prog, description, epilog):
     return p, sub
 
 
-def subcommand(sub, name, help_text):
+def subcommand(sub, name, help_text, epilog=None):
     """A subcommand that also takes the common flags after its name (`queue.py list --json`)."""
-    sp = sub.add_parser(name, help=help_text, description=help_text)
+    sp = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     sp.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
     sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     sp.add_argument("--url", default=argparse.SUPPRESS, help="ComfyUI address")
@@ -137,7 +138,11 @@ def report_error(args, exc):
         from .nextsteps import rendered
 
         print(json.dumps(rendered(exc.as_dict(), getattr(args, "url", None)), ensure_ascii=False), flush=True)
+    from .nextsteps import NextStep, render
+
     line = f"error: {exc.message}"
-    if exc.hint:
+    if isinstance(exc.hint, NextStep):  # a command to run next: on its own line, ready to paste
+        line += f"\n  $ {render(exc.hint, getattr(args, 'url', None))}"
+    elif exc.hint:
         line += f" ({exc.hint})"
     note(line)

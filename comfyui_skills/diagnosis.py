@@ -339,19 +339,27 @@ def _missing_model(nid, ct, name, folder, details, extra, quote, cmd, near=None)
                          "that is the model you meant.", None))
     known = models.known_file(wanted) if wanted else None
     if known and known.url:
-        # into the folder the node reads, and the workflow's subfolder, so the file lands where it is asked for
-        *subdirs, asked = wanted.replace("\\", "/").split("/")
-        where = "/".join([f"models/{folder}"] + subdirs)
+        # models.py download puts it at the top of the folder, under its own (current) name
+        asked = wanted.replace("\\", "/")
         renamed = "" if asked.lower() == known.name.lower() else \
-            f" then set `{name}` to {'/'.join(subdirs + [known.name])!r} ({asked!r} is its older name);"
-        fixes.append(fix(f"Download it into {where} ({known.size_label or 'size unknown'});{renamed} "
-                         f"see {models.REFERENCE}.",
-                         f"comfy model download --url {known.url} --relative-path {where}"))
+            f"; then set `{name}` to {known.name!r}" + (
+                f" ({asked.rsplit('/', 1)[-1]!r} is its older name)"
+                if asked.rsplit("/", 1)[-1].lower() != known.name.lower() else "")
+        checked = f", checked against the sha256 {models.REFERENCE} gives" if known.sha256 else ""
+        fixes.append(fix(f"Download it ({known.size_label or 'size unknown'}) into the server's {folder} "
+                         f"folder{checked}{renamed}.",
+                         cmd.pack("models", "download", known.name)))
+        fixes.append(fix("Or fetch every file the workflow lacks (its own links, then the pack's) and check it "
+                         "again; a subfolder the workflow names is kept.",
+                         cmd.pack("models", "need", "<workflow.json>", "--download")))
     else:
-        fixes.append(fix(f"Put {wanted or 'the file'} into ComfyUI's models/{folder} folder; "
-                         f"{models.REFERENCE} lists where the common models come from.", None))
+        fixes.append(fix(f"Fetch it from the link the workflow carries (editor workflows from the official "
+                         f"templates do), else put {wanted or 'the file'} into ComfyUI's models/{folder} folder; "
+                         f"{models.REFERENCE} lists where the common models come from.",
+                         cmd.pack("models", "need", "<workflow.json>", "--download")))
     fixes.append(fix(f"List what the server has in {folder}.", cmd.pack("inventory", "--models", folder)))
-    fixes.append(fix("Refresh the pack's inventory after adding the file.", cmd.pack("inventory")))
+    fixes.append(fix("Refresh the pack's inventory after adding a file by hand (models.py does it itself).",
+                     cmd.pack("inventory")))
     found = finding("model_missing", f"{ct} node {nid} asks for {wanted or 'a model'} in models/{folder}, "
                     "which the server does not have.", nid, ct, [quote], fixes)
     found["model"] = {"wanted": wanted, "folder": folder, "nearest": list(near)}
@@ -414,7 +422,7 @@ def _node_id_from_details(details):
 # -- missing custom nodes -----------------------------------------------------------------------
 # Class-name patterns of popular node packs and their Comfy Registry ids (what `comfy node install`
 # and ComfyUI-Manager take): each id is the `[project] name` in the pack's own pyproject.toml, which
-# the registry publishes it under. Anything else is resolved by `comfy node install-deps --workflow`.
+# the registry publishes it under. Anything else: the Manager's node map (nodes.py need).
 KNOWN_PACKS = [
     (r"^VHS_", "comfyui-videohelpersuite", "https://github.com/Kosinkadink/ComfyUI-VideoHelperSuite"),
     (r"IPAdapter", "comfyui_ipadapter_plus", "https://github.com/cubiq/ComfyUI_IPAdapter_plus"),
@@ -439,21 +447,20 @@ def pack_for(class_type):
 
 def node_missing(nid, class_type, quote, cmd):
     pack, repo = pack_for(class_type)
-    fixes = []
+    fixes = [fix("Name the packs the workflow lacks (from ComfyUI-Manager's node map when the server has the "
+                 "Manager, else the packs the pack knows).", cmd.pack("nodes", "need", "<workflow.json>"))]
     if pack:
-        fixes.append(fix(f"Install the node pack {pack} ({repo}) with comfy-cli, then restart ComfyUI.",
+        fixes.append(fix(f"Install {pack} ({repo}) through the server's ComfyUI-Manager, then restart ComfyUI; "
+                         "without the Manager it prints the comfy-cli and git lines to run where the server lives.",
+                         cmd.pack("nodes", "install", pack)))
+        fixes.append(fix("Or with comfy-cli, where the server lives (then restart ComfyUI).",
                          f"comfy node install {pack}"))
-        body = ('{"id": "%s", "version": "latest", "selected_version": "latest", "channel": "default", '
-                '"mode": "remote"}' % pack)
-        fixes.append(fix("Or through ComfyUI-Manager's HTTP API (queue the install, start the queue, then "
-                         "restart ComfyUI).",
-                         f"curl -X POST {cmd.server()}/manager/queue/install -H 'Content-Type: application/json' "
-                         f"-d '{body}' && curl {cmd.server()}/manager/queue/start"))
     else:
-        fixes.append(fix("Find and install the pack that provides it from the workflow itself (comfy-cli asks "
-                         "ComfyUI-Manager's database), then restart ComfyUI.",
+        fixes.append(fix("Install the pack it names through the server's ComfyUI-Manager, then restart ComfyUI.",
+                         cmd.pack("nodes", "install", "<pack>")))
+        fixes.append(fix("Or let comfy-cli find it in ComfyUI-Manager's database, where the server lives (or in "
+                         "the editor: Manager > Install Missing Custom Nodes).",
                          "comfy node install-deps --workflow=<workflow.json>"))
-        fixes.append(fix("Or in the ComfyUI editor: Manager > Install Missing Custom Nodes.", None))
     fixes.append(fix("Check the server now has the class.", cmd.pack("inventory", "--nodes", class_type)))
     where = f" from {pack}" if pack else ""
     return finding("node_missing", f"The server has no node class {class_type}{where}: the custom node pack "

@@ -166,13 +166,8 @@ def same_family_file(name, folder, models_by_folder):
 def rank(fits, task, memory_bytes=None):
     """Runnable first; then what fits the device; then the stronger family; then fewer files
     missing; then fewer stand-in files (a template's own files first); then index order."""
-    order = STRENGTH.get(task, ())
-
     def strength(f):
-        fams = {family_of(n.name, n.directory) for n in f.needs.models}
-        fams |= {fam for _, _, fam in f.swaps.values()}
-        best = min((order.index(x) for x in fams if x in order), default=len(order))
-        return best
+        return _strength(f, task)
 
     def fits_device(f):
         need = need_bytes(f, fits)
@@ -180,6 +175,14 @@ def rank(fits, task, memory_bytes=None):
 
     return sorted(fits, key=lambda f: (not f.runnable, not fits_device(f), strength(f), len(f.missing),
                                        len(f.swaps)))
+
+
+def _strength(f, task):
+    """The place of `f`'s strongest family in STRENGTH[task] (len of it: a family not listed)."""
+    order = STRENGTH.get(task, ())
+    fams = {family_of(n.name, n.directory) for n in f.needs.models}
+    fams |= {fam for _, _, fam in f.swaps.values()}
+    return min((order.index(x) for x in fams if x in order), default=len(order))
 
 
 def need_bytes(f, fits):
@@ -233,12 +236,14 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
                          model=model, allow_api=allow_api, memory_bytes=memory_bytes,
                          frontend_version=frontend_version)
         except CheckFailed:
-            raise _nothing_runnable(best, task) from None
+            raise _nothing_runnable(best, task, ranked=ranked, memory_bytes=memory_bytes,
+                                    allow_api=allow_api) from None
         found.why.insert(0, f"no {task} template runs here (the best, {best.template.name}, lacks files); "
                             f"done as {FALLBACK[task]} instead")
         return found
     if not best.runnable:
-        raise _nothing_runnable(best, task, forced=bool(template))
+        raise _nothing_runnable(best, task, forced=bool(template), ranked=ranked, memory_bytes=memory_bytes,
+                                allow_api=allow_api)
     if best.needs.uses_api and not allow_api:
         raise CheckFailed(f"template {best.template.name} uses partner (API) nodes, which spend credits",
                           hint="add --allow-api to run it (the Comfy account key comes from COMFY_API_KEY)")
@@ -300,25 +305,92 @@ def _replace_value(api, old, new):
                 node["inputs"][key] = new
 
 
-def _nothing_runnable(best, task, forced=False):
+def _nothing_runnable(best, task, forced=False, ranked=(), memory_bytes=None, allow_api=False):
+    """NothingRunnable naming one template to get and the one command that gets it: the template
+    asked for, else the one needing the least to download (of those that fit the device and need
+    no node pack), which is often not the strongest: a 2 GB SD1.5 file beats a 17 GB Flux one."""
+    target = best if forced else (_quickest(ranked, task, memory_bytes, allow_api) or best)
+    size, exact = download_bytes(target)
     lines, commands = [], []
-    for need in best.missing:
-        size = models.known_file(need.name).size_label if models.known_file(need.name) else None
-        lines.append(f"  {need.name} -> models/{need.directory}/" + (f" ({size})" if size else "") +
-                     (f"  {need.url}" if need.url else ""))
-        if need.url:
-            commands.append(nextsteps.step("models", "download", need.url, "--folder", need.directory))
-    for node in best.needs.missing_nodes:
+    for need in target.missing:
+        known, url = models.known_file(need.name), _link(need)
+        lines.append(f"  {need.name} -> models/{need.directory}/" + (f" ({known.size_label})" if known and known.size
+                                                                      else "") + (f"  {url}" if url else ""))
+        if url:
+            commands.append(nextsteps.step("models", "download", url, "--folder", need.directory))
+    for node in target.needs.missing_nodes:
         lines.append(f"  node {node.class_type}" + (f" from pack {node.pack}" if node.pack else ""))
-    step = nextsteps.step("models", "need", "--template", best.template.name)
-    head = (f"template {best.template.name} ({best.template.title}) cannot run on this server yet; it needs"
-            if forced else  # the user chose it: other templates for the task may well run
-            f"nothing installed on this server can do {task}; the best template is {best.template.name} "
-            f"({best.template.title}), which needs")
+    files = f"{len(target.missing)} file(s)" + (f", {'' if exact else 'about '}{_gb(size)}" if size else "")
+    name = f"{target.template.name} ({target.template.title})"
+    if forced:
+        head = f"template {name} cannot run on this server yet; it needs {files}"
+    elif target is best:
+        head = f"nothing installed on this server can do {task}; the best template is {name}, which needs {files}"
+    else:
+        bsize, _ = download_bytes(best)
+        head = (f"nothing installed on this server can do {task}; the quickest to get is {name}, which needs "
+                f"{files}" + (f" (the strongest, {best.template.name}, needs {_gb(bsize)})" if bsize else ""))
+    fetch = nextsteps.step("models", "need", "--template", target.template.name,
+                           *(["--download"] if commands else []))
     return NothingRunnable(
-        head + ":\n" + "\n".join(lines),
-        hint=f"fetch what it needs with: {step}", template=best.template.name,
-        missing=[n.as_dict() for n in best.missing], commands=commands)
+        head + ":\n" + "\n".join(lines) + "\nget " + ("them" if len(lines) > 1 else "it") + " and check the "
+        "template again with:", hint=fetch, template=target.template.name, best=best.template.name,
+        missing=[n.as_dict() for n in target.missing], commands=commands, fetch=fetch, download_bytes=size)
+
+
+def _quickest(ranked, task, memory_bytes, allow_api):
+    """The template whose missing files are fewest bytes to download, among those that need no
+    node pack and whose every missing file has a known link; a family the task is known to be done
+    with comes first (a template tagged for the task may do something else with it: Lotus makes
+    depth maps)."""
+    def fetchable(f):
+        if f.needs.missing_nodes or (f.needs.uses_api and not allow_api) or not f.missing:
+            return False
+        return all(n.directory and _link(n) for n in f.missing)
+
+    options = [f for f in ranked if fetchable(f)]
+    if not options:
+        return None
+
+    def key(f):
+        size, _ = download_bytes(f)
+        need = need_bytes(f, ranked)
+        too_big = memory_bytes is not None and need is not None and need > memory_bytes
+        # sizes are compared as published, to two figures ("2.1 GB"): then fewer files wins
+        return (too_big, _strength(f, task) == len(STRENGTH.get(task, ())), size is None,
+                float(f"{size:.2g}") if size else 0, len(f.missing))
+    return min(options, key=key)  # min keeps the first of equals: ranked order (strength) breaks ties
+
+
+def _link(need):
+    """A missing file's download link: the template's own, else the pack's."""
+    known = models.known_file(need.name)
+    return need.url or (known.url if known else None)
+
+
+def download_bytes(f):
+    """(bytes, exact): what the files `f` still lacks take to download, from the pack's sizes
+    (rounded as published), else the index's total for a template missing every file; (None, False)
+    when unknown."""
+    sizes = [_size_of(models.known_file(n.name)) for n in f.missing]
+    if sizes and all(s is not None for s in sizes):
+        return sum(sizes), False
+    if f.missing and len(f.missing) == len(f.needs.models) and f.template.size_bytes:
+        return f.template.size_bytes, True
+    return None, False
+
+
+def _size_of(known):
+    if not known or not known.size:
+        return None
+    m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT])i?B\s*", known.size)
+    if not m:
+        return None
+    return int(float(m.group(1)) * 1000 ** " KMGT".index(m.group(2)))
+
+
+def _gb(n):
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
 
 
 # -- where templates, schemas and file lists come from -------------------------------------------
@@ -335,11 +407,12 @@ class Catalog:
     frontend: str = None        # the frontend whose export rules conversion follows (None: newest)
 
 
-def catalog_from_server(client, state_dir):
-    """The live server's; templates come from the snapshot when it was taken of this server."""
+def catalog_from_server(client, state_dir, fresh=False):
+    """The live server's; templates come from the snapshot when it was taken of this server, and
+    so do the node schema and file lists unless `fresh` (what is missing must be asked now)."""
     snap = _snapshot_of(client.url, state_dir)
     index = snap.index if snap else templates.fetch_index(client)
-    inv = _inventory_of(client.url)
+    inv = None if fresh else _inventory_of(client.url)
     object_info = inv.object_info if inv else client.object_info()
     listing = dict(inv.models or {}) if inv and inv.models else {}
     for folder in _folders_of(object_info) - set(listing):

@@ -17,6 +17,7 @@ import base64
 import io
 import json
 import os
+import re
 import sys
 import threading
 from dataclasses import dataclass
@@ -26,8 +27,8 @@ import anyio
 import mcp.types as types
 from mcp.server.lowlevel import Server
 
-from . import (__version__, config, conversion, diagnosis, files, generate, inventory, needs, nextsteps, pipeline,
-               runs, slots, status, templates, uploads, validation)
+from . import (__version__, config, conversion, diagnosis, downloads, files, generate, inventory, needs, nextsteps,
+               nodepacks, pipeline, runs, slots, status, templates, uploads, validation)
 from . import workflow as wfmod
 from .api import ComfyUI
 from .errors import ComfyError, InputError, ServerTimeout, ServerUnreachable
@@ -46,7 +47,8 @@ STILL_GOING = ("queued", "running")
 INSTRUCTIONS = ("Drive a ComfyUI server: check it (status), find nodes and models (search_nodes, list_models), "
                 "pick an official template (list_templates, show_template), check a workflow offline "
                 "(validate), run it and get its images (run), follow queued prompts (queue), upload input "
-                "images (upload), convert editor <-> API format (convert), explain a failure (diagnose).")
+                "images (upload), convert editor <-> API format (convert), explain a failure (diagnose), get what "
+                "a workflow lacks (needs, download_model, install_nodes).")
 
 
 @dataclass
@@ -68,7 +70,9 @@ class Settings:
         return self.api_key if config.normalize_url(url) == configured else None
 
     def secrets(self):
-        found = [self.api_key, os.environ.get("COMFYUI_API_KEY")]
+        # the download tokens never leave for their hosts' sake only: no result may show them either
+        found = [self.api_key, os.environ.get("COMFYUI_API_KEY"), os.environ.get("HF_TOKEN"),
+                 os.environ.get("CIVITAI_API_TOKEN")]
         return [s for s in found if s and len(s) >= 4]
 
 
@@ -111,6 +115,21 @@ class MCPProgress(Reporter):
         self._out(text)
 
     def message(self, text):
+        self._out(text)
+
+    def transfer(self, name, done, total, rate):
+        """A download: at most one notification a second (and the last), bytes and rate in words."""
+        import time
+
+        from .units import human_bytes
+
+        now = time.monotonic()
+        last = getattr(self, "_last_transfer", 0.0)
+        if now - last < 1.0 and not (total and done >= total):
+            return
+        self._last_transfer = now
+        text = f"{name}: {human_bytes(done)}" + (f" of {human_bytes(total)} ({100 * done / total:.0f}%)"
+                                                 if total else "") + f" at {human_bytes(rate)}/s"
         self._out(text)
 
 
@@ -292,14 +311,61 @@ def tool_generate(call, args):
 
 
 def tool_needs(call, args):
-    if args.get("template"):
-        index, c, snap = template_source(call, args)
-        t = templates.find(index, args["template"])
-        wf = templates.fetch_template(c, t.name) if c else snap.template(t.name)
-    else:
-        _, wf, _, _ = workflow_arg(args)
-    inv = inventory.load()
-    return Reply(needs.of_workflow(wf, inv.object_info, inv.models).as_dict())
+    """models.py need, and with download: true, models.py need --download."""
+    if args.get("template") and (args.get("workflow_path") or args.get("workflow")):
+        raise InputError("give a workflow or a template, not both")
+    c = client(call, args, connect_timeout=1.5)
+    wf, name = None, args.get("template")
+    if not args.get("template"):
+        _, wf, name, _ = workflow_arg(args)
+    looked = needs.lookup(c, config.state_dir(), workflow=wf, template=args.get("template"), name=name,
+                          offline=not args.get("download"))
+    if not args.get("download"):
+        return Reply(dict(looked.found.as_dict(), workflow=looked.name, source=looked.source))
+    def reporter_for(need, k, n):  # one progress stream: say which file the next notifications are about
+        call.reporter.note(f"[{k}/{n}] {need.folder}/{need.name}" + (f" ({need.size})" if need.size else ""))
+        return call.reporter
+
+    outcome = needs.get_missing(c, looked.workflow, looked.found, paths=args.get("paths") or (),
+                                reporter_for=reporter_for, cancel=call.cancel)
+    data = dict(outcome.as_dict(), workflow=looked.name, source=looked.source)
+    return Reply(masked(data), is_error=not outcome.runnable)
+
+
+SECRET_QUERY = re.compile(r"([?&](?:token|access_token|api_key|apikey|key|sig|signature|x-amz-signature)=)"
+                          r"[^&\s'\"]+", re.I)
+
+
+def masked(obj):
+    """`obj` with the values of secret-looking URL query parameters (civitai's ?token=) hidden."""
+    return json.loads(SECRET_QUERY.sub(r"\1***", json.dumps(obj, ensure_ascii=False, default=str)))
+
+
+def tool_download_model(call, args):
+    """models.py download URL|NAME: into the server's folder here, else its Manager, else commands."""
+    from . import placement
+
+    src = placement.source(args["source"], args.get("folder"), args.get("name"), args.get("sha256"), flag="folder")
+    if src.name is not None:
+        downloads.safe_name(src.name, "name")  # refused before anything is fetched
+    c = client(call, args)
+    placed = placement.place(c, src.url, src.folder, name=src.name, sha256=src.sha256, path=args.get("path"),
+                             reporter=call.reporter, cancel=call.cancel)
+    data = placed.as_dict()
+    if placed.how != "commands":
+        data["inventory"] = {"saved": str(inventory.save_snapshot(inventory.take_snapshot(c))["path"])}
+    return Reply(masked(data), is_error=placed.how == "commands")
+
+
+def tool_install_nodes(call, args):
+    """nodes.py install PACK: through the server's ComfyUI-Manager queue, else the lines to run."""
+    c = client(call, args)
+    if c.manager_version() is None:
+        lines = nodepacks.shell_lines(args["pack"])
+        return Reply({"pack": args["pack"], "installed": False, "commands": lines,
+                      "note": f"{c.url} has no ComfyUI-Manager; run one of these where the server lives, then "
+                              "restart it"}, is_error=True)
+    return Reply(nodepacks.install(c, args["pack"], reporter=call.reporter))
 
 
 def tool_queue(call, args):
@@ -490,9 +556,29 @@ TOOLS = [
                  "max_wait": MAX_WAIT_ARG, "out": {"type": "string"}, "url": URL_ARG, "project": PROJECT_ARG},
                 ["request"]), tool_generate, long=True),
     Tool("needs", "What a workflow or template needs that the server lacks: model files (folder, size, link, "
-                  "sha256, the download command) and custom node packs (the install command); a file the server "
-                  "has under another subfolder comes with the exact value to use.",
-         schema({**WORKFLOW_ARGS, "template": {"type": "string"}, "url": URL_ARG}), tool_needs),
+                  "sha256, the download command) and node packs (the install command); a file listed under another "
+                  "subfolder comes with the value to use. download: fetch the files with known links, then "
+                  "say if it runs.",
+         schema({**WORKFLOW_ARGS, "template": {"type": "string"},
+                 "download": {"type": "boolean", "default": False,
+                              "description": "fetch every missing file whose link is known, re-check the workflow"},
+                 "paths": {"type": "array", "items": {"type": "string"},
+                           "description": "where the server reads a folder from several here: the ones to use"},
+                 "url": URL_ARG}), tool_needs, long=True),
+    Tool("download_model", "Fetch one model file into the server's model folder: a URL with folder, or a file "
+                           "name the pack knows (its link, folder, sha256). Resumable, hash-checked; never "
+                           "overwrites; no path in name. Folder not here: ComfyUI-Manager, else commands.",
+         schema({"source": {"type": "string", "minLength": 1, "description": "download URL, or a known file name"},
+                 "folder": {"type": "string", "description": "model folder: checkpoints, loras, vae, ..."},
+                 "name": {"type": "string", "minLength": 1, "description": "file name to save as (no path)"},
+                 "sha256": {"type": "string", "pattern": "^(sha256:)?[0-9a-fA-F]{64}$"},
+                 "path": {"type": "string", "description": "which of the server's folders here, when several"},
+                 "url": URL_ARG}, ["source"]), tool_download_model, long=True),
+    Tool("install_nodes", "Install a custom node pack through the server's ComfyUI-Manager (its id, title or "
+                          "repository URL): queued, started, followed; ComfyUI must restart to load it. Without "
+                          "the Manager: the comfy-cli / git lines to run where the server lives.",
+         schema({"pack": {"type": "string", "minLength": 1}, "url": URL_ARG}, ["pack"]), tool_install_nodes,
+         long=True),
 ]
 TOOLS_BY_NAME = {t.name: t for t in TOOLS}
 
@@ -553,8 +639,8 @@ def downscaled(data):
         return buf.getvalue(), "image/jpeg"
 
 
-def error_reply(exc):
-    line = f"error: {exc.message}" + (f" ({nextsteps.render(exc.hint)})" if exc.hint else "")
+def error_reply(exc, url=None):
+    line = f"error: {exc.message}" + (f" ({nextsteps.render(exc.hint, url)})" if exc.hint else "")
     return Reply(exc.as_dict(), is_error=True, text=line)
 
 
@@ -568,7 +654,7 @@ def call_tool(settings, name, arguments, reporter=None, cancel=None):
     try:
         return tool.handler(call, arguments or {})
     except ComfyError as exc:
-        return error_reply(exc)
+        return error_reply(exc, (arguments or {}).get("url") or settings.url)
     except Exception as exc:  # a bug of ours: one line, never the traceback
         return Reply({"error": "InternalError", "message": f"{type(exc).__name__}: {exc}"}, is_error=True,
                      text=f"error: internal error in tool {name}: {type(exc).__name__}: {exc}")

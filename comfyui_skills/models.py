@@ -147,13 +147,20 @@ size not checked against the repo. A file much smaller than its size here is a b
 (`diagnose.py` then reports `model_corrupt`). An older name in brackets is the same model under the
 name older workflows use; `validate.py` and `diagnose.py` point to the download for either.
 
-Download with comfy-cli from the ComfyUI folder, or any HTTP client:
+Download with this pack (into the server's own folder when it is on this machine, through its
+ComfyUI-Manager otherwise, else it prints the commands to run where the server lives; resumable,
+checked against the file's sha256 where the pack knows it), by file name or for a whole workflow:
+
+    @DOWNLOAD@
+    @NEED@
+
+or with comfy-cli from the ComfyUI folder, or any HTTP client:
 
     comfy model download --url <download link> --relative-path models/<folder>
     curl -L -o models/<folder>/<file> <download link>
 
-Gated repos (Flux dev, SD 3.5) need a Hugging Face token (`hf auth login`, or the
-`Authorization: Bearer` header); without one the download is an HTML login page, which ComfyUI
+Gated repos (Flux dev, SD 3.5) need a Hugging Face token (`HF_TOKEN` for this pack, `hf auth login`,
+or the `Authorization: Bearer` header); without one the download is an HTML login page, which ComfyUI
 reports as `Error while deserializing header: header too large`.
 
 This file is generated from `comfyui_skills/data/models.json` (which also holds each file's SHA256
@@ -175,7 +182,10 @@ def reference_markdown() -> str:
     data = _data()
     names = {f.id: f.name for f in _families()}
     order = {f.id: i for i, f in enumerate(_families())}
-    out = [INTRO]
+    from . import nextsteps
+
+    out = [INTRO.replace("@DOWNLOAD@", str(nextsteps.step("models", "download", "<file>")))
+           .replace("@NEED@", str(nextsteps.step("models", "need", "<workflow.json>", "--download")))]
     for folder, dirs in data["folders"].items():
         rows = [f for f in _files() if f.folder == folder]
         if not rows:

@@ -13,7 +13,7 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from . import downloads
-from .errors import CheckFailed, InputError, ServerError, TransportError
+from .errors import CheckFailed, DownloadFailed, InputError, ServerError, TransportError
 
 MANAGER_WAIT = 3600.0
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
@@ -37,6 +37,32 @@ class Placed:
         if self.downloaded:
             out.update(self.downloaded.as_dict())
         return out
+
+
+@dataclass
+class Source:
+    url: str
+    folder: str
+    name: Optional[str] = None
+    sha256: Optional[str] = None
+
+
+def source(text, folder=None, name=None, sha256=None, flag="--folder"):
+    """What to fetch for `text`: a URL (with `folder`), or a file name the pack knows, which brings
+    its own link, folder, name and sha256 (a corrupt or swapped file is then refused)."""
+    from . import models
+
+    if downloads.looks_like_url(text):
+        if not folder:
+            raise InputError(f"{flag} is needed with a URL (checkpoints, loras, vae, ...)")
+        return Source(text, folder, name, sha256)
+    known = models.known_file(text)
+    if known is None or not known.url:
+        raise InputError(f"{text!r} is neither a URL nor a file the pack knows ({models.REFERENCE})",
+                         hint=f"give the download URL and {flag}")
+    if folder and folder != known.folder:
+        raise InputError(f"{text} belongs in {known.folder}, not {folder}")
+    return Source(known.url, known.folder, name or known.name, sha256 or known.sha256)
 
 
 def server_folders(client, folder):
@@ -97,26 +123,42 @@ def choose(paths, wanted=None, folder=""):
 
 
 def place(client, url, folder, name=None, sha256=None, path=None, reporter=None, cancel=None, size=None,
-          token_for=downloads.token_from_env):
-    """Get `url` into the server's `folder`, the best way this setup allows (see the module doc)."""
+          token_for=downloads.token_from_env, subdir=()):
+    """Get `url` into the server's `folder`, the best way this setup allows (see the module doc).
+
+    `subdir`: folder names under the model folder (a workflow asking for `SD15/x.safetensors`
+    finds the file only there); each is a plain name, created when missing."""
     name = name or downloads.name_from_url(url)
+    subdir = tuple(downloads.safe_name(d, "the workflow's subfolder") for d in subdir or ())
     paths = local_folders(client, folder)
     if paths:
-        target = choose(paths, path, folder)
+        target = _made(choose(paths, path, folder), subdir)
         got = downloads.download(url, target, name=name, sha256=sha256, token_for=token_for,
                                  reporter=reporter, cancel=cancel, size=size)
-        return Placed("downloaded", folder, got.path.name, str(got.path), got)
+        return Placed("downloaded", folder, "/".join(subdir + (got.path.name,)), str(got.path), got)
     if path is not None:
         raise InputError(f"--path {path}: none of the server's {folder} folders is on this machine")
     entry = manager_entry(client, url, name)
     if entry is not None:
         return through_manager(client, entry, folder, reporter)
     remote = server_folders(client, folder)
-    where = remote[0] if remote else None
+    where = remote[0].joinpath(*subdir) if remote else None
     return Placed("commands", folder, name or "?", str(where / name) if where and name else None,
                   commands=downloads.plan_commands(url, where, name or "model.safetensors"),
                   note=f"the server's {folder} folder is not on this machine; run one of these where it is, "
                        "then refresh the inventory")
+
+
+def _made(folder, subdir):
+    """`folder`/`subdir`, created; a folder that cannot be made is one clear line."""
+    target = folder.joinpath(*subdir)
+    if subdir:
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = downloads.DISK_ERRORS.get(exc.errno, exc.strerror or str(exc))
+            raise DownloadFailed(f"cannot make the folder {target}: {reason}; nothing was downloaded") from None
+    return target
 
 
 def manager_entry(client, url, name):
@@ -150,7 +192,11 @@ def through_manager(client, entry, folder, reporter=None, wait=MANAGER_WAIT, pol
     from .nodepacks import follow_manager_queue
 
     follow_manager_queue(client, wait, poll, reporter, clock)
-    if name in (client.models(folder) or []):
-        return Placed("manager", folder, name, note="installed by ComfyUI-Manager on the server")
+    # the Manager saves under its entry's save_path, which may be a subfolder ("checkpoints/SDXL")
+    listed = [n for n in client.models(folder) or [] if isinstance(n, str)]
+    value = name if name in listed else next((n for n in listed if n.replace("\\", "/").endswith("/" + name)), None)
+    if value is not None:
+        return Placed("manager", folder, value, note="installed by ComfyUI-Manager on the server" +
+                      (f"; the server lists it as {value!r}" if value != name else ""))
     raise CheckFailed(f"ComfyUI-Manager finished its queue but {folder} does not list {name}",
                       hint="the server's console says why (no internet there, or a refused address)")

@@ -58,6 +58,11 @@ Knobs (attributes and methods of the fixture object):
     models[folder] = [...]    what /models/{folder} lists (recorded: every folder empty)
     add_model(folder, name, "Class.input", ...)  a model file appears in /models/{folder} and in
                               those loader inputs' option lists, as the real server shows it
+    lists_disk(folder, "Class.input", ...)  the files really in that folder's model_paths on this
+                              machine are listed too, read at each request as the real server reads
+                              its folders (folder_paths.get_filename_list: every path, recursively,
+                              "/"-separated, sorted, model extensions only; ComfyUI 0.3.64), so a
+                              file downloaded there shows at once
     custom_templates[pack] = {name: workflow}   a custom node pack ships example workflows
                               (recorded: none); /workflow_templates lists them and
                               /api/workflow_templates/PACK/NAME.json serves them
@@ -89,6 +94,8 @@ from aiohttp import web
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 PREVIEW_LETTERS = "abcdefghijklmnopqrstupvxyz"  # the real server's own alphabet (a 'p' twice, no 'w')
+# folder_paths.supported_pt_extensions of ComfyUI 0.3.64
+MODEL_EXTENSIONS = {".ckpt", ".pt", ".pt2", ".bin", ".pth", ".safetensors", ".pkl", ".sft"}
 SERVER_ERROR_TEXT = "500 Internal Server Error\n\nServer got itself in trouble"
 
 
@@ -189,6 +196,7 @@ class ComfyDouble:
         self.credential_keys = []  # what a newer server handed each WebSocket (secrets to keep)
         self.manager = None  # "3.37.1": the server has ComfyUI-Manager (recorded answers, offline)
         self.manager_queue = []
+        self.disk_folders = {}  # folder -> loader inputs whose options list its files on disk
         self.sockets = {}  # sid -> [ws, messages sent]
         self.queue, self.running, self.history = [], {}, {}
         self.number = 0
@@ -232,6 +240,39 @@ class ComfyDouble:
             spec = (inputs.get("required") or {}).get(inp) or inputs["optional"][inp]
             choices = spec[1].setdefault("options", []) if spec[0] == "COMBO" else spec[0]  # V3 or classic
             choices.append(name)
+
+    def lists_disk(self, folder, *loader_inputs):
+        self.disk_folders[folder] = list(loader_inputs)
+
+    def _disk_files(self, folder):
+        found = set()
+        for root in self.model_paths.get(folder, []):
+            base = Path(root)
+            if not base.is_dir():
+                continue
+            for path in base.rglob("*"):
+                if path.is_file() and path.suffix.lower() in MODEL_EXTENSIONS:
+                    found.add(path.relative_to(base).as_posix())
+        return sorted(found)
+
+    def _listed_models(self, folder):
+        if folder not in self.disk_folders:
+            return self.models[folder]
+        return self.models[folder] + [n for n in self._disk_files(folder) if n not in self.models[folder]]
+
+    def _current_object_info(self):
+        if not self.disk_folders:
+            return self.object_info
+        info = copy.deepcopy(self.object_info)
+        for folder, refs in self.disk_folders.items():
+            names = self._disk_files(folder)
+            for ref in refs:
+                cls, inp = ref.split(".", 1)
+                inputs = info[cls]["input"]
+                spec = (inputs.get("required") or {}).get(inp) or inputs["optional"][inp]
+                choices = spec[1].setdefault("options", []) if spec[0] == "COMBO" else spec[0]
+                choices.extend(n for n in names if n not in choices)
+        return info
 
     def forget(self, prompt_id):
         self.history.pop(prompt_id, None)
@@ -586,14 +627,15 @@ class ComfyDouble:
         folder = request.match_info["folder"]
         if folder not in self.models:
             return web.Response(status=404)
-        return web.json_response(self.models[folder])
+        return web.json_response(self._listed_models(folder))
 
     async def _object_info(self, request):
-        return web.json_response(self.object_info)
+        return web.json_response(self._current_object_info())
 
     async def _object_info_one(self, request):
         name = request.match_info["node_class"]
-        return web.json_response({name: self.object_info[name]} if name in self.object_info else {})
+        info = self._current_object_info()
+        return web.json_response({name: info[name]} if name in info else {})
 
     async def _get_queue(self, request):
         return web.json_response({"queue_running": list(self.running.values()), "queue_pending": list(self.queue)})

@@ -121,21 +121,27 @@ def test_missing_model_names_folder_and_download_from_models_md(pack_env):
     _, out = run_json(CORPUS / "missing_model.json", env=pack_env)
     assert "models/checkpoints" in out["summary"] and "sd_xl_base_1.0.safetensors" in out["summary"]
     cmds = [f["command"] for f in out["fixes"] if f["command"]]
-    assert ("comfy model download --url https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/resolve/"
-            "main/sd_xl_base_1.0.safetensors --relative-path models/checkpoints") in cmds
+    # the pack's own commands first: the file by the name the pack knows, or all the workflow lacks
+    assert cmds[:2] == ["python scripts/models.py download sd_xl_base_1.0.safetensors",
+                        "python scripts/models.py need <workflow.json> --download"]
     assert "python scripts/inventory.py --models checkpoints" in cmds
+    assert not any(c.startswith("comfy ") for c in cmds)
 
 
-def test_missing_custom_node_gives_install_commands(pack_env):
+def test_missing_custom_node_gives_the_packs_own_commands_first(pack_env):
     _, out = run_json(CORPUS / "missing_custom_node.json", "--url", "127.0.0.1:8189", env=pack_env)
-    cmds = " ".join(f["command"] or "" for f in out["fixes"])
-    assert "comfy node install comfyui-videohelpersuite" in cmds
-    assert "http://127.0.0.1:8189/manager/queue/install" in cmds and "/manager/queue/start" in cmds
+    cmds = [f["command"] for f in out["fixes"] if f["command"]]
+    assert cmds[:2] == ["python scripts/nodes.py need <workflow.json> --url 127.0.0.1:8189",
+                        "python scripts/nodes.py install comfyui-videohelpersuite --url 127.0.0.1:8189"]
+    assert "comfy node install comfyui-videohelpersuite" in cmds[2:]  # comfy-cli only as an alternative
+    assert not any("/manager/queue" in c for c in cmds)
 
 
 def test_unknown_pack_resolved_from_the_workflow():
     f = diagnosis.node_missing("5", "SomeNodeNobodyKnows", "quote", diagnosis.Commands())
-    assert f["fixes"][0]["command"] == "comfy node install-deps --workflow=<workflow.json>"
+    cmds = [x["command"] for x in f["fixes"]]
+    assert cmds[:2] == ["python scripts/nodes.py need <workflow.json>", "python scripts/nodes.py install <pack>"]
+    assert "comfy node install-deps --workflow=<workflow.json>" in cmds[2:]
 
 
 def test_oom_on_cpu_suggests_freeing_memory_and_smaller_jobs(pack_env):
@@ -222,11 +228,8 @@ def test_prompt_id_with_server_down_is_diagnosed_exit_3(pack_env):
 FOREIGN = [  # commands of ComfyUI, comfy-cli, Hugging Face's CLI and curl, in the forms we print
     r"comfy node install [\w.-]+", r"comfy node install-deps --workflow=<workflow\.json>",
     r"comfy node update all", r"comfy update (comfy|all)",
-    r"comfy model download --url https://huggingface\.co/\S+ --relative-path models/\w+",
     r"python main\.py (--lowvram|--cpu|--force-fp32|--listen 127\.0\.0\.1 --port \d+)", r"hf auth login",
     r"curl -s http://127\.0\.0\.1:\d+/internal/logs",
-    r"curl -X POST http://127\.0\.0\.1:\d+/manager/queue/install -H 'Content-Type: application/json' -d '\{.*\}' "
-    r"&& curl http://127\.0\.0\.1:\d+/manager/queue/start",
 ]
 
 
@@ -253,7 +256,8 @@ PRINTED = all_printed_commands()
 def test_commands_are_the_packs_or_known_real_ones():
     for c in PRINTED:
         if c.startswith("python scripts/"):
-            assert re.fullmatch(r"python scripts/(status|queue|inventory|validate|run|upload|convert|diagnose)\.py.*", c)
+            assert re.fullmatch(r"python scripts/(status|queue|inventory|validate|run|upload|convert|diagnose|models|"
+                                r"nodes)\.py.*", c)
         else:
             assert any(re.fullmatch(p, c) for p in FOREIGN), c
 
@@ -269,7 +273,8 @@ def placeholders(tmp_path):
     inv.write_bytes(gzip.decompress((CORPUS / "inventory-with-broken-models.json.gz").read_bytes()))
     return {"<workflow.json>": str(wf), "<image file>": str(png), "<prompt id>": str(uuid.uuid4()),
             "<inventory>": str(inv),
-            "<new seed>": "7", "<query>": "save", "<node>.<input>=<new value>": "1.width=8"}
+            "<new seed>": "7", "<query>": "save", "<node>.<input>=<new value>": "1.width=8",
+            "<pack>": "comfyui-videohelpersuite"}
 
 
 @pytest.mark.parametrize("command", [c for c in PRINTED if c.startswith("python scripts/")])
@@ -289,6 +294,81 @@ def test_pack_commands_run(command, placeholders, pack_env):
     assert "--help)" not in r.stderr and "unrecognized arguments" not in r.stderr, r.stderr
     assert r.returncode in (0, 1, 3), (command, r.returncode, r.stderr)
 
+
+
+# -- the fixes a diagnosis suggests, carried out against the double ---------------------------------
+def suggested(name, url, prefix):
+    """The first command starting `prefix` ("models.py download") that a diagnosis of corpus case
+    `name` suggests, as the script's arguments."""
+    d = diagnosis.diagnose(diagnosis.gather(load(CORPUS / f"{name}.json")), url=url)
+    for f in d["fixes"]:
+        if (f["command"] or "").startswith(f"python scripts/{prefix} "):
+            return shlex.split(f["command"])[2:]
+    raise AssertionError(f"no {prefix} fix for {name}: {d['fixes']}")
+
+
+def test_the_model_download_fix_goes_through_the_managers_queue_and_says_why_no_file_came(comfy_double, pack_env):
+    # the server's checkpoints folder is not on this machine, so the Manager installs it; the
+    # recorded Manager had no internet: its queue ends and no file arrives (recordings/manager/)
+    comfy_double.manager = "3.37.1"
+    words = suggested("missing_model", comfy_double.url, "models.py download")
+    assert words[:2] == ["download", "sd_xl_base_1.0.safetensors"]
+    r = script("models", *words, env=pack_env, timeout=60)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "ComfyUI-Manager finished its queue but checkpoints does not list sd_xl_base_1.0.safetensors" in r.stderr
+    [(kind, entry)] = comfy_double.manager_queue
+    assert kind == "install-model" and entry["filename"] == "sd_xl_base_1.0.safetensors"
+
+
+def test_the_workflow_fetch_fix_gets_the_file_and_the_workflow_then_runs(comfy_double, pack_env, tmp_path):
+    from comfyui_skills import conversion
+    from fileserver import FileServer
+    from helpers_models import safetensors_bytes
+    import hashlib
+
+    rec = load(CORPUS / "missing_model.json")
+    ui = conversion.api_to_ui(rec["workflow"], comfy_double.object_info)
+    loader = next(n for n in ui["nodes"] if n["type"] == "CheckpointLoaderSimple")
+    data = safetensors_bytes(2**20 + 5, seed=9)
+    local = tmp_path / "checkpoints"
+    local.mkdir()
+    comfy_double.model_paths["checkpoints"] = [str(local)]
+    comfy_double.lists_disk("checkpoints", "CheckpointLoaderSimple.ckpt_name")
+    with FileServer() as srv:
+        srv.add("/sdxl/sd_xl_base_1.0.safetensors", data)
+        # the workflow carries its own link and hash, as the official templates' editor files do
+        loader["properties"]["models"] = [{"name": "sd_xl_base_1.0.safetensors", "directory": "checkpoints",
+                                           "url": srv.url("/sdxl/sd_xl_base_1.0.safetensors"),
+                                           "hash": hashlib.sha256(data).hexdigest(), "hash_type": "SHA256"}]
+        wf = tmp_path / "workflow.json"
+        wf.write_text(json.dumps(ui))
+        words = [str(wf) if w == "<workflow.json>" else w
+                 for w in suggested("missing_model", comfy_double.url, "models.py need")]
+        assert words == ["need", str(wf), "--download", "--url", comfy_double.url]
+        r = script("models", *words, "--json", env=pack_env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert out["runnable"] is True and out["check"]["verdict"] == "ok"
+    assert (local / "sd_xl_base_1.0.safetensors").read_bytes() == data
+
+
+def test_the_node_install_fix_goes_through_the_managers_queue(comfy_double, pack_env, tmp_path):
+    comfy_double.manager = "3.37.1"
+    wf = tmp_path / "workflow.json"
+    wf.write_text(json.dumps(load(CORPUS / "missing_custom_node.json")["workflow"]))
+    need = [str(wf) if w == "<workflow.json>" else w for w in suggested("missing_custom_node", comfy_double.url, "nodes.py need")]
+    r = script("nodes", *need, "--json", env=pack_env)
+    assert r.returncode == 1, r.stderr
+    [pack] = json.loads(r.stdout)["packs"]
+    # the Manager's offline list names it by its repository's name; its install takes either id
+    assert pack["id"].lower() == "comfyui-videohelpersuite" and pack["source"] == "manager"
+    d = diagnosis.diagnose(diagnosis.gather(load(CORPUS / "missing_custom_node.json")), url=comfy_double.url)
+    install = shlex.split(next(f["command"] for f in d["fixes"] if "nodes.py install" in (f["command"] or "")))[2:]
+    r = script("nodes", *install, env=pack_env, timeout=60)
+    # the recorded Manager had no internet: the install was queued and started, and nothing came of it
+    assert r.returncode == 1 and "ComfyUI-Manager ran its queue but ComfyUI-VideoHelperSuite is not installed" in r.stderr
+    [(kind, body)] = comfy_double.manager_queue
+    assert kind == "install" and body["id"] == pack["id"]
 
 
 # -- a live server ------------------------------------------------------------------------------

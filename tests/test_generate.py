@@ -76,6 +76,30 @@ def test_nothing_installed_names_the_best_template_its_files_and_the_fetch_comma
     assert "Traceback" not in r.stderr and "nothing installed on this server can do text-to-image" in r.stderr
 
 
+def test_nothing_installed_ends_with_the_command_that_gets_the_quickest_template(comfy_double, pack_env):
+    # of the text-to-image templates the double serves (default: SD1.5 2.1 GB, sdxl_simple_example,
+    # flux_schnell: 17 GB), the one with the least to download, whatever the strongest is
+    r = gen(comfy_double, pack_env, "a red fox")
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert lines[-1] == f"  $ python scripts/models.py need --template default --download --url {comfy_double.url}"
+    assert "the quickest to get is default" in lines[0] and "1 file(s), about 2.1 GB" in lines[0]
+    assert "v1-5-pruned-emaonly-fp16.safetensors -> models/checkpoints/ (2.1 GB)" in r.stderr
+    out = json.loads(gen(comfy_double, pack_env, "a red fox", "--json").stdout)
+    assert out["template"] == "default" and out["download_bytes"] == 2_100_000_000
+    assert out["fetch"] == f"python scripts/models.py need --template default --download --url {comfy_double.url}"
+
+    # the command runs: the double's checkpoints folder is on no machine here and it has no
+    # Manager, so it prints what to run where the server lives, and the template is not runnable yet
+    words = out["fetch"].split()[2:]
+    r = script("models", *words, "--json", env=pack_env)
+    assert r.returncode == 1, r.stderr
+    done = json.loads(r.stdout)
+    assert [d["how"] for d in done["downloads"]] == ["commands"] and done["runnable"] is False
+    assert any(c.startswith("hf download Comfy-Org/stable-diffusion-v1-5-archive v1-5-pruned-emaonly-fp16.safetensors")
+               for c in done["downloads"][0]["commands"])
+
+
 def test_partner_templates_are_never_chosen_unasked(comfy_double, pack_env):
     with_sd15(comfy_double)
     r = gen(comfy_double, pack_env, "a red fox", "--template", "api_bfl_flux_pro_t2i", "--dry-run")
@@ -145,3 +169,31 @@ def test_a_chosen_template_that_cannot_run_says_so_not_that_the_task_cannot(comf
     assert r.returncode == 1
     assert "template flux_schnell" in r.stderr and "cannot run on this server yet" in r.stderr
     assert "nothing installed on this server can do" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("  $ python scripts/models.py need --template flux_schnell "
+                                                        "--download")
+
+
+def test_the_quickest_template_is_compared_at_the_precision_sizes_are_published():
+    # As on a real 0.3.64 with nothing installed: Lotus Depth (tagged text to image; a depth
+    # model on an SD1.5 VAE) totals 2.06 GB in the index, SD1.5's one file is "2.1 GB" in the
+    # pack's data. At two figures they are equal, and the template needing fewer files wins.
+    import gzip
+    from comfyui_skills import templates
+
+    oi = json.loads(gzip.decompress((ROOT / "tests" / "recordings" / "object_info.json.gz").read_bytes()))
+    recorded = json.loads(gzip.decompress((ROOT / "tests" / "recordings" / "templates" / "templates.json.gz")
+                                          .read_bytes()))["/templates/default.json"]["body"]
+
+    def template(name, size):
+        return templates.Template(name, name, "", "Image", "", "image", "image", "webp", size_bytes=size)
+
+    lotus = {"nodes": [
+        {"id": 1, "type": "UNETLoader", "widgets_values": ["lotus-depth-d-v1-1.safetensors", "default"],
+         "properties": {"models": [{"name": "lotus-depth-d-v1-1.safetensors", "directory": "diffusion_models",
+                                    "url": "https://huggingface.co/Comfy-Org/lotus/resolve/main/lotus-depth-d-v1-1.safetensors"}]}},
+        {"id": 2, "type": "VAELoader", "widgets_values": ["vae-ft-mse-840000-ema-pruned.safetensors"]}]}
+    fits = [generate.fit(template("image_lotus_depth_v1_1", 2_060_000_000), lotus, oi, {}),
+            generate.fit(template("default", 2_132_696_762), recorded, oi, {})]
+    err = generate._nothing_runnable(fits[0], "text-to-image", ranked=fits)
+    assert err.details["template"] == "default" and len(err.details["missing"]) == 1
+    assert str(err.details["fetch"]) == "python scripts/models.py need --template default --download"

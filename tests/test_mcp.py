@@ -30,7 +30,7 @@ SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
 SLOTS_DEFAULT = ROOT / "tests" / "fixtures" / "slots" / "default.json"
 FAILURES = ROOT / "tests" / "fixtures" / "failures"
 TOOLS = {"status", "search_nodes", "list_models", "list_templates", "show_template", "validate", "run", "queue",
-         "upload", "convert", "diagnose", "generate", "needs"}
+         "upload", "convert", "diagnose", "generate", "needs", "download_model", "install_nodes"}
 
 
 def serve(env, *flags):
@@ -204,6 +204,112 @@ def test_needs_lists_the_missing_checkpoint_with_its_download_command(comfy_doub
     [ckpt] = out["models"]
     assert ckpt["folder"] == "checkpoints" and ckpt["fetch"].startswith("python scripts/models.py download ")
     assert "https://huggingface.co/" in ckpt["fetch"]
+
+
+# -- getting what a workflow lacks ----------------------------------------------------------------
+def local_checkpoints(double, tmp_path):
+    """The double's checkpoints folder is a real folder here, listed as the server lists its own."""
+    local = tmp_path / "models" / "checkpoints"
+    local.mkdir(parents=True)
+    double.model_paths["checkpoints"] = [str(local)]
+    double.lists_disk("checkpoints", "CheckpointLoaderSimple.ckpt_name")
+    return local
+
+
+def with_progress(env, url, name, args):
+    seen = []
+
+    async def on_progress(progress, total, message):
+        seen.append(message)
+
+    r = session(env, lambda s: s.call_tool(name, args, progress_callback=on_progress), "--url", url)
+    return r, seen
+
+
+def test_download_model_puts_the_file_in_the_servers_folder_with_progress(comfy_double, pack_env, tmp_path):
+    import hashlib
+
+    from fileserver import FileServer
+    from helpers_models import safetensors_bytes
+
+    local = local_checkpoints(comfy_double, tmp_path)
+    body = safetensors_bytes(3 * 2**20, seed=11)
+    with FileServer() as srv:
+        srv.add("/m/mcp_model.safetensors", body)
+        srv.pace = 0.4  # a slow link: the download lasts long enough to report on itself
+        r, seen = with_progress(pack_env, comfy_double.url, "download_model", {
+            "source": srv.url("/m/mcp_model.safetensors"), "folder": "checkpoints",
+            "sha256": hashlib.sha256(body).hexdigest()})
+    assert not r.isError, r.content[0].text
+    out = data(r)
+    assert out["how"] == "downloaded" and (local / "mcp_model.safetensors").read_bytes() == body
+    assert out["sha256"] == hashlib.sha256(body).hexdigest() and out["inventory"]["saved"]
+    assert any(m.startswith("mcp_model.safetensors: ") and "of 3.0 MiB" in m for m in seen), seen
+
+
+def test_download_model_refuses_a_name_with_a_path_and_fetches_nothing(comfy_double, pack_env, tmp_path):
+    from fileserver import FileServer
+
+    local_checkpoints(comfy_double, tmp_path)
+    with FileServer() as srv:
+        srv.add("/m/x.safetensors", b"never sent")
+        for name in ("../evil.safetensors", "sub/evil.safetensors"):
+            r = call(pack_env, comfy_double.url, "download_model",
+                     {"source": srv.url("/m/x.safetensors"), "folder": "checkpoints", "name": name})
+            assert "not a plain file name" in error_line(r)
+        assert srv.seen == []
+    assert not list((tmp_path / "models").rglob("*evil*"))
+
+
+def test_download_model_never_shows_a_token(comfy_double, pack_env):
+    # the folder is not on this machine and there is no Manager: the answer is commands holding
+    # the URL; a token in its query and the environment's tokens are hidden in the result
+    env = dict(pack_env, HF_TOKEN="hf_sekrit_4242", CIVITAI_API_TOKEN="civ_sekrit_4242")
+    r = call(env, comfy_double.url, "download_model", {
+        "source": "https://civitai.com/api/download/models/1?token=civ_query_sekrit&type=Model",
+        "folder": "loras", "name": "style.safetensors"})
+    dumped = json.dumps(r.model_dump(mode="json"))
+    assert r.isError and data(r)["how"] == "commands" and data(r)["commands"]
+    for secret in ("hf_sekrit_4242", "civ_sekrit_4242", "civ_query_sekrit"):
+        assert secret not in dumped
+    assert "token=***" in data(r)["commands"][0]
+
+
+def test_needs_with_download_fetches_the_workflows_file_and_says_it_runs(comfy_double, pack_env, tmp_path):
+    import copy
+    import gzip
+
+    from fileserver import FileServer
+    from helpers_models import safetensors_bytes
+
+    local = local_checkpoints(comfy_double, tmp_path)
+    templates = json.loads(gzip.decompress((ROOT / "tests/recordings/templates/templates.json.gz").read_bytes()))
+    wf = copy.deepcopy(templates["/templates/default.json"]["body"])
+    loader = next(n for n in wf["nodes"] if n["type"] == "CheckpointLoaderSimple")
+    with FileServer() as srv:
+        srv.add("/m/own.safetensors", safetensors_bytes(2**20, seed=12))
+        loader["widgets_values"] = ["own.safetensors"]
+        loader["properties"]["models"] = [{"name": "own.safetensors", "directory": "checkpoints",
+                                           "url": srv.url("/m/own.safetensors")}]
+        before = data(call(pack_env, comfy_double.url, "needs", {"workflow": wf}))
+        r, seen = with_progress(pack_env, comfy_double.url, "needs", {"workflow": wf, "download": True})
+    assert before["runnable"] is False and before["models"][0]["source"] == "workflow"
+    out = data(r)
+    assert not r.isError and out["runnable"] is True and out["check"]["verdict"] == "ok"
+    assert [d["how"] for d in out["downloads"]] == ["downloaded"] and (local / "own.safetensors").is_file()
+    assert seen[0] == "[1/1] checkpoints/own.safetensors"
+
+
+def test_install_nodes_with_and_without_the_manager(comfy_double, pack_env):
+    r = call(pack_env, comfy_double.url, "install_nodes", {"pack": "comfyui-videohelpersuite"})
+    assert r.isError and data(r)["installed"] is False
+    assert "comfy node install comfyui-videohelpersuite" in data(r)["commands"]
+    comfy_double.manager = "3.37.1"
+    r, seen = with_progress(pack_env, comfy_double.url, "install_nodes", {"pack": "comfyui-videohelpersuite"})
+    # recorded offline: the Manager queues and runs the install, and no pack arrives
+    assert "ran its queue but ComfyUI-VideoHelperSuite is not installed" in error_line(r)
+    assert [k for k, _ in comfy_double.manager_queue] == ["install"]
+    assert any(m.startswith("ComfyUI-Manager: ") for m in seen), seen
 
 
 def test_run_bad_inputs_are_one_line_tool_errors(comfy_double, pack_env):

@@ -171,11 +171,11 @@ def test_diagnose_an_older_name_downloads_the_current_file_and_says_to_rename():
                  "details": "ckpt_name: 'SD2/v2-1_768-ema-pruned.ckpt' not in ['other.safetensors']",
                  "extra_info": {"input_name": "ckpt_name", "received_value": "SD2/v2-1_768-ema-pruned.ckpt"}}]}}}
     finding = diagnosis.validation_findings(diagnosis.gather(body), diagnosis.Commands())[0]
-    download = [f for f in finding["fixes"] if (f["command"] or "").startswith("comfy model download")][0]
-    assert download["command"] == ("comfy model download --url https://huggingface.co/stabilityai/"
-                                   "stable-diffusion-2-1/resolve/main/v2-1_768-ema-pruned.safetensors "
-                                   "--relative-path models/checkpoints/SD2")
-    assert "'SD2/v2-1_768-ema-pruned.safetensors'" in download["text"]
+    download = [f for f in finding["fixes"] if (f["command"] or "").startswith("python scripts/models.py download")][0]
+    # the pack knows the file by its current name; it lands at the top of checkpoints under that name
+    assert download["command"] == "python scripts/models.py download v2-1_768-ema-pruned.safetensors"
+    assert "set `ckpt_name` to 'v2-1_768-ema-pruned.safetensors'" in download["text"]
+    assert "'v2-1_768-ema-pruned.ckpt' is its older name" in download["text"]
 
 
 def test_the_reference_is_what_the_data_generates():

@@ -27,7 +27,7 @@ def assert_missing_checkpoint(d):
     assert (d["cause"], d["node_id"], d["class_type"]) == ("model_missing", "4", "CheckpointLoaderSimple")
     assert d["model"]["nearest"][0] == INSTALLED
     assert any(INSTALLED in f["text"] for f in d["fixes"])
-    downloads = [f["command"] for f in d["fixes"] if (f["command"] or "").startswith("comfy model download")]
+    downloads = [f["command"] for f in d["fixes"] if (f["command"] or "").startswith("python scripts/models.py download")]
     assert downloads and "v1-5-pruned-emaonly-fp16.safetensors" in downloads[0]
     assert "outputs" not in d["summary"]  # nothing ran: no word about other outputs
     return {k: d[k] for k in ("cause", "node_id", "class_type", "summary", "fixes", "model")}

@@ -1,6 +1,7 @@
 """models.py: what a workflow needs that the server lacks (`need`), and getting it (`download`)."""
 
 import threading
+from urllib.parse import urlsplit
 
 from .. import cli, downloads, inventory, models, placement
 from ..errors import InputError, TransportError
@@ -11,6 +12,8 @@ EPILOG = """\
 examples:
   python scripts/models.py need my_workflow.json          # model files and node packs the server lacks
   python scripts/models.py need --template flux_schnell   # the same for an official template
+  python scripts/models.py need my_workflow.json --download   # fetch every file it lacks, then check it again
+  python scripts/models.py need --template default --download --path /data/models/checkpoints
   python scripts/models.py download https://huggingface.co/org/repo/resolve/main/x.safetensors --folder loras
   python scripts/models.py download v1-5-pruned-emaonly-fp16.safetensors    # a file references/models.md lists
   python scripts/models.py download URL --folder checkpoints --sha256 HEX --workflow my_api.json
@@ -27,9 +30,32 @@ and, with --sha256, only when it matches. An existing file is never overwritten.
 sent only to huggingface.co, CIVITAI_API_TOKEN only to civitai.com (https, never across a
 redirect to another host).
 
-exit codes: 0 the file is in place; 1 the download failed or was refused (hash, HTML page,
-full or read-only disk) or only commands were printed; 2 bad usage or an existing file;
+need --download gets every missing file whose link is known, each the way download does, then
+refreshes the inventory and says whether the workflow now runs (models.py need --help).
+
+exit codes (download): 0 the file is in place; 1 the download failed or was refused (hash, HTML
+page, full or read-only disk) or only commands were printed; 2 bad usage or an existing file;
 3 a host was unreachable; 4 server error; 130 Ctrl-C (the .part file stays for a resume).
+exit codes (need): see models.py need --help.
+"""
+
+
+NEED_EPILOG = """\
+examples:
+  python scripts/models.py need my_workflow.json
+  python scripts/models.py need my_workflow.json --download
+  python scripts/models.py need --template default --download --json
+
+--download fetches each missing file whose link is known (the workflow's properties.models, else
+references/models.md) into the server's folder (or through its ComfyUI-Manager, else prints the
+commands to run where it lives), checks hashes where known, refreshes the inventory snapshot and
+checks the workflow again. --json adds "downloads": [{name, folder, how: downloaded | manager |
+commands | failed | no_source, path, bytes, sha256, error, todo, rename}], "check" (validate.py's
+verdict, errors, warnings), "inventory" and "runnable" (nothing missing and the check says ok).
+
+exit codes: 0 nothing missing (with --download: and the check says ok); 1 something still missing,
+a download failed or only commands were printed; 2 bad usage; 3 server unreachable with
+--download; 130 Ctrl-C (a .part file stays, and the next run resumes it).
 """
 
 
@@ -43,9 +69,16 @@ def build_parser():
     d.add_argument("--path", metavar="DIR", help="which of the server's folders to write to (when several)")
     d.add_argument("--workflow", metavar="FILE", help="afterwards, say whether this API workflow can run")
     d.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    n = cli.subcommand(sub, "need", "model files and custom nodes a workflow or template needs that the server lacks")
+    n = cli.subcommand(sub, "need", "model files and custom nodes a workflow or template needs that the server lacks",
+                       NEED_EPILOG)
     n.add_argument("file", nargs="?", metavar="FILE", help="a workflow (JSON, or an image/video ComfyUI saved)")
     n.add_argument("--template", metavar="NAME", help="an official template instead of a file")
+    n.add_argument("--download", action="store_true",
+                   help="fetch every missing model file whose source is known, then check the workflow again")
+    n.add_argument("--path", metavar="DIR", action="append",
+                   help="with --download: which folder to write to where the server reads one from several "
+                        "(repeat for several model folders)")
+    n.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
 
 
@@ -100,21 +133,9 @@ def cmd_download(args):
 
 
 def _source(args):
-    if downloads.looks_like_url(args.source):
-        if not args.folder:
-            raise InputError("--folder is needed with a URL (checkpoints, loras, vae, ...)")
-        return args.source, args.folder
-    known = models.known_file(args.source)
-    if known is None or not known.url:
-        raise InputError(f"{args.source!r} is neither a URL nor a file the pack knows ({models.REFERENCE})",
-                         hint="give the download URL and --folder")
-    if args.folder and args.folder != known.folder:
-        raise InputError(f"{args.source} belongs in {known.folder}, not {args.folder}")
-    if args.name is None:
-        args.name = known.name
-    if args.sha256 is None and known.sha256:
-        args.sha256 = known.sha256  # the pack knows its hash: a corrupt or swapped file is refused
-    return known.url, known.folder
+    found = placement.source(args.source, args.folder, args.name, args.sha256)
+    args.name, args.sha256 = found.name, found.sha256
+    return found.url, found.folder
 
 
 def _refresh(client, workflow_path):
@@ -125,31 +146,50 @@ def _refresh(client, workflow_path):
 
 
 def cmd_need(args):
-    from .. import config, generate, needs, workflow
+    from .. import config, needs, workflow
     from ..errors import ServerUnreachable
 
     if (args.file is None) == (args.template is None):
         raise InputError("give a workflow FILE or --template NAME (one of the two)")
+    if args.path and not args.download:
+        raise InputError("--path goes with --download (which of the server's folders to write to)")
     client = cli.client_from(args, connect_timeout=1.5)
+    wf = None if args.template else workflow.read(args.file).workflow
     try:
-        catalog = generate.catalog_from_server(client, config.state_dir())
-    except ServerUnreachable as exc:
-        cli.note(f"no ComfyUI answered ({exc.message}); checking against the last snapshot")
-        catalog = generate.catalog_from_snapshot(config.state_dir())
-    if args.template:
-        from .. import templates
+        looked = needs.lookup(client, config.state_dir(), workflow=wf, template=args.template, name=args.file,
+                              note=cli.note, offline=not args.download)
+    except ServerUnreachable as exc:  # only with --download: the server says where its folders are
+        raise ServerUnreachable(f"--download needs the server: {exc.message}", hint="start ComfyUI, or point --url at it",
+                                url=client.url) from None
+    if not args.download:
+        out = dict(looked.found.as_dict(), workflow=looked.name, source=looked.source)
+        cli.emit(args, out, _need_text(looked.name, looked.found, args.url))
+        return 0 if looked.found.runnable else 1
+    stop = threading.Event()
+    try:
+        outcome = needs.get_missing(client, looked.workflow, looked.found, paths=args.path or (),
+                                    reporter_for=_file_progress(args), cancel=stop)
+    except KeyboardInterrupt:
+        stop.set()
+        raise
+    out = dict(outcome.as_dict(), workflow=looked.name, source=looked.source)
+    cli.emit(args, out, _download_text(looked.name, outcome, args.url))
+    return 0 if outcome.runnable else 1
 
-        name = templates.find(catalog.index, args.template).name
-        wf = catalog.load_template(name)
-    else:
-        name, wf = args.file, workflow.read(args.file).workflow
-    found = needs.of_workflow(wf, catalog.object_info, catalog.models_by_folder)
-    out = dict(found.as_dict(), workflow=name, source=catalog.source)
-    cli.emit(args, out, _need_text(name, found))
-    return 0 if found.runnable else 1
+
+def _file_progress(args):
+    """One progress display per file on stderr, after a line saying which file it is."""
+    def reporter_for(need, k, total):
+        if need.url and need.folder:
+            cli.note(f"[{k}/{total}] {need.folder}/{need.name}" + (f" ({need.size})" if need.size else "") +
+                     f" from {urlsplit(need.url).hostname}")
+        return Progress(enabled=not args.quiet)
+    return reporter_for
 
 
-def _need_text(name, found):
+def _need_text(name, found, url=None):
+    from ..nextsteps import render
+
     lines = [f"{name}: " + ("has everything it needs here" if found.runnable else
                             f"{len(found.missing)} thing(s) missing here")]
     for m in found.models:
@@ -158,12 +198,56 @@ def _need_text(name, found):
                                                           if m.use else ""))
         else:
             lines.append(f"  NEED   {m.folder or '?'}/{m.name}" + (f"  {m.size}" if m.size else "") +
-                         (f"\n         $ {m.fetch}" if m.fetch else f"\n         no known source: {m.url or 'search for it'}"))
+                         (f"\n         $ {render(m.fetch, url)}" if m.fetch else f"\n         no known source: {m.url or 'search for it'}"))
     for n in found.nodes:
         lines.append(f"  NEED   node {n.name}" + (f" (pack {n.pack})" if n.pack else "") +
-                     (f"\n         $ {n.fetch}" if n.fetch else ""))
+                     (f"\n         $ {render(n.fetch, url)}" if n.fetch else ""))
     if found.partner_nodes:
         lines.append(f"  partner (API) nodes spend credits: {', '.join(found.partner_nodes)}")
+    return "\n".join(lines)
+
+
+def _download_text(name, outcome, url=None):
+    from ..nextsteps import render
+
+    fetched = outcome.fetched
+    lines = [f"{name}: " + (f"{len(fetched)} model file(s) to fetch" if fetched else "no model file to fetch")]
+    for f in fetched:
+        where = f"{f.need.folder or '?'}/{f.need.name}"
+        if f.how == "downloaded":
+            d = f.placed.downloaded
+            lines.append(f"  got      {where} -> {f.placed.path} ({d.bytes} bytes, sha256 {d.sha256})"
+                         + (f"; {d.resumed_from} bytes were already there" if d.resumed_from else ""))
+        elif f.how == "manager":
+            lines.append(f"  got      {where}: {f.placed.note}")
+        elif f.how == "commands":
+            lines.append(f"  ELSEWHERE {where}: {f.placed.note}")
+            lines += [f"           $ {c}" for c in f.placed.commands]
+        elif f.how == "failed":
+            err = f.error
+            lines.append(f"  FAILED   {where}: {err['message']}" + (f" ({err['hint']})" if err.get("hint") else ""))
+            lines.append(f"           $ {render(f.todo, url)}")
+        else:
+            lines.append(f"  NO SOURCE {where}: no link in the workflow nor in {models.REFERENCE}; find its "
+                         "download address (where the workflow came from, huggingface.co, civitai.com), then")
+            lines.append(f"           $ {render(f.todo, url)}")
+        if f.rename:
+            lines.append(f"           then set it to {f.rename!r} in node(s) {', '.join(f.need.nodes)}")
+    for n in outcome.after.nodes:
+        lines.append(f"  NEED     node {n.name}" + (f" (pack {n.pack})" if n.pack else "") +
+                     (f"\n           $ {render(n.fetch, url)}" if n.fetch else ""))
+    for m in outcome.after.models:
+        if m.present and m.use:
+            lines.append(f"  have     {m.folder}/{m.name}: set it to {m.use!r} (the server lists it so)")
+    check = outcome.check or {}
+    if outcome.runnable:
+        lines.append(f"runnable now: the server has everything {name} needs, and the check says ok")
+    else:
+        still = len(outcome.after.missing)
+        lines.append("not runnable yet: " + (f"{still} thing(s) still missing" if still else "nothing is missing")
+                     + (f"; the check says {check.get('verdict')}" if check else ""))
+        for e in (check.get("errors") or [])[:8]:
+            lines.append(f"  error: {e.get('message')}")
     return "\n".join(lines)
 
 
