@@ -362,9 +362,12 @@ class _Fetch:
         if total is None:
             return
         try:
-            free = shutil.disk_usage(self.folder).free
+            usage = shutil.disk_usage(self.folder)
         except OSError:
             return
+        if usage.total == 0:  # ramfs and some FUSE file systems tell no size at all: not a full disk
+            return
+        free = usage.free
         if free < total - offset:
             from .units import human_bytes
             raise DownloadFailed(f"{self.folder} has {human_bytes(free)} free, {part.name[:-5]} needs "
