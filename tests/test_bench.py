@@ -1,7 +1,11 @@
-"""bench/run.py: runs without comfy-cli, dump or server and says so; judges rows against targets."""
+"""bench/run.py: runs without comfy-cli, dump or server and says so; judges rows against targets.
+bench/bench_download.py: runs on small files and judges the large one."""
 
+import shutil
 import subprocess
 import sys
+
+import pytest
 
 from conftest import ROOT
 
@@ -43,3 +47,17 @@ def test_rows_are_judged_by_ratio_or_by_absolute_figure():
     assert "| run | 600 ms | 1.00 s (comfy-cli) | 0.60x | ≤ 0.5 | FAIL |" in table
     assert "| latency | 4 ms | 5.00 s (5-s loop) | <0.01x | < 50 ms | pass |" in table
     assert "| validate | 200 ms | n/a | — | ≤ 0.33 | not measured |" in table
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the download bench compares against curl")
+def test_the_download_bench_times_both_tools_on_the_same_files_and_judges_the_large_one(tmp_path):
+    out = tmp_path / "results-download.md"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_download.py"), "--size-mb", "3",
+                           "--small-mb", "1", "--reps", "1", "--out", str(out)],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert proc.returncode in (0, 1), proc.stderr  # 1: at 3 MiB start-up outweighs the transfer, a FAIL
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| 1 MiB |") or line.startswith("| 3 MiB |")]
+    assert len(rows) == 2
+    target = [line for line in proc.stdout.splitlines() if line.startswith("- target: ours/curl ≤ 1.10 on the 3 MiB")]
+    assert len(target) == 1 and target[0].endswith("pass" if proc.returncode == 0 else "FAIL")
+    assert proc.stdout in out.read_text()
