@@ -282,7 +282,8 @@ def run_nodes(args):
 
 
 def _node_line(n):
-    ins = ", ".join(i["type"] or "?" for i in n["inputs"] if i["section"] != "hidden" and i["type"] not in _WIDGETS)
+    ins = ", ".join(i.get("accepts", i["type"]) or "?" for i in n["inputs"]
+                    if i["section"] != "hidden" and i.get("accepts", i["type"]) not in _WIDGETS)
     outs = ", ".join(o["type"] for o in n["outputs"])
     flags = "".join(f" [{f}]" for f in ("deprecated", "experimental") if n[f])
     label = n["class_type"] if n["display_name"] == n["class_type"] else f"{n['class_type']} ({n['display_name']})"
@@ -313,9 +314,19 @@ def _show_text(n):
         if "options" in i:
             opts = i["options"]
             extra.append(f"options ({len(opts)}): " + ", ".join(map(str, opts[:12])) + (" ..." if len(opts) > 12 else ""))
+        if "match_type" in i:
+            extra.append(f"match type {i['match_type']['template']} ({i['match_type']['types']})")
+        if "grows" in i:
+            names = i["grows"]["names"]
+            extra.append(f"grows {names[0]} ... {names[-1]} ({len(names)} at most, {i['grows']['required']} required)"
+                         if names else "grows (no slots)")
         lines.append(f"  in  {i['section']:<8} {i['name']}: {i['type']}  {'  '.join(extra)}".rstrip())
+        for key, subs in (i.get("option_inputs") or {}).items():
+            brought = ", ".join(f"{s['name']}: {s['type']}" for s in subs) or "nothing"
+            lines.append(f"        when {key!r}: {brought}")
     for o in n["outputs"]:
-        lines.append(f"  out {o['name']}: {o['type']}" + (" (list)" if o["is_list"] else ""))
+        lines.append(f"  out {o['name']}: {o['type']}" + (" (list)" if o["is_list"] else "")
+                     + (f"  match type {o['match_type']}" if "match_type" in o else ""))
     if n["output_node"]:
         lines.append("  output node")
     return "\n".join(lines)
