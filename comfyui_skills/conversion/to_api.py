@@ -15,7 +15,8 @@ from collections import namedtuple
 from ..errors import InputError
 from .editor_file import IO_INPUT, IO_OUTPUT, Link
 from .frontend import Frontend
-from .widgets import EXTENSION_WIDGETS, Widget, as_schema, dynamic_prompts, number_widget_value, title, widgets
+from .widgets import (EXTENSION_WIDGETS, Widget, as_schema, dynamic_prompts, every_widget, expand, number_widget_value,
+                      shown_after, title, widgets)
 
 NEVER, BYPASS = 2, 4
 UI_ONLY = {"Note", "MarkdownNote", "PrimitiveNode", "Reroute", "Comfy.ImageCompare"}
@@ -178,15 +179,20 @@ def slot_of(raw):
 
 
 def assign_widgets(layout, values, dto):
-    """Pair the saved widgets_values with the widgets, the way the frontend's configure does."""
+    """Pair the saved widgets_values with the widgets, the way the frontend's configure does: in
+    order over the node's live widget list, so the widgets a dynamic combo shows for the value it
+    just got take the values that follow it."""
     if isinstance(values, dict):  # some savers write {name: value}
-        return [[w, values.get(w.name, w.default)] for w in layout]
+        return [[w, values.get(w.name, w.default)] for w in expand(layout, lambda w: values.get(w.name, w.default))]
     if values is not None and not isinstance(values, list):
         raise InputError(f"node {dto.label}: widgets_values is a {type(values).__name__}, not a list")
     values = list(values or [])
-    out = []
-    for w in layout:
-        out.append([w, values.pop(0) if w.saved and values else w.default])
+    out, todo = [], list(layout)
+    while todo:
+        w = todo.pop(0)
+        value = values.pop(0) if w.saved and values else w.default
+        out.append([w, value])
+        todo[0:0] = shown_after(w, value)
     return out
 
 
@@ -276,7 +282,7 @@ class Converter:
                     # The editor file may name a widget the node no longer has (an input ComfyUI
                     # dropped); the frontend promotes only widgets the live node builds.
                     if spec is not None and name is not None:
-                        return any(w.name == name for w in widgets(spec))
+                        return any(w.name == name for w in every_widget(widgets(spec)))
                     return bool(widget)
         return False
 
