@@ -396,17 +396,31 @@ def input_files(object_info):
     return list(image.options) if image is not None and image.options is not None else None
 
 
-def partner_nodes(workflow, object_info):
-    """{node id: class} of the API-format workflow's partner (API) nodes: they call a paid service.
+def flags_api_nodes(object_info):
+    """Does this /object_info carry the `api_node` flag? A server that has it sets it on every V3
+    node and on classic nodes that declare API_NODE (server.py node_info, at a125cd84 for 0.3.64
+    and at 002c3fb9 for a newer tree; _io.Schema.get_v1_info at 04e2a914)."""
+    return any(isinstance(v, dict) and "api_node" in v for v in (object_info or {}).values())
 
-    ComfyUI 0.3.64 flags its V3 partner nodes with `api_node: true`; its classic ones are known only
-    by their module (comfy_api_nodes). Either counts: spending money unasked is the worse mistake.
-    """
+
+def calls_paid_api(info, flagged):
+    """A partner node that calls a paid API. Where the server flags them, the flag decides: its
+    helpers (KlingCameraControls, RecraftColorRGB) sit in comfy_api_nodes too but spend nothing.
+    A server without the flag is judged by the module every partner node lives in."""
+    if not isinstance(info, dict):
+        return False
+    if flagged:
+        return info.get("api_node") is True
+    return str(info.get("python_module", "")).startswith("comfy_api_nodes")
+
+
+def partner_nodes(workflow, object_info):
+    """{node id: class} of the API-format workflow's partner (API) nodes: they call a paid service."""
+    flagged = flags_api_nodes(object_info)
     found = {}
     for nid, node in workflow.items():
         cls = node.get("class_type") if isinstance(node, dict) else None
         info = object_info.get(cls) if isinstance(cls, str) else None  # a malformed node is validation's to name
-        if isinstance(info, dict) and (info.get("api_node") is True or
-                                       str(info.get("python_module", "")).startswith("comfy_api_nodes")):
+        if calls_paid_api(info, flagged):
             found[str(nid)] = node["class_type"]
     return found

@@ -234,3 +234,21 @@ def test_searching_by_input_type_finds_match_type_and_option_inputs():
     inv = inventory.Inventory(OI, kind="dump", source="test")
     assert "ResizeImageMaskNode" in inventory.search(inv, input_type_="MASK")
     assert "BatchImagesNode" in inventory.search(inv, "IMAGE->")
+
+
+# -- partner (paid API) nodes: the api_node flag decides where the server has it -------------------
+
+RECORDED_064 = json.loads(__import__("gzip").decompress((Path(__file__).parent / "recordings" / "object_info.json.gz")
+                                                        .read_bytes()))  # a real 0.3.64's /object_info
+
+
+def test_partner_nodes_follow_the_api_node_flag_and_leave_helpers_out():
+    from comfyui_skills.schema import partner_nodes
+    paid = {"1": {"class_type": "OpenAIDalle2", "inputs": {}}, "2": {"class_type": "KlingCameraControls", "inputs": {}},
+            "3": {"class_type": "RecraftColorRGB", "inputs": {}}, "4": {"class_type": "SaveImage", "inputs": {}}}
+    # helpers live in comfy_api_nodes too; 0.3.64 flags KlingCameraControls api_node false, RecraftColorRGB not at all
+    assert {RECORDED_064[c].get("python_module", "").split(".")[0] for c in ("KlingCameraControls", "RecraftColorRGB")} \
+        == {"comfy_api_nodes"}
+    assert partner_nodes(paid, RECORDED_064) == {"1": "OpenAIDalle2"}
+    unflagged = {k: {kk: vv for kk, vv in v.items() if kk != "api_node"} for k, v in RECORDED_064.items()}
+    assert partner_nodes(paid, unflagged) == {"1": "OpenAIDalle2", "2": "KlingCameraControls", "3": "RecraftColorRGB"}
