@@ -306,6 +306,15 @@ def take_snapshot(client, progress=None):
         record[key] = optional(read)
     stats = record.get("system_stats") or {}
     record["comfyui_version"] = (stats.get("system") or {}).get("comfyui_version")
+    # newer servers only (None where the route is missing, as on 0.3.64): what the server replaces
+    # before validating (validation applies it too) and the subgraph blueprints it serves
+    record["node_replacements"] = optional(client.node_replacements)
+    blueprints = optional(client.global_subgraphs)
+    for sid in list(blueprints) if isinstance(blueprints, dict) else ():
+        entry = optional(client.global_subgraph, sid)  # with its `data`, so conversion works offline
+        if isinstance(entry, dict):
+            blueprints[sid] = entry
+    record["global_subgraphs"] = blueprints
     if errors:
         record["errors"] = errors
     return record

@@ -143,9 +143,10 @@ def apply_replacements(workflow, schema, replacements):
             for entry in rule["output_mapping"]:
                 if entry.get("old_idx") == old_slot and isinstance(link, list):
                     link[1] = entry.get("new_idx")
+        lost = "" if rule.get("input_mapping") else "; the replacement maps no inputs, so the node loses them all"
         notes.append(problem(
             "node_replaced", f"node {nid} ({old}): this server has no {old} and replaces it with {new} "
-            "before checking, so it is checked (and runs) as that", nid, new,
+            f"before checking, so it is checked (and runs) as that{lost}", nid, new,
             hint=f"save the workflow with {new} so it no longer depends on the replacement"))
     return prompt, notes
 

@@ -76,6 +76,38 @@ GRAPHS = {
 }
 
 
+# A subgraph blueprint as the frontend publishes one (subgraphStore.publishSubgraph: the one selected
+# subgraph node serialized with its definition), then added to a new graph as the node library
+# adds a blueprint (litegraphService.addNodeOnGraph: the blueprint's nodes and definitions
+# deserialized onto the canvas) and wired up.
+BLUEPRINT = """() => {
+  const img = image(0, 0, 64), inv = add('ImageInvert', 300, 0), blur = add('ImageBlur', 500, 0);
+  set(blur, 'blur_radius', 3);
+  link(img, 0, inv, 'image'); link(inv, 0, blur, 'image'); link(blur, 0, add('PreviewImage', 800, 0), 'images');
+  const sg = app.graph.convertToSubgraph(new Set([inv, blur])).node;
+  const { nodes, subgraphs } = app.canvas._serializeItems([sg]);
+  return { revision: 0, last_node_id: sg.id, last_link_id: 0, nodes, links: [], version: 0.4, definitions: { subgraphs } } }"""
+ADD_BLUEPRINT = """(bp) => {
+  const results = app.canvas._deserializeItems({ nodes: bp.nodes, subgraphs: bp.definitions.subgraphs }, { position: [300, 0] });
+  const node = results.nodes.values().next().value;
+  link(image(0, 0, 80), 0, node, node.inputs[0].name);
+  link(node, 0, add('PreviewImage', 800, 0), 'images'); return node.type }"""
+
+
+def record_blueprint(page, version):
+    page.evaluate(HELPERS)
+    blueprint = page.evaluate(BLUEPRINT)
+    page.evaluate(HELPERS)
+    built = page.evaluate(ADD_BLUEPRINT, blueprint)
+    saved = page.workflow()
+    page.load(saved)
+    record = {"what": f"frontend {version}: a blueprint as publishSubgraph writes it, added to a graph as "
+                      "addNodeOnGraph adds one, saved, reopened and exported (tests/record_v3.py)",
+              "blueprint": blueprint, "built": built, "workflow": saved, "prompt": page.prompt()}
+    (OUT / "blueprint_added.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    print(f"blueprint_added: subgraph {built}")
+
+
 def main(argv):
     if len(argv) != 2:
         print(__doc__)
@@ -98,6 +130,7 @@ def main(argv):
                               "(tests/record_v3.py)", "built": built, "workflow": saved, "prompt": prompt}
             (OUT / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
             print(f"{name}: {len(saved['nodes'])} nodes, {len(prompt)} in the prompt")
+        record_blueprint(page, version)
         if page.blocked:
             print(f"kept from the server: {page.blocked}")
     return 0

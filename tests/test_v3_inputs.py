@@ -252,3 +252,12 @@ def test_partner_nodes_follow_the_api_node_flag_and_leave_helpers_out():
     assert partner_nodes(paid, RECORDED_064) == {"1": "OpenAIDalle2"}
     unflagged = {k: {kk: vv for kk, vv in v.items() if kk != "api_node"} for k, v in RECORDED_064.items()}
     assert partner_nodes(paid, unflagged) == {"1": "OpenAIDalle2", "2": "KlingCameraControls", "3": "RecraftColorRGB"}
+
+
+def test_a_replacement_without_an_input_mapping_leaves_the_node_without_inputs():
+    # Load3DAnimation -> Load3D maps nothing (comfy_extras/nodes_replacements.py at 2d992ebd), and
+    # the server starts the new node from empty inputs (copy_node_struct(..., empty_inputs=True))
+    rules = {"ImageBatch": [dict(NEWER["node_replacements"]["ImageBatch"][0], input_mapping=None)]}
+    r = validate(OLD_BATCH, OI, server_version="0.38.1", replacements=rules)
+    assert r["verdict"] == "rejected" and [e["input_name"] for e in r["errors"]] == ["images.image0"]
+    assert "maps no inputs, so the node loses them all" in r["warnings"][0]["message"]

@@ -158,9 +158,22 @@ def _snapshot_summary(record, saved, change):
             "nodes": record["node_count"], "hash": record["hash"],
             "models": {f: len(v) for f, v in models.items()},
             "embeddings": len(record.get("embeddings") or []), "extensions": len(record.get("extensions") or []),
-            "input_files": len(record.get("input_files") or []), "errors": record.get("errors") or {}}
+            "input_files": len(record.get("input_files") or []), "errors": record.get("errors") or {},
+            # None where the server has no such route (0.3.64)
+            "node_replacements": _count(record.get("node_replacements")),
+            "blueprints": _names(record.get("global_subgraphs"))}
     info["changes"] = _counts(change) if change else None
     return info
+
+
+def _count(mapping):
+    return sum(len(v) if isinstance(v, list) else 1 for v in mapping.values()) if isinstance(mapping, dict) else None
+
+
+def _names(blueprints):
+    if not isinstance(blueprints, dict):
+        return None
+    return sorted(str(e.get("name") or k) for k, e in blueprints.items() if isinstance(e, dict))
 
 
 def _snapshot_text(info):
@@ -169,6 +182,12 @@ def _snapshot_text(info):
              f"{info['embeddings']} embeddings, {info['templates']} templates, "
              f"ComfyUI {info['comfyui_version'] or '?'} "
              f"from {info['url']} -> {info['path']}"]
+    if info["node_replacements"] is not None:
+        lines.append(f"node replacements: {info['node_replacements']} (the server applies them before checking "
+                     "a prompt; validate.py does too)")
+    if info["blueprints"] is not None:
+        shown = ", ".join(info["blueprints"][:8]) + (" ..." if len(info["blueprints"]) > 8 else "")
+        lines.append(f"subgraph blueprints: {len(info['blueprints'])}" + (f": {shown}" if shown else ""))
     for route, why in info["errors"].items():
         lines.append(f"missing: {route}: {why}")
     if info["changes"] is not None:
