@@ -122,3 +122,28 @@ def test_run_converts_a_workflow_that_names_a_server_blueprint(comfy_double, pac
     [posted] = comfy_double.posted
     assert {k: (v["class_type"], v["inputs"]) for k, v in posted["prompt"].items()} == \
         {k: (v["class_type"], v["inputs"]) for k, v in ADDED["prompt"].items()}
+
+
+def test_diagnose_reads_a_newer_servers_missing_node_type(pack_env, tmp_path):
+    # the body a 0.38.1 server answers POST /prompt with (execution.py validate_prompt at 04e2a914)
+    body = {"error": {"type": "missing_node_type", "message": "Node 'VHS_VideoCombine' not found. The custom node "
+                      "may not be installed.", "details": "Node ID '#2'", "extra_info": {
+                          "node_id": "2", "class_type": "VHS_VideoCombine", "node_title": "VHS_VideoCombine"}},
+            "node_errors": {}}
+    r = script("diagnose", write(tmp_path, "body.json", body), "--json", env=pack_env)
+    out = json.loads(r.stdout)
+    assert out["cause"] == "node_missing" and out["node_id"] == "2" and out["class_type"] == "VHS_VideoCombine"
+    assert any("comfy node install comfyui-videohelpersuite" in (f["command"] or "") for f in out["fixes"])
+
+
+def test_diagnose_explains_a_newer_servers_invalid_dynamic_input(pack_env, tmp_path):
+    # node_errors as 0.38.1 words them (execution.py validate_inputs at 04e2a914)
+    body = {"error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
+                      "details": "", "extra_info": {}},
+            "node_errors": {"1": {"class_type": "Rows", "dependent_outputs": ["2"], "errors": [{
+                "type": "invalid_dynamic_input", "message": "Invalid dynamic input",
+                "details": "Invalid DynamicGroup input key 'rows.01.x'; expected 'rows.<index>.<template field>'.",
+                "extra_info": {"input_name": "rows.01.x"}}]}}}
+    out = json.loads(script("diagnose", write(tmp_path, "body.json", body), "--json", env=pack_env).stdout)
+    assert out["cause"] == "invalid_dynamic_input" and "`rows.01.x`" in out["summary"]
+    assert any((f["command"] or "").endswith("inventory.py show Rows") for f in out["fixes"])
