@@ -623,6 +623,12 @@ class _Check:
 
     def warn_unknown_inputs(self, nid, spec, inputs, expected=()):
         known = set(spec.inputs) | {inp.name for inp in expected}
+        for inp in spec.visible_inputs():
+            if inp.growth is not None and inp.name in inputs:  # the group itself is no input the server takes
+                self.warnings.append(problem(
+                    "unknown_input", f"node {nid} ({spec.name}) input '{inp.name}' is a group of inputs, not one; "
+                    "ComfyUI ignores it when it checks the node", nid, spec.name, inp.name,
+                    _dotted_hint(spec, f"{inp.name}.", inputs)))
         for name in inputs:
             if name not in known:
                 hint = _dotted_hint(spec, name, inputs)

@@ -261,3 +261,10 @@ def test_a_replacement_without_an_input_mapping_leaves_the_node_without_inputs()
     r = validate(OLD_BATCH, OI, server_version="0.38.1", replacements=rules)
     assert r["verdict"] == "rejected" and [e["input_name"] for e in r["errors"]] == ["images.image0"]
     assert "maps no inputs, so the node loses them all" in r["warnings"][0]["message"]
+
+
+def test_linking_the_autogrow_group_itself_says_how_its_slots_are_named():
+    r = validate(batch(images=["1", 0]), OI, server_version="0.38.1")
+    assert r["verdict"] == "rejected" and r["errors"][0]["input_name"] == "images.image0"
+    [note] = about(r, "images")
+    assert "is a group of inputs, not one" in note["message"] and "images.image0 ... images.image49" in note["hint"]
