@@ -470,6 +470,32 @@ class ComfyUI(Client):
         path = f"/workflow_templates/{quote(pack, safe='')}/{quote(name, safe='')}.json"
         return self.get_json(path if self.cloud else "/api" + path, what=f"{pack}'s template {name!r}")
 
+    # routes only newer servers have: 0.3.64 answers 404 (tests/recordings/newer_routes.json), read
+    # as None. Read in Comfy-Org/ComfyUI app/node_replace_manager.py at b5d74ccb and
+    # comfyanonymous/ComfyUI app/subgraph_manager.py at f86cc10f (both routed under /api too).
+    def node_replacements(self):
+        """{old class: [{new_node_id, old_node_id, old_widget_ids, input_mapping, output_mapping}]}:
+        what the server replaces before it validates a prompt; None where it has no such route."""
+        return self._if_served("/node_replacements", "reading /node_replacements")
+
+    def global_subgraphs(self):
+        """{id: {source, name, info: {node_pack, ...}}}: the subgraph blueprints the server serves
+        (custom node packs' subgraphs/*.json); None where it has no such route."""
+        return self._if_served("/global_subgraphs", "reading /global_subgraphs")
+
+    def global_subgraph(self, subgraph_id):
+        """One blueprint with its `data` (the blueprint workflow as JSON text); None when unknown."""
+        return self._if_served(f"/global_subgraphs/{quote(subgraph_id, safe='')}",
+                               f"reading blueprint {subgraph_id}")
+
+    def _if_served(self, path, what):
+        try:
+            return self.get_json(path, what=what)
+        except ServerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     # the WebSocket
     def ws_url(self, client_id=None):
         """The WebSocket address. For Comfy Cloud it carries the key: never print or log it."""

@@ -292,7 +292,8 @@ def _reason_finding(ev, nid, ct, reason, cmd):
                        [fix("Read the server's message above; validate the workflow for more detail.",
                             cmd.pack("validate", "<workflow.json>"))], "low")
     return finding(typ, text.format(ct=ct, nid=nid, input=name, details=details, extra=extra), nid, ct, [quote],
-                   [fix(t.format(input=name, ct=ct), c and cmd.pack(*c)) for t, c in fixes])
+                   [fix(t.format(input=name, ct=ct), c and cmd.pack(*(x.format(ct=ct, input=name) for x in c)))
+                    for t, c in fixes])
 
 
 VALIDATION_ADVICE = {
@@ -325,6 +326,17 @@ VALIDATION_ADVICE = {
     "custom_validation_failed": (
         "{ct} node {nid} refused its inputs: {details}.",
         [("Fix the input the message names, then check it.", ("validate", "<workflow.json>"))]),
+    # newer servers (execution.py validate_inputs at 04e2a914): a dynamic group's keys or row count
+    "invalid_dynamic_input": (
+        "{ct} node {nid}: its dynamic input `{input}` is not shaped as the node declares ({details}).",
+        [("Name each row's inputs `group.<row>.<field>`, rows from 0 and within the node's limits; "
+          "the node's inputs: inventory.py show.", ("inventory", "show", "{ct}")),
+         ("Check the fixed workflow.", ("validate", "<workflow.json>"))]),
+    # this pack's check of the server's node replacements (validation.apply_replacements)
+    "replacement_failed": (
+        "{ct} node {nid}: the server replaces this class before checking, and the replacement needs "
+        "input `{input}`, which the node does not have.",
+        [("Give the node `{input}`, or use the replacement class the message names.", ("validate", "<workflow.json>"))]),
 }
 
 
@@ -392,6 +404,11 @@ def _top_level_finding(ev, err, cmd):
     nid = _node_id_from_details(details)
     if m:
         return node_missing(nid, m.group(1), quote, cmd)
+    if typ == "missing_node_type":  # newer servers' name for it (execution.py validate_prompt at 04e2a914)
+        extra = err.get("extra_info") if isinstance(err.get("extra_info"), dict) else {}
+        if isinstance(extra.get("class_type"), str):
+            return node_missing(str(extra.get("node_id") or nid), extra["class_type"], quote, cmd)
+        typ = "invalid_prompt"  # a node without class_type
     if typ == "invalid_prompt":
         return finding("invalid_prompt", f"The server could not read the workflow: {message} ({details}).",
                        nid, _class_of(ev, nid), [quote],

@@ -306,6 +306,15 @@ def take_snapshot(client, progress=None):
         record[key] = optional(read)
     stats = record.get("system_stats") or {}
     record["comfyui_version"] = (stats.get("system") or {}).get("comfyui_version")
+    # newer servers only (None where the route is missing, as on 0.3.64): what the server replaces
+    # before validating (validation applies it too) and the subgraph blueprints it serves
+    record["node_replacements"] = optional(client.node_replacements)
+    blueprints = optional(client.global_subgraphs)
+    for sid in list(blueprints) if isinstance(blueprints, dict) else ():
+        entry = optional(client.global_subgraph, sid)  # with its `data`, so conversion works offline
+        if isinstance(entry, dict):
+            blueprints[sid] = entry
+    record["global_subgraphs"] = blueprints
     if errors:
         record["errors"] = errors
     return record
@@ -438,19 +447,38 @@ def describe_node(name, node):
     spec = NodeSpec(name, node)
     inputs = []
     for inp in spec.inputs.values():
-        item = {"name": inp.name, "section": inp.section, "type": inp.type}
-        if inp.options is not None:
-            item["options"] = inp.options
-        item.update((key, inp.extra[key]) for key in DESCRIBED_SETTINGS if key in inp.extra)
-        inputs.append(item)
+        inputs.append(_describe_input(inp))
     is_list = spec.output_is_list
     outputs = [{"name": spec.output_names[i] if i < len(spec.output_names) else t, "type": t,
                 "is_list": bool(is_list[i]) if i < len(is_list) else False}
                for i, t in enumerate(spec.output_type_names)]
+    for i, out in enumerate(outputs):
+        if spec.output_template(i) is not None:
+            out["match_type"] = spec.output_template(i)  # takes the type linked into that template
     return {"class_type": name, "display_name": spec.display_name, "category": spec.category or None,
             "python_module": spec.python_module or None, "output_node": spec.output_node,
             "deprecated": spec.deprecated, "experimental": spec.experimental, "api_node": spec.api_node,
             "description": spec.description, "inputs": inputs, "outputs": outputs}
+
+
+def _describe_input(inp):
+    """One input in plain words; newer servers' dynamic inputs with what they bring (schema.py)."""
+    item = {"name": inp.name, "section": inp.section, "type": inp.type}
+    if inp.link_type != inp.type:
+        item["accepts"] = inp.link_type  # what a link into it may carry
+    if inp.options is not None:
+        item["options"] = inp.options
+    if inp.choices:
+        item["options"] = inp.choices
+        item["option_inputs"] = {key: [_describe_input(sub) for sub in inp.option_inputs(key)] for key in inp.choices}
+    growth = inp.growth
+    if growth is not None:
+        item["grows"] = {"names": [f"{inp.name}.{n}" for n in growth.names],
+                         "required": min(growth.min, len(growth.names)) if growth.required else 0}
+    if inp.match_template is not None:
+        item["match_type"] = {"template": inp.match_template[0], "types": inp.match_template[1]}
+    item.update((key, inp.extra[key]) for key in DESCRIBED_SETTINGS if key in inp.extra)
+    return item
 
 
 def model_listing(inv, folder=None):

@@ -119,8 +119,14 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
                        reporter)
     quietest = min(up, key=lambda p: p["load"])
     least_busy = quietest["object_info"]
-    api = fill(to_api(fmt, workflow, least_busy, name, reporter, lambda: served_frontend(quietest["client"])),
-               least_busy, sets, slot_values, reporter)
+    blueprints = None
+    if fmt == wfmod.UI and conversion.blueprint_refs(workflow):
+        # a node names a server blueprint: its subgraph's classes are needed too
+        blueprints = served_blueprints(quietest["client"])
+        inner = classes_of(wfmod.UI, {"nodes": [], "definitions": {"subgraphs": blueprint_graphs(blueprints)}})
+        least_busy.update(runs.class_info(quietest["client"], inner - set(least_busy)))
+    api = fill(to_api(fmt, workflow, least_busy, name, reporter, lambda: served_frontend(quietest["client"]),
+                      blueprints), least_busy, sets, slot_values, reporter)
     chosen = runs.pick(up, api)
     client, info = chosen["client"], chosen["object_info"]
     refuse_unasked_spending(api, info, name, allow_api)
@@ -130,8 +136,9 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
     warnings = []
     plan, info = upload_inputs(client, plan, info, base_dir or Path.cwd(), reporter)
     if check:
+        rules, info = server_rules(client, api, info)
         try:
-            warnings += check_plan(plan, info, name, reporter)
+            warnings += check_plan(plan, info, name, reporter, rules)
         except CheckFailed as exc:
             entry = next((v, w) for v, w in plan if v == (exc.details.get("values") or {}))
             raise rejected(exc, name, client.url, project, entry, "validation") from None
@@ -207,13 +214,13 @@ def classes_of(fmt, wf):
             if isinstance(n, dict) and isinstance(n.get("type"), str)}
 
 
-def to_api(fmt, wf, object_info, name, reporter, frontend_version=lambda: None):
+def to_api(fmt, wf, object_info, name, reporter, frontend_version=lambda: None, blueprints=None):
     """`frontend_version()` names the frontend whose export rules to follow (asked only for an
     editor workflow); None follows the newest."""
     if fmt == wfmod.API:
         return wf
     reporter.note(f"note: {name} is an editor workflow; converted to API format first")
-    return conversion.ui_to_api(wf, object_info, frontend_version=frontend_version())
+    return conversion.ui_to_api(wf, object_info, frontend_version=frontend_version(), blueprints=blueprints)
 
 
 def served_frontend(client):
@@ -223,6 +230,23 @@ def served_frontend(client):
         return conversion.frontend_served_by(client.system_stats())
     except TransportError:
         return None
+
+
+def served_blueprints(client):
+    """The server's subgraph blueprints with their data, for a workflow that names one ({} where
+    the server serves none, as 0.3.64, so the conversion says the blueprint is not there)."""
+    listing = client.global_subgraphs()
+    if not isinstance(listing, dict):
+        return {}
+    return {sid: client.global_subgraph(sid) or entry for sid, entry in listing.items()}
+
+
+def blueprint_graphs(blueprints):
+    """Every subgraph definition the blueprints hold, for the classes inside them."""
+    graphs = []
+    for workflow in (conversion.blueprint_library(blueprints) or {}).values():
+        graphs += (workflow.get("definitions") or {}).get("subgraphs") or []
+    return graphs
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -262,14 +286,33 @@ def _local_file(value, spec, wf_dir):
 
 
 # -- checking -----------------------------------------------------------------------------------
-def check_plan(plan, info, name, reporter):
-    """Validate every prompt against the server's own schema before sending anything.
+def server_rules(client, api, info):
+    """({server_version, replacements}, info): what decides the server's own checks, and `info`
+    with the schemas of the classes its node replacements turn this workflow's missing ones into."""
+    try:
+        version = (client.system_stats().get("system") or {}).get("comfyui_version")
+        replacements = client.node_replacements()  # None on servers without them (0.3.64)
+    except TransportError:
+        return {}, info
+    wanted = set()
+    for node in api.values():
+        rule = (replacements or {}).get(node.get("class_type")) if node.get("class_type") not in info else None
+        if isinstance(rule, list) and rule and isinstance(rule[0], dict) and isinstance(rule[0].get("new_node_id"), str):
+            wanted.add(rule[0]["new_node_id"])
+    if wanted - set(info):
+        info = dict(info, **runs.class_info(client, wanted - set(info)))
+    return {"server_version": version, "replacements": replacements}, info
+
+
+def check_plan(plan, info, name, reporter, rules=None):
+    """Validate every prompt against the server's own schema before sending anything, by the
+    rules of its version and with its node replacements (`rules`, from server_rules).
 
     Raises CheckFailed for one the server would reject; returns the warnings (also reported).
     """
     warnings = []
     for values, wf in plan:
-        report = validation.validate(wf, info, input_files=schema.input_files(info))
+        report = validation.validate(wf, info, input_files=schema.input_files(info), **(rules or {}))
         label = f"{name}" + (f" with {values_text(values)}" if values else "")
         found = [f"{label}: {problem_text(w)}" for w in report["warnings"]]
         found += [f"{label}: {problem_text(e)} (outputs that depend on it will not be produced)"

@@ -29,7 +29,7 @@ from .conversion.to_api import RENAMED, UI_ONLY
 from .conversion.widgets import widgets
 from .errors import InputError, ServerError
 from .files import atomic_write, read_json, safe_part, write_json
-from .schema import Schema
+from .schema import Schema, calls_paid_api, flags_api_nodes
 from . import models
 from .validation import MODEL_EXTENSIONS
 
@@ -311,7 +311,7 @@ def requirements(workflow, object_info, models_by_folder=None):
     else:
         raise InputError("the workflow is neither an editor workflow (no `nodes` list) nor an API prompt")
     listing = _folder_listing(models_by_folder)
-    flagged = any(isinstance(v, dict) and "api_node" in v for v in schema.object_info.values())
+    flagged = flags_api_nodes(schema.object_info)
     classes, missing, api, needs = set(), {}, set(), {}
     for node in nodes:
         classes.add(node.class_type)
@@ -320,7 +320,7 @@ def requirements(workflow, object_info, models_by_folder=None):
             entry = missing.setdefault(node.class_type, [node.pack, []])
             entry[0] = entry[0] or node.pack
             entry[1].append(node.label)
-        elif _calls_api(schema.object_info[node.class_type], flagged):
+        elif calls_paid_api(schema.object_info[node.class_type], flagged):
             api.add(node.class_type)
         for ref in _model_refs(node, spec):
             _add_need(needs, ref, node, spec, listing)
@@ -329,15 +329,6 @@ def requirements(workflow, object_info, models_by_folder=None):
         missing_nodes=tuple(MissingNode(c, p, tuple(ids)) for c, (p, ids) in sorted(missing.items())),
         models=tuple(_finish(n) for n in needs.values()),
         api_nodes=tuple(sorted(api)))
-
-
-def _calls_api(info, flagged):
-    """A partner node that calls a paid API. A server that flags them (0.3.64 does, on its V3
-    nodes) leaves the flag off classic nodes, helpers included (RecraftColorRGB); on an older
-    server every class under comfy_api_nodes has to count."""
-    if flagged:
-        return info.get("api_node") is True
-    return str(info.get("python_module", "")).startswith("comfy_api_nodes")
 
 
 @dataclass

@@ -11,6 +11,17 @@ The server's rules, as observed on 0.3.64:
 - a link must be [node_id, slot] to an existing node and slot whose type overlaps the input's
   (comma unions, "*" matches anything);
 - a handful of core nodes check their own inputs instead (input files exist, aspect ratios...).
+
+Newer servers (read in Comfy-Org/ComfyUI at 04e2a914, a 0.38.1 tree: execution.py validate_inputs,
+comfy_execution/validation.py, comfy_api/latest/_io.py) also have inputs whose shape follows the
+prompt (schema.expand_inputs): a dynamic combo's chosen option brings `combo.sub` inputs, checked
+like any other; autogrow slots `group.nameN` up to their max, the first `min` required; a dynamic
+combo that is missing or not one of its keys is not checked at all (a warning: the node decides at
+run time); match-type links are not checked by the server (left to the editor), so a link the
+editor would refuse is a warning. Where the server version is older than 0.38.1 or unknown, what
+0.38.1 would refuse about these inputs is a warning too. With the server's node replacements
+(GET /node_replacements), a node of a class the server lacks is first replaced as the server does
+before it validates (app/node_replace_manager.py at b5d74ccb).
 """
 
 import difflib
@@ -21,7 +32,7 @@ import sys
 from contextlib import contextmanager
 
 from . import nextsteps
-from .schema import Schema
+from .schema import DYNAMIC_COMBO, DYNAMIC_SLOT, MATCH_TYPE, DynamicInputError, Schema, expand_inputs
 
 OK, PARTIAL, REJECTED = "ok", "partial", "rejected"
 
@@ -38,10 +49,16 @@ MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".s
 # a 0.38-era tree (comfyui_version.py, stored at 20ca544ee043, says 0.38.1). 0.3.64 does not
 # check them (recorded); versions in between are not known, so they get the warning too.
 COMBO_CHECKED = (0, 38, 1)
+# The first version whose dynamic inputs (dynamic combos, autogrow, dynamic groups) are known to be
+# expanded and checked as schema.expand_inputs does, and that accepts a list-typed output (a custom
+# node's combo) into a V3 "COMBO" input: the same 04e2a914 tree. Older newer-than-0.3.64 servers
+# had these kinds in other shapes (0.3.64's own _io.py declares AutogrowDynamic with other names),
+# so there what 0.38.1 refuses is only a warning.
+DYNAMIC_CHECKED = (0, 38, 1)
 
 
 def validate(workflow, object_info, *, models=None, input_files=None, local_files_known=True,
-             server_version=None):
+             server_version=None, replacements=None):
     """{"verdict": "ok"|"partial"|"rejected", "errors": [...], "warnings": [...]}.
 
     `server_version` (ComfyUI's, as /system_stats gives it; None: unknown, taken as 0.3.64)
@@ -50,10 +67,18 @@ def validate(workflow, object_info, *, models=None, input_files=None, local_file
     and `input_files` (names under ComfyUI's input folder) sharpen hints and file checks.
     With local_files_known=False (a bundled inventory, whose model and file lists are empty)
     a missing model or input file is a warning: we cannot tell.
+    `replacements` is the server's GET /node_replacements answer ({old class: [replacement]}): the
+    server applies them before it validates, and so does this check (a warning names each one).
     """
     schema = object_info if isinstance(object_info, Schema) else _schema_for(object_info)
+    notes = []
+    if replacements:
+        workflow, notes = apply_replacements(workflow, schema, replacements)
     with _stack_room():
-        return _Check(workflow, schema, models, input_files, local_files_known, server_version).run()
+        check = _Check(workflow, schema, models, input_files, local_files_known, server_version)
+        check.warnings += [n for n in notes if n["type"] == "node_replaced"]
+        failed = [n for n in notes if n["type"] != "node_replaced"]
+        return check.result(REJECTED, failed) if failed else check.run()
 
 
 def validate_against(workflow, inv):
@@ -63,7 +88,67 @@ def validate_against(workflow, inv):
     file the workflow names but the lists lack is a warning, not an error.
     """
     return validate(workflow, inv.object_info, models=inv.models, input_files=inv.input_files,
-                    local_files_known=not inv.bundled, server_version=inv.comfyui_version)
+                    local_files_known=not inv.bundled, server_version=inv.comfyui_version,
+                    replacements=inv.record.get("node_replacements"))
+
+
+def apply_replacements(workflow, schema, replacements):
+    """(the workflow as the server validates it, [notes]) after its node replacements.
+
+    As NodeReplaceManager.apply_replacements (app/node_replace_manager.py at b5d74ccb): a node
+    whose class the server lacks but has a replacement for becomes the first replacement's class,
+    if the server has that one; its inputs are only what `input_mapping` maps or sets (none
+    without a mapping), and links from it move to the outputs `output_mapping` names. An input
+    the mapping reads that the node lacks makes the server fail (a KeyError, HTTP 500).
+    """
+    if not isinstance(workflow, dict):
+        return workflow, []
+    import copy
+    prompt = copy.deepcopy(workflow)
+    connections = {}
+    todo = []
+    for nid, node in prompt.items():
+        if not isinstance(node, dict) or "class_type" not in node or not isinstance(node.get("inputs"), dict):
+            continue
+        ct = node["class_type"]
+        if ct not in schema and isinstance(ct, str) and replacements.get(ct):
+            todo.append(nid)
+        for name, value in node["inputs"].items():
+            if isinstance(value, list) and len(value) == 2:
+                connections.setdefault(value[0], []).append((nid, name, value[1]))
+    notes = []
+    for nid in todo:
+        node = prompt[nid]
+        old = node["class_type"]
+        rule = replacements[old][0] if isinstance(replacements[old], list) else None
+        new = rule.get("new_node_id") if isinstance(rule, dict) else None
+        if new not in schema:  # the server skips a replacement it cannot use
+            continue
+        inputs = {}
+        for entry in rule.get("input_mapping") or []:
+            if "set_value" in entry:
+                inputs[entry["new_id"]] = entry["set_value"]
+            elif "old_id" in entry:
+                if entry["old_id"] not in node["inputs"]:
+                    notes.append(problem(
+                        "replacement_failed", f"node {nid} ({old}): this server replaces {old} with {new} "
+                        f"before checking, and the replacement reads input '{entry['old_id']}', which the "
+                        "node does not have; ComfyUI fails on that (HTTP 500)", nid, old, entry["old_id"],
+                        hint=f"set '{entry['old_id']}', or use {new} in the workflow yourself"))
+                    continue
+                inputs[entry["new_id"]] = node["inputs"][entry["old_id"]]
+        prompt[nid] = dict(node, class_type=new, inputs=inputs, _meta=dict(node.get("_meta") or {}))
+        for target, name, old_slot in connections.get(nid, []) if rule.get("output_mapping") else []:
+            link = prompt[target]["inputs"].get(name)
+            for entry in rule["output_mapping"]:
+                if entry.get("old_idx") == old_slot and isinstance(link, list):
+                    link[1] = entry.get("new_idx")
+        lost = "" if rule.get("input_mapping") else "; the replacement maps no inputs, so the node loses them all"
+        notes.append(problem(
+            "node_replaced", f"node {nid} ({old}): this server has no {old} and replaces it with {new} "
+            f"before checking, so it is checked (and runs) as that{lost}", nid, new,
+            hint=f"save the workflow with {new} so it no longer depends on the replacement"))
+    return prompt, notes
 
 
 _SCHEMAS = {}
@@ -110,6 +195,8 @@ class _Check:
     def __init__(self, workflow, schema, models, input_files, local_files_known, server_version=None):
         self.wf = workflow if isinstance(workflow, dict) else {}
         self.checks_combo = _version(server_version) >= COMBO_CHECKED
+        self.checks_dynamic = _version(server_version) >= DYNAMIC_CHECKED
+        self.server_version = server_version
         self.local_files_known = local_files_known
         self.schema = schema
         self.models = models
@@ -194,20 +281,23 @@ class _Check:
             raise _Fault(problem("malformed_node", f"node {nid} ({ct}): \"inputs\" is "
                                  f"{'missing' if inputs is None else 'not an object'}", nid, ct,
                                  hint="give the node \"inputs\": {name: value or [node_id, slot]}"))
-        self.warn_unknown_inputs(nid, spec, inputs)
+        expected = self.expected_inputs(nid, spec, inputs)
+        self.warn_unknown_inputs(nid, spec, inputs, expected)
         custom = CUSTOM_CHECKS.get(ct)
         valid = True
         values = {}
-        for inp in spec.visible_inputs():
+        for inp in expected:
+            # what only the dynamic-input rules of 0.38.1 refuse is a warning on other servers
+            sink = errors if inp.parent is None or self.checks_dynamic else _Unchecked(self, nid, spec)
             name = inp.name
             if name not in inputs:
                 if inp.required:
-                    errors.append(self.missing_input(nid, spec, inp))
+                    sink.append(self.missing_input(nid, spec, inp))
                 continue
             value = inputs[name]
             if isinstance(value, list):
                 values[name] = None
-                ok = self.check_link(nid, spec, inp, value, depth, errors, custom)
+                ok = self.check_link(nid, spec, inp, value, depth, sink, custom)
                 valid = valid and ok
                 continue
             if isinstance(value, dict) and "__value__" in value:
@@ -215,7 +305,8 @@ class _Check:
             err, value = self.check_value(nid, spec, inp, value, custom)
             values[name] = value
             if err:
-                errors.append(err)
+                sink.append(err)
+        self.warn_match_types(nid, spec, inputs, expected)
         if custom:
             err = self.unless_unknowable(custom.run(self, nid, spec, values, inputs), custom.reads_files)
             if err and err["type"].startswith("unchecked_"):
@@ -223,6 +314,46 @@ class _Check:
             elif err:
                 errors.append(err)
         return valid
+
+    def expected_inputs(self, nid, spec, inputs):
+        """The inputs the server checks for this node: its own, with dynamic ones worked out from
+        the prompt (schema.expand_inputs). A dynamic combo it leaves out is a warning here."""
+        if not spec.has_dynamic_inputs:
+            return spec.visible_inputs()
+        try:
+            expected = expand_inputs(spec, inputs)
+        except DynamicInputError as exc:
+            err = problem("invalid_dynamic_input", f"node {nid} ({spec.name}) input '{exc.input_name}': {exc}",
+                          nid, spec.name, exc.input_name,
+                          hint="name each row's inputs `group.<row>.<field>`, rows counted from 0")
+            if self.checks_dynamic:
+                raise _Fault(err) from None  # the server stops at this one error for the node
+            _Unchecked(self, nid, spec).append(err)
+            expected = [inp for inp in spec.visible_inputs() if not inp.dynamic]
+        for inp in spec.visible_inputs():
+            if inp.dynamic == DYNAMIC_COMBO and inp not in expected:
+                self.warn_unchosen(nid, spec, inp, inputs)
+        return expected
+
+    def warn_unchosen(self, nid, spec, inp, inputs):
+        """A dynamic combo without one of its keys: the server checks nothing about it (0.38.1)."""
+        ct, name = spec.name, inp.name
+        later = ("ComfyUI does not check a dynamic choice before running, so the node gets no "
+                 "option inputs and will most likely fail when it runs")
+        if name not in inputs:
+            if not inp.required:
+                return
+            message = f"node {nid} ({ct}) is missing its choice '{name}'; {later}"
+            kind = "unchecked_required_input_missing"
+        elif isinstance(inputs[name], list):
+            message = f"node {nid} ({ct}) input '{name}' is linked, but it takes one of its choices as a value; {later}"
+            kind = "unchecked_return_type_mismatch"
+        else:
+            message = f"node {nid} ({ct}) input '{name}': {_json(inputs[name])} is not one of its choices; {later}"
+            kind = "unchecked_value_not_in_list"
+        near = nearest(inputs[name], inp.choices) if name in inputs and not isinstance(inputs[name], list) else []
+        hint = (f"did you mean {_quoted(near)}? " if near else "") + _choices_text(inp.choices)
+        self.warnings.append(problem(kind, message, nid, ct, name, hint))
 
     def missing_input(self, nid, spec, inp):
         hint = f"connect a node that outputs {inp.type}" if not inp.is_widget else \
@@ -253,9 +384,14 @@ class _Check:
             raise _Fault(problem("link_slot_out_of_range",
                                  f"node {nid} ({ct}) input '{name}' takes output {_json(slot)} of node {src} "
                                  f"({src_spec.name}), which {what}", nid, ct, name, hint=_outputs_hint(src_spec)))
-        if not (custom and custom.takes_types) and not server_types_match(received, inp.raw_type):
+        if inp.type == DYNAMIC_SLOT:
+            self.warn_dynamic_slot(nid, spec, inp, src, src_spec, slot, received)
+        elif not (custom and custom.takes_types) and not server_types_match(received, inp.raw_type,
+                                                                            self.checks_dynamic):
             errors.append(self.mismatch(nid, spec, inp, src, src_spec, slot, received))
             return True
+        elif received == MATCH_TYPE and inp.type != MATCH_TYPE:
+            self.warn_resolved_link(nid, spec, inp, src, slot)
         if src in self.visiting:
             cycle = self.visiting[self.visiting.index(src):] + [src]
             if not any(set(c) == set(cycle) for c in self.cycles):
@@ -272,6 +408,91 @@ class _Check:
                                      hint="shorten the chain of nodes (ComfyUI's limit is about 980 links)")]
             self.done[src] = False
             return False
+
+    # -- match types and dynamic slots (newer servers) -----------------------------------------
+
+    def resolved_type(self, nid, slot, seen=None):
+        """The type output `slot` of node `nid` carries; a match-type output takes the type of
+        what is linked into its template's inputs, as the editor narrows it. None: not known."""
+        seen = set() if seen is None else seen
+        node = self.wf.get(nid) if isinstance(nid, str) else None
+        if not isinstance(node, dict) or (nid, slot) in seen or not isinstance(node.get("inputs"), dict):
+            return None
+        seen.add((nid, slot))
+        spec = self.schema.node(node.get("class_type"))
+        if spec is None:
+            return None
+        out = _slot_type(spec, slot)
+        if out is _NO_SLOT:
+            return None
+        if out != MATCH_TYPE:
+            return out
+        template = spec.output_template(slot)
+        found = [t for t in self.template_links(node, spec, template, seen).values() if t is not None]
+        # inputs that disagree leave no type the editor would give the output (warned at that node)
+        return found[0] if found and all(server_types_match(t, found[0]) for t in found) else None
+
+    def template_links(self, node, spec, template, seen):
+        """{input name: resolved type} of the node's linked inputs of match-type `template`."""
+        try:
+            expected = expand_inputs(spec, node["inputs"])
+        except DynamicInputError:
+            expected = spec.visible_inputs()
+        found = {}
+        for inp in expected:
+            link = node["inputs"].get(inp.name)
+            if inp.match_template and inp.match_template[0] == template and isinstance(link, list) and len(link) == 2:
+                found[inp.name] = self.resolved_type(link[0], link[1], seen)
+        return found
+
+    def warn_resolved_link(self, nid, spec, inp, src, slot):
+        got = self.resolved_type(src, slot)
+        if got is not None and not server_types_match(got, inp.raw_type):
+            self.warnings.append(problem(
+                "unchecked_return_type_mismatch",
+                f"node {nid} ({spec.name}) input '{inp.name}' expects {inp.type} but is linked to output {slot} "
+                f"of node {src}, which passes on {got} (a match type); ComfyUI does not check match-type "
+                "links (it leaves them to the editor), so the node may fail when it runs", nid, spec.name,
+                inp.name, hint=f"connect an output of type {inp.type}"))
+
+    def warn_match_types(self, nid, spec, inputs, expected):
+        """Match-type inputs: the server accepts any link (comfy_execution/validation.py at 04e2a914),
+        the editor only its allowed types, the same for every input of one template."""
+        groups = {}
+        for inp in expected:
+            link = inputs.get(inp.name)
+            if inp.match_template is None or not isinstance(link, list) or len(link) != 2:
+                continue
+            template, allowed = inp.match_template
+            got = self.resolved_type(link[0], link[1])
+            if got is None:
+                continue
+            groups.setdefault(template, []).append((inp, got))
+            if allowed != "*" and not server_types_match(got, allowed):
+                takes = " or ".join(allowed.split(","))
+                self.warnings.append(problem(
+                    "unchecked_return_type_mismatch",
+                    f"node {nid} ({spec.name}) input '{inp.name}' takes {takes} but is linked to {got}; ComfyUI "
+                    "does not check match-type links (the editor would refuse this one), so the node may fail "
+                    "when it runs", nid, spec.name, inp.name, hint=f"connect an output of type {takes}"))
+        for members in groups.values():
+            first_inp, first = members[0]
+            for inp, got in members[1:]:
+                if not server_types_match(got, first):
+                    self.warnings.append(problem(
+                        "unchecked_return_type_mismatch",
+                        f"node {nid} ({spec.name}) inputs '{first_inp.name}' ({first}) and '{inp.name}' ({got}) "
+                        "share one match type but get different types; ComfyUI does not check this, so the "
+                        "node may fail when it runs", nid, spec.name, inp.name,
+                        hint=f"link '{inp.name}' to an output of type {first}"))
+
+    def warn_dynamic_slot(self, nid, spec, inp, src, src_spec, slot, received):
+        self.warnings.append(problem(
+            "unchecked_return_type_mismatch",
+            f"node {nid} ({spec.name}) input '{inp.name}' is a dynamic slot for {inp.link_type}, linked to output "
+            f"{slot} of node {src} ({src_spec.name}), which is {received}; ComfyUI 0.38.1 compares such a link "
+            f"with the slot's own type ({DYNAMIC_SLOT}) and may refuse it", nid, spec.name, inp.name,
+            hint="if the server refuses it, the node's pack and this server's version do not fit together"))
 
     def missing_source(self, nid, ct, name, src):
         hint = "the link points at a node id that is not in the workflow"
@@ -400,14 +621,22 @@ class _Check:
 
     # -- warnings ------------------------------------------------------------------------
 
-    def warn_unknown_inputs(self, nid, spec, inputs):
+    def warn_unknown_inputs(self, nid, spec, inputs, expected=()):
+        known = set(spec.inputs) | {inp.name for inp in expected}
+        for inp in spec.visible_inputs():
+            if inp.growth is not None and inp.name in inputs:  # the group itself is no input the server takes
+                self.warnings.append(problem(
+                    "unknown_input", f"node {nid} ({spec.name}) input '{inp.name}' is a group of inputs, not one; "
+                    "ComfyUI ignores it when it checks the node", nid, spec.name, inp.name,
+                    _dotted_hint(spec, f"{inp.name}.", inputs)))
         for name in inputs:
-            if name not in spec.inputs:
+            if name not in known:
+                hint = _dotted_hint(spec, name, inputs)
                 close = difflib.get_close_matches(name, list(spec.inputs), n=1)
                 self.warnings.append(problem(
                     "unknown_input", f"node {nid} ({spec.name}) has no input '{name}'; it will be ignored",
-                    nid, spec.name, name, f"did you mean '{close[0]}'?" if close else
-                    f"inputs of {spec.name}: {', '.join(spec.inputs) or 'none'}"))
+                    nid, spec.name, name, hint or (f"did you mean '{close[0]}'?" if close else
+                                                   f"inputs of {spec.name}: {', '.join(spec.inputs) or 'none'}")))
 
     def warn_unreached(self, outputs):
         reached, todo = set(), list(outputs)
@@ -442,6 +671,39 @@ def _version(text):
         return (0, 3, 64)
 
 
+class _Unchecked:
+    """Where errors of one node go that only a 0.38.1 server is known to raise: as warnings."""
+
+    def __init__(self, check, nid, spec):
+        self.check, self.nid, self.spec = check, nid, spec
+
+    def append(self, err):
+        version = self.check.server_version
+        which = f"ComfyUI {version}" if version else "this ComfyUI (version unknown)"
+        message = (f"{err['message']}; {which} is not known to check dynamic inputs like this before "
+                   "running (0.38.1 does), so the node decides at run time: it may fail there")
+        self.check.warnings.append(dict(err, type="unchecked_" + err["type"], message=message))
+
+
+def _dotted_hint(spec, name, inputs):
+    """What an unknown `combo.sub` or `group.slot` key belongs to, in words, or None."""
+    head = name.split(".", 1)[0]
+    inp = spec.inputs.get(head)
+    if inp is None or "." not in name:
+        return None
+    if inp.dynamic == DYNAMIC_COMBO:
+        holder = inp.option_holding(name)
+        if holder is not None:
+            return (f"'{name}' belongs to {head} {holder!r}, and {head} is {_json(inputs.get(head))}: "
+                    f"set {head} to {holder!r} or drop '{name}'")
+        brought = sorted({s.name for key in inp.choices for s in inp.option_inputs(key)})
+        return f"{head} is a dynamic choice; its options bring: " + (", ".join(brought[:12]) or "nothing")
+    growth = inp.growth
+    if growth is not None and growth.names:
+        return f"{head} grows as {head}.{growth.names[0]} ... {head}.{growth.names[-1]} ({len(growth.names)} at most)"
+    return None
+
+
 def _looks_like_model(value):
     return isinstance(value, str) and value.lower().endswith(MODEL_EXTENSIONS)
 
@@ -460,11 +722,18 @@ def _slot_type(spec, slot):
     return outputs[slot]
 
 
-def server_types_match(received, wanted):
-    """Link compatibility: equal, "*" on either side, or comma unions that share a type."""
+def server_types_match(received, wanted, newer=False):
+    """Link compatibility: equal, "*" on either side, or comma unions that share a type.
+
+    A match type on either side always passes: the server leaves those to the editor
+    (comfy_execution/validation.py at 04e2a914; only servers that have match-type nodes meet one).
+    `newer` (0.38.1's rule, same file) also lets a list-typed output (a custom node's dropdown
+    values) into a V3 "COMBO" input."""
     if received == wanted:
         return True
-    if received == "*" or wanted == "*":
+    if received == "*" or wanted == "*" or MATCH_TYPE in (received, wanted):
+        return True
+    if newer and isinstance(received, list) and wanted == "COMBO":
         return True
     if not isinstance(received, str) or not isinstance(wanted, str):
         return False

@@ -66,6 +66,15 @@ Knobs (attributes and methods of the fixture object):
     custom_templates[pack] = {name: workflow}   a custom node pack ships example workflows
                               (recorded: none); /workflow_templates lists them and
                               /api/workflow_templates/PACK/NAME.json serves them
+    node_replacements = {old class: [replacement]}   act like a newer server that has node
+                              replacements: GET /node_replacements answers them (None: the recorded
+                              0.3.64 404, recordings/newer_routes.json). Read, not recorded: Comfy-Org/
+                              ComfyUI app/node_replace_manager.py at b5d74ccb (as_dict, the route) and
+                              server.py at 002c3fb9 (every route also under /api)
+    global_subgraphs = {id: {"source", "name", "info", "data"}}   a newer server's blueprints:
+                              /global_subgraphs lists them without `data` (and `path`), /global_subgraphs/ID
+                              gives one with it, or JSON null for an unknown id (None: the recorded 404).
+                              Read in comfyanonymous/ComfyUI app/subgraph_manager.py at f86cc10f
 Templates: /templates/index.json and the few /templates/NAME.json recorded are served as
 recorded; any other name gets the recorded 404 (the real server serves every file its package has).
 Records for assertions: `requests` (method, path, headers of each HTTP request), `posted` (bodies
@@ -186,6 +195,9 @@ class ComfyDouble:
         self._ws_drop_after = None
         self.files = {}  # (type, subfolder, filename) -> bytes
         self.custom_templates = {}  # pack -> {name: workflow}
+        self.node_replacements = None  # a newer server's replacements (see the docstring)
+        self.global_subgraphs = None  # a newer server's blueprints
+        self.newer_routes = {e["name"]: e["response"] for e in _load("newer_routes.json")["exchanges"]}
         # /experiment/models paths: 0.3.64 lists <base>/models/<folder> and <base>/output/<folder>
         # for each folder (recordings/manager/experiment_models.json); here under a base that is
         # on no machine, unless a test points a folder somewhere
@@ -376,6 +388,8 @@ class ComfyDouble:
             ("POST", "/upload/mask", self._upload_mask), ("POST", "/interrupt", self._post_interrupt),
             ("POST", "/free", self._post_free), ("GET", "/workflow_templates", self._workflow_templates),
             ("GET", "/experiment/models", self._experiment_models),
+            ("GET", "/node_replacements", self._node_replacements), ("GET", "/global_subgraphs", self._subgraphs),
+            ("GET", "/global_subgraphs/{id}", self._subgraph),
         ]
         for method, path, handler in [
             ("GET", "/manager/version", self._manager_recorded), ("GET", "/externalmodel/getlist", self._manager_recorded),
@@ -566,6 +580,29 @@ class ComfyDouble:
         if workflow is None:
             return self._replay("/api/workflow_templates/no_such_pack/no_such.json")
         return web.json_response(workflow)
+
+    def _not_served(self, route):
+        """The recorded 0.3.64 answer to a route only newer servers have (404, empty body)."""
+        rec = self.newer_routes[route]
+        return web.Response(status=rec["status"], content_type=rec["content_type"])
+
+    async def _node_replacements(self, request):
+        if self.node_replacements is None:
+            return self._not_served("/node_replacements")
+        return web.json_response(self.node_replacements)
+
+    async def _subgraphs(self, request):
+        if self.global_subgraphs is None:
+            return self._not_served("/global_subgraphs")
+        # sanitize_entries(remove_data=True): no path, no data in the listing
+        return web.json_response({k: {f: v for f, v in e.items() if f not in ("path", "data")}
+                                  for k, e in self.global_subgraphs.items()})
+
+    async def _subgraph(self, request):
+        if self.global_subgraphs is None:
+            return self._not_served("/global_subgraphs/0123abcd")
+        entry = self.global_subgraphs.get(request.match_info["id"])
+        return web.json_response(None if entry is None else {f: v for f, v in entry.items() if f != "path"})
 
     async def _experiment_models(self, request):
         return web.json_response([{"name": f, "folders": self.model_paths.get(f, [])} for f in self.models])
@@ -856,6 +893,8 @@ class ComfyDouble:
                      "details": "prompt_id must be a UUID string in canonical lowercase hyphenated form; "
                                 "omit it to let the server generate one", "extra_info": {}}
             return web.json_response({"error": error, "node_errors": {}}, status=400)
+        if self.node_replacements:
+            self._replace_nodes(prompt)
         verdict = self._verdict(prompt)
         if verdict is not None:
             return web.json_response(verdict, status=400)
@@ -873,6 +912,32 @@ class ComfyDouble:
         if self.prompt_answer_seconds:
             await asyncio.sleep(self.prompt_answer_seconds)
         return web.json_response({"prompt_id": pid, "number": number, "node_errors": {}})
+
+    def _replace_nodes(self, prompt):
+        """A newer server's node replacements, applied in place before validation, as server.py
+        (Comfy-Org/ComfyUI at 002c3fb9) calls NodeReplaceManager.apply_replacements
+        (app/node_replace_manager.py at b5d74ccb): a class the server lacks becomes the first
+        replacement's, if it has that one; inputs are only the mapped or set ones; links from the
+        node move to the mapped outputs. (The mapping reading a missing input is the server's
+        KeyError: a 500, as aiohttp answers an exception.)"""
+        links = {}
+        for nid, node in prompt.items():
+            for name, value in (node.get("inputs") or {}).items() if isinstance(node, dict) else ():
+                if isinstance(value, list) and len(value) == 2:
+                    links.setdefault(value[0], []).append((nid, name, value[1]))
+        for nid, node in list(prompt.items()):
+            rules = self.node_replacements.get(node.get("class_type")) if isinstance(node, dict) else None
+            if not rules or node["class_type"] in self.object_info or rules[0]["new_node_id"] not in self.object_info:
+                continue
+            rule = rules[0]
+            inputs = {}
+            for entry in rule.get("input_mapping") or []:
+                inputs[entry["new_id"]] = entry["set_value"] if "set_value" in entry else node["inputs"][entry["old_id"]]
+            prompt[nid] = dict(node, class_type=rule["new_node_id"], inputs=inputs)
+            for target, name, slot in links.get(nid, []) if rule.get("output_mapping") else []:
+                for entry in rule["output_mapping"]:
+                    if entry["old_idx"] == slot:
+                        prompt[target]["inputs"][name][1] = entry["new_idx"]
 
     def _verdict(self, prompt):
         known = self.rec.verdicts.get(canonical(prompt))

@@ -7,6 +7,7 @@
     python tests/record.py URL progress        # `progress` messages: needs a file in models/upscale_models
     python tests/record.py URL rejections      # POST /prompt of the pack's example workflows (refused, never run)
     python tests/record.py URL server          # what newer servers changed: /api/jobs, client-supplied prompt_id
+    python tests/record.py URL newer-routes    # routes only newer servers have (node replacements, blueprints)
 
 `progress` runs ImageUpscaleWithModel, the one core node that reports steps without a diffusion
 model: any upscale model the server lists will do (a few-kB RealESRGAN Compact with random weights
@@ -354,6 +355,14 @@ def record_server(rec):
     save("server/0.3.64.json", {"exchanges": rec.exchanges})
 
 
+def record_newer_routes(rec):
+    """What a server answers for routes newer versions added (0.3.64 has none of them): read-only."""
+    for path in ("/node_replacements", "/api/node_replacements", "/global_subgraphs", "/api/global_subgraphs",
+                 "/global_subgraphs/0123abcd"):
+        rec.call(path, "GET", path)
+    save("newer_routes.json", {"exchanges": rec.exchanges})
+
+
 def save(name, obj):
     path = HERE / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -362,13 +371,14 @@ def save(name, obj):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in ("rest", "runs", "interrupts", "progress", "rejections", "server"):
+    if len(argv) != 2 or argv[1] not in ("rest", "runs", "interrupts", "progress", "rejections", "server", "newer-routes"):
         sys.exit(__doc__)
     rec = Recorder(argv[0])
     version = rec.get_json("/system_stats")["system"]["comfyui_version"]
     print(f"recording ComfyUI {version} at {rec.url}", file=sys.stderr)
     {"rest": record_rest, "runs": record_runs, "interrupts": record_interrupts,
-     "progress": record_progress, "rejections": record_rejections, "server": record_server}[argv[1]](rec)
+     "progress": record_progress, "rejections": record_rejections, "server": record_server,
+     "newer-routes": record_newer_routes}[argv[1]](rec)
 
 
 if __name__ == "__main__":

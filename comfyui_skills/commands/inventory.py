@@ -159,9 +159,22 @@ def _snapshot_summary(record, saved, change):
             "nodes": record["node_count"], "hash": record["hash"],
             "models": {f: len(v) for f, v in models.items()},
             "embeddings": len(record.get("embeddings") or []), "extensions": len(record.get("extensions") or []),
-            "input_files": len(record.get("input_files") or []), "errors": record.get("errors") or {}}
+            "input_files": len(record.get("input_files") or []), "errors": record.get("errors") or {},
+            # None where the server has no such route (0.3.64)
+            "node_replacements": _count(record.get("node_replacements")),
+            "blueprints": _names(record.get("global_subgraphs"))}
     info["changes"] = _counts(change) if change else None
     return info
+
+
+def _count(mapping):
+    return sum(len(v) if isinstance(v, list) else 1 for v in mapping.values()) if isinstance(mapping, dict) else None
+
+
+def _names(blueprints):
+    if not isinstance(blueprints, dict):
+        return None
+    return sorted(str(e.get("name") or k) for k, e in blueprints.items() if isinstance(e, dict))
 
 
 def _snapshot_text(info):
@@ -170,6 +183,12 @@ def _snapshot_text(info):
              f"{info['embeddings']} embeddings, {info['templates']} templates, "
              f"ComfyUI {info['comfyui_version'] or '?'} "
              f"from {info['url']} -> {info['path']}"]
+    if info["node_replacements"] is not None:
+        lines.append(f"node replacements: {info['node_replacements']} (the server applies them before checking "
+                     "a prompt; validate.py does too)")
+    if info["blueprints"] is not None:
+        shown = ", ".join(info["blueprints"][:8]) + (" ..." if len(info["blueprints"]) > 8 else "")
+        lines.append(f"subgraph blueprints: {len(info['blueprints'])}" + (f": {shown}" if shown else ""))
     for route, why in info["errors"].items():
         lines.append(f"missing: {route}: {why}")
     if info["changes"] is not None:
@@ -283,7 +302,8 @@ def run_nodes(args):
 
 
 def _node_line(n):
-    ins = ", ".join(i["type"] or "?" for i in n["inputs"] if i["section"] != "hidden" and i["type"] not in _WIDGETS)
+    ins = ", ".join(i.get("accepts", i["type"]) or "?" for i in n["inputs"]
+                    if i["section"] != "hidden" and i.get("accepts", i["type"]) not in _WIDGETS)
     outs = ", ".join(o["type"] for o in n["outputs"])
     flags = "".join(f" [{f}]" for f in ("deprecated", "experimental") if n[f])
     label = n["class_type"] if n["display_name"] == n["class_type"] else f"{n['class_type']} ({n['display_name']})"
@@ -314,9 +334,19 @@ def _show_text(n):
         if "options" in i:
             opts = i["options"]
             extra.append(f"options ({len(opts)}): " + ", ".join(map(str, opts[:12])) + (" ..." if len(opts) > 12 else ""))
+        if "match_type" in i:
+            extra.append(f"match type {i['match_type']['template']} ({i['match_type']['types']})")
+        if "grows" in i:
+            names = i["grows"]["names"]
+            extra.append(f"grows {names[0]} ... {names[-1]} ({len(names)} at most, {i['grows']['required']} required)"
+                         if names else "grows (no slots)")
         lines.append(f"  in  {i['section']:<8} {i['name']}: {i['type']}  {'  '.join(extra)}".rstrip())
+        for key, subs in (i.get("option_inputs") or {}).items():
+            brought = ", ".join(f"{s['name']}: {s['type']}" for s in subs) or "nothing"
+            lines.append(f"        when {key!r}: {brought}")
     for o in n["outputs"]:
-        lines.append(f"  out {o['name']}: {o['type']}" + (" (list)" if o["is_list"] else ""))
+        lines.append(f"  out {o['name']}: {o['type']}" + (" (list)" if o["is_list"] else "")
+                     + (f"  match type {o['match_type']}" if "match_type" in o else ""))
     if n["output_node"]:
         lines.append("  output node")
     return "\n".join(lines)

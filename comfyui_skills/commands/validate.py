@@ -98,7 +98,8 @@ def load_api(path, inv):
     try:
         # unknown node types come through, so the check names them the way the server would
         api = conversion.ui_to_api(loaded.workflow, inv.object_info, keep_unknown=True,
-                                   frontend_version=conversion.frontend_served_by(inv.record.get("system_stats")))
+                                   frontend_version=conversion.frontend_served_by(inv.record.get("system_stats")),
+                                   blueprints=inv.record.get("global_subgraphs"))
     except InputError as exc:
         if loaded.embedded is not None and loaded.also is not None:
             return loaded.also, (f"the API prompt embedded in {path}: its editor workflow does not convert "

@@ -16,10 +16,10 @@ from .frontend import NEWEST as NEWEST_FRONTEND
 from .frontend import parse_version as parse_frontend_version
 from .frontend import saved_by as frontend_saved_by
 from .frontend import served_by as frontend_served_by
-from .to_api import check_ui, ui_to_api
+from .to_api import blueprint_library, blueprint_refs, check_ui, ui_to_api
 from .to_editor import api_to_ui
 from .widgets import as_schema, number_widget_value
 
-__all__ = ["NEWEST_FRONTEND", "api_to_ui", "as_schema", "check_ui", "frontend_saved_by", "frontend_served_by",
+__all__ = ["NEWEST_FRONTEND", "api_to_ui", "as_schema", "blueprint_library", "blueprint_refs", "check_ui", "frontend_saved_by", "frontend_served_by",
            "number_widget_value",
            "parse_frontend_version", "ui_to_api"]

@@ -15,7 +15,8 @@ from collections import namedtuple
 from ..errors import InputError
 from .editor_file import IO_INPUT, IO_OUTPUT, Link
 from .frontend import Frontend
-from .widgets import EXTENSION_WIDGETS, Widget, as_schema, dynamic_prompts, number_widget_value, title, widgets
+from .widgets import (EXTENSION_WIDGETS, Widget, as_schema, dynamic_prompts, every_widget, expand, number_widget_value,
+                      shown_after, title, widgets)
 
 NEVER, BYPASS = 2, 4
 UI_ONLY = {"Note", "MarkdownNote", "PrimitiveNode", "Reroute", "Comfy.ImageCompare"}
@@ -25,16 +26,23 @@ RENAMED = {"T2IAdapterLoader": "ControlNetLoader", "ConditioningAverage ": "Cond
 
 # A promoted subgraph widget the instance node saved no value for.
 UNSAVED = object()
+# The node type the frontend's node library gives a subgraph blueprint (src/utils/blueprintUtils.ts
+# in 1.58.1): "SubgraphBlueprint." + the server's blueprint id (or a user blueprint's file name).
+BLUEPRINT_PREFIX = "SubgraphBlueprint."
 
 Slot = namedtuple("Slot", "name type link widget")
 Resolved = namedtuple("Resolved", "origin slot value")  # value set: a widget value, not a link
 
 
-def ui_to_api(workflow, object_info, keep_unknown=False, seed=None, frontend_version=None):
+def ui_to_api(workflow, object_info, keep_unknown=False, seed=None, frontend_version=None, blueprints=None):
     """The API prompt the frontend's "Export (API)" gives for this editor workflow.
 
     `frontend_version` names the frontend to follow where frontends differ (`_meta` fields,
     locale titles, extension widgets); None follows the newest recorded one (frontend.NEWEST).
+    `blueprints` are the server's subgraph blueprints (GET /global_subgraphs entries with their
+    `data`): a node of type `SubgraphBlueprint.<id or name>` becomes that blueprint's subgraph, as
+    the frontend's node library inserts it (litegraphService.addNodeOnGraph); the node's own
+    widgets_values, when it has them, replace the blueprint's.
 
     Like the frontend, a `{a|b}` choice in a dynamic-prompt text is picked at random (`seed` makes
     it repeatable) and `//` and `/* */` comments are stripped from such texts.
@@ -42,7 +50,37 @@ def ui_to_api(workflow, object_info, keep_unknown=False, seed=None, frontend_ver
     if not isinstance(workflow, dict):
         raise InputError("not an editor workflow: expected a JSON object with `nodes` and `links`")
     check_ui(workflow)
-    return Converter(workflow, as_schema(object_info), keep_unknown, seed, Frontend(frontend_version)).run()
+    return Converter(workflow, as_schema(object_info), keep_unknown, seed, Frontend(frontend_version),
+                     blueprint_library(blueprints)).run()
+
+
+def blueprint_refs(workflow):
+    """The blueprint ids or names the editor workflow's nodes refer to (`SubgraphBlueprint.X`)."""
+    graphs = [workflow] + list(((workflow.get("definitions") or {}).get("subgraphs") or [])) \
+        if isinstance(workflow, dict) else []
+    return {node["type"][len(BLUEPRINT_PREFIX):] for graph in graphs if isinstance(graph, dict)
+            for node in graph.get("nodes") or [] if isinstance(node, dict) and isinstance(node.get("type"), str)
+            and node["type"].startswith(BLUEPRINT_PREFIX)}
+
+
+def blueprint_library(entries):
+    """{id and name: blueprint workflow} of the server's blueprint entries ({id: {name, data}}, data
+    the workflow as JSON text, as GET /global_subgraphs/ID gives it); None when none are known."""
+    if entries is None:
+        return None
+    import json
+    library = {}
+    for key, entry in (entries or {}).items() if isinstance(entries, dict) else ():
+        data = entry.get("data") if isinstance(entry, dict) else None
+        try:
+            parsed = json.loads(data) if isinstance(data, str) else data
+        except ValueError:
+            continue
+        if isinstance(parsed, dict) and isinstance(parsed.get("nodes"), list) and parsed["nodes"]:
+            library[str(key)] = parsed
+            if isinstance(entry.get("name"), str):
+                library.setdefault(entry["name"], parsed)
+    return library
 
 
 def check_ui(workflow):
@@ -178,21 +216,27 @@ def slot_of(raw):
 
 
 def assign_widgets(layout, values, dto):
-    """Pair the saved widgets_values with the widgets, the way the frontend's configure does."""
+    """Pair the saved widgets_values with the widgets, the way the frontend's configure does: in
+    order over the node's live widget list, so the widgets a dynamic combo shows for the value it
+    just got take the values that follow it."""
     if isinstance(values, dict):  # some savers write {name: value}
-        return [[w, values.get(w.name, w.default)] for w in layout]
+        return [[w, values.get(w.name, w.default)] for w in expand(layout, lambda w: values.get(w.name, w.default))]
     if values is not None and not isinstance(values, list):
         raise InputError(f"node {dto.label}: widgets_values is a {type(values).__name__}, not a list")
     values = list(values or [])
-    out = []
-    for w in layout:
-        out.append([w, values.pop(0) if w.saved and values else w.default])
+    out, todo = [], list(layout)
+    while todo:
+        w = todo.pop(0)
+        value = values.pop(0) if w.saved and values else w.default
+        out.append([w, value])
+        todo[0:0] = shown_after(w, value)
     return out
 
 
 class Converter:
-    def __init__(self, workflow, schema, keep_unknown, seed, frontend):
+    def __init__(self, workflow, schema, keep_unknown, seed, frontend, blueprints=None):
         self.schema = schema
+        self.blueprints = blueprints
         self.frontend = frontend
         self.keep_unknown = keep_unknown
         self.workflow = workflow
@@ -225,7 +269,7 @@ class Converter:
     def build(self, graph, path, instance):
         for raw in sorted(graph.nodes.values(), key=execution_rank):
             dto = Dto(raw, graph, path, instance)
-            definition = self.definitions.get(dto.type) or self.group_definition(dto)
+            definition = self.definitions.get(dto.type) or self.blueprint_definition(dto) or self.group_definition(dto)
             if definition is not None:
                 self.build_subgraph(dto, definition)
             else:
@@ -255,6 +299,28 @@ class Converter:
         # Inner nodes keep their own modes: bypassing a subgraph node in the editor sets theirs too.
         self.build(dto.subgraph, dto.path + (str(dto.raw["id"]),), dto)
 
+    def blueprint_definition(self, dto):
+        """A `SubgraphBlueprint.X` node: the blueprint's subgraph, its definitions added to ours."""
+        if not dto.type.startswith(BLUEPRINT_PREFIX) or self.blueprints is None:
+            return None  # without the server's blueprints it stays an unknown node type
+        key = dto.type[len(BLUEPRINT_PREFIX):]
+        blueprint = self.blueprints.get(key)
+        if blueprint is None:
+            names = sorted(k for k, v in self.blueprints.items() if len(k) != 64)
+            raise InputError(f"{dto.graph.where}: node {dto.label} uses subgraph blueprint {key!r}, which the "
+                             "server does not serve", hint="blueprints it serves: " + (", ".join(names) or "none"))
+        root = blueprint["nodes"][0]
+        subgraphs = (blueprint.get("definitions") or {}).get("subgraphs") or []
+        for sub in subgraphs:
+            if isinstance(sub, dict) and sub.get("id"):
+                self.definitions.setdefault(sub["id"], sub)
+        definition = self.definitions.get(root.get("type"))
+        if definition is None:
+            raise InputError(f"{dto.graph.where}: node {dto.label}: blueprint {key!r} holds no subgraph")
+        if dto.raw.get("widgets_values") is None and root.get("widgets_values") is not None:
+            dto.raw = dict(dto.raw, widgets_values=root["widgets_values"])
+        return definition
+
     def group_definition(self, dto):
         """A legacy group node (extra.groupNodes), recast as a subgraph of its inner nodes."""
         prefix, _, name = dto.type.partition(">") if ">" in dto.type else dto.type.partition("/")
@@ -276,7 +342,7 @@ class Converter:
                     # The editor file may name a widget the node no longer has (an input ComfyUI
                     # dropped); the frontend promotes only widgets the live node builds.
                     if spec is not None and name is not None:
-                        return any(w.name == name for w in widgets(spec))
+                        return any(w.name == name for w in every_widget(widgets(spec)))
                     return bool(widget)
         return False
 

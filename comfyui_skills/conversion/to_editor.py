@@ -9,7 +9,8 @@ import uuid
 
 from ..errors import InputError
 from .editor_file import IO_INPUT, IO_OUTPUT, Link
-from .widgets import as_schema, is_widget, title, widgets
+from ..schema import AUTOGROW, DynamicInputError, expand_inputs
+from .widgets import as_schema, expand, is_widget, title, widgets
 
 NODE_WIDTH, COLUMN_GAP, ROW_GAP = 340, 100, 40
 TITLE_HEIGHT, SLOT_HEIGHT, WIDGET_HEIGHT, TEXT_HEIGHT = 30, 22, 26, 120
@@ -173,19 +174,20 @@ class UiBuilder:
     def known_slots(self, cls, inputs):
         spec = self.schema.node(cls)
         slots = []
-        for inp in spec.visible_inputs():
+        expected = shown_inputs(spec, inputs)
+        for inp in expected:
             widget = is_widget(inp)
             if widget and not is_link(inputs.get(inp.name)):
                 continue
-            slot = {"name": inp.name, "type": inp.type, "link": None}
+            slot = {"name": inp.name, "type": inp.link_type, "link": None}
             if widget:
                 slot["widget"] = {"name": inp.name}
             slots.append(slot)
-        known = {inp.name for inp in spec.visible_inputs()}
+        known = {inp.name for inp in expected} | set(spec.inputs)
         slots += [{"name": n, "type": "*", "link": None} for n, v in inputs.items()
                   if n not in known and is_link(v)]
         values = []
-        for w in widgets(spec):
+        for w in expand(widgets(spec), lambda w: inputs.get(w.name, w.default)):
             if not w.saved:
                 continue
             value = inputs.get(w.name) if w.api else None
@@ -371,11 +373,23 @@ def unique_name(name, taken):
     return f"{name}_{n}"
 
 
+def shown_inputs(spec, inputs):
+    """The inputs the node shows for these API inputs: a dynamic combo's chosen option's, and of an
+    autogrow group its required slots and the ones linked (the editor grows the rest itself)."""
+    try:
+        expected = expand_inputs(spec, inputs)
+    except DynamicInputError:
+        expected = spec.visible_inputs()
+    return [inp for inp in expected
+            if inp.parent is None or inp.parent.type != AUTOGROW or inp.required or inp.name in inputs]
+
+
 def node_height(ui, schema, cls):
     slots = max(len(ui["inputs"]), len(ui["outputs"]), 1)
     spec = schema.node(cls)
     texts = {inp.name for inp in spec.visible_inputs() if inp.extra.get("multiline")} if spec else set()
-    layout = widgets(spec) if spec else []
+    values = iter(ui.get("widgets_values") or [])
+    layout = expand(widgets(spec), lambda w: next(values, None) if w.saved else None) if spec else []
     height = sum(TEXT_HEIGHT if w.name in texts else WIDGET_HEIGHT for w in layout if w.saved)
     if spec and any(inp.extra.get(flag) for inp in spec.visible_inputs() for flag in PREVIEW_FLAGS):
         height += PREVIEW_HEIGHT

@@ -7,7 +7,7 @@ import weakref
 from collections import namedtuple
 
 from ..errors import InputError
-from ..schema import Schema
+from ..schema import DYNAMIC_COMBO, Schema
 from .frontend import TITLES_1_27
 from .jsnumber import js_integer, js_number, js_round, js_to_fixed
 
@@ -17,8 +17,10 @@ FRONTEND_WIDGET_TYPES = {"WEBCAM", "LOAD_3D", "LOAD_3D_ANIMATION"}
 UPLOAD_WIDGET_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
 
 # A widget as the frontend builds it: `api` = sent in the prompt, `saved` = has a slot in the
-# editor file's widgets_values.
-Widget = namedtuple("Widget", "name default api saved")
+# editor file's widgets_values. A dynamic combo's `options` are ((key, widgets that key shows), ...):
+# the frontend puts the chosen key's widgets right after the combo's own
+# (src/core/graph/widgets/dynamicWidgets.ts, dynamicComboWidget, in frontend 1.58.1).
+Widget = namedtuple("Widget", "name default api saved options", defaults=(None,))
 
 # Widgets frontend extensions add to some core nodes after the schema's own.
 EXTENSION_WIDGETS = {
@@ -66,11 +68,22 @@ def widgets(spec):
 def _layout(spec):
     out = []
     for inp in spec.visible_inputs():
-        if inp.type in FRONTEND_WIDGET_TYPES:
-            out.append(Widget(inp.name, "", True, True))
-            continue
-        if not inp.is_widget:
-            continue
+        out += _input_widgets(inp)
+    return out + EXTENSION_WIDGETS.get(spec.name, [])
+
+
+def _input_widgets(inp):
+    """The widgets one input brings, in order."""
+    out = []
+    if inp.type in FRONTEND_WIDGET_TYPES:
+        return [Widget(inp.name, "", True, True)]
+    if inp.dynamic == DYNAMIC_COMBO and not inp.force_input:
+        # a plain dropdown of the keys (no default, no control widget: the frontend builds it from
+        # [keys, {}]); each key's inputs are named `combo.input` and build widgets as any input does
+        options = tuple((key, tuple(w for sub in inp.option_inputs(key) for w in _input_widgets(sub)))
+                        for key in inp.choices)
+        return [Widget(inp.name, inp.choices[0] if inp.choices else None, True, True, options)]
+    if inp.is_widget:
         out.append(Widget(inp.name, default_value(inp), True, True))
         if has_control(inp):
             out.append(Widget("control_after_generate", "fixed", False, True))
@@ -80,7 +93,35 @@ def _layout(spec):
             out.append(Widget("refresh", "refresh", True, True))
         if any(inp.extra.get(flag) for flag in UPLOAD_WIDGET_FLAGS):
             out.append(Widget("upload", "image", False, True))
-    return out + EXTENSION_WIDGETS.get(spec.name, [])
+    return out
+
+
+def shown_after(widget, value):
+    """The widgets a dynamic combo shows once it holds `value` (none for another widget, or a
+    value that is not one of its keys, as the frontend shows none then)."""
+    for key, brought in widget.options or ():
+        if key == value:
+            return list(brought)
+    return []
+
+
+def every_widget(layout):
+    """Every widget a layout can show, the options of dynamic combos included."""
+    for widget in layout:
+        yield widget
+        for _, brought in widget.options or ():
+            yield from every_widget(brought)
+
+
+def expand(layout, value_of):
+    """The widgets in the order the node holds them, each dynamic combo followed by what its value
+    (`value_of(widget)`) shows."""
+    out, todo = [], list(layout)
+    while todo:
+        widget = todo.pop(0)
+        out.append(widget)
+        todo[0:0] = shown_after(widget, value_of(widget))
+    return out
 
 
 def dynamic_prompts(spec):
