@@ -6,8 +6,10 @@ What is compared, and how:
 - The same files: random, generated in a temporary folder under /tmp (deleted afterwards), one of
   --small-mb and one of --size-mb, served by the same loopback server, tests/fileserver.py, in this
   process's threads (sendfile: the kernel copies, so the server is not the bottleneck).
-- Ours is downloads.download() in a fresh process (`python -c`, interpreter start-up and imports
-  included, bytecode cached as after an install, in the temporary folder); curl is `curl -s -o`.
+- Ours is downloads.download(), the engine `models.py download` drives, in a fresh process
+  (`python -c`: interpreter start-up and imports, requests' among them, included; bytecode cached
+  as after an install, in the temporary folder); curl is `curl -s -o`. The start-up alone is
+  shown under the table. (The command itself also loads its server client before downloading.)
   Ours does more than curl: it hashes the bytes (sha256, in a thread of its own, while they
   arrive) and fsyncs the part before naming it, then checks the file's head (HTML page? safetensors
   header?). curl does neither, so a "curl + fsync" column (curl, then an fsync of its file in
