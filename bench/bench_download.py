@@ -6,8 +6,10 @@ What is compared, and how:
 - The same files: random, generated in a temporary folder under /tmp (deleted afterwards), one of
   --small-mb and one of --size-mb, served by the same loopback server, tests/fileserver.py, in this
   process's threads (sendfile: the kernel copies, so the server is not the bottleneck).
-- Ours is downloads.download() in a fresh process (`python -c`, interpreter start-up and imports
-  included, bytecode cached as after an install, in the temporary folder); curl is `curl -s -o`.
+- Ours is downloads.download(), the engine `models.py download` drives, in a fresh process
+  (`python -c`: interpreter start-up and imports, requests' among them, included; bytecode cached
+  as after an install, in the temporary folder); curl is `curl -s -o`. The start-up alone is
+  shown under the table. (The command itself also loads its server client before downloading.)
   Ours does more than curl: it hashes the bytes (sha256, in a thread of its own, while they
   arrive) and fsyncs the part before naming it, then checks the file's head (HTML page? safetensors
   header?). curl does neither, so a "curl + fsync" column (curl, then an fsync of its file in
@@ -22,9 +24,9 @@ What is compared, and how:
 
 On the 2-CPU VM this runs on, a buffered write into pages the kernel has not used lately is slow
 (free memory goes back to the host, and the first touch of a page faults on the host: a 1 GiB
-write takes 0.2 to 3.6 s by that alone), and writeback through the page cache for an fsync runs
-at ~0.4-0.5 GB/s while O_DIRECT writes reach 1.5-2 GB/s. Those are why downloads.py writes whole
-blocks with O_DIRECT (see _Spool), and why curl's own figures move so much from run to run.
+write took 0.2 to 3.6 s by that alone), and dd writes 1 GiB at 1.4-2.3 GB/s with O_DIRECT
+against 0.2-0.5 GB/s buffered with an fsync. That is why downloads.py writes whole blocks with
+O_DIRECT (see _Spool), and why curl's own figures move so much from run to run.
 The machine is shared: run it when it is quiet; the figures move with load. Exit status 0 when the
 large file's ours/curl is at most 1.10.
 """
