@@ -144,6 +144,19 @@ class Recordings:
         self.server = {e["name"]: e["response"] for e in _load("server/0.3.64.json")["exchanges"]}
 
 
+def with_listed(object_info, options):
+    """object_info as the server shows it with files installed: each `Class.input` in `options`
+    offers the given names too (a COMBO's `options`, or a list-style combo's list)."""
+    info = copy.deepcopy(object_info)
+    for ref, names in options.items():
+        cls, inp = ref.split(".", 1)
+        inputs = info[cls]["input"]
+        spec = (inputs.get("required") or {}).get(inp) or inputs["optional"][inp]
+        choices = spec[1].setdefault("options", []) if spec[0] == "COMBO" else spec[0]
+        choices.extend(n for n in names if n not in choices)
+    return info
+
+
 def ksampler_step_input(run):
     """The KSampler input its recorded `progress` max is read from (the run's own `steps`)."""
     prompt = run["posts"][0]["request"]["prompt"]
@@ -275,16 +288,12 @@ class ComfyDouble:
     def _current_object_info(self):
         if not self.disk_folders:
             return self.object_info
-        info = copy.deepcopy(self.object_info)
+        listed = {}
         for folder, refs in self.disk_folders.items():
             names = self._disk_files(folder)
             for ref in refs:
-                cls, inp = ref.split(".", 1)
-                inputs = info[cls]["input"]
-                spec = (inputs.get("required") or {}).get(inp) or inputs["optional"][inp]
-                choices = spec[1].setdefault("options", []) if spec[0] == "COMBO" else spec[0]
-                choices.extend(n for n in names if n not in choices)
-        return info
+                listed.setdefault(ref, []).extend(names)
+        return with_listed(self.object_info, listed)
 
     def forget(self, prompt_id):
         self.history.pop(prompt_id, None)

@@ -8,7 +8,6 @@ Offline, the pack's own validation must give the server's verdict on both; live 
 and COMFYUI_HOME set), the whole procedure is repeated on a ComfyUI of our own.
 """
 
-import copy
 import gzip
 import json
 import os
@@ -22,7 +21,7 @@ import requests
 
 import genlive
 from comfyui_skills import generate, templates, validation
-from double import RECORDINGS
+from double import RECORDINGS, with_listed
 
 RECORDED = {p.stem: json.loads(p.read_text()) for p in sorted((RECORDINGS / "generate").glob("*.json"))}
 OBJECT_INFO = json.loads(gzip.decompress((RECORDINGS / "object_info.json.gz").read_bytes()))
@@ -70,18 +69,6 @@ def server_verdict(answer):
 def blamed(answer):
     return {(nid, e["extra_info"]["input_name"]) for nid, node in answer["body"].get("node_errors", {}).items()
             for e in node["errors"]}
-
-
-def with_listed(object_info, options):
-    """object_info as the server showed it with the files installed: the recorded option lists."""
-    info = copy.deepcopy(object_info)
-    for ref, names in options.items():
-        cls, inp = ref.split(".", 1)
-        inputs = info[cls]["input"]
-        spec = (inputs.get("required") or {}).get(inp) or inputs["optional"][inp]
-        choices = spec[1].setdefault("options", []) if spec[0] == "COMBO" else spec[0]
-        choices.extend(n for n in names if n not in choices)
-    return info
 
 
 @pytest.mark.parametrize("family", sorted(RECORDED))
