@@ -13,7 +13,7 @@ import re
 from collections import namedtuple
 
 from ..errors import InputError
-from . import group_nodes
+from . import group_nodes, loaded
 from .editor_file import IO_INPUT, IO_OUTPUT, Link
 from .frontend import Frontend
 from .widgets import EXTENSION_WIDGETS, Widget, as_schema, dynamic_prompts, number_widget_value, title, widgets
@@ -45,8 +45,8 @@ def ui_to_api(workflow, object_info, keep_unknown=False, seed=None, frontend_ver
     check_ui(workflow)
     schema, frontend = as_schema(object_info), Frontend(frontend_version)
     group_nodes.check_placement(workflow)
-    if frontend.new:  # 1.58.1 turns legacy group nodes into subgraphs as it loads the file
-        workflow = group_nodes.migrate(workflow, schema)
+    if frontend.new:  # 1.58.1 renumbers clashing inner nodes and unpacks group nodes as it loads
+        workflow = loaded.as_loaded(workflow, schema)
     return Converter(workflow, schema, keep_unknown, seed, frontend).run()
 
 
@@ -217,6 +217,7 @@ class Converter:
             if isinstance(sub, dict) and sub.get("id"):
                 self.definitions[sub["id"]] = sub
         self.dtos = {}
+        self.dropped = set()  # ids of inner nodes the frontend leaves out with their subgraph node
         self.rng = random.Random(seed)
         self.root = Graph(workflow, "workflow")
         # Only 1.27.10 expands group nodes itself; for 1.58.1 they are subgraphs by now.
@@ -232,7 +233,7 @@ class Converter:
                 self.push_group_widgets(dto)
         output = {}
         for dto in self.dtos.values():
-            if dto.virtual or dto.mode in (NEVER, BYPASS):
+            if dto.virtual or dto.mode in (NEVER, BYPASS) or dto.id in self.dropped:
                 continue
             output[dto.id] = self.serialize(dto)
         for node in output.values():
@@ -276,8 +277,16 @@ class Converter:
         promoted = [s.name for i, s in enumerate(dto.inputs) if self.promotes(dto.subgraph, i)]
         layout = [Widget(n, UNSAVED, True, True) for n in promoted]
         dto.widgets = assign_widgets(layout, dto.raw.get("widgets_values"), dto)
-        # Inner nodes keep their own modes: bypassing a subgraph node in the editor sets theirs too.
+        if self.frontend.new:
+            for pair in dto.widgets:
+                pair[1] = quarantined(dto.raw).get(pair[0].name, pair[1])
+        # Inner nodes keep their own modes. 1.27.10 runs them whatever the subgraph node's mode;
+        # 1.58.1 leaves out every node inside a muted or bypassed subgraph node of the root graph
+        # (graphToPrompt in src/utils/executionUtil.ts skips its inner nodes; nested ones it does not).
+        before = set(self.dtos)
         self.build(dto.subgraph, dto.path + (str(dto.raw["id"]),), dto)
+        if self.frontend.new and not dto.path and dto.mode in (NEVER, BYPASS):
+            self.dropped |= set(self.dtos) - before
 
     def build_legacy_group(self, dto, group):
         """Frontend 1.27.10's group node: a virtual node whose inner nodes run as `ID:index`."""
@@ -418,6 +427,8 @@ class Converter:
 
     def resolve_output(self, dto, index, wanted, visited):
         guard(visited, (id(dto.graph), dto.raw["id"], "out", index), dto)
+        if dto.mode == NEVER and self.frontend.new:
+            return None  # 1.58.1: a muted node gives nothing, so a widget input keeps its value
         if dto.mode == BYPASS and dto.group is None:
             match = bypass_slot(dto, index, wanted)
             return None if match < 0 else self.resolve_input(dto, match, visited)
@@ -487,10 +498,27 @@ class Converter:
         if link is None:
             return None
         inner = self.dtos.get(f"{dto.id}:{link.origin_id}")
+        if inner is not None and inner.id in self.dropped:
+            return None  # a muted subgraph node of 1.58.1: nothing behind its outputs
         if inner is None:
             raise InputError(f"{dto.subgraph.where}: output {index} comes from node {link.origin_id}, "
                              "which the subgraph does not have")
         return self.resolve_output(inner, link.origin_slot, wanted, visited)
+
+
+def quarantined(raw):
+    """{input name: value} a 1.58.1 subgraph node restores before its widgets_values: the host
+    values kept in properties.proxyWidgetErrorQuarantine for promoted widgets it could not bind
+    (entries naming source node "-1"; the first entry of a name wins). SubgraphNode.configure,
+    _applyPromotedWidgetValues in src/lib/litegraph/src/subgraph/SubgraphNode.ts."""
+    entries = (raw.get("properties") or {}).get("proxyWidgetErrorQuarantine") \
+        if isinstance(raw.get("properties"), dict) else None
+    out = {}
+    for entry in entries if isinstance(entries, list) else []:
+        original = entry.get("originalEntry") if isinstance(entry, dict) else None
+        if isinstance(original, list) and len(original) == 2 and original[0] == "-1" and "hostValue" in entry:
+            out.setdefault(original[1], entry["hostValue"])
+    return out
 
 
 def group_child(group_dto, index):
