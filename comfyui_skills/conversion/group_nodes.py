@@ -476,13 +476,8 @@ def copy_widget_values(inner, group, values):
             continue
         if node.get("type") == PRIMITIVE:
             # Still loading, a PrimitiveNode makes no widget for a new link, so the instance's
-            # value never reaches it: it keeps the one saved in the group, or when it saved none
-            # takes the value of the widget its first link feeds (seen on 1.58.1).
-            first = (group.links_from.get(key(index), {}).get("0") or [None])[0]
-            if not node.get("widgets_values") and first is not None:
-                value = inner_widget_value(inner[first[2]], first[3], group.schema)
-                if value is not NO_VALUE:
-                    node["widgets_values"] = [value]
+            # value never reaches it: it keeps the one saved in the group, or takes the widget's
+            # it feeds (to_api.Converter.apply_primitive) (seen on 1.58.1).
             continue
         layout = [w for w in widgets(spec) if w.saved]
         saved = node.get("widgets_values")
@@ -500,25 +495,6 @@ def copy_widget_values(inner, group, values):
             consumed.add(at)
             current[slot] = values[at][1]
         node["widgets_values"] = current
-
-
-NO_VALUE = object()
-
-
-def inner_widget_value(node, slot, schema):
-    """The saved value of the widget behind input `slot` of an (unpacked) inner node."""
-    slots = node.get("inputs") or []
-    widget = slots[slot].get("widget") if isinstance(slot, int) and 0 <= slot < len(slots) \
-        and isinstance(slots[slot], dict) else None
-    spec = schema.node(node.get("type"))
-    if not isinstance(widget, dict) or spec is None:
-        return NO_VALUE
-    layout = [w for w in widgets(spec) if w.saved]
-    values = node.get("widgets_values")
-    at = next((i for i, w in enumerate(layout) if w.name == widget.get("name")), -1)
-    if isinstance(values, dict):
-        return values.get(widget.get("name"), NO_VALUE)
-    return values[at] if isinstance(values, list) and 0 <= at < len(values) else NO_VALUE
 
 
 def parse_root_link(raw):

@@ -339,25 +339,36 @@ class Converter:
         return False
 
     def apply_primitive(self, dto):
-        """A PrimitiveNode writes its value into every widget it is linked to."""
+        """A PrimitiveNode writes its value into every widget it is linked to. One saved without a
+        value makes its widget from the widget its first link feeds, taking that value (or, when
+        that link leads to no node, makes none and changes nothing): onFirstConnection in the
+        frontends' src/extensions/core/widgetInputs.ts."""
         if not dto.widgets:
             return
-        value = dto.widgets[0][1]
         outputs = dto.raw.get("outputs") or []
         links = (outputs[0].get("links") if outputs and isinstance(outputs[0], dict) else None) or []
-        for link_id in links:
-            link = dto.graph.links.get(link_id)
-            if link is None:
-                continue
-            target = self.dtos.get(":".join(dto.path + (str(link.target_id),)))
-            if target is None or link.target_slot >= len(target.inputs):
-                continue
-            slot = target.inputs[link.target_slot]
-            pair = target.widget(slot.widget or slot.name)
-            if pair is not None:
-                spec = self.schema.node(target.type)
+        targets = [self.primitive_target(dto, link_id) for link_id in links]
+        value = dto.widgets[0][1]
+        if not dto.raw.get("widgets_values"):
+            if not targets or targets[0] is None:
+                return
+            value = targets[0][1][1]
+        for found in targets:
+            if found is not None:
+                target, pair = found
+                spec = self.schema.node(target.type) or (target.group.spec if target.group else None)
                 inp = spec.inputs.get(pair[0].name) if spec else None
                 pair[1] = number_widget_value(value, inp) if inp and inp.type in ("INT", "FLOAT") else value
+
+    def primitive_target(self, dto, link_id):
+        """(node, its [widget, value]) a PrimitiveNode's link feeds, or None."""
+        link = dto.graph.links.get(link_id)
+        target = self.dtos.get(":".join(dto.path + (str(link.target_id),))) if link is not None else None
+        if target is None or link.target_slot >= len(target.inputs):
+            return None
+        slot = target.inputs[link.target_slot]
+        pair = target.widget(slot.widget or slot.name)
+        return None if pair is None else (target, pair)
 
     # serializing
 
