@@ -7,6 +7,7 @@ code users actually run. The page may only read from the server: every request t
 server's queue, settings and user files stay untouched.
 """
 
+import gzip
 import importlib.util
 import json
 import os
@@ -280,6 +281,59 @@ def record(frontend, sources, out_dir, object_info):
     subset = {k: object_info[k] for k in sorted(used) if k in object_info}
     (Path(out_dir) / "object_info.json").write_text(json.dumps(subset, sort_keys=True) + "\n")
     return sorted(p.stem for p in pairs_dir.glob("*.json"))
+
+
+# A pair is {made_by, frontend, workflow, prompt | frontend_error, ...}: a workflow and what one
+# frontend's graphToPrompt gave for it. Pairs over this size are stored gzipped (NAME.json.gz).
+GZIP_OVER = 8_000
+
+
+def pair_files(pairs_dir):
+    """Every pair file, plain or gzipped, by name."""
+    return sorted([*Path(pairs_dir).glob("*.json"), *Path(pairs_dir).glob("*.json.gz")], key=pair_name)
+
+
+def pair_name(path):
+    name = Path(path).name
+    return name[:-len(".json.gz")] if name.endswith(".json.gz") else name[:-len(".json")]
+
+
+def read_pair(path):
+    data = Path(path).read_bytes()
+    return json.loads(gzip.decompress(data) if str(path).endswith(".gz") else data)
+
+
+def write_pair(pairs_dir, name, pair):
+    """Write pair `name` (plain or gzipped by size) and remove its other form; the path."""
+    text = json.dumps(pair, sort_keys=True) + "\n"
+    base = Path(pairs_dir) / file_name(name)
+    plain, packed = base.with_name(base.name + ".json"), base.with_name(base.name + ".json.gz")
+    if len(text) > GZIP_OVER:
+        packed.write_bytes(gzip.compress(text.encode(), mtime=0))
+        plain.unlink(missing_ok=True)
+        return packed
+    plain.write_text(text)
+    packed.unlink(missing_ok=True)
+    return plain
+
+
+def pair_frontend(pair):
+    """The frontend version whose export a pair holds (older pairs say it in made_by)."""
+    if pair.get("frontend"):
+        return pair["frontend"]
+    match = re.match(r"frontend (\d+\.\d+\.\d+)", pair.get("made_by") or "")
+    return match.group(1) if match else None
+
+
+def merge_object_info(path, object_info, classes):
+    """Add the server's entries for `classes` to the fixture /object_info at `path`, keeping the
+    entries it already has (they were recorded with the pairs that use them)."""
+    path = Path(path)
+    have = json.loads(path.read_text()) if path.is_file() else {}
+    for name in sorted(classes):
+        if name in object_info and name not in have:
+            have[name] = object_info[name]
+    path.write_text(json.dumps(dict(sorted(have.items())), sort_keys=True) + "\n")
 
 
 def file_name(name):

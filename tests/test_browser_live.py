@@ -93,11 +93,12 @@ def exported(object_info, tmp_path_factory):
     return out
 
 
-def ours(workflow, object_info, tmp_path):
-    """convert.py's API JSON for an editor workflow (None and the message when it refuses)."""
+def ours(workflow, object_info, tmp_path, frontend="1.27.10"):
+    """convert.py's API JSON for an editor workflow, following frontend `frontend` (None and the
+    message when it refuses)."""
     src = tmp_path / "workflow.json"
     src.write_text(json.dumps(workflow))
-    r = script("convert", src, "--to", "api", "--object-info", object_info[0])
+    r = script("convert", src, "--to", "api", "--object-info", object_info[0], "--frontend", frontend)
     return (json.loads(r.stdout), None) if r.returncode == 0 else (None, r.stderr.strip())
 
 
@@ -147,7 +148,7 @@ def test_our_converter_agrees_with_the_frontend_on_workflows_it_saved(frontend, 
         truth, error = browser.export_or_error(frontend)
         if truth is not None and any("class_type" not in n for n in truth.values()):
             continue  # node types this server lacks: the frontend itself cannot export it
-        mine, refusal = ours(saved, object_info, tmp_path)
+        mine, refusal = ours(saved, object_info, tmp_path, frontend.version())
         checked += 1
         if truth is None and mine is not None:
             disagree.append(f"{name}: the frontend refuses ({error}) but convert.py converts")
@@ -158,7 +159,7 @@ def test_our_converter_agrees_with_the_frontend_on_workflows_it_saved(frontend, 
             if truth != mine:
                 disagree.append(f"{name}: {browser.first_difference(truth, mine)}")
     assert checked >= 10
-    known = {p.stem for p in PAIRS.glob("*.json") if load(p).get("known_difference")}
+    known = {browser.pair_name(p) for p in browser.pair_files(PAIRS) if browser.read_pair(p).get("known_difference")}
     assert [d for d in disagree if browser.file_name(d.split(":")[0]) not in known] == []
 
 
@@ -175,33 +176,42 @@ def edit_sources():
 def recorded_pairs():
     """Each pair; a known difference (reported, not yet fixed) is a strict xfail, so a fix shows."""
     out = []
-    for path in sorted(PAIRS.glob("*.json")):
-        known = load(path).get("known_difference")
+    for path in browser.pair_files(PAIRS):
+        known = browser.read_pair(path).get("known_difference")
         marks = [pytest.mark.xfail(strict=True, reason=known)] if known else []
-        out.append(pytest.param(path, marks=marks, id=path.stem))
+        out.append(pytest.param(path, marks=marks, id=browser.pair_name(path)))
     return out
 
 
 @pytest.fixture(scope="module")
 def converted_pairs(tmp_path_factory):
-    """convert.py --to api over every recorded workflow in one call, following the frontend that
-    recorded them (every pair says "frontend 1.27.10 ..."): (out dir, stderr)."""
-    src, out = tmp_path_factory.mktemp("pairs-in"), tmp_path_factory.mktemp("pairs-out")
-    for path in PAIRS.glob("*.json"):
-        (src / path.name).write_text(json.dumps(load(path)["workflow"]))
-    r = script("convert", *sorted(src.iterdir()), "--to", "api", "--object-info", FIXTURES / "object_info.json",
-               "--frontend", "1.27.10", "--out-dir", out, timeout=120)
-    assert r.returncode in (0, 1), r.stderr
-    return out, r.stderr
+    """convert.py --to api over every recorded workflow, one call per frontend version the pairs
+    were recorded with, following that version: {version: (out dir, stderr)}."""
+    by_version = {}
+    for path in browser.pair_files(PAIRS):
+        pair = browser.read_pair(path)
+        by_version.setdefault(browser.pair_frontend(pair), []).append((browser.pair_name(path), pair["workflow"]))
+    out = {}
+    for version, pairs in by_version.items():
+        src, dst = tmp_path_factory.mktemp("pairs-in"), tmp_path_factory.mktemp("pairs-out")
+        for name, workflow in pairs:
+            (src / f"{name}.json").write_text(json.dumps(workflow))
+        r = script("convert", *sorted(src.iterdir()), "--to", "api", "--object-info", FIXTURES / "object_info.json",
+                   "--frontend", version, "--out-dir", dst, timeout=300)
+        assert r.returncode in (0, 1), r.stderr
+        out[version] = (dst, r.stderr)
+    return out
 
 
 @pytest.mark.parametrize("path", recorded_pairs())
 def test_converter_matches_recorded_frontend_export(path, converted_pairs):
-    """What frontend 1.27.10's graphToPrompt gave for a workflow it saved itself."""
-    pair, (out, stderr) = load(path), converted_pairs
+    """What the recording frontend's graphToPrompt gave for the workflow, under that frontend's rules."""
+    pair, name = browser.read_pair(path), browser.pair_name(path)
+    out, stderr = converted_pairs[browser.pair_frontend(pair)]
+    mine_path = out / f"{name}.json"
     if pair.get("frontend_error"):
-        assert not (out / path.name).exists() and path.name in stderr, f"the frontend refused: {pair['frontend_error']}"
+        assert not mine_path.exists() and f"{name}.json" in stderr, f"the frontend refused: {pair['frontend_error']}"
         return
-    assert (out / path.name).exists(), stderr
-    mine = load(out / path.name)
+    assert mine_path.exists(), stderr
+    mine = load(mine_path)
     assert mine == pair["prompt"], browser.first_difference(pair["prompt"], mine)

@@ -194,25 +194,6 @@ def test_cli_out_dir_never_overwrites(files, pack_env):
     assert script("convert", ui, "--object-info", oi, "--out-dir", out, "--force", env=pack_env).returncode == 0
 
 
-def test_legacy_group_nodes_are_expanded():
-    wf = {
-        "version": 0.4, "links": [[1, 1, 0, 2, 0, "MODEL"]],
-        "nodes": [node(1, "CheckpointLoaderSimple", outputs=[{"name": "MODEL", "type": "MODEL", "links": [1]}],
-                       widgets=["a.safetensors"]),
-                  node(2, "workflow>Twice", inputs=[{"name": "model", "type": "MODEL", "link": 1}],
-                       outputs=[{"name": "MODEL", "type": "MODEL", "links": []}], widgets=[0.1, 0.2])],
-        "extra": {"groupNodes": {"Twice": {
-            "nodes": [node(0, "ModelPass", inputs=[{"name": "model", "type": "MODEL", "link": None}],
-                           outputs=[{"name": "MODEL", "type": "MODEL", "links": []}], widgets=[1.0]),
-                      node(1, "ModelPass", inputs=[{"name": "model", "type": "MODEL", "link": None}],
-                           outputs=[{"name": "MODEL", "type": "MODEL", "links": []}], widgets=[1.0])],
-            "links": [[0, 0, 1, 0, 5, "MODEL"]], "external": []}}},
-    }
-    api = conversion.ui_to_api(wf, OBJECT_INFO)
-    assert api["2:0"]["inputs"] == {"model": ["1", 0], "strength": 0.1}
-    assert api["2:1"]["inputs"] == {"model": ["2:0", 0], "strength": 0.2}
-
-
 # What the official frontend (ComfyUI 0.3.64's bundled frontend, in Chromium) put in the prompt
 # when a PrimitiveNode holding `value` fed the widget: it coerces like JavaScript's Number(),
 # rounds to the widget's step and clamps to its range.

@@ -57,3 +57,70 @@ def test_the_servers_pinned_frontend_is_read_from_its_system_stats():
     assert conversion.frontend_served_by({"system": {"required_frontend_version": "1.27.10"}}) == "1.27.10"
     assert conversion.frontend_served_by({"system": {}}) is None
     assert conversion.frontend_served_by(None) is None
+
+
+# What 1.58.1 does that 1.27.10 does not, as its recorded exports show (tests/fixtures/browser/pairs,
+# recorded by tests/browser_templates.py; every pair is also checked whole in test_browser_live.py).
+
+PAIRS = ROOT / "tests" / "fixtures" / "browser" / "pairs"
+FIXTURE_INFO = json.loads((ROOT / "tests" / "fixtures" / "browser" / "object_info.json").read_text())
+
+
+def recorded(name):
+    sys.path.insert(0, str(ROOT / "tests"))
+    import browser
+    path = next(p for p in browser.pair_files(PAIRS) if browser.pair_name(p) == name)
+    return browser.read_pair(path)
+
+
+def by_class(prompt, class_type):
+    return [node for node in prompt.values() if node["class_type"] == class_type]
+
+
+def test_a_muted_node_feeding_a_widget_leaves_its_value_in_1_58_and_nothing_in_1_27():
+    pair = recorded("mute__video_wan_ati__1.58.1")  # the PrimitiveStringMultiline feeding `tracks` muted
+    newest = by_class(conversion.ui_to_api(pair["workflow"], FIXTURE_INFO), "WanTrackToVideo")[0]
+    old = by_class(conversion.ui_to_api(pair["workflow"], FIXTURE_INFO, frontend_version="1.27.10"),
+                   "WanTrackToVideo")[0]
+    assert newest == by_class(pair["prompt"], "WanTrackToVideo")[0] and newest["inputs"]["tracks"] == "[]"
+    assert "tracks" not in old["inputs"]  # 1.27.10 links it to the muted node, then drops the link
+
+
+@pytest.mark.parametrize("name", ["subgraph-mute__image_lotus_depth_v1_1__1.58.1",
+                                  "subgraph-bypass__flux_dev_checkpoint_example__1.58.1"])
+def test_a_muted_or_bypassed_subgraph_node_runs_none_of_its_nodes_in_1_58(name):
+    pair = recorded(name)
+    inner = [k for k in conversion.ui_to_api(pair["workflow"], FIXTURE_INFO, frontend_version="1.27.10") if ":" in k]
+    assert inner and not [k for k in pair["prompt"] if ":" in k]
+    assert conversion.ui_to_api(pair["workflow"], FIXTURE_INFO) == pair["prompt"]
+
+
+def test_an_inner_node_whose_id_a_root_node_has_is_renumbered_by_1_58():
+    pair = recorded("template__templates-photo_to_product_vid__1.58.1")
+    sub = pair["workflow"]["definitions"]["subgraphs"][0]
+    assert 27 in {n["id"] for n in pair["workflow"]["nodes"]} and 27 in {n["id"] for n in sub["nodes"]}
+    assert "27:27" not in pair["prompt"] and "27:31" in pair["prompt"]  # the next id after last_node_id 30
+    assert conversion.ui_to_api(pair["workflow"], FIXTURE_INFO) == pair["prompt"]
+
+
+def test_a_promoted_value_kept_in_the_quarantine_wins_over_widgets_values_in_1_58():
+    # the template's subgraph node keeps its text in properties.proxyWidgetErrorQuarantine; the
+    # value changed on the node and saved only in widgets_values is lost when 1.58.1 reloads it
+    pair = recorded("promoted-widget__flux1_dev_uso_reference_image_gen__1.58.1")
+    node = next(n for n in pair["workflow"]["nodes"] if n["id"] == 112)
+    assert node["widgets_values"][0].endswith(", at dusk")
+    ours = conversion.ui_to_api(pair["workflow"], FIXTURE_INFO)
+    assert ours == pair["prompt"] and ", at dusk" not in json.dumps(ours)
+
+
+def test_the_1_58_template_pairs_are_templates_beyond_the_shared_56():
+    sys.path.insert(0, str(ROOT / "tests"))
+    import browser
+    names = [browser.pair_name(p) for p in browser.pair_files(PAIRS)]
+    templates = {n.split("__")[1] for n in names if n.startswith("template__") and n.endswith("__1.58.1")}
+    edited = {n.split("__")[1] for n in names if n.split("__")[0] in
+              ("subgraph-bypass", "subgraph-mute", "inner-mute", "promoted-widget", "nest")}
+    assert len(templates) >= 56 and len(edited) >= 15 and edited <= templates
+    shared = CONFORMANCE / "templates-2026" / "ui"
+    if shared.is_dir():
+        assert not templates & {p.stem for p in shared.glob("*.json")}

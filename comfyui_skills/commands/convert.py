@@ -21,7 +21,9 @@ and an API workflow becomes an editor workflow. The API output equals the offici
 graph (drag it onto the canvas, or Workflow > Open); converting it back gives the same API JSON.
 
 Frontend: where official frontends export differently (1.58.1 adds the node pack's `cnr_id`/`ver`
-to `_meta`, some titles and extension widgets changed since 1.27), the output follows --frontend
+to `_meta`, some titles and extension widgets changed since 1.27, it runs nothing inside a muted or
+bypassed subgraph node, and it turns legacy group nodes (`extra.groupNodes`) into subgraphs with
+new node ids where 1.27.10 expands them as `ID:index`), the output follows --frontend
 VERSION, else the one the server of the inventory (--inventory or state/inventory.json) pins in its
 system stats, else the newest recorded one. An editor file's own extra.frontendVersion names the frontend that saved it, not the one
 that will run it, so it does not decide.

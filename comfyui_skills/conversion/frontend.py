@@ -14,7 +14,8 @@ NEWEST = "1.58.1"
 FIRST_NEW = (1, 28)
 
 # Titles the frontend takes from its English locale where ComfyUI 0.3.64 sends no display_name
-# (every other title comes from the schema). Read from each frontend package's locale.
+# (every other title comes from the schema). Read from each frontend package's locale (1.58.1:
+# src/locales/en/nodeDefs.json in its source map, every class 0.3.64 sends without a display_name).
 TITLES_1_27 = {"ImageBlend": "Image Blend", "ImageBlur": "Image Blur", "ImageQuantize": "Image Quantize",
                "ImageScaleToTotalPixels": "Scale Image to Total Pixels", "ImageSharpen": "Image Sharpen"}
 TITLES_1_58 = {
@@ -33,6 +34,8 @@ TITLES_1_58 = {
     "CLIPTextEncodeHiDream": "CLIP Text Encode (HiDream)", "EmptyAceStepLatentAudio": "Empty Ace Step 1.0 Latent Audio",
     "ReferenceLatent": "Set Reference Latent", "TextEncodeQwenImageEdit": "Text Encode Qwen Image Edit",
     "TextEncodeQwenImageEditPlus": "Text Encode Qwen Image Edit Plus",
+    "FluxKontextMultiReferenceLatentMethod": "Edit Model Reference Method", "TripleCLIPLoader": "Load CLIP (Triple)",
+    "CLIPTextEncodeSD3": "CLIP Text Encode (SD3)", "LatentBatch": "Batch Latents (DEPRECATED)",
 }
 
 # The node-pack fields 1.58.1 copies from a node's properties into `_meta`, each kept only when

@@ -13,6 +13,7 @@ import re
 from collections import namedtuple
 
 from ..errors import InputError
+from . import group_nodes, loaded
 from .editor_file import IO_INPUT, IO_OUTPUT, Link
 from .frontend import Frontend
 from .widgets import (EXTENSION_WIDGETS, Widget, as_schema, dynamic_prompts, every_widget, expand, number_widget_value,
@@ -50,8 +51,11 @@ def ui_to_api(workflow, object_info, keep_unknown=False, seed=None, frontend_ver
     if not isinstance(workflow, dict):
         raise InputError("not an editor workflow: expected a JSON object with `nodes` and `links`")
     check_ui(workflow)
-    return Converter(workflow, as_schema(object_info), keep_unknown, seed, Frontend(frontend_version),
-                     blueprint_library(blueprints)).run()
+    schema, frontend = as_schema(object_info), Frontend(frontend_version)
+    group_nodes.check_placement(workflow)
+    if frontend.new:  # 1.58.1 renumbers clashing inner nodes and unpacks group nodes as it loads
+        workflow = loaded.as_loaded(workflow, schema)
+    return Converter(workflow, schema, keep_unknown, seed, frontend, blueprint_library(blueprints)).run()
 
 
 def blueprint_refs(workflow):
@@ -101,8 +105,11 @@ def check_ui(workflow):
         for node in _expect(_expect(group, dict, where).get("nodes") or [], list, f"{where}: `nodes`"):
             _expect(node, dict, f"{where}: a node")
         for link in _expect(group.get("links") or [], list, f"{where}: `links`"):
-            if isinstance(link, list) and not all(_is_id(x) for x in link[:4]):
-                raise InputError(f"{where}: a link whose ids are not numbers or strings: {str(link)[:80]}")
+            # [from index or null (a link from outside the group), slot, to index, slot, ...]
+            if not isinstance(link, list) or len(link) < 4 or not (link[0] is None or _is_index(link[0])) \
+                    or not all(_is_index(x) for x in link[1:4]):
+                raise InputError(f"{where}: a link that is not [from, slot, to, slot, ...] with node indexes: "
+                                 f"{str(link)[:80]}")
 
 
 def check_ui_graph(raw, where):
@@ -127,6 +134,10 @@ def check_ui_graph(raw, where):
                else [link[i] for i in (0, 1, 3)] if isinstance(link, list) and len(link) >= 5 else [None])
         if not all(_is_id(x) for x in ids):
             raise InputError(f"{where}: a link that is not [id, origin, slot, target, slot, type]: {str(link)[:80]}")
+
+
+def _is_index(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _is_id(value):
@@ -200,6 +211,10 @@ class Dto:
         self.widgets = []  # [Widget, value], in the frontend's widget order
         self.virtual = False
         self.subgraph = None  # Graph of the definition, for a subgraph node
+        self.group = None  # group_nodes.GroupDef, for a legacy group node expanded as 1.27.10 does
+        self.children = []  # its inner nodes
+        self.group_parent = None  # the group node an inner node belongs to, and its index there
+        self.index = None
 
     @property
     def label(self):
@@ -245,17 +260,23 @@ class Converter:
             if isinstance(sub, dict) and sub.get("id"):
                 self.definitions[sub["id"]] = sub
         self.dtos = {}
+        self.dropped = set()  # ids of inner nodes the frontend leaves out with their subgraph node
         self.rng = random.Random(seed)
         self.root = Graph(workflow, "workflow")
+        # Only 1.27.10 expands group nodes itself; for 1.58.1 they are subgraphs by now.
+        self.groups = {} if frontend.new else group_nodes.definitions(workflow, schema, new=False)
 
     def run(self):
         self.build(self.root, (), None)
         for dto in list(self.dtos.values()):
             if dto.type == "PrimitiveNode":
                 self.apply_primitive(dto)
+        for dto in list(self.dtos.values()):
+            if dto.group is not None:
+                self.push_group_widgets(dto)
         output = {}
         for dto in self.dtos.values():
-            if dto.virtual or dto.mode in (NEVER, BYPASS):
+            if dto.virtual or dto.mode in (NEVER, BYPASS) or dto.id in self.dropped:
                 continue
             output[dto.id] = self.serialize(dto)
         for node in output.values():
@@ -269,9 +290,12 @@ class Converter:
     def build(self, graph, path, instance):
         for raw in sorted(graph.nodes.values(), key=execution_rank):
             dto = Dto(raw, graph, path, instance)
-            definition = self.definitions.get(dto.type) or self.blueprint_definition(dto) or self.group_definition(dto)
+            definition = self.definitions.get(dto.type) or self.blueprint_definition(dto)
+            group = self.groups.get(group_nodes.group_name(dto.type)) if not path else None
             if definition is not None:
                 self.build_subgraph(dto, definition)
+            elif group is not None:
+                self.build_legacy_group(dto, group)
             else:
                 self.describe(dto)
             self.dtos[dto.id] = dto
@@ -296,8 +320,16 @@ class Converter:
         promoted = [s.name for i, s in enumerate(dto.inputs) if self.promotes(dto.subgraph, i)]
         layout = [Widget(n, UNSAVED, True, True) for n in promoted]
         dto.widgets = assign_widgets(layout, dto.raw.get("widgets_values"), dto)
-        # Inner nodes keep their own modes: bypassing a subgraph node in the editor sets theirs too.
+        if self.frontend.new:
+            for pair in dto.widgets:
+                pair[1] = quarantined(dto.raw).get(pair[0].name, pair[1])
+        # Inner nodes keep their own modes. 1.27.10 runs them whatever the subgraph node's mode;
+        # 1.58.1 leaves out every node inside a muted or bypassed subgraph node of the root graph
+        # (graphToPrompt in src/utils/executionUtil.ts skips its inner nodes; nested ones it does not).
+        before = set(self.dtos)
         self.build(dto.subgraph, dto.path + (str(dto.raw["id"]),), dto)
+        if self.frontend.new and not dto.path and dto.mode in (NEVER, BYPASS):
+            self.dropped |= set(self.dtos) - before
 
     def blueprint_definition(self, dto):
         """A `SubgraphBlueprint.X` node: the blueprint's subgraph, its definitions added to ours."""
@@ -321,13 +353,38 @@ class Converter:
             dto.raw = dict(dto.raw, widgets_values=root["widgets_values"])
         return definition
 
-    def group_definition(self, dto):
-        """A legacy group node (extra.groupNodes), recast as a subgraph of its inner nodes."""
-        prefix, _, name = dto.type.partition(">") if ">" in dto.type else dto.type.partition("/")
-        groups = (self.workflow.get("extra") or {}).get("groupNodes") or {}
-        if prefix != "workflow" or not isinstance(groups.get(name), dict):
-            return None
-        return group_as_subgraph(groups[name], dto, self.schema)
+    def build_legacy_group(self, dto, group):
+        """Frontend 1.27.10's group node: a virtual node whose inner nodes run as `ID:index`."""
+        dto.virtual = True
+        dto.group = group
+        dto.widgets = assign_widgets(group.layout, dto.raw.get("widgets_values"), dto)
+        for index, node in enumerate(group.nodes):
+            child = Dto(dict(node, id=index), dto.graph, (str(dto.raw["id"]),), None)
+            child.group_parent, child.index = dto, index
+            self.describe(child)
+            dto.children.append(child)
+            self.dtos[child.id] = child
+
+    def push_group_widgets(self, dto):
+        """The group node's widget values go into the inner widgets they stand for; an inner
+        PrimitiveNode's go into the widgets it feeds (updateInnerWidgets)."""
+        group = dto.group
+        for outer_name, (index, inner_name) in group.widget_origin.items():
+            pair = dto.widget(outer_name)
+            if pair is None:
+                continue
+            child = dto.children[index]
+            if child.type == group_nodes.PRIMITIVE:
+                for target, name in group.primitive_targets.get(index, []):
+                    set_widget(group_child(dto, target), name, pair[1])
+                continue
+            if child.type == group_nodes.REROUTE:
+                for link in group.links_from.get(group_nodes.key(index), {}).get("0") or []:
+                    target = group_child(dto, link[2])
+                    slot = target.inputs[link[3]] if target and link[3] < len(target.inputs) else None
+                    if slot is not None and slot.widget:
+                        set_widget(target, slot.widget, pair[1])
+            set_widget(child, inner_name, pair[1])
 
     def promotes(self, subgraph, index):
         """A subgraph input shows a widget when what it feeds inside is a widget input."""
@@ -347,29 +404,47 @@ class Converter:
         return False
 
     def apply_primitive(self, dto):
-        """A PrimitiveNode writes its value into every widget it is linked to."""
+        """A PrimitiveNode writes its value into every widget it is linked to. One saved without a
+        value makes its widget from the widget its first link feeds, taking that value (or, when
+        that link leads to no node, makes none and changes nothing): onFirstConnection in the
+        frontends' src/extensions/core/widgetInputs.ts."""
         if not dto.widgets:
             return
-        value = dto.widgets[0][1]
         outputs = dto.raw.get("outputs") or []
         links = (outputs[0].get("links") if outputs and isinstance(outputs[0], dict) else None) or []
-        for link_id in links:
-            link = dto.graph.links.get(link_id)
-            if link is None:
-                continue
-            target = self.dtos.get(":".join(dto.path + (str(link.target_id),)))
-            if target is None or link.target_slot >= len(target.inputs):
-                continue
-            slot = target.inputs[link.target_slot]
-            pair = target.widget(slot.widget or slot.name)
-            if pair is not None:
-                spec = self.schema.node(target.type)
+        targets = [self.primitive_target(dto, link_id) for link_id in links]
+        value = dto.widgets[0][1]
+        if not dto.raw.get("widgets_values"):
+            if not targets or targets[0] is None:
+                return
+            value = targets[0][1][1]
+        for found in targets:
+            if found is not None:
+                target, pair = found
+                spec = self.schema.node(target.type) or (target.group.spec if target.group else None)
                 inp = spec.inputs.get(pair[0].name) if spec else None
                 pair[1] = number_widget_value(value, inp) if inp and inp.type in ("INT", "FLOAT") else value
+
+    def primitive_target(self, dto, link_id):
+        """(node, its [widget, value]) a PrimitiveNode's link feeds, or None."""
+        link = dto.graph.links.get(link_id)
+        target = self.dtos.get(":".join(dto.path + (str(link.target_id),))) if link is not None else None
+        if target is None or link.target_slot >= len(target.inputs):
+            return None
+        slot = target.inputs[link.target_slot]
+        pair = target.widget(slot.widget or slot.name)
+        return None if pair is None else (target, pair)
 
     # serializing
 
     def serialize(self, dto):
+        name = group_nodes.group_name(dto.type)
+        if dto.type not in self.schema and not self.keep_unknown and name in group_nodes.groups_of(self.workflow):
+            missing = sorted({str(t) for t in group_nodes.missing_types(group_nodes.groups_of(self.workflow)[name],
+                                                                          self.schema)})
+            raise InputError(f"{dto.graph.where}: node {dto.label}: the group node {name!r} holds node types ComfyUI "
+                             f"does not know: {', '.join(missing)[:200]}",
+                             hint="install the custom node packs that provide them and refresh the inventory")
         if dto.type not in self.schema and not self.keep_unknown:
             raise InputError(f"{dto.graph.where}: node {dto.label}: ComfyUI does not know the node type "
                              f"{dto.type!r}",
@@ -386,7 +461,8 @@ class Converter:
                     value = dynamic_prompt(value, self.rng)
                 inputs[widget.name] = wrap_list(value)
         for index, slot in enumerate(dto.inputs):
-            got = self.resolve_input(dto, index, set())
+            got = (self.resolve_group_child_input(dto, index) if dto.group_parent is not None
+                   else self.resolve_input(dto, index, set()))
             if got is None:
                 continue
             if got.origin is None:
@@ -427,14 +503,70 @@ class Converter:
 
     def resolve_output(self, dto, index, wanted, visited):
         guard(visited, (id(dto.graph), dto.raw["id"], "out", index), dto)
-        if dto.mode == BYPASS:
+        if dto.mode == NEVER and self.frontend.new:
+            return None  # 1.58.1: a muted node gives nothing, so a widget input keeps its value
+        if dto.mode == BYPASS and dto.group is None:
             match = bypass_slot(dto, index, wanted)
             return None if match < 0 else self.resolve_input(dto, match, visited)
+        if dto.group is not None:
+            return self.resolve_group_output(dto, index, wanted, visited)
         if dto.subgraph is not None:
             return self.resolve_subgraph_output(dto, index, wanted, visited)
         if dto.virtual and dto.subgraph is None:
             return self.resolve_input(dto, index, visited, wanted) if index < len(dto.inputs) else None
         return Resolved(dto.id, index, None)
+
+    # frontend 1.27.10's group nodes
+
+    def resolve_group_output(self, dto, index, wanted, visited):
+        """What a link from a group node's output reaches (ExecutableGroupNodeDTO.resolveOutput):
+        bypassed, the first input of exactly the wanted type; else the inner node behind that
+        output, through inner Reroutes, whatever its mode."""
+        if dto.mode == BYPASS:
+            order = [index] + list(range(len(dto.inputs)))
+            match = next((i for i in order if i < len(dto.inputs) and dto.inputs[i].type == wanted), None)
+            return None if match is None else self.resolve_input(dto, match, visited)
+        group = dto.group
+        if index >= len(group.output_origin):
+            raise InputError(f"workflow: node {dto.label}: a link leaves its output {index}, which the group "
+                             f"node {group.name!r} no longer has, so the frontend cannot export the workflow",
+                             hint="open it in ComfyUI, reconnect that group node's outputs and save again")
+        inner, slot = group.output_origin[index]
+        link = None
+        while group.nodes[inner].get("type") == group_nodes.REROUTE:
+            source, link = self.group_inner_source(dto, inner, 0)
+            if source is None or source[0] != "inner":
+                raise InputError(f"workflow: node {dto.label}: output {index} of group node {group.name!r} comes "
+                                 "through a Reroute from outside the group or from nothing, which the frontend "
+                                 "cannot export", hint="convert the group node to nodes in ComfyUI and save again")
+            inner = source[1]
+        return Resolved(f"{dto.id}:{inner}", link[1] if link else slot, None)
+
+    def resolve_group_child_input(self, dto, index):
+        """An inner node's input is linked straight to the node on its other end, inside or
+        outside the group (ExecutableGroupNodeChildDTO.resolveInput): a Reroute, bypassed or
+        muted node or group node there is not looked through, so the input is dropped later."""
+        source, link = self.group_inner_source(dto.group_parent, dto.index, index)
+        if source is None:
+            return None
+        return Resolved(source[1].id if source[0] == "outer" else link[0], link[1], None)
+
+    def group_inner_source(self, parent, inner, slot):
+        """(("inner", index) | ("outer", dto) | None, (origin id, origin slot) | None): what
+        feeds slot `slot` of inner node `inner` (the group's getInputNode / getInputLink)."""
+        group = parent.group
+        outer_slot = group.input_map.get(inner, {}).get(slot)
+        if outer_slot is not None:
+            link_id = group.instance_link(parent.raw.get("inputs") or [], outer_slot)
+            link = parent.graph.links.get(link_id) if link_id is not None else None
+            origin = self.dtos.get(":".join(parent.path + (str(link.origin_id),))) if link else None
+            return (("outer", origin), (origin.id, link.origin_slot)) if origin else (None, None)
+        link = group.links_to.get(group_nodes.key(inner), {}).get(group_nodes.key(slot))
+        source = group.node_at(link[0]) if link else None
+        if source is None:
+            return None, None
+        found = None if source.get("type") == group_nodes.PRIMITIVE else ("inner", link[0])
+        return found, (f"{parent.id}:{link[0]}", link[1])
 
     def resolve_subgraph_output(self, dto, index, wanted, visited):
         link = next((ln for ln in dto.subgraph.links.values()
@@ -442,53 +574,37 @@ class Converter:
         if link is None:
             return None
         inner = self.dtos.get(f"{dto.id}:{link.origin_id}")
+        if inner is not None and inner.id in self.dropped:
+            return None  # a muted subgraph node of 1.58.1: nothing behind its outputs
         if inner is None:
             raise InputError(f"{dto.subgraph.where}: output {index} comes from node {link.origin_id}, "
                              "which the subgraph does not have")
         return self.resolve_output(inner, link.origin_slot, wanted, visited)
 
 
-def group_as_subgraph(data, dto, schema):
-    """Inner nodes get ids 0, 1, ...; unlinked inputs and outputs become the group node's slots
-    in inner-node order, and the group node's widget values go to the inner widgets in order."""
-    nodes = [dict(n, id=i) for i, n in enumerate(data.get("nodes") or []) if isinstance(n, dict)]
-    nodes = [n for n in nodes if isinstance(n.get("type"), str)]
-    raw_links = [ln for ln in data.get("links") or [] if isinstance(ln, list) and len(ln) >= 4 and ln[0] is not None]
-    linked_in = {(ln[2], ln[3]) for ln in raw_links}
-    linked_out = {(ln[0], ln[1]) for ln in raw_links}
-    external = {(e[0], e[1]) for e in data.get("external") or [] if isinstance(e, list) and len(e) >= 2}
-    links = [Link(f"g{n}", ln[0], int(ln[1]), ln[2], int(ln[3]), ln[5] if len(ln) > 5 else None)
-             for n, ln in enumerate(raw_links)]
-    inputs, outputs, values = [], [], list(dto.raw.get("widgets_values") or [])
-    for node in nodes:
-        linked_widgets = {s.get("widget", {}).get("name") for j, s in enumerate(node.get("inputs") or [])
-                          if isinstance(s, dict) and (node["id"], j) in linked_in}
-        for j, slot in enumerate(node.get("inputs") or []):
-            if isinstance(slot, dict) and not slot.get("widget") and (node["id"], j) not in linked_in:
-                links.append(Link(f"i{len(inputs)}", IO_INPUT, len(inputs), node["id"], j, slot.get("type")))
-                inputs.append({"name": slot.get("name"), "type": slot.get("type")})
-        for k, slot in enumerate(node.get("outputs") or []):
-            if (node["id"], k) not in linked_out or (node["id"], k) in external:
-                links.append(Link(f"o{len(outputs)}", node["id"], k, IO_OUTPUT, len(outputs), None))
-                outputs.append({"name": (slot or {}).get("name"), "type": (slot or {}).get("type")})
-        if node.get("type") in schema and values:
-            own = list(node.get("widgets_values") or [])
-            layout = [w for w in widgets(schema.node(node["type"])) if w.saved]
-            node["widgets_values"] = [values.pop(0) if values and w.name not in linked_widgets
-                                      else (own[i] if i < len(own) else w.default)
-                                      for i, w in enumerate(layout)]
-    by_id = {node["id"]: node for node in nodes}
-    for link in links:  # inner slots point at the links just made
-        target = by_id.get(link.target_id)
-        if target is not None and link.target_slot < len(target.get("inputs") or []):
-            target["inputs"] = list(target["inputs"])
-            target["inputs"][link.target_slot] = dict(target["inputs"][link.target_slot], link=link.id)
-    outer = [slot for slot in dto.inputs if not slot.widget]
-    for index, spec in enumerate(inputs):  # the group node may show renamed copies of these slots
-        if index < len(outer):
-            spec["name"] = outer[index].name
-    return {"id": dto.type, "name": dto.type, "nodes": nodes, "inputs": inputs, "outputs": outputs,
-            "links": [link._asdict() for link in links]}
+def quarantined(raw):
+    """{input name: value} a 1.58.1 subgraph node restores before its widgets_values: the host
+    values kept in properties.proxyWidgetErrorQuarantine for promoted widgets it could not bind
+    (entries naming source node "-1"; the first entry of a name wins). SubgraphNode.configure,
+    _applyPromotedWidgetValues in src/lib/litegraph/src/subgraph/SubgraphNode.ts."""
+    entries = (raw.get("properties") or {}).get("proxyWidgetErrorQuarantine") \
+        if isinstance(raw.get("properties"), dict) else None
+    out = {}
+    for entry in entries if isinstance(entries, list) else []:
+        original = entry.get("originalEntry") if isinstance(entry, dict) else None
+        if isinstance(original, list) and len(original) == 2 and original[0] == "-1" and "hostValue" in entry:
+            out.setdefault(original[1], entry["hostValue"])
+    return out
+
+
+def group_child(group_dto, index):
+    return group_dto.children[index] if isinstance(index, int) and 0 <= index < len(group_dto.children) else None
+
+
+def set_widget(dto, name, value):
+    pair = dto.widget(name) if dto is not None else None
+    if pair is not None:
+        pair[1] = value
 
 
 def execution_rank(raw):

@@ -10,6 +10,7 @@ import uuid
 from ..errors import InputError
 from .editor_file import IO_INPUT, IO_OUTPUT, Link
 from ..schema import AUTOGROW, DynamicInputError, expand_inputs
+from .frontend import TITLES_1_27, TITLES_1_58
 from .widgets import as_schema, expand, is_widget, title, widgets
 
 NODE_WIDTH, COLUMN_GAP, ROW_GAP = 340, 100, 40
@@ -166,7 +167,11 @@ class UiBuilder:
               "mode": 0, "inputs": slots, "outputs": self.outputs_of(api_id, cls),
               "properties": {"Node name for S&R": cls}, "widgets_values": values}
         shown = (node.get("_meta") or {}).get("title")
-        if isinstance(shown, str) and shown and shown != (title(self.schema.node(cls)) if cls in self.schema else cls):
+        # A title that is some frontend's default is still written when another frontend's
+        # default differs (their locales name ~30 nodes differently), so every one shows it.
+        defaults = ({title(self.schema.node(cls), titles) for titles in (TITLES_1_27, TITLES_1_58)}
+                    if cls in self.schema else {cls})
+        if isinstance(shown, str) and shown and defaults != {shown}:
             ui["title"] = shown
         ui["size"][1] = node_height(ui, self.schema, cls)
         self.scopes[path].nodes[local] = ui
