@@ -461,18 +461,25 @@ class _Spool:
         if last:
             self.free.put(block)
 
-    def _writer(self):
+    def _drain(self, queue, work):
+        """One stage's thread: each block handed to it, until the None that ends the download."""
         while True:
-            item = self._to_write.get()
+            item = queue.get()
             if item is None:
                 return
             block, n = item
-            if self.error is None:
-                try:
-                    self._write(block.view[:n])
-                except OSError as exc:
-                    self.error = exc
+            work(block.view[:n])
             self._done_with(block)
+
+    def _writer(self):
+        self._drain(self._to_write, self._write_once)
+
+    def _write_once(self, data):
+        if self.error is None:  # after a failed write the rest is only handed back, never written
+            try:
+                self._write(data)
+            except OSError as exc:
+                self.error = exc
 
     def _write(self, data):
         while data:
@@ -489,13 +496,7 @@ class _Spool:
             data = data[n:]
 
     def _hasher(self):
-        while True:
-            item = self._to_hash.get()
-            if item is None:
-                return
-            block, n = item
-            self.sha.update(block.view[:n])
-            self._done_with(block)
+        self._drain(self._to_hash, self.sha.update)
 
     def close(self):
         """Wait for every block put so far to be written and hashed; raise a write's error."""
