@@ -371,6 +371,7 @@ def submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, 
 
 def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings, name):
     prompt_id = runs.new_prompt_id()
+    queued_at = time.monotonic()  # a cached prompt can finish before POST /prompt has answered
     try:
         answer = runs.submit(client, wf, watcher.client_id, extra_data=extra_data, prompt_id=prompt_id)
     except CheckFailed as exc:
@@ -383,6 +384,7 @@ def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, 
         exc.details["prompt_id"] = prompt_id
         raise
     job = runs.Job(answer.prompt_id, wf, answer.number, total_nodes=len(wf), values=values)
+    job.started = queued_at
     job.dropped = runs.dropped_outputs(answer.node_errors, wf)
     for d in job.dropped:
         warnings.append(f"{d['label']} will not be produced: the server found errors in node(s) "

@@ -395,3 +395,14 @@ def test_a_node_that_is_not_an_object_is_a_malformed_file(tmp_path, pack_env):
     r = script("run", wf, "--url", "127.0.0.1:9", env=pack_env)
     assert r.returncode == 2
     assert "node 1 is 5, not a node" in r.stderr and "internal error" not in r.stderr
+
+
+def test_a_cached_rerun_that_ends_before_the_queue_answers_still_takes_time(comfy_double, pack_env, tmp_path):
+    """The server answers a fully cached prompt within a millisecond, often before the pack has read
+    POST /prompt's reply: elapsed_s counts from the moment it was sent, never below zero."""
+    comfy_double.node_seconds = 0.0
+    for n in range(3):
+        r = script("run", SOLID, "--url", comfy_double.url, "--json", "--out", tmp_path / f"o{n}", env=pack_env)
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert out["elapsed_s"] >= 0 and out["elapsed_s"] >= out["server_s"] - 0.01, out
