@@ -156,7 +156,7 @@ def test_an_older_name_gets_the_download_pointer(wf_2024):
     oi, wf = wf_2024
     e = [e for e in validate(wf, oi)["errors"] if e["type"] == "value_not_in_list"][0]
     assert "models/checkpoints/" in e["message"]
-    assert "references/models.md says where to get it" in e["hint"]
+    assert "get it with: python scripts/models.py download v2-1_768-ema-pruned.safetensors" in e["hint"]
 
     wf["4"]["inputs"]["ckpt_name"] = "my_own_finetune.ckpt"
     e = [e for e in validate(wf, oi)["errors"] if e["type"] == "value_not_in_list"][0]
