@@ -215,26 +215,24 @@ def mounted(tmp_path):
         subprocess.run(["umount", str(where)], capture_output=True)
 
 
-def test_a_folder_too_small_is_refused_before_downloading(srv, mounted):
-    folder = mounted("full")
-    with pytest.raises(DownloadFailed, match="free.*needs") as err:
+def refused_in_one_line(srv, folder, match):
+    """The download fails with one line matching `match`, and leaves nothing in the folder."""
+    with pytest.raises(DownloadFailed, match=match) as err:
         fetch(srv, folder)
     assert "\n" not in str(err.value) and os.listdir(folder) == []
+
+
+def test_a_folder_too_small_is_refused_before_downloading(srv, mounted):
+    refused_in_one_line(srv, mounted("full"), "free.*needs")
 
 
 def test_a_disk_that_fills_up_mid_way_leaves_no_partial_file(srv, mounted):
-    folder = mounted("full")
     srv.no_length.add("/m/model.safetensors")  # the size is unknown until the disk is full
-    with pytest.raises(DownloadFailed, match="no space left") as err:
-        fetch(srv, folder)
-    assert "\n" not in str(err.value) and os.listdir(folder) == []
+    refused_in_one_line(srv, mounted("full"), "no space left")
 
 
 def test_a_read_only_folder_gives_one_line_and_no_file(srv, mounted):
-    folder = mounted("ro")
-    with pytest.raises(DownloadFailed, match="read-only|permission") as err:
-        fetch(srv, folder)
-    assert "\n" not in str(err.value) and os.listdir(folder) == []
+    refused_in_one_line(srv, mounted("ro"), "read-only|permission")
 
 
 def test_a_file_system_without_direct_io_still_gets_the_whole_file(srv, mounted):
