@@ -569,8 +569,8 @@ class _Check:
         if not outside:
             return None
         err = self.not_in_list(nid, spec, inp, outside[0])
-        if self.checks_combo:
-            return err
+        if self.checks_combo:  # as for a classic list: a model file we cannot see is only a warning
+            return self.unless_unknowable(err, not options or _looks_like_model(outside[0]))
         self.warnings.append(dict(err, type="unchecked_value_not_in_list", message=(
             f"{err['message']}; {self.version} does not check this kind of list (a V3 COMBO) before running "
             "(0.8.0 and later do), so the node itself decides at run time: it may fail there, or fall back "
@@ -869,9 +869,11 @@ class InputFiles:
         """(files, folders): a listing from the inventory adds to what the schema shows."""
         if self._known is None:
             files, folders = self._from_schema()
-            files.update(str(f).replace("\\", "/") for f in self.listing or ())
-            # a file listed in a subfolder ("3d/cube.glb" of Load3D) shows the folder exists
-            folders.update(f.split("/", 1)[0] for f in files if "/" in f)
+            for f in self.listing or ():
+                f = str(f).replace("\\", "/")
+                files.add(f)
+                if "/" in f:
+                    folders.add(f.split("/", 1)[0])
             self._known = (files, folders)
         return self._known
 
@@ -919,6 +921,8 @@ class InputFiles:
         files, folders = self.known()
         if name.startswith("/"):
             return None
+        if name in files:  # a dropdown may list files in subfolders ("3d/cube.glb" of Load3D)
+            return True
         here = []
         parts = name.split("/")
         for i, part in enumerate(parts):

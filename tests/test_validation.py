@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CONFORMANCE, script
-from comfyui_skills import inventory, schema, validation, workflow
+from comfyui_skills import inventory, schema, validation, versions, workflow
 from comfyui_skills.validation import validate
 
 FIX = Path(__file__).parent / "fixtures" / "validation"
@@ -394,7 +394,9 @@ V3_COMBO_NODE = {"FluxKontextMultiReferenceLatentMethod": {
     "name": "FluxKontextMultiReferenceLatentMethod", "output_node": False, "category": "advanced"}}
 
 
-@pytest.mark.parametrize("server_version, verdict", [(None, "ok"), ("0.3.64", "ok"), ("0.38.1", "rejected")])
+@pytest.mark.parametrize("server_version, verdict", [(None, "ok"), ("0.3.64", "ok"), ("0.7.0", "ok"),
+                                                     ("0.8.0", "rejected"), ("0.33.0", "rejected"),
+                                                     ("0.38.1", "rejected")])
 def test_a_v3_combo_value_outside_its_list_is_an_error_only_where_the_server_checks_it(server_version, verdict):
     oi = json.loads((CONFORMANCE / "object_info" / "comfyui-0.3.64-bare.json").read_text())
     oi.update(V3_COMBO_NODE)
@@ -410,3 +412,83 @@ def test_a_v3_combo_value_outside_its_list_is_an_error_only_where_the_server_che
     assert len(about) == 1 and "index_timestep_zero" in about[0]["message"]
     if verdict == "ok":
         assert "at run time" in about[0]["message"]
+
+
+@pytest.mark.parametrize("server_version, kind", [(None, "invalid_prompt"), ("0.11.1", "invalid_prompt"),
+                                                  ("0.12.0", "missing_node_type"), ("v0.33.0", "missing_node_type")])
+def test_an_unknown_class_has_the_name_the_servers_release_gives_it(wf, server_version, kind):
+    wf["10"] = {"class_type": "KSamplr", "inputs": {}}
+    wf["11"] = {"inputs": {}}
+    r = validate(wf, OI, server_version=server_version)
+    assert r["verdict"] == "rejected"
+    assert {(e["node_id"], e["type"]) for e in r["errors"]} == {("10", kind), ("11", kind)}
+
+
+CYCLE = {"1": {"class_type": "ImageInvert", "inputs": {"image": ["2", 0]}},
+         "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+         "3": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+         "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
+         "5": {"class_type": "PreviewImage", "inputs": {"images": ["6", 0]}},
+         "6": {"class_type": "LoadImage", "inputs": {"image": "example.png"}}}
+
+
+def test_from_0_20_0_every_node_on_a_cycle_is_named_and_the_other_outputs_run():
+    oi = OI
+    old = validate(CYCLE, oi, server_version="0.19.3")
+    assert old["verdict"] == "ok" and not old["errors"]  # dropped output 4, naming nothing (0.3.64 recorded)
+    assert any(w["type"] == "dependency_cycle" for w in old["warnings"])
+    new = validate(CYCLE, oi, server_version="0.20.0")
+    assert new["verdict"] == "partial"
+    assert {(e["node_id"], e["type"]) for e in new["errors"]} == {("1", "dependency_cycle"), ("2", "dependency_cycle")}
+    assert "1 -> 2 -> 1" in new["errors"][0]["message"]
+    alone = {k: v for k, v in CYCLE.items() if k in "1234"}
+    assert validate(alone, oi, server_version="0.20.0")["verdict"] == "rejected"
+
+
+def _without_version_marks(object_info):
+    marks = [key for key, _ in versions.FLOOR_MARKERS]
+    return {k: {f: v for f, v in node.items() if f not in marks} for k, node in object_info.items()}
+
+
+def test_a_raw_dump_names_no_version_but_its_fields_show_the_oldest_release_it_can_be(tmp_path):
+    oi = json.loads((CONFORMANCE / "server-0.33.0" / "object_info-0.33.0-bare.json").read_text())
+    wf = write(tmp_path, "wf.json", {
+        "1": {"class_type": "QuadrupleCLIPLoader", "inputs": {f"clip_name{i}": "clip_l.safetensors" for i in range(1, 5)}},
+        "2": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 0], "text": "x"}},
+        "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}}})
+    dumped = write(tmp_path, "oi.json", oi)
+    r = script("validate", wf, "--object-info", dumped, "--json")
+    report = json.loads(r.stdout)
+    assert r.returncode == 1 and report["verdict"] == "rejected"  # as 0.33.0 answers: value_not_in_list
+    assert {(e["node_id"], e["type"]) for e in report["errors"]} == {("1", "value_not_in_list")}
+    assert "models/text_encoders/" in report["errors"][0]["message"]
+    # the same nodes as a 0.3.64 dump would show them: no sign of a newer server, so as 0.3.64 answers
+    r = script("validate", wf, "--object-info", write(tmp_path, "old.json", _without_version_marks(oi)), "--json")
+    report = json.loads(r.stdout)
+    assert r.returncode == 0 and report["verdict"] == "ok"
+    assert {w["type"] for w in report["warnings"]} == {"unchecked_value_not_in_list"}
+    assert "version unknown" in report["warnings"][0]["message"]
+
+
+def test_the_servers_own_version_wins_over_what_its_object_info_suggests():
+    oi = json.loads((CONFORMANCE / "server-0.33.0" / "object_info-0.33.0-bare.json").read_text())
+    wf = {"1": {"class_type": "KSamplr", "inputs": {}}}
+    assert validate(wf, oi)["errors"][0]["type"] == "missing_node_type"  # 0.19.0 or newer, by its fields
+    assert validate(wf, oi, server_version="0.11.1")["errors"][0]["type"] == "invalid_prompt"
+    assert validate(wf, _without_version_marks(oi))["errors"][0]["type"] == "invalid_prompt"
+
+
+def test_nodes_that_check_their_own_inputs_on_newer_servers():
+    oi = json.loads((CONFORMANCE / "server-0.33.0" / "object_info-0.33.0-models.json").read_text())
+    combo = {"1": {"class_type": "CustomCombo", "inputs": {"choice": "my own option", "index": 0, "option1": "x"}},
+             "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}
+    assert validate(combo, oi, server_version="0.33.0")["verdict"] == "ok"  # its options live in the editor
+    load3d = {"1": {"class_type": "Load3D", "inputs": {"model_file": "none", "image": "x", "width": 99999,
+                                                       "height": 64}},
+              "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 2]}}}
+    assert validate(load3d, oi, server_version="0.33.0")["verdict"] == "ok"  # **kwargs: width is not checked
+    load3d["1"]["inputs"]["model_file"] = "missing.glb"
+    e = only(validate(load3d, oi, server_version="0.33.0")["errors"], "custom_validation_failed")
+    assert e["node_id"] == "1" and "missing.glb" in e["message"]
+    before = validate(load3d, oi, server_version="0.24.0")["errors"]  # the generic checks, before 0.25.0
+    assert {e["type"] for e in before} == {"value_not_in_list", "value_bigger_than_max"}
