@@ -4,12 +4,13 @@ Fixtures under tests/fixtures/validation/ were recorded from a real ComfyUI 0.3.
 """
 import copy
 import json
+import os
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import CONFORMANCE, script
+from conftest import CONFORMANCE, ROOT, closed_port, script
 from comfyui_skills import inventory, schema, validation, versions, workflow
 from comfyui_skills.validation import validate
 
@@ -492,3 +493,21 @@ def test_nodes_that_check_their_own_inputs_on_newer_servers():
     assert e["node_id"] == "1" and "missing.glb" in e["message"]
     before = validate(load3d, oi, server_version="0.24.0")["errors"]  # the generic checks, before 0.25.0
     assert {e["type"] for e in before} == {"value_not_in_list", "value_bigger_than_max"}
+
+
+def test_url_checks_against_what_the_running_server_has_now(comfy_double, tmp_path):
+    good = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
+    bad = write(tmp_path, "bad.json", {"1": {"class_type": "KSamplr", "inputs": {}}})
+    state = tmp_path / "state"
+    env = dict(os.environ, COMFYUI_SKILLS_STATE=str(state))
+    r = script("validate", good, bad, "--url", comfy_double.url, "--json", env=env)
+    reports = [json.loads(line) for line in r.stdout.splitlines()]
+    assert r.returncode == 1 and [x["verdict"] for x in reports] == ["ok", "rejected"]
+    assert reports[1]["errors"][0]["type"] == "invalid_prompt"  # the double is a 0.3.64
+    assert f"the server at {comfy_double.url} (ComfyUI 0.3.64)" in r.stderr
+    assert not state.exists()  # nothing written
+
+
+def test_url_to_no_server_is_one_line():
+    r = script("validate", FIX / "default_api.json", "--url", f"http://127.0.0.1:{closed_port()}")
+    assert r.returncode not in (0, 1) and r.stderr.count("\n") == 1 and "not running" in r.stderr
