@@ -21,8 +21,8 @@ prompt (schema.expand_inputs): a dynamic combo's chosen option brings `combo.sub
 like any other; autogrow slots `group.nameN` up to their max, the first `min` required; a dynamic
 combo that is missing or not one of its keys is not checked at all (a warning: the node decides at
 run time); match-type links are not checked by the server (left to the editor), so a link the
-editor would refuse is a warning. Where the server version is older than 0.38.1 or unknown, what
-0.38.1 would refuse about these inputs is a warning too. With the server's node replacements
+editor would refuse is a warning. These rules are the same from 0.10.0 on (versions.DYNAMIC_CHECKED);
+where the server is older or its version unknown, what they refuse is a warning. With the server's node replacements
 (GET /node_replacements), a node of a class the server lacks is first replaced as the server does
 before it validates (app/node_replace_manager.py at b5d74ccb).
 """
@@ -188,6 +188,7 @@ class _Check:
         self.checks_combo = self.version.at_least(versions.COMBO_CHECKED)
         self.checks_dynamic = self.version.at_least(versions.DYNAMIC_CHECKED)
         self.names_cycles = self.version.at_least(versions.CYCLES_NAMED)
+        self.multiselect_items = self.version.at_least(versions.MULTISELECT_ITEMS)
         self.unbuildable_type = "missing_node_type" if self.version.at_least(versions.MISSING_NODE_TYPE) \
             else "invalid_prompt"
         self.local_files_known = local_files_known
@@ -283,7 +284,7 @@ class _Check:
         valid = True
         values = {}
         for inp in expected:
-            # what only the dynamic-input rules of 0.38.1 refuse is a warning on other servers
+            # what only the dynamic-input rules (0.10.0 on) refuse is a warning on older servers
             sink = errors if inp.parent is None or self.checks_dynamic else _Unchecked(self, nid, spec)
             name = inp.name
             if name not in inputs:
@@ -564,7 +565,8 @@ class _Check:
         options = inp.extra.get("options")
         if not isinstance(options, list):
             return None
-        picked = value if inp.extra.get("multiselect") and isinstance(value, list) else [value]
+        itemwise = inp.extra.get("multiselect") and isinstance(value, list) and self.multiselect_items
+        picked = value if itemwise else [value]
         outside = [v for v in picked if v not in options]
         if not outside:
             return None
@@ -673,14 +675,14 @@ class _Check:
 
 
 class _Unchecked:
-    """Where errors of one node go that only a 0.38.1 server is known to raise: as warnings."""
+    """Where errors of one node go that only servers from 0.10.0 raise (dynamic inputs): as warnings."""
 
     def __init__(self, check, nid, spec):
         self.check, self.nid, self.spec = check, nid, spec
 
     def append(self, err):
         message = (f"{err['message']}; {self.check.version} is not known to check dynamic inputs like this before "
-                   "running (0.38.1 does), so the node decides at run time: it may fail there")
+                   "running (0.10.0 and later do), so the node decides at run time: it may fail there")
         self.check.warnings.append(dict(err, type="unchecked_" + err["type"], message=message))
 
 

@@ -29,11 +29,17 @@ MISSING_NODE_TYPE = (0, 12, 0)
 # `dependency_cycle` error (before, the prompt was refused naming no node): commit 2327fa1c
 # (#13169), in v0.20.0 (75143eeb).
 CYCLES_NAMED = (0, 20, 0)
-# Dynamic inputs (dynamic combos, autogrow, dynamic groups) expanded and checked as
-# schema.expand_inputs does: read in Comfy-Org/ComfyUI at 04e2a914, a 0.38.1 tree; older releases
-# had these kinds in other shapes (0.3.64's own _io.py declares AutogrowDynamic with other names),
-# so there what 0.38.1 refuses is only a warning.
-DYNAMIC_CHECKED = (0, 38, 1)
+# Dynamic inputs (dynamic combos, autogrow, dynamic slots) expanded and checked as
+# schema.expand_inputs does (read at 04e2a914, a 0.38.1 tree): comfy_api/latest/_io.py
+# get_finalized_class_inputs and the three _expand_schema_for_dynamic are the same from v0.10.0
+# (9d273d3a) through v0.33.0 and at 04e2a914, but for the dynamic groups added after 0.33.0. They
+# took that shape in 7458e204 (#11977, "Make Autogrow validation work properly": the first `min`
+# autogrow slots required even when absent), in v0.10.0. Before (0.8.0 had these kinds, 0.3.64's
+# _io.py declares AutogrowDynamic with other names) what 0.10.0 refuses is only a warning.
+DYNAMIC_CHECKED = (0, 10, 0)
+# A V3 multiselect COMBO given a list is held item by item to its options: execution.py at 431fadb5
+# (#13484), in v0.21.0 (52976f3e). Before, the list as a whole had to be one of the options.
+MULTISELECT_ITEMS = (0, 21, 0)
 
 # Keys server.py's node_info puts on every node, with the first release that sends them.
 FLOOR_MARKERS = (

@@ -454,7 +454,8 @@ def _without_version_marks(object_info):
 def test_a_raw_dump_names_no_version_but_its_fields_show_the_oldest_release_it_can_be(tmp_path):
     oi = json.loads((CONFORMANCE / "server-0.33.0" / "object_info-0.33.0-bare.json").read_text())
     wf = write(tmp_path, "wf.json", {
-        "1": {"class_type": "QuadrupleCLIPLoader", "inputs": {f"clip_name{i}": "clip_l.safetensors" for i in range(1, 5)}},
+        "1": {"class_type": "QuadrupleCLIPLoader",
+              "inputs": {f"clip_name{i}": "clip_l.safetensors" for i in range(1, 5)}},
         "2": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 0], "text": "x"}},
         "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}}})
     dumped = write(tmp_path, "oi.json", oi)
@@ -511,3 +512,22 @@ def test_url_checks_against_what_the_running_server_has_now(comfy_double, tmp_pa
 def test_url_to_no_server_is_one_line():
     r = script("validate", FIX / "default_api.json", "--url", f"http://127.0.0.1:{closed_port()}")
     assert r.returncode not in (0, 1) and r.stderr.count("\n") == 1 and "not running" in r.stderr
+
+
+MULTI = {"PickMany": {"input": {"required": {"names": ["COMBO", {"multiselect": True, "options": ["a", "b", "c"]}]}},
+                      "output": ["STRING"], "output_name": ["STRING"], "name": "PickMany", "output_node": False,
+                      "category": "custom"}}
+
+
+@pytest.mark.parametrize("version, picked, verdict", [
+    ("0.21.0", ["a", "c"], "ok"), ("0.21.0", ["a", "x"], "rejected"),  # each item held to the options
+    ("0.20.1", ["a", "c"], "rejected"),  # before, the whole list had to be one of them
+    ("0.20.1", "a", "ok")])
+def test_a_multiselect_list_is_checked_item_by_item_from_0_21_0(version, picked, verdict):
+    value = {"__value__": picked} if isinstance(picked, list) else picked  # a bare list would be a link
+    wf = {"1": {"class_type": "PickMany", "inputs": {"names": value}},
+          "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}
+    r = validate(wf, dict(OI, **MULTI), server_version=version)
+    assert r["verdict"] == verdict
+    if verdict == "rejected":
+        assert only(r["errors"], "value_not_in_list")["node_id"] == "1"
