@@ -22,9 +22,9 @@ like any other; autogrow slots `group.nameN` up to their max, the first `min` re
 combo that is missing or not one of its keys is not checked at all (a warning: the node decides at
 run time); match-type links are not checked by the server (left to the editor), so a link the
 editor would refuse is a warning. These rules are the same from 0.10.0 on (versions.DYNAMIC_CHECKED);
-where the server is older or its version unknown, what they refuse is a warning. With the server's node replacements
-(GET /node_replacements), a node of a class the server lacks is first replaced as the server does
-before it validates (app/node_replace_manager.py at b5d74ccb).
+where the server is older or its version unknown, what they refuse is a warning. With the server's
+node replacements (GET /node_replacements), a node of a class the server lacks is first replaced as
+the server does before it validates (app/node_replace_manager.py at b5d74ccb).
 """
 
 import difflib
@@ -562,7 +562,8 @@ class _Check:
         return None
 
     def check_v3_combo(self, nid, spec, inp, value):
-        options = inp.extra.get("options")
+        # a server that checks them takes a COMBO declared without options as one with none
+        options = inp.extra.get("options", [] if self.checks_combo else None)
         if not isinstance(options, list):
             return None
         itemwise = inp.extra.get("multiselect") and isinstance(value, list) and self.multiselect_items
