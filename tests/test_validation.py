@@ -537,5 +537,6 @@ def test_a_multiselect_list_is_checked_item_by_item_from_0_21_0(version, picked,
 def test_a_v3_combo_declared_without_options_takes_no_value_where_combos_are_checked(version, verdict):
     # execution.py (0be8a76c): combo_options = extra_info.get("options", [])
     bare = {"Pick": dict(MULTI["PickMany"], name="Pick", input={"required": {"name": ["COMBO", {}]}})}
-    wf = {"1": {"class_type": "Pick", "inputs": {"name": "a"}}, "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}
+    wf = {"1": {"class_type": "Pick", "inputs": {"name": "a"}},
+          "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}
     assert validate(wf, dict(OI, **bare), server_version=version)["verdict"] == verdict
