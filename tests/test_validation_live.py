@@ -51,6 +51,9 @@ def cases(info):
         "cycle": {"1": image, "2": {"class_type": "ImageInvert", "inputs": {"image": ["4", 0]}},
                   "4": {"class_type": "ImageInvert", "inputs": {"image": ["2", 0]}},
                   "3": preview},
+        "cycle_beside_a_good_output": {"1": image, "2": {"class_type": "ImageInvert", "inputs": {"image": ["4", 0]}},
+                                       "4": {"class_type": "ImageInvert", "inputs": {"image": ["2", 0]}},
+                                       "3": preview, "5": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}}},
         "image_scale_to_total_pixels_as_0_3_64": {**base, "2": old_total},
         "image_scale_to_total_pixels_filled": {**base, "2": total},
     }
