@@ -41,7 +41,10 @@ DYNAMIC_CHECKED = (0, 10, 0)
 # (#13484), in v0.21.0 (52976f3e). Before, the list as a whole had to be one of the options.
 MULTISELECT_ITEMS = (0, 21, 0)
 
-# Keys server.py's node_info puts on every node, with the first release that sends them.
+# Keys server.py's node_info puts on every node, with the first release that sends them. Only a
+# key on every node counts, so an /object_info pieced together from several servers shows nothing.
+# Keys only V3 nodes carry (price_badge from 0.9.2, output_matchtypes from 0.4.0) cannot be held to
+# that, so a dump from 0.8.0 to 0.10.x counts as 0.3.64: its snapshot or the server tells better.
 FLOOR_MARKERS = (
     ("has_intermediate_output", (0, 19, 0)),  # commit 3696c5ba (#13048), in v0.19.0 (acd71859)
     ("is_input_list", (0, 12, 0)),            # commit aa6f7a83 (#12188), in v0.12.0 (66e1b074)
