@@ -291,9 +291,12 @@ def server_rules(client, api, info):
     with the schemas of the classes its node replacements turn this workflow's missing ones into."""
     try:
         version = (client.system_stats().get("system") or {}).get("comfyui_version")
+    except TransportError:
+        version = None  # validation then reads the release off the server's /object_info
+    try:
         replacements = client.node_replacements()  # None on servers without them (0.3.64)
     except TransportError:
-        return {}, info
+        return {"server_version": version}, info
     wanted = set()
     for node in api.values():
         rule = (replacements or {}).get(node.get("class_type")) if node.get("class_type") not in info else None
