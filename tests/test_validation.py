@@ -540,3 +540,15 @@ def test_a_v3_combo_declared_without_options_takes_no_value_where_combos_are_che
     wf = {"1": {"class_type": "Pick", "inputs": {"name": "a"}},
           "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}
     assert validate(wf, dict(OI, **bare), server_version=version)["verdict"] == verdict
+
+
+def test_an_input_a_newer_release_added_is_required_where_the_object_info_says_so():
+    wf = {"1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}},
+          "2": {"class_type": "ImageScaleToTotalPixels",  # as saved for 0.3.64: no resolution_steps
+                "inputs": {"image": ["1", 0], "upscale_method": "nearest-exact", "megapixels": 0.01}},
+          "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}}}
+    old = json.loads((CONFORMANCE / "object_info" / "comfyui-0.3.64-bare.json").read_text())
+    new = json.loads((CONFORMANCE / "server-0.33.0" / "object_info-0.33.0-bare.json").read_text())
+    assert validate(wf, old)["verdict"] == "ok"
+    e = only(validate(wf, new)["errors"], "required_input_missing")  # as 0.9.2 and 0.33.0 answer (live test)
+    assert e["node_id"] == "2" and e["input_name"] == "resolution_steps"
