@@ -1,5 +1,5 @@
 """The converter against what official frontends exported: 1.27.10 for 160 templates, 1.58.1 for
-56 of the newest (templates-2026)."""
+56 of the newest (templates-2026), 1.49.6 for 90 templates through ComfyUI 0.33.0 (server-0.33.0)."""
 
 import json
 import subprocess
@@ -14,6 +14,7 @@ pytestmark = pytest.mark.conformance
 CONVERT = CONFORMANCE / "convert"
 BARE = CONFORMANCE / "object_info" / "comfyui-0.3.64-bare.json"
 NEWEST = CONFORMANCE / "templates-2026"
+SERVER_0_33 = CONFORMANCE / "server-0.33.0"
 
 
 def score(*args):
@@ -39,6 +40,26 @@ def test_score_on_the_newest_templates_is_56_of_56_with_meta():
     last, out = score("--ui", str(NEWEST / "ui"), "--api", str(NEWEST / "api"),
                       "--object-info", str(NEWEST / "object_info-0.3.64-models-2026.json"))
     assert "56/56, identical with _meta 56/56" in last, out
+
+
+def server_0_33(*cmd):
+    if not SERVER_0_33.is_dir():
+        pytest.skip("../shared/conformance/server-0.33.0 is absent")
+    return score(*cmd, "--ui", str(SERVER_0_33 / "ui"), "--api", str(SERVER_0_33 / "api"),
+                 "--object-info", str(SERVER_0_33 / "object_info-0.33.0-models.json"))
+
+
+def test_score_on_the_0_33_templates_is_90_of_90_with_meta_as_frontend_1_49():
+    last, out = server_0_33("--cmd", f"{sys.executable} scripts/convert.py --frontend 1.49.6")
+    assert "90/90, identical with _meta 90/90" in last, out
+
+
+def test_newest_frontend_differs_on_the_0_33_set_only_in_the_boxed_curve_and_meta():
+    # 1.52 and later box a curve as {"__type__": "CURVE", "__value__": ...}; 1.57 and later add the
+    # node pack to `_meta`: the one template with curves differs in them, the others in _meta only
+    last, out = server_0_33()
+    assert "89/90, identical with _meta 7/90" in last, out
+    assert out.startswith("basic_image_color_adjustment.json") and "CurveEditor" in out, out
 
 
 def test_all_160_in_one_call(tmp_path):
