@@ -33,10 +33,6 @@ PREVIEW_UNSENT = (1, 47)          # PreviewAny's text preview widgets (textPrevi
 CURVE_WRAPPED = (1, 52)           # graphToPrompt sends a curve as {"__type__": "CURVE", "__value__": ...}
 PACK_META = (1, 57)               # graphToPrompt copies cnr_id, aux_id and ver into `_meta`
 
-# Kept for to_editor, which writes a title only when no frontend would show it by default.
-TITLES_1_27 = titles_for((1, 27))
-TITLES_1_58 = titles_for((1, 58))
-
 # The node-pack fields copied from a node's properties into `_meta`, each kept only when it has
 # the shape the frontend's workflow schema accepts.
 PACK_ID = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9._-]*[a-zA-Z0-9])?$")

@@ -10,7 +10,7 @@ import uuid
 from ..errors import InputError
 from .editor_file import IO_INPUT, IO_OUTPUT, Link
 from ..schema import AUTOGROW, DynamicInputError, expand_inputs
-from .frontend import TITLES_1_27, TITLES_1_58
+from .locale_titles import STEPS, titles_for
 from .widgets import as_schema, expand, is_widget, title, widgets
 
 NODE_WIDTH, COLUMN_GAP, ROW_GAP = 340, 100, 40
@@ -168,8 +168,8 @@ class UiBuilder:
               "properties": {"Node name for S&R": cls}, "widgets_values": values}
         shown = (node.get("_meta") or {}).get("title")
         # A title that is some frontend's default is still written when another frontend's
-        # default differs (their locales name ~30 nodes differently), so every one shows it.
-        defaults = ({title(self.schema.node(cls), titles) for titles in (TITLES_1_27, TITLES_1_58)}
+        # default differs (their locales name some nodes differently), so every one shows it.
+        defaults = ({title(self.schema.node(cls), titles_for(first)) for first, _ in STEPS}
                     if cls in self.schema else {cls})
         if isinstance(shown, str) and shown and defaults != {shown}:
             ui["title"] = shown

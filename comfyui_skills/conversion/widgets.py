@@ -8,7 +8,7 @@ from collections import namedtuple
 
 from ..errors import InputError
 from ..schema import DYNAMIC_COMBO, Schema
-from .frontend import TITLES_1_27, Frontend
+from .frontend import Frontend
 from .jsnumber import js_integer, js_number, js_round, js_to_fixed
 
 FRONTEND_WIDGET_TYPES = {"WEBCAM", "LOAD_3D", "LOAD_3D_ANIMATION"}
@@ -144,7 +144,7 @@ def dynamic_prompts(spec):
             if inp.type == "STRING" and inp.extra.get("dynamicPrompts") is True}
 
 
-def title(spec, locale_titles=TITLES_1_27):
+def title(spec, locale_titles):
     """The frontend's title: the schema's display name, else its English locale's, else the class."""
     return spec.display_name if spec.named else locale_titles.get(spec.name, spec.name)
 
