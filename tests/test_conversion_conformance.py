@@ -1,6 +1,8 @@
 """The converter against what official frontends exported: 1.27.10 for 160 templates, 1.58.1 for
-56 of the newest (templates-2026), 1.49.6 for 90 templates through ComfyUI 0.33.0 (server-0.33.0)."""
+56 of the newest (templates-2026), 1.49.6 for 90 templates through ComfyUI 0.33.0 (server-0.33.0),
+1.36.14 for the 216 of the first two sets (tests/fixtures/frontend-1.36.14)."""
 
+import gzip
 import json
 import subprocess
 import sys
@@ -77,3 +79,16 @@ def test_api_to_ui_to_api_gives_back_every_api_file():
         api = json.loads(path.read_text())
         ui = json.loads(json.dumps(conversion.api_to_ui(api, schema)))
         assert conversion.ui_to_api(ui, schema, frontend_version="1.27.10") == api, path.name
+
+
+def test_every_export_of_frontend_1_36_is_matched_with_meta():
+    # 216 templates exported by the real 1.36.14 (tests/fixtures/frontend-1.36.14/README.md)
+    exports = json.loads(gzip.decompress((ROOT / "tests" / "fixtures" / "frontend-1.36.14" / "exports.json.gz")
+                                         .read_bytes()))
+    schema = conversion.as_schema(json.loads((CONFORMANCE / "object_info" / "comfyui-0.3.64-models.json").read_text()))
+    folders = {"convert": CONVERT / "ui", "templates-2026": NEWEST / "ui"}
+    assert len(exports) == 216
+    for key, prompt in exports.items():
+        tag, name = key.split("/")
+        workflow = json.loads((folders[tag] / name).read_text())
+        assert conversion.ui_to_api(workflow, schema, frontend_version="1.36.14") == prompt, key

@@ -31,6 +31,7 @@ QUARANTINE = (1, 46)              # SubgraphNode restores proxyWidgetErrorQuaran
 GROUPS_AS_SUBGRAPHS = (1, 47)     # legacy group nodes are unpacked into subgraphs on load
 PREVIEW_UNSENT = (1, 47)          # PreviewAny's text preview widgets (textPreviewWidgets.ts) are not sent
 CURVE_WRAPPED = (1, 52)           # graphToPrompt sends a curve as {"__type__": "CURVE", "__value__": ...}
+SERVER_TITLES = (1, 53)           # the server's display name wins over the locale's (i18n.ts resolveNodeDefText)
 PACK_META = (1, 57)               # graphToPrompt copies cnr_id, aux_id and ver into `_meta`
 
 # The node-pack fields copied from a node's properties into `_meta`, each kept only when it has
@@ -66,6 +67,7 @@ class Frontend:
         self.curve_wrapped = at >= CURVE_WRAPPED
         self.pack_meta = at >= PACK_META
         self.titles = titles_for(at)
+        self.server_titles = at >= SERVER_TITLES
         # Widgets the frontend builds for input types ComfyUI sends without a socket of their own:
         # {type: whether it takes a widgets_values slot}.
         self.socketless = {"COLOR": True, "IMAGECOMPARE": at < IMAGE_COMPARE_UNSAVED}
@@ -83,6 +85,13 @@ class Frontend:
         else:
             self.preview_widgets = (("preview", "", True, False),)
         self.key = (tuple(sorted(self.socketless.items())), self.preview_widgets)  # what widgets() depends on
+
+    def title(self, spec):
+        """The title a fresh node of this class gets: its locale's, where the locale has one and
+        (from 1.53) the server sends no display name; else the server's display name, else the class."""
+        if self.server_titles and spec.named:
+            return spec.display_name
+        return self.titles.get(spec.name) or spec.display_name
 
     def meta(self, title, properties):
         out = {"title": title}

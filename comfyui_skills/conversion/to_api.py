@@ -17,7 +17,7 @@ from . import group_nodes, loaded
 from .editor_file import IO_INPUT, IO_OUTPUT, Link
 from .frontend import Frontend
 from .widgets import (Widget, as_schema, dynamic_prompts, every_widget, expand, number_widget_value,
-                      shown_after, title, widgets)
+                      shown_after, widgets)
 
 NEVER, BYPASS = 2, 4
 UI_ONLY = {"Note", "MarkdownNote", "PrimitiveNode", "Reroute", "Comfy.ImageCompare"}
@@ -501,7 +501,7 @@ class Converter:
                 inputs[slot.name] = wrap_list(got.value)
             else:
                 inputs[slot.name] = [got.origin, got.slot]
-        shown = dto.raw.get("title") or (title(spec, self.frontend.titles) if spec else dto.type)
+        shown = dto.raw.get("title") or (self.frontend.title(spec) if spec else dto.type)
         return {"inputs": inputs, "class_type": dto.type, "_meta": self.frontend.meta(shown, dto.raw.get("properties"))}
 
     # resolving links

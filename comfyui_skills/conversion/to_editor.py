@@ -10,8 +10,9 @@ import uuid
 from ..errors import InputError
 from .editor_file import IO_INPUT, IO_OUTPUT, Link
 from ..schema import AUTOGROW, DynamicInputError, expand_inputs
-from .locale_titles import STEPS, titles_for
-from .widgets import as_schema, expand, is_widget, title, widgets
+from .frontend import Frontend
+from .locale_titles import STEPS
+from .widgets import as_schema, expand, is_widget, widgets
 
 NODE_WIDTH, COLUMN_GAP, ROW_GAP = 340, 100, 40
 TITLE_HEIGHT, SLOT_HEIGHT, WIDGET_HEIGHT, TEXT_HEIGHT = 30, 22, 26, 120
@@ -20,6 +21,8 @@ TITLE_HEIGHT, SLOT_HEIGHT, WIDGET_HEIGHT, TEXT_HEIGHT = 30, 22, 26, 120
 PREVIEW_HEIGHT = 220
 PREVIEW_FLAGS = ("image_upload", "animated_image_upload", "video_upload")
 CONTROL_DEFAULTS = {"control_after_generate": "fixed", "upload": "image", None: False}
+# One frontend of each step of the locale titles, and the first whose server titles win.
+TITLE_FRONTENDS = [Frontend(f"{major}.{minor}") for (major, minor), _ in STEPS] + [Frontend()]
 
 
 def api_to_ui(api, object_info, keep_unknown=False):
@@ -169,7 +172,7 @@ class UiBuilder:
         shown = (node.get("_meta") or {}).get("title")
         # A title that is some frontend's default is still written when another frontend's
         # default differs (their locales name some nodes differently), so every one shows it.
-        defaults = ({title(self.schema.node(cls), titles_for(first)) for first, _ in STEPS}
+        defaults = ({frontend.title(self.schema.node(cls)) for frontend in TITLE_FRONTENDS}
                     if cls in self.schema else {cls})
         if isinstance(shown, str) and shown and defaults != {shown}:
             ui["title"] = shown

@@ -1,5 +1,5 @@
 """What the frontend builds from a node's schema, the same in both directions: its widgets in order
-(with the slots only the editor file keeps), its title, which texts are dynamic prompts and what a
+(with the slots only the editor file keeps), which texts are dynamic prompts and what a
 number widget holds. `as_schema` is how both converters take the /object_info they are given."""
 
 import math
@@ -142,11 +142,6 @@ def dynamic_prompts(spec):
     """Names of the STRING inputs whose text the frontend runs through its dynamic-prompt parser."""
     return {inp.name for inp in spec.visible_inputs()
             if inp.type == "STRING" and inp.extra.get("dynamicPrompts") is True}
-
-
-def title(spec, locale_titles):
-    """The frontend's title: the schema's display name, else its English locale's, else the class."""
-    return spec.display_name if spec.named else locale_titles.get(spec.name, spec.name)
 
 
 def as_schema(object_info):
