@@ -92,3 +92,22 @@ def test_every_export_of_frontend_1_36_is_matched_with_meta():
         tag, name = key.split("/")
         workflow = json.loads((folders[tag] / name).read_text())
         assert conversion.ui_to_api(workflow, schema, frontend_version="1.36.14") == prompt, key
+
+
+def test_the_exports_of_frontend_1_36_served_by_comfyui_0_9_2_are_matched_but_two():
+    fixtures = ROOT / "tests" / "fixtures" / "frontend-1.36.14"
+    exports = json.loads(gzip.decompress((fixtures / "exports-0.9.2.json.gz").read_bytes()))
+    schema = conversion.as_schema(json.loads(gzip.decompress((fixtures / "object_info-0.9.2.json.gz").read_bytes())))
+    if not SERVER_0_33.is_dir():
+        pytest.skip("../shared/conformance/server-0.33.0 is absent")
+    # 1.36.14 loses a link into KSampler.steps in these two (fixtures README); nothing else differs
+    unmatched = {"image_qwen_image_edit.json": "102:3", "video_wanmove_480p.json": "257:144"}
+    assert len(exports) == 58
+    for key, prompt in exports.items():
+        name = key.split("/")[1]
+        ours = conversion.ui_to_api(json.loads((SERVER_0_33 / "ui" / name).read_text()), schema,
+                                    frontend_version="1.36.14")
+        if name in unmatched:
+            node = unmatched[name]
+            assert isinstance(ours[node]["inputs"].pop("steps"), list) and not isinstance(prompt[node]["inputs"].pop("steps"), list)
+        assert ours == prompt, key

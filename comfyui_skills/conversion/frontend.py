@@ -1,8 +1,9 @@
 """Which official frontend's "Export (API)" the conversion follows.
 
-Exports were recorded from three frontends: 1.27.10 (what ComfyUI 0.3.64 pins), 1.49.6 (ComfyUI
-0.33.0) and 1.58.1 (the newest, October 2026). Where frontends differ, the conversion follows the
-one the user's server serves when that is known, else the newest. Each rule below starts at the
+Exports were recorded from four frontends: 1.27.10 (what ComfyUI 0.3.64 pins), 1.36.14 (ComfyUI
+0.9.2; tests/fixtures/frontend-1.36.14), 1.49.6 (ComfyUI 0.33.0) and 1.58.1 (the newest, October
+2026). Where frontends differ, the conversion follows the one the user's server serves when that
+is known, else the newest. Each rule below starts at the
 first minor version whose code has it, read in the source maps of the comfyui-frontend-package
 releases 1.27.10, 1.36.14, 1.37.11, 1.38.14, 1.39.19, 1.40.10, 1.41.21, 1.42.15, 1.45.21, 1.46.15,
 1.47.12, 1.49.6, 1.51.10, 1.52.7, 1.53.10, 1.55.18, 1.57.5 and 1.58.1 (a rule seen first in 1.38.14
