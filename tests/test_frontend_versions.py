@@ -149,7 +149,8 @@ V3_INFO = {
 
 
 def inputs_of(node_type, widgets_values, version):
-    return conversion.ui_to_api(one_node(node_type, {}, widgets_values), V3_INFO, frontend_version=version)["1"]["inputs"]
+    prompt = conversion.ui_to_api(one_node(node_type, {}, widgets_values), V3_INFO, frontend_version=version)
+    return prompt["1"]["inputs"]
 
 
 def test_custom_combo_sends_its_options_and_from_1_38_the_index_of_the_choice():
@@ -180,12 +181,14 @@ def test_socketless_widgets_are_sent_and_a_curve_is_boxed_from_1_52():
     assert inputs_of("CurveEditor", [curve], "1.52.7") == {"curve": {"__type__": "CURVE", "__value__": curve}}
     assert inputs_of("ImageCompare", [], "1.49.6") == {"compare_view": {"__value__": ["", ""]}}
     # before 1.39 the comparer has a widgets_values slot
-    assert inputs_of("ImageCompare", [["a.png", "b.png"]], "1.38.14") == {"compare_view": {"__value__": ["a.png", "b.png"]}}
+    saved = inputs_of("ImageCompare", [["a.png", "b.png"]], "1.38.14")
+    assert saved == {"compare_view": {"__value__": ["a.png", "b.png"]}}
 
 
 def test_the_node_pack_reaches_meta_from_1_57():
     wf = one_node("ImageBlend", {"cnr_id": "comfy-core", "ver": "0.3.64"}, [0.5, "normal"])
-    assert conversion.ui_to_api(wf, OBJECT_INFO, frontend_version="1.55.18")["1"]["_meta"] == {"title": "Blend Images"}
+    meta = conversion.ui_to_api(wf, OBJECT_INFO, frontend_version="1.55.18")["1"]["_meta"]
+    assert meta == {"title": "Blend Images"}
     assert conversion.ui_to_api(wf, OBJECT_INFO, frontend_version="1.57.5")["1"]["_meta"]["cnr_id"] == "comfy-core"
 
 

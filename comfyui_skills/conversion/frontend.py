@@ -27,6 +27,8 @@ IMAGE_COMPARE_UNSAVED = (1, 39)   # useImageCompareWidget: widget.serialize = fa
 PREVIEW_SPLIT = (1, 40)           # PreviewAny's two `preview` widgets become preview_markdown, preview_text
 MUTED_GIVES_NOTHING = (1, 41)     # ExecutableNodeDTO.resolveOutput: "Muted nodes produce no output"
 CURVE_WIDGET = (1, 41)            # a CURVE input gets a widget (scripts/widgets.ts)
+PROMOTED_VIEWS = ((1, 41), (1, 46))  # promoted widgets are views of the inner ones (_promotedViewManager):
+#                                   the subgraph node's own widgets_values are not applied
 UNIQUE_IDS = (1, 42)              # subgraph/subgraphDeduplication.ts renumbers clashing inner ids on load
 QUARANTINE = (1, 46)              # SubgraphNode restores proxyWidgetErrorQuarantine host values
 GROUPS_AS_SUBGRAPHS = (1, 47)     # legacy group nodes are unpacked into subgraphs on load
@@ -64,6 +66,7 @@ class Frontend:
         self.muted_gives_nothing = at >= MUTED_GIVES_NOTHING
         self.unique_ids = at >= UNIQUE_IDS
         self.quarantine = at >= QUARANTINE
+        self.promoted_views = PROMOTED_VIEWS[0] <= at < PROMOTED_VIEWS[1]
         self.groups_as_subgraphs = at >= GROUPS_AS_SUBGRAPHS
         self.curve_wrapped = at >= CURVE_WRAPPED
         self.pack_meta = at >= PACK_META

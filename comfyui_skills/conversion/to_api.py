@@ -323,7 +323,9 @@ class Converter:
         dto.inputs = instance_inputs(dto, definition)
         promoted = [s.name for i, s in enumerate(dto.inputs) if self.promotes(dto.subgraph, i)]
         layout = [Widget(n, UNSAVED, True, True) for n in promoted]
-        dto.widgets = assign_widgets(layout, dto.raw.get("widgets_values"), dto)
+        # 1.41 to 1.45 show the inner widgets' values whatever the subgraph node saved
+        saved = None if self.frontend.promoted_views else dto.raw.get("widgets_values")
+        dto.widgets = assign_widgets(layout, saved, dto)
         if self.frontend.quarantine:
             for pair in dto.widgets:
                 pair[1] = quarantined(dto.raw).get(pair[0].name, pair[1])
