@@ -185,7 +185,8 @@ def workflow_arg(args):
 
 
 def to_api_with_inventory(fmt, wf, inv):
-    return wf if fmt == wfmod.API else conversion.ui_to_api(wf, conversion.as_schema(inv.object_info))
+    return wf if fmt == wfmod.API else conversion.ui_to_api(wf, conversion.as_schema(inv.object_info),
+                                                            frontend_version=pipeline.pinned_frontend(inv))
 
 
 # -- tools ----------------------------------------------------------------------------------------
@@ -272,8 +273,9 @@ def tool_run(call, args):
     fmt, wf, name, base = workflow_arg(args)
     asked = {k: args[k] for k in SLOT_ARGS if k in args}
     if asked:  # slots are found in the API graph against the server's own schema
-        info = client(call, args).object_info()
-        api = wf if fmt == wfmod.API else conversion.ui_to_api(wf, info)
+        server = client(call, args)
+        info = server.object_info()
+        api = wf if fmt == wfmod.API else conversion.ui_to_api(wf, info, frontend_version=pipeline.served_frontend(server))
         wf, _ = slots.apply_slots(api, info, **asked)
         fmt = wfmod.API
     result = pipeline.run(
@@ -404,10 +406,12 @@ def tool_upload(call, args):
 def tool_convert(call, args):
     fmt, wf, name, _ = workflow_arg(args)
     target = args.get("to") or (wfmod.API if fmt == wfmod.UI else wfmod.UI)
-    schema_ = conversion.as_schema(inventory.load().object_info)
+    inv = inventory.load()
+    schema_ = conversion.as_schema(inv.object_info)
     keep = args.get("keep_unknown", False)
     try:
-        out = wf if fmt == target else (conversion.ui_to_api(wf, schema_, keep) if target == wfmod.API
+        out = wf if fmt == target else (conversion.ui_to_api(wf, schema_, keep, frontend_version=pipeline.pinned_frontend(inv))
+                                        if target == wfmod.API
                                         else conversion.api_to_ui(wf, schema_, keep))
     except InputError as exc:
         exc.message = f"{name}: {exc.message}"

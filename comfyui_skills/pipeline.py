@@ -167,7 +167,8 @@ def find_slots_in(path):
 
     fmt, wf = wfmod.load(path)
     inv = inventory.load()
-    api = conversion.ui_to_api(wf, inv.object_info) if fmt == wfmod.UI else wf
+    api = (conversion.ui_to_api(wf, inv.object_info, frontend_version=pinned_frontend(inv))
+           if fmt == wfmod.UI else wf)
     if fmt == wfmod.API:
         check_nodes(wf, str(path))
     return slots.find_slots(api, inv.object_info), inv.source
@@ -223,9 +224,14 @@ def to_api(fmt, wf, object_info, name, reporter, frontend_version=lambda: None, 
     return conversion.ui_to_api(wf, object_info, frontend_version=frontend_version(), blueprints=blueprints)
 
 
+def pinned_frontend(inv):
+    """The frontend the inventory's server pinned when the snapshot was taken (None: the newest)."""
+    return conversion.frontend_served_by(inv.record.get("system_stats"))
+
+
 def served_frontend(client):
-    """The frontend the server pins; frontends' exports differ in `_meta` and extension widgets
-    only, so a server that does not say (None) gets the newest's."""
+    """The frontend the server pins, whose export rules the conversion follows; a server that does
+    not say (None) gets the newest's."""
     try:
         return conversion.frontend_served_by(client.system_stats())
     except TransportError:
@@ -592,7 +598,7 @@ def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_onl
         raise ServerUnreachable(reason, hint="start ComfyUI, or drop --online-only to export the workflow offline")
     inv = inventory.load()
     api = fill(to_api(fmt, wf, inv.object_info, name, reporter,
-                      lambda: conversion.frontend_served_by(inv.record.get("system_stats"))),
+                      lambda: pinned_frontend(inv)),
                inv.object_info, sets, slot_values, reporter)
     receipt = export.export_workflow(api, project, Path(name).name, fmt="api", inventory=inv)
     path = receipt["files"]["api"]
