@@ -197,3 +197,13 @@ def test_a_muted_subgraph_node_runs_its_inner_nodes_until_1_39(version, dropped)
     pair = recorded("subgraph-mute__image_lotus_depth_v1_1__1.58.1")
     inner = [k for k in conversion.ui_to_api(pair["workflow"], FIXTURE_INFO, frontend_version=version) if ":" in k]
     assert (not inner) == dropped
+
+
+def test_a_custom_combo_and_a_boxed_curve_come_back_from_the_editor_file():
+    curve = {"points": [[0, 0], [0.5, 0.7], [1, 1]], "interpolation": "monotone_cubic"}
+    api = {"1": {"inputs": {"choice": "screen", "index": 1, "option1": "add", "option2": "screen", "option3": ""},
+                 "class_type": "CustomCombo", "_meta": {"title": "Custom Combo"}},
+           "2": {"inputs": {"curve": {"__type__": "CURVE", "__value__": curve}},
+                 "class_type": "CurveEditor", "_meta": {"title": "Curve Editor"}}}
+    ui = json.loads(json.dumps(conversion.api_to_ui(api, V3_INFO)))
+    assert conversion.ui_to_api(ui, V3_INFO) == api

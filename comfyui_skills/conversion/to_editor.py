@@ -205,6 +205,8 @@ class UiBuilder:
                 values.append(CONTROL_DEFAULTS.get(w.name, w.default))
             else:
                 values.append(w.default)
+        if cls == "CustomCombo":
+            values += custom_combo_values(inputs)
         return slots, values
 
     def outputs_of(self, api_id, cls):
@@ -355,8 +357,21 @@ def unknown_slots(inputs):
     return slots, values
 
 
+def custom_combo_values(inputs):
+    """CustomCombo's saved slots after `choice`, as the newest frontend keeps them: `index`, then
+    option1..N with an empty one last (its extension grows them; see to_api.custom_combo_widgets)."""
+    options, n = [], 1
+    while isinstance(inputs.get(f"option{n}"), str) and inputs[f"option{n}"]:
+        options.append(inputs[f"option{n}"])
+        n += 1
+    index = next((i for i, option in enumerate(options) if option == inputs.get("choice")), -1)
+    return [index] + options + [""]
+
+
 def unwrap_list(value):
-    if isinstance(value, dict) and set(value) == {"__value__"}:
+    """A boxed widget value unboxed: a list, or (from frontend 1.52) a curve with its type."""
+    if isinstance(value, dict) and (set(value) == {"__value__"}
+                                    or (set(value) == {"__type__", "__value__"} and value["__type__"] == "CURVE")):
         return value["__value__"]
     return value
 
