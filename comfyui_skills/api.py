@@ -351,6 +351,28 @@ class ComfyUI(Client):
                                  f"reading /api/jobs/{prompt_id}", unknown_job_ok=True)
         return JobInfo.parse(body) if body else None
 
+    has_job_cancel = None  # unknown until POST /api/jobs/{id}/cancel answered; then True or False
+
+    def cancel_job(self, prompt_id):
+        """POST /api/jobs/{id}/cancel: True when the server stopped the prompt, False when it was
+        finished or unknown, None where the server has no such route (then has_job_cancel is False).
+
+        The server interrupts the prompt if it is the one running (only that one: interrupt_if_running)
+        or removes it from the queue if pending, and answers {"cancelled": bool}: Comfy-Org/ComfyUI
+        server.py cancel_job_by_id and comfy_execution/jobs.py cancel_job, added in 4e716f7c (0.25
+        development, so 0.26 on; 0.33.0 at 783545f6 has it, recorded in
+        tests/recordings/server/jobs_cancel.json). 0.3.64 and 0.9.2 answer 404."""
+        if self.cloud or self.has_job_cancel is False:
+            return None
+        resp = self.request("POST", f"/api/jobs/{quote(prompt_id, safe='')}/cancel", json_body={})
+        body = _json_or_none(resp)
+        if resp.status_code in (404, 405) and not (isinstance(body, dict) and "cancelled" in body):
+            self.has_job_cancel = False
+            return None
+        self.check(resp, f"cancelling {prompt_id}")
+        self.has_job_cancel = True
+        return bool(isinstance(body, dict) and body.get("cancelled"))
+
     def places(self, client_id=None):
         """{prompt_id: 0 if running else its 1-based queue position}, only client_id's prompts
         when given. From /api/jobs where the server has it (ids and numbers only, where /queue

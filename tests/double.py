@@ -50,7 +50,8 @@ Knobs (attributes and methods of the fixture object):
                               `manager_queue` lists what was queued
     newer = True              act as a newer ComfyUI, in the shapes read from Comfy-Org/ComfyUI server.py
                               at 5e14d797 and comfy_execution/jobs.py at dfb874a6 (see "newer
-                              server" below): /api/jobs, canonical-UUID prompt ids, every device in
+                              server" below): /api/jobs, POST /api/jobs/{id}/cancel (as 0.33.0 answered
+                              it), canonical-UUID prompt ids, every device in
                               /system_stats, its /features; the default is 0.3.64 as recorded
     gpus = [(NAME, VRAM_TOTAL, VRAM_FREE), ...]   the server computes on GPUs (cuda:0 first):
                               0.3.64 lists the first only, a newer server all of them
@@ -78,7 +79,8 @@ Knobs (attributes and methods of the fixture object):
 Templates: /templates/index.json and the few /templates/NAME.json recorded are served as
 recorded; any other name gets the recorded 404 (the real server serves every file its package has).
 Records for assertions: `requests` (method, path, headers of each HTTP request), `posted` (bodies
-POSTed to /prompt), `interrupts` (bodies POSTed to /interrupt), `credential_keys` (what a newer
+POSTed to /prompt), `interrupts` (bodies POSTed to /interrupt), `cancels` (job ids POSTed to a
+newer server's /api/jobs/{id}/cancel), `credential_keys` (what a newer
 server handed each WebSocket).
 """
 
@@ -142,6 +144,8 @@ class Recordings:
         self.step_inputs = {"KSampler": ksampler_step_input(_load("runs/ksampler_progress.json"))}
         self.templates = json.loads(gzip.decompress((RECORDINGS / "templates" / "templates.json.gz").read_bytes()))
         self.server = {e["name"]: e["response"] for e in _load("server/0.3.64.json")["exchanges"]}
+        self.cancel = {version: {e["name"]: e for e in rec["exchanges"]}
+                       for version, rec in _load("server/jobs_cancel.json").items()}
 
 
 def with_listed(object_info, options):
@@ -204,6 +208,7 @@ class ComfyDouble:
         self.models = {name: [] for name in self.rec.rest["/models"]["body"]}
         self.object_info = self.rec.object_info
         self.requests, self.posted, self.interrupts, self.blob_requests = [], [], [], []
+        self.cancels = []  # job ids POSTed to a newer server's /api/jobs/{id}/cancel
         self._fail, self._garble = {}, {}
         self._ws_drop_after = None
         self.files = {}  # (type, subfolder, filename) -> bytes
@@ -420,6 +425,7 @@ class ComfyDouble:
         # (server.py at 5e14d797); 0.3.64 answers both with a bare 404 (recordings/server/)
         app.router.add_get("/api/jobs", self._get_jobs)
         app.router.add_get("/api/jobs/{job_id}", self._get_job)
+        app.router.add_post("/api/jobs/{job_id}/cancel", self._cancel_job)
         app.router.add_get("/api/workflow_templates/{pack}/{name}", self._custom_template_file)
         return app
 
@@ -566,6 +572,26 @@ class ComfyDouble:
                 if item[1] == pid:
                     return web.json_response(queue_job(item, status))
         return web.json_response({"error": "Job not found"}, status=404)
+
+    async def _cancel_job(self, request):
+        """As 0.33.0 answered (recordings/server/jobs_cancel.json): a running job is interrupted
+        (only if it is still the one running), a pending one leaves the queue, either answers
+        {"cancelled": true}; a finished or unknown id {"cancelled": false}. 0.3.64: its 405."""
+        if not self.newer:
+            rec = self.rec.cancel["0.3.64"]["cancel an unknown id"]["response"]
+            return web.Response(status=rec["status"], text=rec["text"], content_type=rec["content_type"].split(";")[0])
+        pid = request.match_info["job_id"]
+        self.cancels.append(pid)
+        if any(item[1] == pid for item in self.running.values()):
+            self._interrupt = True
+            return web.json_response({"cancelled": True})
+        for i, item in enumerate(self.queue):
+            if item[1] == pid:
+                self.queue.pop(i)
+                heapq.heapify(self.queue)
+                await self._queue_updated()
+                return web.json_response({"cancelled": True})
+        return web.json_response({"cancelled": False})
 
     def _replay(self, route):
         rec = self.rec.templates[route]
