@@ -188,6 +188,11 @@ class Task:
         return self.entry.get("result") == "failed"
 
     @property
+    def shown_result(self):
+        text = self.entry.get("result")
+        return URL_QUERY.sub(r"\1", text) if isinstance(text, str) else text
+
+    @property
     def reason(self):
         status = self.entry.get("status") or {}
         text = self.entry.get("result")
@@ -200,9 +205,10 @@ class Task:
         """CheckFailed naming why: the policy and the setting that allows it, or the Manager's words."""
         if self.refused:
             return CheckFailed(f"ComfyUI-Manager {manager.version} refused {self.what}: its security policy does "
-                               "not allow it", hint=V4_SECURITY_HINT, result=self.entry.get("result"))
+                               "not allow it", hint=V4_SECURITY_HINT, result=self.shown_result,
+                               manager_task=self.entry.get("ui_id"))
         return CheckFailed(f"ComfyUI-Manager {manager.version} could not do {self.what}: {self.reason}",
-                           hint=hint, result=self.entry.get("result"))
+                           hint=hint, result=self.shown_result, manager_task=self.entry.get("ui_id"))
 
 
 def _note(reporter, status):
