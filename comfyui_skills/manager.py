@@ -23,7 +23,6 @@ the server's log only: do_install / do_install_model check is_allowed_security_l
 import re
 import time
 import uuid
-import weakref
 from dataclasses import dataclass
 from typing import Optional
 
@@ -41,7 +40,6 @@ V4_SECURITY_HINT = (f"set security_level = normal (or weak) in {V4_CONFIG} with 
                     "loopback address (else also network_mode = personal_cloud), then restart the server")
 
 URL_QUERY = re.compile(r"(https?://[^\s?#'\"]+)[?#][^\s'\"]*")  # a signed URL's query carries its secret
-_seen = weakref.WeakKeyDictionary()  # client -> Manager or None: asked once per client
 
 
 @dataclass
@@ -224,15 +222,15 @@ def detect(client) -> Optional[Manager]:
     3.x answers GET /manager/version; 4.x only GET /v2/manager/version ("V4.2.2")."""
     if client is None:
         return None
-    if client in _seen:
-        return _seen[client]
+    if hasattr(client, "_manager_found"):  # asked once per client
+        return client._manager_found
     found = None
     for path, v2 in (("/manager/version", False), ("/v2/manager/version", True)):
         text = _version(client, path)
         if text:
             found = Manager(client, text, v2)
             break
-    _seen[client] = found
+    client._manager_found = found
     return found
 
 

@@ -139,7 +139,9 @@ def test_cancel_stops_a_running_prompt_and_removes_a_pending_one(live_url, pack_
         assert out == {"deleted": [pending], "interrupted": [running], "not_found": []}
         cancelled_at = time.monotonic()
         assert pending not in places(url)[1]
-        assert wait_for(lambda: running not in places(url)[0], 120), "the cancelled prompt kept running"
+        # the server looks for an interrupt when a node starts and between sampler steps: a checkpoint
+        # load under way finishes first (80 s on the loaded test machine)
+        assert wait_for(lambda: running not in places(url)[0], 300), "the cancelled prompt kept running"
         stopped_after = time.monotonic() - cancelled_at
         history = requests.get(url + f"/history/{running}", timeout=10).json()[running]
         messages = [m[0] for m in history["status"]["messages"]]

@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 
 OUT = Path(__file__).resolve().parent / "jobs_cancel.json"
-KEEP = ("id", "status", "priority", "create_time", "execution_start_time", "execution_end_time",
+KEEP = ("error", "id", "status", "priority", "create_time", "execution_start_time", "execution_end_time",
         "execution_error", "execution_status", "outputs_count")
 
 
@@ -86,7 +86,6 @@ def record(url):
     for entry in history.values() if isinstance(history, dict) else ():
         entry.pop("prompt", None)  # the graph above
     ex("cancel the cancelled job again", "POST", f"/api/jobs/{running}/cancel", {})
-    ex("queue after", "GET", "/queue")
     return version, exchanges
 
 
