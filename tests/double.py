@@ -50,6 +50,8 @@ Knobs (attributes and methods of the fixture object):
                               `manager_queue` lists what was queued ((kind, body) as POSTed)
     manager = "4.2.2"         ComfyUI-Manager 4 as ComfyUI 0.33.0 --enable-manager ran it offline:
                               /v2 routes only, each queued task fails with the recorded reason
+    manager_refuses = True    ...and its security_level forbids every task: each ends as the recorded
+                              refused one (result "failed"; only the server's log says why)
     newer = True              act as a newer ComfyUI, in the shapes read from Comfy-Org/ComfyUI server.py
                               at 5e14d797 and comfy_execution/jobs.py at dfb874a6 (see "newer
                               server" below): /api/jobs, POST /api/jobs/{id}/cancel (as 0.33.0 answered
@@ -229,6 +231,7 @@ class ComfyDouble:
         self.manager = None  # "3.37.1": the server has ComfyUI-Manager (recorded answers, offline)
         self.manager_queue = []
         self.manager4_pending, self.manager4_history = [], {}  # Manager 4's queue and task records
+        self.manager_refuses = False  # Manager 4: its security_level forbids every task
         self.disk_folders = {}  # folder -> loader inputs whose options list its files on disk
         self.sockets = {}  # sid -> [ws, messages sent]
         self.queue, self.running, self.history = [], {}, {}
@@ -789,6 +792,10 @@ class ComfyDouble:
         return web.Response(status=200)
 
     def _v4_outcome(self, ui_id, client_id, kind, params):
+        if self.manager_refuses:  # the bare "failed" 4.2.2 recorded for a fix its security_level forbade
+            recorded = copy.deepcopy(self._v4("fix a pack: history")["response"]["json"]["history"])
+            recorded.update(ui_id=ui_id, client_id=client_id, kind=kind, params=params)
+            return recorded
         if kind == "install-model":
             label, names = "install a model", ("url",)
         elif params.get("selected_version") == "latest":

@@ -172,3 +172,13 @@ def test_a_url_with_a_query_never_goes_to_manager_4(comfy_double, pack_env):
                "--json", env=pack_env)
     assert r.returncode == 1 and json.loads(r.stdout)["how"] == "commands"
     assert comfy_double.manager_queue == []
+
+
+def test_a_task_manager_4_refuses_names_the_setting_that_allows_it(comfy_double, pack_env):
+    comfy_double.manager, comfy_double.manager_refuses = "4.2.2", True
+    r = script("nodes", "install", "comfyui-videohelpersuite", "--url", comfy_double.url, "--json", env=pack_env)
+    assert r.returncode == 1 and json.loads(r.stdout)["result"] == "failed"
+    line = r.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: ComfyUI-Manager V4.2.2 refused the install of comfyui-videohelpersuite: "
+                           "its security policy does not allow it")
+    assert "security_level = normal" in line and "user/__manager/config.ini" in line and "installed" not in line

@@ -4,7 +4,8 @@
 
 Recorded from ComfyUI 0.33.0 with comfyui_manager 4.2.2 (its manager_requirements.txt), the
 Manager's config.ini as it wrote it on its first start, and no internet on that machine: installs
-fail when they reach the registry, GitHub or Hugging Face, and their history says so. Writes
+fail when they reach the registry, GitHub or Hugging Face, and their history says so; a fix,
+which its default security_level (normal) forbids, shows what a refused task records. Writes
 manager-4.2.2.json (small: routes, queue, task history) and manager-4.2.2-map.json.gz (the node
 map /v2/customnode/getmappings answered, which is large).
 """
@@ -73,6 +74,11 @@ def main(url):
          {"ui_id": str(uuid.uuid4()), "client_id": CLIENT, "name": "lora_x.safetensors", "type": "loras", "base": "",
           "save_path": "loras", "url": "https://huggingface.co/org/repo/resolve/main/lora_x.safetensors",
           "filename": "lora_x.safetensors"})
+    # a task its security policy forbids: fix needs 'high+' (security_level normal- or weak on a
+    # loopback server), which the default normal does not give; it is refused before anything is done
+    task("fix a pack", "/v2/manager/queue/task",
+         {"ui_id": str(uuid.uuid4()), "client_id": CLIENT, "kind": "fix",
+          "params": {"node_name": "comfyui-videohelpersuite", "node_ver": "1.0.0"}})
     ex("installed packs", "GET", "/v2/customnode/installed")
     _, node_map = ex("node map", "GET", "/v2/customnode/getmappings", params={"mode": "cache"})
     exchanges[-1]["response"]["json"] = "manager-4.2.2-map.json.gz"
