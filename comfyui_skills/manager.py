@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Optional
 
-from .errors import CheckFailed, ServerUnreachable, TransportError
+from .errors import CheckFailed, ServerTimeout, ServerUnreachable, TransportError
 
 TASK_WAIT = 1800.0
 
@@ -237,8 +237,8 @@ def detect(client) -> Optional[Manager]:
 def _version(client, path):
     try:
         resp = client.request("GET", path)
-    except ServerUnreachable:
-        raise  # no server is not a server without the Manager: the caller must say which
+    except (ServerUnreachable, ServerTimeout):
+        raise  # no server, or a busy one, is not a server without the Manager: the caller must say which
     except TransportError:
         return None
     if resp.status_code != 200 or resp.text.lstrip()[:1] in ("<", "{", "[", ""):

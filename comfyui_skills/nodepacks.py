@@ -74,10 +74,10 @@ def _map_entry(value):
 
 
 def _manager_lists(client):
-    found = manager.detect(client)
-    if found is None:
-        return {}, {}
-    try:
+    try:  # a Manager that does not answer leaves the known packs
+        found = manager.detect(client)
+        if found is None:
+            return {}, {}
         node_map, packs = found.node_map(), found.packs()
     except TransportError:
         return {}, {}
