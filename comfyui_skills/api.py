@@ -16,7 +16,7 @@ from typing import Optional
 from urllib.parse import quote
 
 from . import nextsteps
-from .errors import CheckFailed, InputError, ServerError, ServerUnreachable, TransportError
+from .errors import CheckFailed, InputError, ServerError, TransportError
 from .transport import Client
 
 PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
@@ -200,53 +200,7 @@ class ComfyUI(Client):
         The paths include roots from extra_model_paths.yaml (app/model_manager.py at a125cd84)."""
         return self.get_json("/experiment/models", what="reading /experiment/models")
 
-    # ComfyUI-Manager, a custom node: routes of its glob/manager_server.py, recorded from 3.37.1
-    # and 3.41 (Comfy-Org/ComfyUI-Manager f39cbd56) in tests/recordings/manager/
-    def manager_version(self):
-        """The Manager's version text, or None when the server has no Manager."""
-        try:
-            resp = self.request("GET", "/manager/version")
-        except ServerUnreachable:
-            raise  # no server is not a server without the Manager: the caller must say which
-        except TransportError:
-            return None
-        if resp.status_code != 200 or resp.text.lstrip()[:1] in ("<", "{", "["):
-            return None
-        return resp.text.strip()
-
-    def manager_models(self):
-        """The Manager's bundled model list ({"models": [{name, type, base, save_path, filename, url, ...}]});
-        mode=local reads the list shipped with it, so no internet is needed."""
-        return self.get_json("/externalmodel/getlist", params={"mode": "local"}, what="the Manager's model list")
-
-    def manager_node_map(self):
-        """{repository url: [[node classes], {title_aux, ...}]} (the Manager's extension-node-map)."""
-        return self.get_json("/customnode/getmappings", params={"mode": "local"},
-                             what="the Manager's node-to-pack map")
-
-    def manager_packs(self):
-        """{"channel", "node_packs": {id: {title, repository, files, state, ...}}} of the bundled list."""
-        return self.get_json("/customnode/getlist", params={"mode": "local", "skip_update": "true"},
-                             what="the Manager's node pack list")
-
-    def manager_queue_install_model(self, entry):
-        self.post("/manager/queue/install_model", entry, "queueing the model install with the Manager")
-
-    def manager_queue_install(self, spec):
-        self.post("/manager/queue/install", spec, "queueing the node pack install with the Manager")
-
-    def manager_queue_start(self):
-        # 3.38+ take a POST and refuse form content types there (a CSRF guard; JSON is fine);
-        # 3.37 and earlier serve it as a GET and answer a POST with 405
-        resp = self.request("POST", "/manager/queue/start", json_body={})
-        if resp.status_code == 405:
-            resp = self.request("GET", "/manager/queue/start")
-        self.check(resp, "starting the Manager's queue")
-        return resp.status_code  # 201: it was already running
-
-    def manager_queue_status(self):
-        """{total_count, done_count, in_progress_count, is_processing}."""
-        return self.get_json("/manager/queue/status", what="the Manager's queue status")
+    # ComfyUI-Manager: manager.py (its routes differ between its generations)
 
     def log_lines(self):
         """The server's recent log text, split into lines ([] where it serves no log)."""
@@ -396,6 +350,28 @@ class ComfyUI(Client):
         body = self._jobs_answer(self._jobs_path(f"/{quote(prompt_id, safe='')}"), None,
                                  f"reading /api/jobs/{prompt_id}", unknown_job_ok=True)
         return JobInfo.parse(body) if body else None
+
+    has_job_cancel = None  # unknown until POST /api/jobs/{id}/cancel answered; then True or False
+
+    def cancel_job(self, prompt_id):
+        """POST /api/jobs/{id}/cancel: True when the server stopped the prompt, False when it was
+        finished or unknown, None where the server has no such route (then has_job_cancel is False).
+
+        The server interrupts the prompt if it is the one running (only that one: interrupt_if_running)
+        or removes it from the queue if pending, and answers {"cancelled": bool}: Comfy-Org/ComfyUI
+        server.py cancel_job_by_id and comfy_execution/jobs.py cancel_job, added in 4e716f7c (0.25
+        development, so 0.26 on; 0.33.0 at 783545f6 has it, recorded in
+        tests/recordings/server/jobs_cancel.json). 0.3.64 and 0.9.2 answer 404."""
+        if self.cloud or self.has_job_cancel is False:
+            return None
+        resp = self.request("POST", f"/api/jobs/{quote(prompt_id, safe='')}/cancel", json_body={})
+        body = _json_or_none(resp)
+        if resp.status_code in (404, 405) and not (isinstance(body, dict) and "cancelled" in body):
+            self.has_job_cancel = False
+            return None
+        self.check(resp, f"cancelling {prompt_id}")
+        self.has_job_cancel = True
+        return bool(isinstance(body, dict) and body.get("cancelled"))
 
     def places(self, client_id=None):
         """{prompt_id: 0 if running else its 1-based queue position}, only client_id's prompts

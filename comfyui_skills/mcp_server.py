@@ -31,6 +31,7 @@ from . import (__version__, config, conversion, diagnosis, downloads, files, gen
                nodepacks, pipeline, runs, slots, status, templates, uploads, validation)
 from . import workflow as wfmod
 from .api import ComfyUI
+from .manager import detect as detect_manager
 from .errors import ComfyError, InputError, ServerTimeout, ServerUnreachable
 from .progress import Reporter
 
@@ -362,7 +363,7 @@ def tool_download_model(call, args):
 def tool_install_nodes(call, args):
     """nodes.py install PACK: through the server's ComfyUI-Manager queue, else the lines to run."""
     c = client(call, args)
-    if c.manager_version() is None:
+    if detect_manager(c) is None:
         lines = nodepacks.shell_lines(args["pack"])
         return Reply({"pack": args["pack"], "installed": False, "commands": lines,
                       "note": f"{c.url} has no ComfyUI-Manager; run one of these where the server lives, then "

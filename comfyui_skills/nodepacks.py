@@ -3,21 +3,19 @@
 The Manager's extension-node-map (when the server has ComfyUI-Manager) says which repository
 provides which classes; without it, the few packs diagnosis.KNOWN_PACKS knows by name pattern.
 Installing goes through the Manager's HTTP queue (queue the install, start the queue, follow
-its status); ComfyUI loads a new pack only at start-up, so a restart always follows. Without the
-Manager, the exact shell lines that do the same where the server lives.
+it; manager.py speaks to both of its generations); ComfyUI loads a new pack only at start-up, so
+a restart always follows. Without the Manager, the exact shell lines that do the same where the
+server lives.
 """
 
 import shlex
-import time
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import diagnosis
+from . import diagnosis, manager
 from .errors import CheckFailed, InputError, ServerError, TransportError
 
 INSTALL_WAIT = 1800.0
-RESTART_NOTE = ("restart ComfyUI to load it (ComfyUI-Manager: POST /manager/reboot, or its Restart button; "
-                "otherwise stop and start the server process)")
 
 
 @dataclass
@@ -76,14 +74,14 @@ def _map_entry(value):
 
 
 def _manager_lists(client):
-    if client is None or client.manager_version() is None:
-        return {}, {}
-    try:
-        node_map = client.manager_node_map()
-        packs = (client.manager_packs() or {}).get("node_packs") or {}
+    try:  # a Manager that does not answer leaves the known packs
+        found = manager.detect(client)
+        if found is None:
+            return {}, {}
+        node_map, packs = found.node_map(), found.packs()
     except TransportError:
         return {}, {}
-    return (node_map if isinstance(node_map, dict) else {}), (packs if isinstance(packs, dict) else {})
+    return (node_map if isinstance(node_map, dict) else {}), packs
 
 
 def _pack_of_repo(packs, repo):
@@ -98,6 +96,10 @@ def _pack_of_repo(packs, repo):
 def find_pack(client, name):
     """The Manager's list entry for `name` (its id, title or repository URL), as (id, info)."""
     _, packs = _manager_lists(client)
+    return _find_in(packs, name)
+
+
+def _find_in(packs, name):
     if name in packs:
         return name, packs[name]
     lower = name.rstrip("/").lower()
@@ -108,21 +110,8 @@ def find_pack(client, name):
     return None, None
 
 
-def follow_manager_queue(client, wait, poll, reporter=None, clock=time.monotonic):
-    """Start ComfyUI-Manager's queue and follow its status until it is idle or `wait` runs out."""
-    client.manager_queue_start()
-    deadline = clock() + wait
-    while clock() < deadline:
-        status = client.manager_queue_status()
-        if reporter:
-            reporter.note(f"ComfyUI-Manager: {status.get('done_count', 0)}/{status.get('total_count', 0)} done")
-        if not status.get("is_processing") and not status.get("in_progress_count"):
-            return
-        time.sleep(poll)
-
-
 def install_request(pid, info):
-    """The body the Manager's own UI posts to /manager/queue/install for this list entry."""
+    """The body 3.x's own UI posts to /manager/queue/install for this list entry."""
     version = info.get("version") or "unknown"
     body = {"id": pid, "version": version, "selected_version": "latest" if version != "unknown" else "unknown",
             "channel": "default", "mode": "local", "ui_id": pid}
@@ -131,20 +120,39 @@ def install_request(pid, info):
     return body
 
 
+def install_params_v4(pack):
+    """InstallPackParams for Manager 4 (comfyui_manager 4.2.2 data_models/generated_models.py).
+
+    A registry id installs its latest release ("<id>@latest" is resolved against the registry,
+    glob/manager_core.py resolve_node_spec); a repository URL installs from git as the Manager's
+    "unknown" version, found in its custom-node list under the repository's name (load_nightly
+    keys every GitHub entry by it, case-insensitively)."""
+    if pack.startswith(("https://", "http://", "git@")):
+        repo = pack.rstrip("/")
+        name = repo.rsplit("/", 1)[-1]
+        name = name[:-4] if name.endswith(".git") else name
+        return {"id": name, "version": "unknown", "selected_version": "unknown", "repository": repo,
+                "channel": "default", "mode": "cache"}
+    return {"id": pack, "version": "latest", "selected_version": "latest", "channel": "default", "mode": "cache"}
+
+
 def install(client, pack, wait=INSTALL_WAIT, poll=1.0, reporter=None):
     """Install `pack` (a Manager list id, title or repository URL) through the Manager's queue.
 
-    Returns {"pack", "installed", "restart"}; CheckFailed when the Manager refuses or the pack is
-    not installed after its queue ran (the server's console says why)."""
-    if client.manager_version() is None:
+    Returns {"pack", "installed", "restart"}; CheckFailed when the Manager refuses it or its task
+    fails (4.x says why; 3.x only that the pack is not there after its queue ran)."""
+    found = manager.detect(client)
+    if found is None:
         raise CheckFailed(f"{client.url} has no ComfyUI-Manager, so nothing can install {pack} over HTTP",
                           hint="run one of these where the server lives: " + " ; ".join(shell_lines(pack)))
-    pid, info = find_pack(client, pack)
+    if found.v2:
+        return _install_v4(found, pack, wait, poll, reporter)
+    pid, info = _find_in(found.packs(), pack)
     if pid is None:
         raise InputError(f"ComfyUI-Manager's list has no node pack {pack!r}",
                          hint="give its id, title or repository URL as the Manager lists it")
     try:
-        client.manager_queue_install(install_request(pid, info))
+        found.queue_pack_v3(install_request(pid, info))
     except ServerError as exc:
         if exc.status in (403, 404) and "security" in str(exc.body or "").lower():
             raise CheckFailed(f"ComfyUI-Manager refused to install {pid}: its security policy does not allow it",
@@ -152,13 +160,24 @@ def install(client, pack, wait=INSTALL_WAIT, poll=1.0, reporter=None):
                               "allow_git_url_install in the Manager's config.ini (edited with the server "
                               "stopped); or install it by hand: " + " ; ".join(shell_lines(pack, info))) from None
         raise
-    follow_manager_queue(client, wait, poll, reporter)
-    _, after = find_pack(client, pid)
+    found.follow_v3(wait, poll, reporter)
+    _, after = _find_in(found.packs(), pid)
     state = (after or {}).get("state")
     if state in ("installed", "enabled", "disabled") or (after or {}).get("installed") == "True":
-        return {"pack": pid, "installed": True, "restart": RESTART_NOTE}
+        return {"pack": pid, "installed": True, "restart": found.restart}
     raise CheckFailed(f"ComfyUI-Manager ran its queue but {pid} is not installed (state: {state or 'unknown'})",
                       hint="the server's console says why (no internet there, or a failed pip install)")
+
+
+def _install_v4(found, pack, wait, poll, reporter):
+    params = install_params_v4(pack)
+    task = found.run_task("install", params, f"the install of {params['id']}", wait, poll, reporter)
+    if not task.ok:
+        hint = ("the registry may not be reachable from the server, or does not know this id: give the "
+                "pack's repository URL to install it from git" if params["selected_version"] == "latest"
+                else "the server needs internet access to GitHub; or install it by hand where it lives")
+        raise task.failure(found, hint)
+    return {"pack": params["id"], "installed": True, "result": task.outcome, "restart": found.restart}
 
 
 def shell_lines(pack, info=None):

@@ -1,8 +1,9 @@
 """Where a downloaded model goes, and how it gets there.
 
 Three ways, best first: straight into the server's own model folder when that folder is on this
-machine; through ComfyUI-Manager's model install queue when the server has the Manager and the
-file is in its model list; else exact commands for the user to run where the server lives.
+machine; through ComfyUI-Manager's model install queue when the server has the Manager and it
+takes this file (3.x: only a file in its model list; 4.x: any URL); else exact commands for the
+user to run where the server lives.
 """
 
 import ipaddress
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 from urllib.parse import urlsplit
 
-from . import downloads
+from . import downloads, manager
 from .errors import CheckFailed, DownloadFailed, InputError, ServerError, TransportError
 
 MANAGER_WAIT = 3600.0
@@ -138,7 +139,7 @@ def place(client, url, folder, name=None, sha256=None, path=None, reporter=None,
         return Placed("downloaded", folder, "/".join(subdir + (got.path.name,)), str(got.path), got)
     if path is not None:
         raise InputError(f"--path {path}: none of the server's {folder} folders is on this machine")
-    entry = manager_entry(client, url, name)
+    entry = manager_entry(client, url, name, folder, subdir)
     if entry is not None:
         return through_manager(client, entry, folder, reporter)
     remote = server_folders(client, folder)
@@ -161,13 +162,23 @@ def _made(folder, subdir):
     return target
 
 
-def manager_entry(client, url, name):
-    """The Manager's own list entry for this file, when the server has the Manager and lists it."""
-    if client.manager_version() is None:
+def manager_entry(client, url, name, folder=None, subdir=()):
+    """What to ask the server's Manager for, or None: 3.x's own list entry for this file (it
+    refuses any other); for 4.x, which takes any URL, a ModelMetadata saved under `folder`."""
+    found = manager.detect(client)
+    if found is None:
         return None
+    if found.v2:
+        parts = urlsplit(url)
+        # a query or a password may carry a secret, which would end up in the Manager's history and log
+        if not name or not folder or parts.query or parts.password or parts.username:
+            return None
+        # save_path is relative to the models folder (glob/utils/model_utils.py get_model_dir)
+        return {"name": name, "type": folder, "base": "", "save_path": "/".join((folder,) + tuple(subdir)),
+                "url": url, "filename": name}
     try:
-        listed = client.manager_models().get("models") or []
-    except (TransportError, AttributeError):
+        listed = found.models()
+    except TransportError:
         return None
     for entry in listed:
         if isinstance(entry, dict) and entry.get("url") == url:
@@ -179,19 +190,24 @@ def manager_entry(client, url, name):
 
 
 def through_manager(client, entry, folder, reporter=None, wait=MANAGER_WAIT, poll=1.0, clock=time.monotonic):
-    """Queue the Manager's own entry, start its queue and follow it until the file is listed."""
+    """Queue the Manager's install of `entry`, follow its queue, and check the file is listed."""
+    found = manager.detect(client)
     name = entry["filename"]
-    try:
-        client.manager_queue_install_model(entry)
-    except ServerError as exc:
-        if exc.status == 403:
-            raise CheckFailed("ComfyUI-Manager refused the model install (HTTP 403): its security_level does "
-                              "not allow it", hint="set security_level = normal in the Manager's config.ini "
-                              "with the server stopped, or download the file where the server lives") from None
-        raise
-    from .nodepacks import follow_manager_queue
-
-    follow_manager_queue(client, wait, poll, reporter, clock)
+    if found.v2:
+        task = found.run_task("install-model", entry, f"the download of {name}", wait, poll, reporter, clock)
+        if not task.ok:
+            raise task.failure(found, "the server must reach that address (no internet there, or a link that "
+                                      "needs a token); or download the file where the server lives")
+    else:
+        try:
+            found.queue_model_v3(entry)
+        except ServerError as exc:
+            if exc.status == 403:
+                raise CheckFailed("ComfyUI-Manager refused the model install (HTTP 403): its security_level does "
+                                  "not allow it", hint="set security_level = normal in the Manager's config.ini "
+                                  "with the server stopped, or download the file where the server lives") from None
+            raise
+        found.follow_v3(wait, poll, reporter, clock)
     # the Manager saves under its entry's save_path, which may be a subfolder ("checkpoints/SDXL")
     listed = [n for n in client.models(folder) or [] if isinstance(n, str)]
     value = name if name in listed else next((n for n in listed if n.replace("\\", "/").endswith("/" + name)), None)

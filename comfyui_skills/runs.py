@@ -548,6 +548,9 @@ def cancel(client, prompt_ids, client_id=None):
     wanted = set(prompt_ids)
     if client_id:
         wanted |= set(client.queue().places(client_id))
+    done = _cancel_by_job(client, wanted)
+    if done is not None:
+        return done
     done = {"deleted": [], "interrupted": [], "not_found": []}
     for _ in range(3):
         places = client.queue().places()
@@ -571,6 +574,24 @@ def cancel(client, prompt_ids, client_id=None):
             client.interrupt(p)
             done["deleted"].remove(p)
             done["interrupted"].append(p)
+    return done
+
+
+def _cancel_by_job(client, wanted):
+    """A newer server cancels each prompt itself (api.cancel_job): whether it was pending or
+    running is decided there, atomically, so a prompt that starts meanwhile is still stopped and
+    no other prompt is hit. None where the server has no such route. Pending prompts go first, so
+    stopping the running one does not let another of ours start; "deleted" or "interrupted" is
+    what the queue showed just before."""
+    if not wanted or client.cloud or client.has_job_cancel is False:
+        return None
+    places = client.places()
+    done = {"deleted": [], "interrupted": [], "not_found": []}
+    for p in sorted(wanted, key=lambda p: (-places.get(p, -1), p)):
+        stopped = client.cancel_job(p)
+        if stopped is None:
+            return None  # the first answer already says the route is missing: nothing was done
+        done["not_found" if not stopped else "interrupted" if places.get(p) == 0 else "deleted"].append(p)
     return done
 
 

@@ -47,10 +47,15 @@ Knobs (attributes and methods of the fixture object):
                               under /srv/comfy-double, on no machine)
     manager = "3.37.1"        the server has ComfyUI-Manager: its recorded offline answers; queued
                               tasks end without a file or pack, as they did with no internet;
-                              `manager_queue` lists what was queued
+                              `manager_queue` lists what was queued ((kind, body) as POSTed)
+    manager = "4.2.2"         ComfyUI-Manager 4 as ComfyUI 0.33.0 --enable-manager ran it offline:
+                              /v2 routes only, each queued task fails with the recorded reason
+    manager_refuses = True    ...and its security_level forbids every task: each ends as the recorded
+                              refused one (result "failed"; only the server's log says why)
     newer = True              act as a newer ComfyUI, in the shapes read from Comfy-Org/ComfyUI server.py
                               at 5e14d797 and comfy_execution/jobs.py at dfb874a6 (see "newer
-                              server" below): /api/jobs, canonical-UUID prompt ids, every device in
+                              server" below): /api/jobs, POST /api/jobs/{id}/cancel (as 0.33.0 answered
+                              it), canonical-UUID prompt ids, every device in
                               /system_stats, its /features; the default is 0.3.64 as recorded
     gpus = [(NAME, VRAM_TOTAL, VRAM_FREE), ...]   the server computes on GPUs (cuda:0 first):
                               0.3.64 lists the first only, a newer server all of them
@@ -78,7 +83,8 @@ Knobs (attributes and methods of the fixture object):
 Templates: /templates/index.json and the few /templates/NAME.json recorded are served as
 recorded; any other name gets the recorded 404 (the real server serves every file its package has).
 Records for assertions: `requests` (method, path, headers of each HTTP request), `posted` (bodies
-POSTed to /prompt), `interrupts` (bodies POSTed to /interrupt), `credential_keys` (what a newer
+POSTed to /prompt), `interrupts` (bodies POSTed to /interrupt), `cancels` (job ids POSTed to a
+newer server's /api/jobs/{id}/cancel), `credential_keys` (what a newer
 server handed each WebSocket).
 """
 
@@ -142,6 +148,8 @@ class Recordings:
         self.step_inputs = {"KSampler": ksampler_step_input(_load("runs/ksampler_progress.json"))}
         self.templates = json.loads(gzip.decompress((RECORDINGS / "templates" / "templates.json.gz").read_bytes()))
         self.server = {e["name"]: e["response"] for e in _load("server/0.3.64.json")["exchanges"]}
+        self.cancel = {version: {e["name"]: e for e in rec["exchanges"]}
+                       for version, rec in _load("server/jobs_cancel.json").items()}
 
 
 def with_listed(object_info, options):
@@ -204,6 +212,7 @@ class ComfyDouble:
         self.models = {name: [] for name in self.rec.rest["/models"]["body"]}
         self.object_info = self.rec.object_info
         self.requests, self.posted, self.interrupts, self.blob_requests = [], [], [], []
+        self.cancels = []  # job ids POSTed to a newer server's /api/jobs/{id}/cancel
         self._fail, self._garble = {}, {}
         self._ws_drop_after = None
         self.files = {}  # (type, subfolder, filename) -> bytes
@@ -221,6 +230,8 @@ class ComfyDouble:
         self.credential_keys = []  # what a newer server handed each WebSocket (secrets to keep)
         self.manager = None  # "3.37.1": the server has ComfyUI-Manager (recorded answers, offline)
         self.manager_queue = []
+        self.manager4_pending, self.manager4_history = [], {}  # Manager 4's queue and task records
+        self.manager_refuses = False  # Manager 4: its security_level forbids every task
         self.disk_folders = {}  # folder -> loader inputs whose options list its files on disk
         self.sockets = {}  # sid -> [ws, messages sent]
         self.queue, self.running, self.history = [], {}, {}
@@ -407,6 +418,11 @@ class ComfyDouble:
             ("POST", "/manager/queue/install_model", self._manager_install_model),
             ("POST", "/manager/queue/install", self._manager_install),
             ("GET", "/manager/queue/start", self._manager_start), ("GET", "/manager/queue/status", self._manager_status),
+            ("GET", "/v2/manager/version", self._v4_recorded), ("GET", "/v2/customnode/getlist", self._v4_recorded),
+            ("GET", "/v2/externalmodel/getlist", self._v4_recorded), ("GET", "/v2/customnode/getmappings", self._v4_map),
+            ("GET", "/v2/manager/queue/status", self._v4_status), ("GET", "/v2/manager/queue/history", self._v4_history),
+            ("POST", "/v2/manager/queue/task", self._v4_task), ("POST", "/v2/manager/queue/install_model", self._v4_task),
+            ("POST", "/v2/manager/queue/start", self._v4_start),
         ]:
             app.router.add_route(method, path, handler)
         for method, path, handler in routes:
@@ -420,6 +436,7 @@ class ComfyDouble:
         # (server.py at 5e14d797); 0.3.64 answers both with a bare 404 (recordings/server/)
         app.router.add_get("/api/jobs", self._get_jobs)
         app.router.add_get("/api/jobs/{job_id}", self._get_job)
+        app.router.add_post("/api/jobs/{job_id}/cancel", self._cancel_job)
         app.router.add_get("/api/workflow_templates/{pack}/{name}", self._custom_template_file)
         return app
 
@@ -567,6 +584,26 @@ class ComfyDouble:
                     return web.json_response(queue_job(item, status))
         return web.json_response({"error": "Job not found"}, status=404)
 
+    async def _cancel_job(self, request):
+        """As 0.33.0 answered (recordings/server/jobs_cancel.json): a running job is interrupted
+        (only if it is still the one running), a pending one leaves the queue, either answers
+        {"cancelled": true}; a finished or unknown id {"cancelled": false}. 0.3.64: its 405."""
+        if not self.newer:
+            rec = self.rec.cancel["0.3.64"]["cancel an unknown id"]["response"]
+            return web.Response(status=rec["status"], text=rec["text"], content_type=rec["content_type"].split(";")[0])
+        pid = request.match_info["job_id"]
+        self.cancels.append(pid)
+        if any(item[1] == pid for item in self.running.values()):
+            self._interrupt = True
+            return web.json_response({"cancelled": True})
+        for i, item in enumerate(self.queue):
+            if item[1] == pid:
+                self.queue.pop(i)
+                heapq.heapify(self.queue)
+                await self._queue_updated()
+                return web.json_response({"cancelled": True})
+        return web.json_response({"cancelled": False})
+
     def _replay(self, route):
         rec = self.rec.templates[route]
         if "body" in rec:
@@ -634,15 +671,15 @@ class ComfyDouble:
                             content_type=(r.get("content_type") or "text/plain").split(";")[0])
 
     async def _manager_recorded(self, request):
-        if not self.manager:
-            return web.Response(status=404, text="404: Not Found")
+        if self.manager != "3.37.1":
+            return self._no_v3_route()
         name = {"/manager/version": "version", "/externalmodel/getlist": "model list",
                 "/customnode/getmappings": "node map", "/customnode/getlist": "pack list"}[request.path]
         return self._manager_reply(name)
 
     async def _manager_install_model(self, request):
-        if not self.manager:
-            return web.Response(status=404, text="404: Not Found")
+        if self.manager != "3.37.1":
+            return self._no_v3_route()
         item = await request.json()
         listed = self._manager_answer("model list")["json"]["models"]
         if not any(all(m.get(k) == item.get(k) for k in ("save_path", "base", "filename")) for m in listed):
@@ -651,23 +688,128 @@ class ComfyDouble:
         return web.Response(status=200)
 
     async def _manager_install(self, request):
-        if not self.manager:
-            return web.Response(status=404, text="404: Not Found")
+        if self.manager != "3.37.1":
+            return self._no_v3_route()
         self.manager_queue.append(("install", await request.json()))
         return web.Response(status=200)
 
     async def _manager_start(self, request):
-        if not self.manager:
-            return web.Response(status=404, text="404: Not Found")
+        if self.manager != "3.37.1":
+            return self._no_v3_route()
         self.manager_done = len(self.manager_queue)
         return web.Response(status=200)
 
     async def _manager_status(self, request):
-        if not self.manager:
-            return web.Response(status=404, text="404: Not Found")
+        if self.manager != "3.37.1":
+            return self._no_v3_route()
         done = getattr(self, "manager_done", 0)
         return web.json_response({"total_count": done, "done_count": done, "in_progress_count": 0,
                                   "is_processing": False})
+
+    def _no_v3_route(self):
+        if self.manager == "4.2.2":  # ComfyUI 0.33.0 with Manager 4 serves nothing there
+            return self._v4_reply(self._v4("version on the 3.x route"))
+        return web.Response(status=404, text="404: Not Found")
+
+    # ComfyUI-Manager 4.2.2 as ComfyUI 0.33.0 --enable-manager ran it offline
+    # (recordings/manager/manager-4.2.2.json, made by record_v4.py): routes under /v2/ only; no
+    # pack or model list; a task queued by queue/task or queue/install_model runs once the queue
+    # is started (a POST with a JSON body: a form content type gets the recorded 400) and ends in
+    # the history with the recorded result of its kind of request (a registry id: the registry
+    # out of reach; a repository: git clone failing; a model: the download failing), the recorded
+    # names replaced by its own. Tasks never succeed here: the recordings have no success.
+    def _v4(self, name):
+        if not hasattr(self.rec, "manager4"):
+            rec = _load("manager/manager-4.2.2.json")["exchanges"]
+            self.rec.manager4 = {}
+            for e in rec:  # the last answer of a polled route is the settled one
+                self.rec.manager4[e["name"]] = e
+        return self.rec.manager4[name]
+
+    @staticmethod
+    def _v4_reply(exchange):
+        r = exchange["response"]
+        if "json" in r:
+            return web.json_response(r["json"], status=r["status"])
+        return web.Response(text=r["text"], status=r["status"],
+                            content_type=(r.get("content_type") or "text/plain").split(";")[0])
+
+    def _no_v4_route(self):
+        # a server without Manager 4 (0.3.64, or one whose Manager is 3.x) has no /v2 routes:
+        # the bare 404 0.3.64 gives any route it lacks (recordings/newer_routes.json)
+        return self._not_served("/node_replacements")
+
+    async def _v4_recorded(self, request):
+        if self.manager != "4.2.2":
+            return self._no_v4_route()
+        name = {"/v2/manager/version": "version", "/v2/customnode/getlist": "pack list on the 3.x route",
+                "/v2/externalmodel/getlist": "model list on the 3.x route"}[request.path]
+        return self._v4_reply(self._v4(name))
+
+    async def _v4_map(self, request):
+        if self.manager != "4.2.2":
+            return self._no_v4_route()
+        if not hasattr(self.rec, "manager4_map"):
+            self.rec.manager4_map = json.loads(gzip.decompress(
+                (RECORDINGS / "manager" / "manager-4.2.2-map.json.gz").read_bytes()))
+        return web.json_response(self.rec.manager4_map)
+
+    async def _v4_status(self, request):
+        if self.manager != "4.2.2":
+            return self._no_v4_route()
+        waiting = len(self.manager4_pending)
+        return web.json_response({"total_count": waiting, "done_count": len(self.manager4_history),
+                                  "in_progress_count": 0, "pending_count": waiting, "is_processing": False})
+
+    async def _v4_history(self, request):
+        if self.manager != "4.2.2":
+            return self._no_v4_route()
+        entry = self.manager4_history.get(request.query.get("ui_id"))
+        return web.json_response({"history": entry or {}})
+
+    async def _v4_task(self, request):
+        if self.manager != "4.2.2":
+            return self._no_v4_route()
+        body = await request.json()
+        if request.path.endswith("/install_model"):
+            kind, params = "install-model", {k: v for k, v in body.items() if k != "client_id"}  # ModelMetadata
+        elif "params" not in body:
+            return self._v4_reply(self._v4("task without params"))
+        else:
+            kind, params = body["kind"], body["params"]
+        self.manager_queue.append((kind, body))
+        self.manager4_pending.append((body["ui_id"], body["client_id"], kind, params))
+        return web.Response(status=200)
+
+    async def _v4_start(self, request):
+        if self.manager != "4.2.2":
+            return self._no_v4_route()
+        if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain"):
+            return self._v4_reply(self._v4("start with a form content type"))
+        for ui_id, client_id, kind, params in self.manager4_pending:
+            self.manager4_history[ui_id] = self._v4_outcome(ui_id, client_id, kind, params)
+        self.manager4_pending = []
+        return web.Response(status=200)
+
+    def _v4_outcome(self, ui_id, client_id, kind, params):
+        if self.manager_refuses:  # the bare "failed" 4.2.2 recorded for a fix its security_level forbade
+            recorded = copy.deepcopy(self._v4("fix a pack: history")["response"]["json"]["history"])
+            recorded.update(ui_id=ui_id, client_id=client_id, kind=kind, params=params)
+            return recorded
+        if kind == "install-model":
+            label, names = "install a model", ("url",)
+        elif params.get("selected_version") == "latest":
+            label, names = "install a registry pack", ("id",)
+        else:
+            label, names = "install a git pack", ("repository", "id")
+        recorded = copy.deepcopy(self._v4(label + ": history")["response"]["json"]["history"])
+        result = recorded["result"]
+        for key in names:  # the longer name first: a repository URL holds the id
+            result = result.replace(str(recorded["params"][key]), str(params.get(key)))
+        recorded["status"]["messages"] = [result if m == recorded["result"] else m for m in recorded["status"]["messages"]]
+        recorded.update(ui_id=ui_id, client_id=client_id, result=result,
+                        params={k: params.get(k, v) for k, v in recorded["params"].items()})
+        return recorded
 
     async def _models(self, request):
         folder = request.match_info["folder"]

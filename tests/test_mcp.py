@@ -495,3 +495,10 @@ def test_without_the_mcp_package_the_script_says_how_to_get_it(pack_env, tmp_pat
     r = subprocess.run([sys.executable, str(SERVER)], env=env, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "mcp" in r.stderr and ".[mcp]" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_install_nodes_through_manager_4_is_an_error_with_its_reason(comfy_double, pack_env):
+    comfy_double.manager = "4.2.2"
+    r = call(pack_env, comfy_double.url, "install_nodes", {"pack": "comfyui-videohelpersuite"})
+    assert r.isError and "Cannot resolve install target" in error_line(r)
+    assert "no ComfyUI-Manager" not in error_line(r)

@@ -108,3 +108,77 @@ def test_several_folders_here_need_a_choice(tmp_path):
     assert placement.choose([a, b], str(b), "loras") == b
     with pytest.raises(InputError, match="not one of"):
         placement.choose([a, b], str(tmp_path / "elsewhere"), "loras")
+
+
+# -- ComfyUI-Manager 4 (ComfyUI 0.33.0 --enable-manager), as recorded offline ----------------------
+def v4_posts(double, path):
+    return [(m, headers.get("Content-Type")) for m, p, headers in double.requests if p == path]
+
+
+def test_install_through_manager_4_ends_in_one_line_with_its_reason(comfy_double, pack_env):
+    comfy_double.manager = "4.2.2"
+    r = script("nodes", "install", "comfyui-videohelpersuite", "--url", comfy_double.url, env=pack_env)
+    assert r.returncode == 1 and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert "no ComfyUI-Manager" not in r.stderr and "Traceback" not in r.stderr
+    # the registry was out of reach, as recorded: the Manager's own words, then what would help
+    assert lines[-1].startswith("error: ComfyUI-Manager V4.2.2 could not do the install of comfyui-videohelpersuite: "
+                                "Cannot resolve install target: 'comfyui-videohelpersuite@latest'")
+    assert "repository URL" in lines[-1]
+    ((kind, body),) = comfy_double.manager_queue
+    assert kind == "install" and body["params"]["id"] == "comfyui-videohelpersuite"
+    assert body["params"]["selected_version"] == "latest" and body["client_id"] and body["ui_id"]
+    # the queue was started by a POST with a JSON body (a form content type is refused)
+    assert v4_posts(comfy_double, "/v2/manager/queue/start")[0] == ("POST", "application/json")
+
+
+def test_a_git_pack_through_manager_4_reports_the_clone_failure(comfy_double, pack_env):
+    comfy_double.manager = "4.2.2"
+    r = script("nodes", "install", "https://github.com/city96/ComfyUI-GGUF", "--url", comfy_double.url, "--json",
+               env=pack_env)
+    assert r.returncode == 1
+    out = json.loads(r.stdout)
+    assert out["error"] == "CheckFailed" and out["manager_task"] == comfy_double.manager_queue[0][1]["ui_id"]
+    assert "git" in out["result"].lower() and "https://github.com/city96/ComfyUI-GGUF" in out["result"]
+    assert out["result"].splitlines()[0] in r.stderr.strip().splitlines()[-1]
+    ((_, body),) = comfy_double.manager_queue
+    assert body["params"]["id"] == "ComfyUI-GGUF" and body["params"]["selected_version"] == "unknown"
+
+
+def test_need_reads_manager_4s_node_map(comfy_double, pack_env, tmp_path):
+    comfy_double.manager = "4.2.2"
+    r = script("nodes", "need", write(tmp_path, VHS_WORKFLOW), "--url", comfy_double.url, "--json", env=pack_env)
+    (pack,) = json.loads(r.stdout)["packs"]
+    assert pack["source"] == "manager" and pack["classes"] == ["VHS_LoadVideo"]
+    assert any(p == "/v2/customnode/getmappings" for _, p, _ in comfy_double.requests)
+
+
+def test_a_model_through_manager_4_any_url_and_its_failure(comfy_double, pack_env):
+    comfy_double.manager = "4.2.2"
+    url = "https://huggingface.co/org/repo/resolve/main/lora_y.safetensors"
+    r = script("models", "download", url, "--folder", "loras", "--url", comfy_double.url, env=pack_env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith(
+        f"error: ComfyUI-Manager V4.2.2 could not do the download of lora_y.safetensors: Model installation error: {url}")
+    ((kind, body),) = comfy_double.manager_queue
+    assert kind == "install-model" and body["url"] == url and body["save_path"] == "loras"
+    assert body["filename"] == "lora_y.safetensors" and body["client_id"] and body["ui_id"]
+
+
+def test_a_url_with_a_query_never_goes_to_manager_4(comfy_double, pack_env):
+    comfy_double.manager = "4.2.2"
+    url = "https://civitai.com/api/download/models/1?token=sekrit"
+    r = script("models", "download", url, "--folder", "loras", "--name", "z.safetensors", "--url", comfy_double.url,
+               "--json", env=pack_env)
+    assert r.returncode == 1 and json.loads(r.stdout)["how"] == "commands"
+    assert comfy_double.manager_queue == []
+
+
+def test_a_task_manager_4_refuses_names_the_setting_that_allows_it(comfy_double, pack_env):
+    comfy_double.manager, comfy_double.manager_refuses = "4.2.2", True
+    r = script("nodes", "install", "comfyui-videohelpersuite", "--url", comfy_double.url, "--json", env=pack_env)
+    assert r.returncode == 1 and json.loads(r.stdout)["result"] == "failed"
+    line = r.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: ComfyUI-Manager V4.2.2 refused the install of comfyui-videohelpersuite: "
+                           "its security policy does not allow it")
+    assert "security_level = normal" in line and "user/__manager/config.ini" in line and "installed" not in line
