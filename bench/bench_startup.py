@@ -26,6 +26,7 @@ telemetry, no proxy but loopback). Latest numbers: bench/results-startup.md.
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import resource
@@ -131,10 +132,11 @@ def beside_requests(runner, reps, metric, argv, target=None, ok=(0,)):
 def offline_rows(runner, dump, work, reps):
     small = workloads.write(work / "small.json", workloads.small(prefix="bench/small"))
     inv = workloads.build_inventory(dump, work / "inventory.json")
+    nodes = f"{json.loads(inv.read_text(encoding='utf-8'))['node_count']:,}"
     progress("validate.py beside import requests")
-    rows = beside_requests(runner, reps, "validate.py, 2 nodes vs 2,068-node dump",
+    rows = beside_requests(runner, reps, f"validate.py, 2 nodes vs {nodes}-node dump",
                            [PY, ROOT / "scripts/validate.py", small, "--object-info", dump], target=1.5)
-    rows += beside_requests(runner, reps, "validate.py, 2 nodes vs a 2,068-node snapshot",
+    rows += beside_requests(runner, reps, f"validate.py, 2 nodes vs a {nodes}-node snapshot",
                             [PY, ROOT / "scripts/validate.py", small, "--inventory", inv])
     return rows
 
