@@ -8,7 +8,6 @@ input forms untouched), so code that reads it works on raw dumps too.
 
 import gc
 import gzip
-import hashlib
 import json
 import marshal
 import sys
@@ -72,6 +71,8 @@ class Inventory:
 
 
 def schema_hash(object_info):
+    import hashlib  # here: a snapshot stores its hash; only writing one, or a dump's receipt or diff, computes it
+
     text = json.dumps(object_info, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
