@@ -5,6 +5,7 @@ ComfyError into one readable line (or a JSON object with --json) and its exit co
 """
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -112,6 +113,9 @@ def note(message):
 
 def main(module, argv=None):
     """Run a command module; never let a traceback out unless --debug."""
+    if not gc.isenabled():  # paused by bootstrap.ensure_dependencies() while the script imported its
+        gc.freeze()         # modules: what they made lives as long as the process, so later
+        gc.enable()         # collections need not walk it
     p = module.build_parser()
     args = p.parse_args(argv)
     try:

@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from .errors import InputError
@@ -54,6 +53,8 @@ def atomic_write(path, data, overwrite=True):
 
     With overwrite=False an existing file is never replaced: FileExistsError instead.
     """
+    import tempfile  # here: commands that only read files (validate.py) need not import it
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, str):

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from . import config, conversion, export, files, inventory, nextsteps, outputs, overrides, runs, schema, validation
+# conversion loads its parts on first use; export and inventory are imported where the offline
+# path and --show-slots use them: a run on a server needs neither, and every run pays its imports.
+from . import config, conversion, files, nextsteps, outputs, overrides, runs, schema, validation
 from . import workflow as wfmod
 from .api import ComfyUI
 from .errors import CheckFailed, ComfyError, InputError, ServerTimeout, ServerUnreachable, TransportError
@@ -163,7 +165,7 @@ def fill(api, object_info, sets, slot_values, reporter):
 
 def find_slots_in(path):
     """The slots of a workflow file, read against the inventory (snapshot, else the bundled one)."""
-    from . import slots
+    from . import inventory, slots
 
     fmt, wf = wfmod.load(path)
     inv = inventory.load()
@@ -593,6 +595,8 @@ def collect(prompt_ids, *, url=None, project=None, api_key=None, timeout=config.
 # -- offline ------------------------------------------------------------------------------------
 def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_only, reporter):
     """No server answers: check against the inventory and export, so the work is not lost."""
+    from . import export, inventory
+
     reason = "; ".join(p["error"] for p in probes)
     if online_only:
         raise ServerUnreachable(reason, hint="start ComfyUI, or drop --online-only to export the workflow offline")

@@ -13,7 +13,6 @@ import queue
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import websocket
 
@@ -657,6 +656,8 @@ def probe(client, classes):
 def probe_all(clients, classes):
     if len(clients) == 1:
         return [probe(clients[0], classes)]
+    from concurrent.futures import ThreadPoolExecutor  # only several servers are asked at once
+
     with ThreadPoolExecutor(max_workers=min(8, len(clients))) as pool:
         return list(pool.map(lambda c: probe(c, classes), clients))
 

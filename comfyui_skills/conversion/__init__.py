@@ -17,14 +17,38 @@
     editor_file  the editor file's link tuple and subgraph input/output node ids
 """
 
-from .frontend import NEWEST as NEWEST_FRONTEND
-from .frontend import parse_version as parse_frontend_version
-from .frontend import saved_by as frontend_saved_by
-from .frontend import served_by as frontend_served_by
-from .to_api import blueprint_library, blueprint_refs, check_ui, ui_to_api
-from .to_editor import api_to_ui
-from .widgets import as_schema, number_widget_value
+from importlib import import_module
 
-__all__ = ["NEWEST_FRONTEND", "api_to_ui", "as_schema", "blueprint_library", "blueprint_refs", "check_ui", "frontend_saved_by", "frontend_served_by",
-           "number_widget_value",
-           "parse_frontend_version", "ui_to_api"]
+# name -> (submodule, attribute). Loaded on first use (PEP 562): every run imports this package,
+# but only an editor-format workflow needs the conversion code behind it.
+_EXPORTS = {
+    "NEWEST_FRONTEND": ("frontend", "NEWEST"),
+    "parse_frontend_version": ("frontend", "parse_version"),
+    "frontend_saved_by": ("frontend", "saved_by"),
+    "frontend_served_by": ("frontend", "served_by"),
+    "blueprint_library": ("to_api", "blueprint_library"),
+    "blueprint_refs": ("to_api", "blueprint_refs"),
+    "check_ui": ("to_api", "check_ui"),
+    "ui_to_api": ("to_api", "ui_to_api"),
+    "api_to_ui": ("to_editor", "api_to_ui"),
+    "as_schema": ("widgets", "as_schema"),
+    "number_widget_value": ("widgets", "number_widget_value"),
+}
+_SUBMODULES = ("to_api", "to_editor", "widgets", "group_nodes", "loaded", "frontend", "jsnumber", "editor_file")
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return import_module(f"{__name__}.{name}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _EXPORTS[name]
+    value = getattr(import_module(f"{__name__}.{module}"), attribute)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBMODULES))
