@@ -29,7 +29,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 
-from . import __version__
+from . import __version__, config
 from .errors import DownloadFailed, InputError, Interrupted, ServerUnreachable
 
 CHUNK = 1 << 20  # reading a part back to hash it
@@ -47,7 +47,6 @@ DISK_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "the d
                errno.EROFS: "the folder is on a read-only file system", errno.EACCES: "permission denied",
                errno.EPERM: "permission denied", errno.EFBIG: "the file is larger than this process may write"}
 HTML_START = re.compile(rb"\s*(<!doctype\s+html|<html|<head|<body|<\?xml|<title)", re.I)
-TOKEN_HOSTS = (("HF_TOKEN", "huggingface.co"), ("CIVITAI_API_TOKEN", "civitai.com"))
 
 
 @dataclass
@@ -64,16 +63,11 @@ class Downloaded:
 
 # -- tokens ---------------------------------------------------------------------------------------
 def token_from_env(url, environ=None):
-    """The Authorization header the host of `url` may see, from the environment; {} for any other."""
-    env = os.environ if environ is None else environ
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme != "https":
-        return {}
-    for var, domain in TOKEN_HOSTS:
-        if (host == domain or host.endswith("." + domain)) and env.get(var):
-            return {"Authorization": f"Bearer {env[var]}"}
-    return {}
+    """The Authorization header the host of `url` may see (tokens from `config`, or from the
+    `environ` mapping given); {} for any other."""
+    tokens = config.download_tokens() if environ is None else {
+        domain: environ[var] for var, domain in config.TOKEN_HOSTS if environ.get(var)}
+    return config.Settings(tokens=tokens).token_for(url)
 
 
 # -- names ----------------------------------------------------------------------------------------

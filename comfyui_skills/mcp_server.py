@@ -27,10 +27,10 @@ import anyio
 import mcp.types as types
 from mcp.server.lowlevel import Server
 
-from . import (__version__, config, conversion, diagnosis, downloads, files, generate, inventory, needs, nextsteps,
-               nodepacks, pipeline, runs, slots, status, templates, uploads, validation)
+from . import (__version__, config, conversion, diagnosis, downloads, engine, files, generate, inventory, needs,
+               nextsteps, nodepacks, pipeline, runs, status, templates, uploads, validation)
 from . import workflow as wfmod
-from .api import ComfyUI
+from .config import Settings
 from .errors import ComfyError, InputError, ServerTimeout, ServerUnreachable
 from .progress import Reporter
 
@@ -49,31 +49,6 @@ INSTRUCTIONS = ("Drive a ComfyUI server: check it (status), find nodes and model
                 "(validate), run it and get its images (run), follow queued prompts (queue), upload input "
                 "images (upload), convert editor <-> API format (convert), explain a failure (diagnose), get what "
                 "a workflow lacks (needs, download_model, install_nodes).")
-
-
-@dataclass
-class Settings:
-    """What the server was started with: the scripts' common flags, the defaults of every tool."""
-
-    url: str = None
-    project: str = None
-    api_key: str = None
-    timeout: float = config.DEFAULT_TIMEOUT
-    max_wait: float = DEFAULT_MAX_WAIT
-
-    def key_for(self, url):
-        """The API key only goes to the server it was configured for: a tool argument naming
-        another address (a prompt injection, say) must not carry the key there."""
-        if not url or not self.api_key:
-            return self.api_key
-        configured = config.resolve_url(self.url, self.project)
-        return self.api_key if config.normalize_url(url) == configured else None
-
-    def secrets(self):
-        # the download tokens never leave for their hosts' sake only: no result may show them either
-        found = [self.api_key, os.environ.get("COMFYUI_API_KEY"), os.environ.get("HF_TOKEN"),
-                 os.environ.get("CIVITAI_API_TOKEN")]
-        return [s for s in found if s and len(s) >= 4]
 
 
 @dataclass
@@ -163,9 +138,13 @@ def schema(properties, required=()):
     return out
 
 
-def client(call, args, **kw):
-    url = config.resolve_url(args.get("url") or call.settings.url, args.get("project") or call.settings.project)
-    return ComfyUI(url, api_key=call.settings.key_for(args.get("url")), timeout=call.settings.timeout, **kw)
+def settings_for(call, args):
+    """The server's settings, with this call's url and project (the key kept for its own server only)."""
+    return call.settings.override(url=args.get("url"), project=args.get("project"))
+
+
+def client(call, args, connect_timeout=None, probe=False):
+    return settings_for(call, args).client(connect_timeout=connect_timeout, probe=probe)
 
 
 def workflow_arg(args):
@@ -174,14 +153,7 @@ def workflow_arg(args):
     if (path is None) == (inline is None):
         raise InputError("give either workflow_path or workflow (inline JSON), not " +
                          ("both" if path is not None else "neither"))
-    if path is not None:
-        fmt, wf = wfmod.load(path)
-        return fmt, wf, str(path), Path(path).resolve().parent
-    wf = wfmod.unwrap(inline)
-    fmt = wfmod.detect_format(wf)
-    if fmt is None:
-        raise InputError(f"workflow: not a ComfyUI workflow: {wfmod.describe(inline)}")
-    return fmt, wf, "workflow", None
+    return engine.load(path, inline)
 
 
 def to_api_with_inventory(fmt, wf, inv):
@@ -190,7 +162,7 @@ def to_api_with_inventory(fmt, wf, inv):
 
 # -- tools ----------------------------------------------------------------------------------------
 def tool_status(call, args):
-    return Reply(status.probe(client(call, args, connect_timeout=1.5)))
+    return Reply(status.probe(client(call, args, probe=True)))
 
 
 def tool_search_nodes(call, args):
@@ -265,56 +237,43 @@ def tool_validate(call, args):
     return Reply(out)
 
 
-SLOT_ARGS = ("prompt", "negative", "seed", "width", "height", "steps")
+SLOT_ARGS = ("prompt", "negative", "seed", "width", "height", "size", "length", "batch", "steps", "cfg", "denoise",
+             "images", "prefix")
 
 
 def tool_run(call, args):
-    fmt, wf, name, base = workflow_arg(args)
-    asked = {k: args[k] for k in SLOT_ARGS if k in args}
-    if asked:  # slots are found in the API graph against the server's own schema
-        info = client(call, args).object_info()
-        api = wf if fmt == wfmod.API else conversion.ui_to_api(wf, info)
-        wf, _ = slots.apply_slots(api, info, **asked)
-        fmt = wfmod.API
-    result = pipeline.run(
-        wf, name=name, base_dir=base, fmt=fmt, url=args.get("url") or call.settings.url,
-        project=args.get("project") or call.settings.project, api_key=call.settings.key_for(args.get("url")),
-        timeout=call.settings.timeout, sets=args.get("set", []), out=args.get("out"),
-        check=args.get("validate", True), max_wait=args.get("max_wait", call.settings.max_wait),
+    """run.py: the same engine call, argument for flag."""
+    if args.get("again") is None and args.get("workflow_path") is None and args.get("workflow") is None:
+        raise InputError("give workflow_path, workflow (inline JSON) or again (an earlier run's prompt id); "
+                         "neither was given")
+    result = engine.run(
+        settings_for(call, args), workflow_path=args.get("workflow_path"), workflow=args.get("workflow"),
+        again=args.get("again"), sets=args.get("set", []), sweeps=args.get("sweep", []), seeds=args.get("seeds"),
+        slots={k: args.get(k) for k in SLOT_ARGS}, out=args.get("out"), previews=args.get("previews", False),
+        check=args.get("validate", True), wait=args.get("wait", True), max_wait=args.get("max_wait"),
+        online_only=args.get("online_only", False), allow_api=args.get("allow_api", False),
         reporter=call.reporter, cancel=call.cancel)
     return run_reply(result)
 
 
 def tool_generate(call, args):
-    c = client(call, args, connect_timeout=1.5)
-    try:
-        catalog = generate.catalog_from_server(c, config.state_dir())
-    except ServerUnreachable:
-        catalog = generate.catalog_from_snapshot(config.state_dir())
-    chosen = generate.plan(args["request"], catalog.index, catalog.load_template, catalog.object_info,
-                           catalog.models_by_folder, task=args.get("task"), template=args.get("template"),
-                           image=generate.image_file(args["image"]) if args.get("image") else None,
-                           negative=args.get("negative"), seed=args.get("seed"), size=args.get("size"),
-                           steps=args.get("steps"), count=args.get("count"), model=args.get("model"),
-                           allow_api=args.get("allow_api", False), memory_bytes=catalog.memory_bytes,
-                           frontend_version=catalog.frontend)
-    if args.get("dry_run"):
-        return Reply(chosen.as_dict())
-    result = pipeline.run(
-        chosen.workflow, name=f"template {chosen.template}", url=args.get("url") or call.settings.url,
-        project=args.get("project") or call.settings.project, api_key=call.settings.key_for(args.get("url")),
-        timeout=call.settings.timeout, out=args.get("out"), allow_api=args.get("allow_api", False),
-        max_wait=args.get("max_wait", call.settings.max_wait), reporter=call.reporter, cancel=call.cancel)
-    reply = run_reply(result)
-    reply.data = dict(reply.data, template=chosen.template, models=chosen.models, why=chosen.why)
-    return reply
+    """generate.py: the same engine call, argument for flag."""
+    generated = engine.generate(
+        settings_for(call, args), args["request"], image=args.get("image"), task=args.get("task"),
+        negative=args.get("negative"), seed=args.get("seed"), size=args.get("size"), steps=args.get("steps"),
+        count=args.get("count", 1), model=args.get("model"), template=args.get("template"),
+        allow_api=args.get("allow_api", False), dry_run=args.get("dry_run", False), out=args.get("out"),
+        wait=args.get("wait", True), max_wait=args.get("max_wait"), reporter=call.reporter, cancel=call.cancel)
+    if generated.result is None:
+        return Reply(generated.as_dict())
+    return run_reply(generated.result, generated.as_dict())
 
 
 def tool_needs(call, args):
     """models.py need, and with download: true, models.py need --download."""
     if args.get("template") and (args.get("workflow_path") or args.get("workflow")):
         raise InputError("give a workflow or a template, not both")
-    c = client(call, args, connect_timeout=1.5)
+    c = client(call, args, probe=True)
     wf, name = None, args.get("template")
     if not args.get("template"):
         _, wf, name, _ = workflow_arg(args)
@@ -380,13 +339,11 @@ def tool_queue(call, args):
     if action == "cancel":
         done = runs.cancel(client(call, args), ids)
         return Reply(done, is_error=bool(done["not_found"]))
-    where = {"url": args.get("url") or call.settings.url, "project": args.get("project") or call.settings.project,
-             "api_key": call.settings.key_for(args.get("url")), "timeout": call.settings.timeout,
-             "out": args.get("out")}
+    settings = settings_for(call, args)
     if action == "wait":
-        return run_reply(pipeline.wait(ids, max_wait=args.get("max_wait", call.settings.max_wait),
-                                       reporter=call.reporter, cancel=call.cancel, **where))
-    return run_reply(pipeline.collect(ids, **where))
+        return run_reply(engine.wait(settings, ids, out=args.get("out"), previews=args.get("previews", False),
+                                     max_wait=args.get("max_wait"), reporter=call.reporter, cancel=call.cancel))
+    return run_reply(engine.collect(settings, ids, out=args.get("out"), previews=args.get("previews", False)))
 
 
 def queue_item(x, position):
@@ -430,7 +387,8 @@ def tool_diagnose(call, args):
     if len(given) != 1:
         raise InputError("give one of prompt_id, path, report or text" + (f", not {' and '.join(given)}" if given else ""))
     if "prompt_id" in args:
-        result, _ = diagnosis.diagnose_prompt(client(call, args, connect_timeout=2.0), args["prompt_id"],
+        result, _ = diagnosis.diagnose_prompt(client(call, args, connect_timeout=config.DIAGNOSE_CONNECT_TIMEOUT),
+                                              args["prompt_id"],
                                               url=args.get("url") or call.settings.url)
         kind = "live"
     else:
@@ -499,18 +457,36 @@ TOOLS = [
                      "server checks: verdict ok/partial/rejected, each error with its node, input and a fix.",
          schema(dict(WORKFLOW_ARGS)), tool_validate),
     Tool("run", "Run a workflow on ComfyUI and return its images inline plus the saved file paths. Change inputs "
-                "with set ['NODE.INPUT=VALUE'] (NODE: id or title) or the slots prompt/negative/seed/width/height/"
-                "steps, found in the graph. Past max_wait the prompt id comes back and queue action=wait collects it.",
+                "with set ['NODE.INPUT=VALUE'] (NODE: id or title) or the slots (prompt, seed, size, ...) found in "
+                "the graph. Past max_wait the prompt id comes back and queue action=wait collects it.",
          schema({**WORKFLOW_ARGS,
+                 "again": {"type": "string", "minLength": 1,
+                           "description": "instead of a workflow: an earlier run's prompt id, its workflow as queued"},
                  "set": {"type": "array", "items": {"type": "string", "pattern": "^[^=]+\\.[^=]+=.*$"},
                          "description": "inputs to change: 'NODE.INPUT=VALUE'"},
+                 "sweep": {"type": "array", "items": {"type": "string", "pattern": "^[^=]+\\.[^=]+=.*$"},
+                           "description": "'NODE.INPUT=a,b,c': one prompt per value; several combine"},
+                 "seeds": {"type": "integer", "minimum": 1, "description": "queue this many prompts, random seeds"},
                  "prompt": {"type": "string", "description": "the positive prompt text"},
                  "negative": {"type": "string", "description": "the negative prompt text"},
                  "seed": {"type": "integer", "minimum": 0},
+                 "size": {"type": "string", "pattern": "^[0-9]+[xX][0-9]+$", "description": "WIDTHxHEIGHT"},
                  "width": {"type": "integer", "minimum": 1}, "height": {"type": "integer", "minimum": 1},
-                 "steps": {"type": "integer", "minimum": 1},
+                 "length": {"type": "integer", "minimum": 1, "description": "frames, for video"},
+                 "batch": {"type": "integer", "minimum": 1, "description": "images in one prompt"},
+                 "steps": {"type": "integer", "minimum": 1}, "cfg": {"type": "number"},
+                 "denoise": {"type": "number", "minimum": 0, "maximum": 1},
+                 "images": {"type": "array", "items": {"type": "string"},
+                            "description": "input image/video/audio paths, in node order"},
+                 "prefix": {"type": "string", "description": "output file name prefix"},
                  "max_wait": MAX_WAIT_ARG,
+                 "wait": {"type": "boolean", "default": True, "description": "false: return the prompt ids once queued"},
                  "validate": {"type": "boolean", "default": True, "description": "false: send without checking"},
+                 "previews": {"type": "boolean", "default": False, "description": "also download temp previews"},
+                 "online_only": {"type": "boolean", "default": False,
+                                 "description": "an error instead of an offline export when no server answers"},
+                 "allow_api": {"type": "boolean", "default": False,
+                               "description": "let partner (paid API) nodes run, only when the user asked"},
                  "out": {"type": "string", "description": "download folder (default projects/<project>/outputs)"},
                  "url": URL_ARG, "project": PROJECT_ARG}), tool_run, long=True),
     Tool("queue", "The server's queue: list running and pending prompts; cancel prompts (pending ones removed, a "
@@ -519,6 +495,7 @@ TOOLS = [
          schema({"action": {"type": "string", "enum": ["list", "cancel", "wait", "outputs"]},
                  "prompt_ids": PROMPT_IDS_ARG, "max_wait": MAX_WAIT_ARG,
                  "out": {"type": "string", "description": "download folder (default: the one the run used)"},
+                 "previews": {"type": "boolean", "default": False, "description": "also download temp previews"},
                  "url": URL_ARG, "project": PROJECT_ARG}, ["action"]), tool_queue, long=True),
     Tool("upload", "Upload a local image into ComfyUI's input folder; returns the name LoadImage takes. "
                    "mask_of: upload it as the mask (alpha) of an image already on the server.",
@@ -553,7 +530,8 @@ TOOLS = [
                  "model": {"type": "string", "description": "an installed model file to use"},
                  "template": {"type": "string", "description": "an official template's name"},
                  "allow_api": {"type": "boolean", "default": False}, "dry_run": {"type": "boolean", "default": False},
-                 "max_wait": MAX_WAIT_ARG, "out": {"type": "string"}, "url": URL_ARG, "project": PROJECT_ARG},
+                 "max_wait": MAX_WAIT_ARG, "wait": {"type": "boolean", "default": True},
+                 "out": {"type": "string"}, "url": URL_ARG, "project": PROJECT_ARG},
                 ["request"]), tool_generate, long=True),
     Tool("needs", "What a workflow or template needs that the server lacks: model files (folder, size, link, "
                   "sha256, the download command) and node packs (the install command); a file listed under another "
@@ -584,11 +562,10 @@ TOOLS_BY_NAME = {t.name: t for t in TOOLS}
 
 
 # -- results --------------------------------------------------------------------------------------
-def run_reply(result):
-    """A RunResult as run.py --json prints it, its images inline; a prompt still going is no error."""
-    data = result.as_dict()
-    if result.warnings:
-        data = dict(data, warnings=result.warnings)
+def run_reply(result, data=None):
+    """A RunResult as run.py --json prints it (`data`, else the result's own), its images inline; a
+    prompt still going is no error."""
+    data = data if data is not None else result.as_dict()
     still = [r["prompt_id"] for r in result.runs if r["status"] in STILL_GOING]
     if still:
         data = dict(data, next=f"call queue with action=wait and prompt_ids={json.dumps(still)}")

@@ -1,9 +1,6 @@
 """queue.py: see and steer the server's queue; pick up a run from any process (wait, outputs)."""
 
-import os
-
-from .. import cli, outputs, pipeline, runs
-from ..config import DEFAULT_TIMEOUT
+from .. import cli, engine, outputs, pipeline, runs
 from ..errors import CheckFailed
 from ..progress import Progress
 from . import run as run_cmd
@@ -161,21 +158,15 @@ def _summary_text(info):
 
 
 # -- wait / outputs -----------------------------------------------------------------------------
-def _where(args):
-    """The server and folder flags; a prompt's own run record fills in what is not given."""
-    return {"url": getattr(args, "url", None), "project": getattr(args, "project", None),
-            "api_key": getattr(args, "api_key", None) or os.environ.get("COMFYUI_API_KEY") or None,
-            "timeout": getattr(args, "timeout", DEFAULT_TIMEOUT), "out": args.out, "previews": args.previews}
-
-
 def cmd_wait(args):
-    result = pipeline.wait(args.prompt_ids, max_wait=args.max_wait, websocket=not args.poll,
-                           reporter=Progress(enabled=not args.quiet), **_where(args))
+    result = engine.wait(cli.settings_from(args), args.prompt_ids, out=args.out, previews=args.previews,
+                         max_wait=args.max_wait, websocket=not args.poll, reporter=Progress(enabled=not args.quiet))
     return run_cmd.show(args, result)
 
 
 def cmd_outputs(args):
-    return run_cmd.show(args, pipeline.collect(args.prompt_ids, **_where(args)))
+    return run_cmd.show(args, engine.collect(cli.settings_from(args), args.prompt_ids, out=args.out,
+                                             previews=args.previews))
 
 
 COMMANDS = {"list": cmd_list, "cancel": cmd_cancel, "clear": cmd_clear, "interrupt": cmd_interrupt,

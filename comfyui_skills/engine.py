@@ -1,0 +1,149 @@
+"""The engine both faces call: the scripts and the MCP server only translate arguments and show results.
+
+Each call takes one `config.Settings` (server, project, keys, timeouts) and plain values, and
+returns a result object whose `as_dict()` is the JSON both faces give (`run.py --json`, the MCP
+`run` tool's structured content). Progress goes to the `reporter`, stopping to the `cancel`
+event, as in `pipeline`. Next steps inside results stay `NextStep` data: each face renders them.
+
+    run(settings, ...)       a workflow file, an inline workflow, or an earlier run again
+    generate(settings, ...)  a sentence: a template chosen and filled, then run
+    wait / collect           prompts queued earlier
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from . import config, pipeline, slots as slotmod
+from . import workflow as wfmod
+from .errors import InputError, ServerUnreachable
+from .progress import Reporter
+
+# The slots a run can fill (see slots.apply_slots), as plain values; `size` is "WxH".
+SLOT_NAMES = ("prompt", "negative", "seed", "width", "height", "size", "length", "batch", "steps", "cfg",
+              "denoise", "images", "prefix")
+
+
+def slot_values(**given):
+    """{slot: value} for apply_slots from what a face was given (None: not given); `size` becomes
+    width and height. A bad size is refused here, before any server is asked."""
+    unknown = set(given) - set(SLOT_NAMES)
+    if unknown:
+        raise TypeError(f"not a slot: {', '.join(sorted(unknown))}")
+    values = {k: v for k, v in given.items() if v is not None and k != "size"}
+    if given.get("size"):
+        values["width"], values["height"] = slotmod.parse_size(given["size"])
+    if "images" in values:
+        values["images"] = list(values["images"])
+        if not values["images"]:
+            del values["images"]
+    return values
+
+
+def load(workflow_path=None, workflow=None, reporter=None):
+    """(format, workflow, name, folder its local files are looked up in) from a path or an inline
+    workflow (exactly one of the two)."""
+    if (workflow_path is None) == (workflow is None):
+        raise InputError("give either a workflow file or an inline workflow, not " +
+                         ("both" if workflow_path is not None else "neither"))
+    if workflow_path is not None:
+        loaded = wfmod.read(workflow_path)
+        if loaded.source and reporter:
+            reporter.note(f"read {loaded.source}")
+        return loaded.format, loaded.workflow, str(workflow_path), Path(workflow_path).resolve().parent
+    wf = wfmod.unwrap(workflow)
+    fmt = wfmod.detect_format(wf)
+    if fmt is None:
+        raise InputError(f"workflow: not a ComfyUI workflow: {wfmod.describe(workflow)}")
+    return fmt, wf, "workflow", None
+
+
+def run(settings, *, workflow_path=None, workflow=None, again=None, sets=(), sweeps=(), seeds=None, slots=None,
+        out=None, previews=False, check=True, wait=True, max_wait=None, websocket=True, online_only=False,
+        allow_api=False, reporter=None, cancel=None):
+    """Run a workflow (a file, an inline one, or `again`: the prompt id of an earlier run) and
+    download its outputs: a `pipeline.RunResult`.
+
+    slots: {prompt, negative, seed, size, ...} as `slot_values` takes them. max_wait None: the
+    settings' (None there too: as long as it takes). allow_api: partner nodes may run, and the
+    Comfy account key goes into the prompt's extra_data, in both faces the same way.
+    """
+    reporter = reporter or Reporter()
+    kw = dict(sets=list(sets or ()), sweeps=list(sweeps or ()), seeds=seeds, out=out, previews=previews,
+              check=check, wait=wait, max_wait=max_wait if max_wait is not None else settings.max_wait,
+              websocket=websocket, online_only=online_only, slot_values=slot_values(**(slots or {})),
+              allow_api=allow_api, reporter=reporter, cancel=cancel)
+    if again is not None:
+        if workflow_path is not None or workflow is not None:
+            raise InputError("give a workflow or an earlier run's id to run again, not both")
+        return pipeline.again(again, settings, **kw)
+    fmt, wf, name, base = load(workflow_path, workflow, reporter)
+    return pipeline.run(wf, settings, name=name, base_dir=base, fmt=fmt, **kw)
+
+
+@dataclass
+class Generated:
+    """What generate() chose (`plan`) and, unless a dry run, how its run went (`result`)."""
+
+    plan: object                       # generate.Plan
+    result: Optional[pipeline.RunResult] = None
+    source: str = ""                   # where the choice was made from: the server, or the snapshot
+
+    @property
+    def exit_code(self):
+        return 0 if self.result is None else self.result.exit_code
+
+    def as_dict(self):
+        if self.result is None:
+            return self.plan.as_dict()
+        return dict(self.result.as_dict(), template=self.plan.template, models=self.plan.models, why=self.plan.why)
+
+
+def generate(settings, request, *, image=None, task=None, negative=None, seed=None, size=None, steps=None,
+             count=1, model=None, template=None, allow_api=False, dry_run=False, out=None, wait=True,
+             max_wait=None, reporter=None, cancel=None):
+    """One sentence in, files out: choose an official template this server can run with the files
+    it has (else from the snapshot, and the run exports offline), fill it, run it."""
+    from . import generate as gen
+
+    reporter = reporter or Reporter()
+    picture = gen.image_file(image) if image else None
+    if size:
+        slotmod.parse_size(size)  # a bad size is refused before the server is asked anything
+    count = count or 1
+    client = settings.client(probe=True)
+    try:
+        catalog = gen.catalog_from_server(client, config.state_dir())
+        settings = settings.override(url=client.url, keep_key=True)
+    except ServerUnreachable as exc:
+        reporter.note(f"no ComfyUI answered ({exc.message}); choosing from the last snapshot")
+        catalog = gen.catalog_from_snapshot(config.state_dir())
+    chosen = gen.plan(request, catalog.index, catalog.load_template, catalog.object_info, catalog.models_by_folder,
+                      task=task, template=template, image=picture, negative=negative, seed=seed, size=size,
+                      steps=steps, count=count, model=model, allow_api=allow_api,
+                      memory_bytes=catalog.memory_bytes, frontend_version=catalog.frontend)
+    reporter.note(f"template {chosen.template} ({chosen.title}); model "
+                  + ", ".join(m["name"] for m in chosen.models[:3]) + (" ..." if len(chosen.models) > 3 else ""))
+    for line in chosen.why:
+        reporter.note(f"  {line}")
+    if dry_run:
+        return Generated(chosen, source=catalog.source)
+    # a template without a batch input makes `count` images as that many prompts
+    seeds = count if count > 1 and not any(c.slot == "batch" for c in chosen.changes) else None
+    result = pipeline.run(chosen.workflow, settings, name=f"template {chosen.template}", fmt=wfmod.API, seeds=seeds,
+                          out=out, wait=wait, max_wait=max_wait if max_wait is not None else settings.max_wait,
+                          allow_api=allow_api, reporter=reporter, cancel=cancel)
+    return Generated(chosen, result, source=catalog.source)
+
+
+def wait(settings, prompt_ids, *, out=None, previews=False, max_wait=None, websocket=True, reporter=None,
+         cancel=None):
+    """Wait for prompts queued earlier (by anyone) and download their outputs."""
+    return pipeline.wait(list(prompt_ids), settings, out=out, previews=previews,
+                         max_wait=max_wait if max_wait is not None else settings.max_wait, websocket=websocket,
+                         reporter=reporter, cancel=cancel)
+
+
+def collect(settings, prompt_ids, *, out=None, previews=False):
+    """Download what finished prompts made."""
+    return pipeline.collect(list(prompt_ids), settings, out=out, previews=previews)
