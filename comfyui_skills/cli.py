@@ -114,6 +114,13 @@ def note(message):
     print(message, file=sys.stderr, flush=True)
 
 
+class NoteReporter:
+    """A reporter for offline library calls: their notes go to stderr, as cli.note."""
+
+    def note(self, text):
+        note(text)
+
+
 def main(module, argv=None):
     """Run a command module; never let a traceback out unless --debug."""
     p = module.build_parser()

@@ -78,7 +78,7 @@ def retry_window():
         return GIVE_UP_UNREACHABLE
 
 
-def normalize_url(raw, source="--url"):
+def normalize_url(raw, source="the server URL"):
     """Accept `host:port`, `http(s)://host[:port][/path]` (or ws(s)://, the same server); refuse anything else by name."""
     text = (raw or "").strip()
     if not text:

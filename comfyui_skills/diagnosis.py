@@ -23,8 +23,8 @@ KINDS = {
     "history_entry": "a /history entry",
     "ws_messages": "WebSocket messages",
     "execution_error": "an execution_error message",
-    "run_result": "a run.py --json result",
-    "error_report": "a script's --json error report",
+    "run_result": "a run result (the JSON a run gives)",
+    "error_report": "an error report (the JSON a failed command gives)",
     "recording": "a recorded failure (several of the above)",
     "log": "log or traceback text",
     "live": "the server's record of a prompt id",
@@ -235,8 +235,8 @@ class Commands:
     def __init__(self, url=None):
         self.url = url
 
-    def pack(self, script, *args):
-        return nextsteps.render(nextsteps.step(script, *args), self.url)
+    def pack(self, script, *args, **options):
+        return nextsteps.render(nextsteps.step(script, *args, **options), self.url)
 
     def server(self):
         return normalize_url(self.url) if self.url else DEFAULT_URL
@@ -305,8 +305,8 @@ VALIDATION_ADVICE = {
         [("Write `{input}` as [\"<node id>\", <output index>], then check it.", ("validate", "<workflow.json>"))]),
     "return_type_mismatch": (
         "{ct} node {nid}: input `{input}` is wired to an output of the wrong type ({details}).",
-        [("Wire `{input}` to a node giving the type it expects; find one with inventory.py --nodes.",
-          ("inventory", "--nodes", "<query>")),
+        [("Wire `{input}` to a node giving the type it expects; find one in the inventory.",
+          ("inventory", "nodes", "<query>")),
          ("Check the fixed workflow.", ("validate", "<workflow.json>"))]),
     "invalid_input_type": (
         "{ct} node {nid}: the value of `{input}` cannot be converted to the type the node takes ({details}).",
@@ -330,7 +330,7 @@ VALIDATION_ADVICE = {
     "invalid_dynamic_input": (
         "{ct} node {nid}: its dynamic input `{input}` is not shaped as the node declares ({details}).",
         [("Name each row's inputs `group.<row>.<field>`, rows from 0 and within the node's limits; "
-          "the node's inputs: inventory.py show.", ("inventory", "show", "{ct}")),
+          "the node's inputs are listed by the command below.", ("inventory", "show", "{ct}")),
          ("Check the fixed workflow.", ("validate", "<workflow.json>"))]),
     # this pack's check of the server's node replacements (validation.apply_replacements)
     "replacement_failed": (
@@ -363,14 +363,14 @@ def _missing_model(nid, ct, name, folder, details, extra, quote, cmd, near=None)
                          cmd.pack("models", "download", known.name)))
         fixes.append(fix("Or fetch every file the workflow lacks (its own links, then the pack's) and check it "
                          "again; a subfolder the workflow names is kept.",
-                         cmd.pack("models", "need", "<workflow.json>", "--download")))
+                         cmd.pack("models", "need", "<workflow.json>", download=True)))
     else:
         fixes.append(fix(f"Fetch it from the link the workflow carries (editor workflows from the official "
                          f"templates do), else put {wanted or 'the file'} into ComfyUI's models/{folder} folder; "
                          f"{models.REFERENCE} lists where the common models come from.",
-                         cmd.pack("models", "need", "<workflow.json>", "--download")))
-    fixes.append(fix(f"List what the server has in {folder}.", cmd.pack("inventory", "--models", folder)))
-    fixes.append(fix("Refresh the pack's inventory after adding a file by hand (models.py does it itself).",
+                         cmd.pack("models", "need", "<workflow.json>", download=True)))
+    fixes.append(fix(f"List what the server has in {folder}.", cmd.pack("inventory", "models", folder)))
+    fixes.append(fix("Refresh the pack's inventory after adding a file by hand (the pack's downloads do it themselves).",
                      cmd.pack("inventory")))
     found = finding("model_missing", f"{ct} node {nid} asks for {wanted or 'a model'} in models/{folder}, "
                     "which the server does not have.", nid, ct, [quote], fixes)
@@ -414,13 +414,13 @@ def _top_level_finding(ev, err, cmd):
                        nid, _class_of(ev, nid), [quote],
                        [fix("Export the workflow in API format (every node needs class_type and inputs), "
                             "then check it.", cmd.pack("validate", "<workflow.json>")),
-                        fix("An editor (UI) workflow converts to API format with convert.py.",
+                        fix("An editor (UI) workflow converts to API format with the command below.",
                             cmd.pack("convert", "<workflow.json>"))])
     if typ == "prompt_no_outputs":
         return finding("prompt_no_outputs", "The workflow has no output node (SaveImage, PreviewImage, "
                        "SaveVideo...), so there is nothing to run.", None, None, [quote],
-                       [fix("Add an output node at the end of the graph; find one with inventory.py.",
-                            cmd.pack("inventory", "--nodes", "save")),
+                       [fix("Add an output node at the end of the graph; find one in the inventory.",
+                            cmd.pack("inventory", "nodes", "save")),
                         fix("Check the workflow again.", cmd.pack("validate", "<workflow.json>"))])
     if typ == "prompt_outputs_failed_validation":
         return finding("prompt_outputs_failed_validation", "Every output of the workflow failed validation; "
@@ -478,7 +478,7 @@ def node_missing(nid, class_type, quote, cmd):
         fixes.append(fix("Or let comfy-cli find it in ComfyUI-Manager's database, where the server lives (or in "
                          "the editor: Manager > Install Missing Custom Nodes).",
                          "comfy node install-deps --workflow=<workflow.json>"))
-    fixes.append(fix("Check the server now has the class.", cmd.pack("inventory", "--nodes", class_type)))
+    fixes.append(fix("Check the server now has the class.", cmd.pack("inventory", "nodes", class_type)))
     where = f" from {pack}" if pack else ""
     return finding("node_missing", f"The server has no node class {class_type}{where}: the custom node pack "
                    "is not installed (or failed to import at start-up).", nid, class_type, [quote], fixes)
@@ -536,7 +536,7 @@ def classify_exception(text, nid, ct, quotes, cmd, inputs=None, graph=None, conf
                        [fix("Use the loader that matches the file: UNETLoader (models/diffusion_models) for "
                             "diffusion-only files, LoraLoader for LoRAs, CLIPLoader for text encoders; "
                             "references/models.md says which file goes where.", None),
-                        fix("See which files the server has in each folder.", cmd.pack("inventory", "--models")),
+                        fix("See which files the server has in each folder.", cmd.pack("inventory", "models")),
                         fix("Update ComfyUI if the model is newer than the server.", "comfy update comfy")],
                        confidence)
     if CORRUPT.search(text):
@@ -544,7 +544,7 @@ def classify_exception(text, nid, ct, quotes, cmd, inputs=None, graph=None, conf
                        "empty, cut short or not a model at all (an HTML error page saved by a failed download).",
                        nid, ct, quotes,
                        [fix(f"Check the file's size against references/models.md; delete {model_file or 'it'} "
-                            "from the models folder and download it again.", cmd.pack("inventory", "--models")),
+                            "from the models folder and download it again.", cmd.pack("inventory", "models")),
                         fix("For gated Hugging Face repos, download with a token (a login page saved as "
                             ".safetensors gives 'header too large').", "hf auth login")], confidence)
     if DEVICE.search(text):
@@ -570,7 +570,7 @@ def classify_exception(text, nid, ct, quotes, cmd, inputs=None, graph=None, conf
                        [fix("Use files from the same model family throughout (checkpoint, LoRA, VAE, text "
                             "encoders, ControlNet); references/models.md lists which belong together.", None),
                         fix("Check the loader's type setting (e.g. CLIPLoader type) matches the model.", None),
-                        fix("List the files the server has to pick matching ones.", cmd.pack("inventory", "--models"))],
+                        fix("List the files the server has to pick matching ones.", cmd.pack("inventory", "models"))],
                        "high" if FAMILY.search(text) else "medium")
     if SHAPE.search(text):
         return finding("shape_mismatch", f"{where} got inputs whose sizes do not fit together (images, masks or "
@@ -666,7 +666,7 @@ def state_findings(ev, cmd):
         return [finding("wait_timeout", f"The client stopped waiting while the run was {ev.run_status}; the "
                         "server may still be working on it (long video jobs take many minutes on a busy "
                         "server).", None, None, [f"run status: {ev.run_status}"],
-                        [fix("Keep waiting for it (no time limit unless --max-wait).",
+                        [fix(f"Keep waiting for it (no time limit unless {nextsteps.flag('max_wait')}).",
                              cmd.pack("queue", "wait", ev.prompt_id or "<prompt id>")),
                          fix("Or stop it.", cmd.pack("queue", "interrupt", ev.prompt_id or "<prompt id>"))],
                         "medium")]
@@ -689,7 +689,7 @@ def _still_running(ev, found, cmd):
                f"The run has not failed: it is waiting in the queue ({position} ahead of it).")
     return finding("still_running", summary, node if where == "running" else None, ct if where == "running" else None,
                    [f"/queue lists {pid} as {where}"],
-                   [fix("Wait for it to finish (no time limit unless --max-wait); long video jobs can take "
+                   [fix(f"Wait for it to finish (no time limit unless {nextsteps.flag('max_wait')}); long video jobs can take "
                         "many minutes.", cmd.pack("queue", "wait", pid)),
                     fix("Or stop it.", cmd.pack("queue", "interrupt", pid)),
                     fix("Then fetch its outputs.", cmd.pack("queue", "outputs", pid))])
@@ -730,8 +730,8 @@ def _new_seed_fix(ev, cmd):
         inputs = (ev.graph[nid] or {}).get("inputs") or {}
         for name in ("seed", "noise_seed"):
             if isinstance(inputs.get(name), (int, float)):
-                return fix(text, cmd.pack("run", "<workflow.json>", "--set", f"{nid}.{name}=<new seed>"))
-    return fix(text, cmd.pack("run", "<workflow.json>", "--set", "<node>.<input>=<new value>"))
+                return fix(text, cmd.pack("run", "<workflow.json>", set=f"{nid}.{name}=<new seed>"))
+    return fix(text, cmd.pack("run", "<workflow.json>", set="<node>.<input>=<new value>"))
 
 
 # -- the server itself ---------------------------------------------------------------------------

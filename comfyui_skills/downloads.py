@@ -31,6 +31,7 @@ import requests
 
 from . import __version__, config
 from .errors import DownloadFailed, InputError, Interrupted, ServerUnreachable
+from .nextsteps import flag
 
 CHUNK = 1 << 20  # reading a part back to hash it
 SLICE = 1 << 20  # one read from the socket: cancel and progress are looked at between two
@@ -119,7 +120,7 @@ def download(url, folder_path, name=None, sha256=None, token_for=token_from_env,
     if urlsplit(url).scheme not in ("http", "https"):
         raise InputError(f"{url[:200]!r} is not an http(s) address")
     if name is not None:
-        safe_name(name, "--name")
+        safe_name(name, str(flag("name")))
     own = session is None
     session = session or new_session()
     try:
@@ -141,7 +142,7 @@ def _check_hex(text):
     if value.startswith("sha256:"):
         value = value[len("sha256:"):]
     if not re.fullmatch(r"[0-9a-f]{64}", value):
-        raise InputError(f"--sha256 {text[:80]!r} is not 64 hex digits")
+        raise InputError(f"{flag('sha256')} {text[:80]!r} is not 64 hex digits")
     return value
 
 
@@ -328,7 +329,7 @@ class _Fetch:
     def _refuse_existing(self, name):
         if (self.folder / name).exists():
             raise InputError(f"{self.folder / name} already exists; it is never overwritten",
-                             hint="delete it first, or give another name with --name")
+                             hint=f"delete it first, or give another name with {flag('name')}")
 
     def _part_size(self, name):
         if not name:

@@ -5,6 +5,7 @@ returns a result object whose `as_dict()` is the JSON both faces give (`run.py -
 `run` tool's structured content). Progress goes to the `reporter`, stopping to the `cancel`
 event, as in `pipeline`. Next steps inside results stay `NextStep` data: each face renders them.
 
+    check_file / validate    would the server accept it (offline, against the inventory)
     run(settings, ...)       a workflow file, an inline workflow, or an earlier run again
     generate(settings, ...)  a sentence: a template chosen and filled, then run
     wait / collect           prompts queued earlier
@@ -14,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from . import config, pipeline, slots as slotmod
+from . import config, conversion, pipeline, slots as slotmod
 from . import workflow as wfmod
 from .errors import InputError, ServerUnreachable
+from .schema import partner_nodes
+from .validation import validate_against
 from .progress import Reporter
 
 # The slots a run can fill (see slots.apply_slots), as plain values; `size` is "WxH".
@@ -58,6 +61,74 @@ def load(workflow_path=None, workflow=None, reporter=None):
     return fmt, wf, "workflow", None
 
 
+# -- validate -----------------------------------------------------------------------------------
+def check_file(path, inv, reporter=None):
+    """The report for one workflow file (`validate` for a file): unreadable files get verdict None
+    and an error instead of raising."""
+    try:
+        return validate(inv, workflow_path=path, reporter=reporter)
+    except InputError as exc:
+        err = {"node_id": None, "class_type": None, "type": exc.details.get("kind", "unreadable_file"),
+               "input_name": None, "message": exc.message, "hint": exc.hint}
+        return {"file": str(path), "inventory": inv.source, "verdict": None, "error": exc.message, "errors": [err],
+                "warnings": []}
+
+
+def validate(inv, *, workflow_path=None, workflow=None, reporter=None):
+    """Would the server `inv` describes accept this workflow (a file, or inline)? The verdict,
+    errors and warnings, partner nodes that spend credits, and how the workflow was read."""
+    reporter = reporter or Reporter()
+    if workflow_path is not None and workflow is None:
+        loaded = wfmod.read(workflow_path)
+        name, fmt, wf, embedded, also = str(workflow_path), loaded.format, loaded.workflow, loaded.embedded, loaded.also
+        origin = loaded.source
+    else:
+        fmt, wf, name, _ = load(workflow_path, workflow)
+        embedded = also = origin = None
+    api, source, note = to_api_for_check(fmt, wf, name, inv, origin, embedded, also)
+    if source:
+        reporter.note(f"read {source}")
+    if note:
+        reporter.note(f"note: {note}")
+    result = validate_against(api, inv)
+    paid = partner_nodes(api, inv.object_info)
+    if paid:  # accepted like any node, but each run spends the user's Comfy credits
+        result["spends_credits"] = paid
+    return {"file": name, "inventory": inv.source, **({"source": source} if source else {}),
+            **({"note": note} if note else {}), **result}
+
+
+def load_api(path, inv):
+    """(API-format workflow, where it came from or None) in a file; InputError for anything else."""
+    loaded = wfmod.read(path)
+    api, source, _ = to_api_for_check(loaded.format, loaded.workflow, str(path), inv, loaded.source, loaded.embedded,
+                                      loaded.also)
+    return api, source
+
+
+def to_api_for_check(fmt, wf, name, inv, origin=None, embedded=None, also=None):
+    """(API workflow, where it came from or None, a note or None). An editor workflow is converted
+    as a run and the frontend would before queueing it; an embedded one that does not convert
+    falls back to the API prompt saved beside it."""
+    if fmt != wfmod.UI:
+        return wf, origin, None
+    try:
+        # unknown node types come through, so the check names them the way the server would
+        api = conversion.ui_to_api(wf, inv.object_info, keep_unknown=True,
+                                   frontend_version=conversion.frontend_served_by(inv.record.get("system_stats")),
+                                   blueprints=inv.record.get("global_subgraphs"))
+    except InputError as exc:
+        if embedded is not None and also is not None:
+            return also, (f"the API prompt embedded in {name}: its editor workflow does not convert "
+                          f"({exc.message})"), None
+        exc.message = f"{name}: cannot convert this editor workflow: {exc.message}"
+        raise
+    if origin:
+        return api, f"{origin}, converted to API format", None
+    return api, None, f"{name} is an editor workflow; validating its API-format conversion"
+
+
+# -- run ------------------------------------------------------------------------------------------
 def run(settings, *, workflow_path=None, workflow=None, again=None, sets=(), sweeps=(), seeds=None, slots=None,
         out=None, previews=False, check=True, wait=True, max_wait=None, websocket=True, online_only=False,
         allow_api=False, reporter=None, cancel=None):

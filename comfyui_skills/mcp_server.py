@@ -228,13 +228,9 @@ def tool_show_template(call, args):
 
 
 def tool_validate(call, args):
-    fmt, wf, name, _ = workflow_arg(args)
-    inv = inventory.load()
-    api = to_api_with_inventory(fmt, wf, inv)
-    out = {"file": name, "source": inv.source, **validation.validate_against(api, inv)}
-    if fmt != wfmod.API:
-        out["note"] = "an editor workflow: converted to API format first, as run does"
-    return Reply(out)
+    """validate.py: the same engine call."""
+    return Reply(engine.validate(inventory.load(), workflow_path=args.get("workflow_path"),
+                                 workflow=args.get("workflow")))
 
 
 SLOT_ARGS = ("prompt", "negative", "seed", "width", "height", "size", "length", "batch", "steps", "cfg", "denoise",
@@ -304,7 +300,7 @@ def tool_download_model(call, args):
     """models.py download URL|NAME: into the server's folder here, else its Manager, else commands."""
     from . import placement
 
-    src = placement.source(args["source"], args.get("folder"), args.get("name"), args.get("sha256"), flag="folder")
+    src = placement.source(args["source"], args.get("folder"), args.get("name"), args.get("sha256"))
     if src.name is not None:
         downloads.safe_name(src.name, "name")  # refused before anything is fetched
     c = client(call, args)
@@ -567,8 +563,6 @@ def run_reply(result, data=None):
     prompt still going is no error."""
     data = data if data is not None else result.as_dict()
     still = [r["prompt_id"] for r in result.runs if r["status"] in STILL_GOING]
-    if still:
-        data = dict(data, next=f"call queue with action=wait and prompt_ids={json.dumps(still)}")
     images, skipped = inline_images(result.files)
     if skipped:
         data = dict(data, not_inline=skipped)
@@ -617,7 +611,8 @@ def downscaled(data):
 
 
 def error_reply(exc, url=None):
-    line = f"error: {exc.message}" + (f" ({nextsteps.render(exc.hint, url)})" if exc.hint else "")
+    with nextsteps.in_face(nextsteps.MCP):
+        line = f"error: {exc.message}" + (f" ({nextsteps.render(exc.hint, url)})" if exc.hint else "")
     return Reply(exc.as_dict(), is_error=True, text=line)
 
 
@@ -629,7 +624,8 @@ def call_tool(settings, name, arguments, reporter=None, cancel=None):
                      text=f"error: no tool {name!r} (tools: {', '.join(TOOLS_BY_NAME)})")
     call = Call(settings, reporter or Reporter(), cancel or threading.Event())
     try:
-        return tool.handler(call, arguments or {})
+        with nextsteps.in_face(nextsteps.MCP):  # next steps and flags in messages: tool calls, arguments
+            return tool.handler(call, arguments or {})
     except ComfyError as exc:
         return error_reply(exc, (arguments or {}).get("url") or settings.url)
     except Exception as exc:  # a bug of ours: one line, never the traceback
@@ -638,8 +634,9 @@ def call_tool(settings, name, arguments, reporter=None, cancel=None):
 
 
 def as_result(reply, settings, url=None):
-    """The CallToolResult: next steps rendered, secrets scrubbed from every text."""
-    data = nextsteps.rendered(reply.data, url)
+    """The CallToolResult: next steps rendered as tool calls, secrets scrubbed from every text."""
+    with nextsteps.in_face(nextsteps.MCP):
+        data = nextsteps.rendered(reply.data, url)
     text = reply.text if reply.text is not None else json.dumps(data, indent=1, ensure_ascii=False, default=str)
     data = json.loads(scrub(json.dumps(data, ensure_ascii=False, default=str), settings))
     content = [types.TextContent(type="text", text=scrub(text, settings))]
@@ -724,7 +721,7 @@ def serve_stdio(settings):
 
 def check_loopback(host):
     if host not in LOOPBACK_HOSTS:
-        raise InputError(f"--host {host}: the MCP server listens on loopback only ({', '.join(LOOPBACK_HOSTS)})",
+        raise InputError(f"{nextsteps.flag('host', host)}: the MCP server listens on loopback only ({', '.join(LOOPBACK_HOSTS)})",
                          hint="anyone who reaches it can run workflows and read files this user can: "
                               "reach it from elsewhere through an SSH tunnel")
 

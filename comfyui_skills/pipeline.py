@@ -178,7 +178,8 @@ def refuse_unasked_spending(api, object_info, name, allow_api):
     if paid and not allow_api:
         nodes = ", ".join(f"#{nid} {cls}" for nid, cls in sorted(paid.items())[:5])
         raise CheckFailed(f"{name} uses partner (API) nodes, which spend Comfy credits: {nodes}",
-                          hint="run it only if the user asked for it: add --allow-api", partner_nodes=paid)
+                          hint=f"run it only if the user asked for it: add {nextsteps.flag('allow_api')}",
+                          partner_nodes=paid)
 
 
 def again(run_id, settings=None, **kw):
@@ -198,7 +199,8 @@ def again(run_id, settings=None, **kw):
         if not wf:
             raise InputError(f"{run_id}: no run recorded under this id in state/runs/, and "
                              f"{client.url} has no history for it",
-                             hint=f"check the id (run.py and {nextsteps.step('queue', 'history')} print them) or --url")
+                             hint=f"check the id ({nextsteps.step('run', 'FILE')} and {nextsteps.step('queue', 'history')} print "
+                                  f"them) or {nextsteps.flag('url')}")
     return run(copy.deepcopy(wf), settings, name=rec.get("file") or f"prompt {run_id}", fmt=wfmod.API, **kw)
 
 
@@ -326,7 +328,7 @@ def check_plan(plan, info, name, reporter, rules=None):
         if report["verdict"] == "rejected":
             lines = "\n".join("  " + problem_text(e) for e in report["errors"])
             raise CheckFailed(f"{label} would be rejected by the server:\n{lines}",
-                              hint="fix it, or send it anyway with --no-validate",
+                              hint=f"fix it, or send it anyway with {nextsteps.flag('no_validate')}",
                               errors=report["errors"], values=values or None)
     return warnings
 
@@ -482,7 +484,7 @@ def rejected(exc, name, url, project, entry, by):
         record["server_answer"] = {"error": exc.details.get("server_error"),
                                    "node_errors": exc.details.get("node_errors") or {}}
     if _write_record(run_id, record):
-        explain = nextsteps.step("diagnose", "--last", finds_server=True)
+        explain = nextsteps.step("diagnose", last=True, finds_server=True)
         exc.hint = f"{exc.hint}; explain it with: {explain}" if exc.hint else f"explain it with: {explain}"
         exc.details["diagnose"] = explain
     return exc
@@ -575,7 +577,7 @@ def collect(prompt_ids, settings=None, *, out=None, previews=False):
             place = client.places().get(pid)
             if place is None:
                 raise CheckFailed(f"{client.url} has no history for prompt {pid}",
-                                  hint="check the id and --url; a restarted server forgets its history")
+                                  hint=f"check the id and {nextsteps.flag('url')}; a restarted server forgets its history")
             state = "running" if place == 0 else f"queued at position {place}"
             raise CheckFailed(f"prompt {pid} has not finished: it is {state}",
                               hint=f"wait for it with: {nextsteps.resume([pid])}")
@@ -591,7 +593,7 @@ def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_onl
     """No server answers: check against the inventory and export, so the work is not lost."""
     reason = "; ".join(p["error"] for p in probes)
     if online_only:
-        raise ServerUnreachable(reason, hint="start ComfyUI, or drop --online-only to export the workflow offline")
+        raise ServerUnreachable(reason, hint=f"start ComfyUI, or drop {nextsteps.flag('online_only')} to export the workflow offline")
     inv = inventory.load()
     api = fill(to_api(fmt, wf, inv.object_info, name, reporter,
                       lambda: conversion.frontend_served_by(inv.record.get("system_stats"))),
@@ -605,7 +607,7 @@ def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_onl
               "load": f"start ComfyUI, then: {nextsteps.step('run', path)} "
                       f"(or in the editor: {receipt['how_to_load']})"}
     if multi:
-        result["note"] = "sweeps and --seeds need a server; the base workflow was exported"
+        result["note"] = f"sweeps and {nextsteps.flag('seeds')} need a server; the base workflow was exported"
     warnings = [f"{name}: {problem_text(p)}" for p in receipt["errors"] + receipt["warnings"]]
     for w in warnings:
         reporter.note(f"warning: {w}")

@@ -429,7 +429,7 @@ class Watcher:
         """
         unfinished = [j for j in self.jobs.values() if not j.done]
         if not self.reached:
-            exc.hint = f"check --url, or start the server; then: {nextsteps.resume(j.prompt_id for j in unfinished)}"
+            exc.hint = f"check {nextsteps.flag('url')}, or start the server; then: {nextsteps.resume(j.prompt_id for j in unfinished)}"
             raise exc
         now = time.monotonic()
         if self.trouble_since is None:
@@ -638,5 +638,5 @@ def pick(probes, workflow):
     if len(up) > 1 and not complete:
         lines = [f"  {p['url']}: lacks {', '.join(p['missing'][:5])}" for p in up]
         raise CheckFailed("no reachable server has everything this workflow needs:\n" + "\n".join(lines),
-                          hint="install the missing nodes or models, or pick a server with --url")
+                          hint=f"install the missing nodes or models, or pick a server with {nextsteps.flag('url')}")
     return min(complete or up, key=lambda p: p["load"])

@@ -3,7 +3,7 @@
 import threading
 from urllib.parse import urlsplit
 
-from .. import cli, downloads, inventory, models, placement
+from .. import cli, downloads, engine, inventory, models, placement
 from ..errors import InputError, TransportError
 from ..progress import Progress
 from . import validate as validate_cmd
@@ -141,7 +141,7 @@ def _source(args):
 def _refresh(client, workflow_path):
     """A fresh inventory snapshot (the new file in its lists), and the workflow's verdict against it."""
     saved = inventory.save_snapshot(inventory.take_snapshot(client))
-    report = validate_cmd.check_file(workflow_path, inventory.load()) if workflow_path else None
+    report = engine.check_file(workflow_path, inventory.load(), cli.NoteReporter()) if workflow_path else None
     return {"saved": str(saved["path"])}, report
 
 

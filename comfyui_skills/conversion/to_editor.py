@@ -12,6 +12,7 @@ from .editor_file import IO_INPUT, IO_OUTPUT, Link
 from ..schema import AUTOGROW, DynamicInputError, expand_inputs
 from .frontend import TITLES_1_27, TITLES_1_58
 from .widgets import as_schema, expand, is_widget, title, widgets
+from ..nextsteps import flag
 
 NODE_WIDTH, COLUMN_GAP, ROW_GAP = 340, 100, 40
 TITLE_HEIGHT, SLOT_HEIGHT, WIDGET_HEIGHT, TEXT_HEIGHT = 30, 22, 26, 120
@@ -159,7 +160,7 @@ class UiBuilder:
         if cls not in self.schema and not self.keep_unknown:
             raise InputError(f"node {api_id}: ComfyUI does not know the node type {cls!r}",
                              hint="install the custom node pack that provides it and refresh the inventory, "
-                                  "or pass --keep-unknown to copy it through as it is")
+                                  f"or pass {flag('keep_unknown')} to copy it through as it is")
         inputs = node.get("inputs") or {}
         slots, values = (self.known_slots(cls, inputs) if cls in self.schema
                          else unknown_slots(inputs))
