@@ -369,7 +369,7 @@ def _missing_model(nid, ct, name, folder, details, extra, quote, cmd, near=None)
                          f"templates do), else put {wanted or 'the file'} into ComfyUI's models/{folder} folder; "
                          f"{models.REFERENCE} lists where the common models come from.",
                          cmd.pack("models", "need", "<workflow.json>", download=True)))
-    fixes.append(fix(f"List what the server has in {folder}.", cmd.pack("inventory", "models", folder)))
+    fixes.append(fix(f"List what the server has in {folder}.", cmd.pack("inventory", models=folder)))
     fixes.append(fix("Refresh the pack's inventory after adding a file by hand (the pack's downloads do it themselves).",
                      cmd.pack("inventory")))
     found = finding("model_missing", f"{ct} node {nid} asks for {wanted or 'a model'} in models/{folder}, "
@@ -420,7 +420,7 @@ def _top_level_finding(ev, err, cmd):
         return finding("prompt_no_outputs", "The workflow has no output node (SaveImage, PreviewImage, "
                        "SaveVideo...), so there is nothing to run.", None, None, [quote],
                        [fix("Add an output node at the end of the graph; find one in the inventory.",
-                            cmd.pack("inventory", "nodes", "save")),
+                            cmd.pack("inventory", nodes="save")),
                         fix("Check the workflow again.", cmd.pack("validate", "<workflow.json>"))])
     if typ == "prompt_outputs_failed_validation":
         return finding("prompt_outputs_failed_validation", "Every output of the workflow failed validation; "
@@ -478,7 +478,7 @@ def node_missing(nid, class_type, quote, cmd):
         fixes.append(fix("Or let comfy-cli find it in ComfyUI-Manager's database, where the server lives (or in "
                          "the editor: Manager > Install Missing Custom Nodes).",
                          "comfy node install-deps --workflow=<workflow.json>"))
-    fixes.append(fix("Check the server now has the class.", cmd.pack("inventory", "nodes", class_type)))
+    fixes.append(fix("Check the server now has the class.", cmd.pack("inventory", nodes=class_type)))
     where = f" from {pack}" if pack else ""
     return finding("node_missing", f"The server has no node class {class_type}{where}: the custom node pack "
                    "is not installed (or failed to import at start-up).", nid, class_type, [quote], fixes)
@@ -536,7 +536,7 @@ def classify_exception(text, nid, ct, quotes, cmd, inputs=None, graph=None, conf
                        [fix("Use the loader that matches the file: UNETLoader (models/diffusion_models) for "
                             "diffusion-only files, LoraLoader for LoRAs, CLIPLoader for text encoders; "
                             "references/models.md says which file goes where.", None),
-                        fix("See which files the server has in each folder.", cmd.pack("inventory", "models")),
+                        fix("See which files the server has in each folder.", cmd.pack("inventory", models=True)),
                         fix("Update ComfyUI if the model is newer than the server.", "comfy update comfy")],
                        confidence)
     if CORRUPT.search(text):
@@ -544,7 +544,7 @@ def classify_exception(text, nid, ct, quotes, cmd, inputs=None, graph=None, conf
                        "empty, cut short or not a model at all (an HTML error page saved by a failed download).",
                        nid, ct, quotes,
                        [fix(f"Check the file's size against references/models.md; delete {model_file or 'it'} "
-                            "from the models folder and download it again.", cmd.pack("inventory", "models")),
+                            "from the models folder and download it again.", cmd.pack("inventory", models=True)),
                         fix("For gated Hugging Face repos, download with a token (a login page saved as "
                             ".safetensors gives 'header too large').", "hf auth login")], confidence)
     if DEVICE.search(text):
@@ -570,7 +570,7 @@ def classify_exception(text, nid, ct, quotes, cmd, inputs=None, graph=None, conf
                        [fix("Use files from the same model family throughout (checkpoint, LoRA, VAE, text "
                             "encoders, ControlNet); references/models.md lists which belong together.", None),
                         fix("Check the loader's type setting (e.g. CLIPLoader type) matches the model.", None),
-                        fix("List the files the server has to pick matching ones.", cmd.pack("inventory", "models"))],
+                        fix("List the files the server has to pick matching ones.", cmd.pack("inventory", models=True))],
                        "high" if FAMILY.search(text) else "medium")
     if SHAPE.search(text):
         return finding("shape_mismatch", f"{where} got inputs whose sizes do not fit together (images, masks or "

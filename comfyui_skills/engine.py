@@ -9,6 +9,7 @@ event, as in `pipeline`. Next steps inside results stay `NextStep` data: each fa
     run(settings, ...)       a workflow file, an inline workflow, or an earlier run again
     generate(settings, ...)  a sentence: a template chosen and filled, then run
     wait / collect           prompts queued earlier
+    template_catalog, list_templates, show_template   the official templates, and what each needs
 """
 
 from dataclasses import dataclass
@@ -218,3 +219,71 @@ def wait(settings, prompt_ids, *, out=None, previews=False, max_wait=None, webso
 def collect(settings, prompt_ids, *, out=None, previews=False):
     """Download what finished prompts made."""
     return pipeline.collect(list(prompt_ids), settings, out=out, previews=previews)
+
+
+# -- templates ------------------------------------------------------------------------------------
+def template_catalog(settings, reporter=None):
+    """The server's templates, node schema and files (else the snapshot's, when no server answers)."""
+    from . import generate as gen
+
+    client = settings.client(probe=True)
+    try:
+        return gen.catalog_from_server(client, config.state_dir())
+    except ServerUnreachable as exc:
+        if reporter:
+            reporter.note(f"no ComfyUI answered ({exc.message}); reading the last snapshot")
+        return gen.catalog_from_snapshot(config.state_dir())
+
+
+def _fit(catalog, t):
+    from . import generate as gen
+
+    return gen.fit(t, catalog.load_template(t.name), catalog.object_info, catalog.models_by_folder, allow_api=True)
+
+
+def list_templates(catalog, *, task=None, media=None, text=None, partner=False, runnable=False, limit=None):
+    """Templates by task, media and words. partner: False leaves out the paid partner-API ones,
+    None keeps them, True keeps only them. runnable: only those this server can run now (a
+    file swapped for an installed one of the same family counts)."""
+    from . import generate as gen, templates
+
+    found = templates.filter(catalog.index, media=media, text=text, partner=partner)
+    if task:
+        allowed = {t.name for t in gen.candidates(catalog.index, task, allow_api=partner is not False)}
+        found = [t for t in found if t.name in allowed]
+    rows = []
+    for t in found:
+        row = {"name": t.name, "title": t.title, "media": t.media_type, "tags": list(t.tags),
+               "models": list(t.models), "partner": t.partner}
+        if runnable:
+            try:
+                f = _fit(catalog, t)
+            except InputError:
+                continue
+            if not f.runnable or (t.partner and partner is False):
+                continue
+            row["swaps"] = {k: v[0] for k, v in f.swaps.items()}
+        rows.append(row)
+    out = {"source": catalog.source, "count": len(rows), "templates": rows[:limit] if limit else rows}
+    if limit and len(rows) > limit:
+        out["more"] = len(rows) - limit
+    return out
+
+
+def show_template(catalog, name, include_workflow=False):
+    """One template: what it is, the nodes and files it needs, which the server lacks, whether it runs."""
+    from . import templates
+
+    t = templates.find(catalog.index, name)
+    f = _fit(catalog, t)
+    info = {"name": t.name, "title": t.title, "description": t.description, "media": t.media_type,
+            "tags": list(t.tags), "models": list(t.models), "partner": t.partner or f.needs.uses_api,
+            "spends_credits": bool(t.partner or f.needs.uses_api), "runnable": f.runnable,
+            "size": t.size_bytes, "vram": t.vram_bytes, "node_classes": sorted(f.needs.node_classes),
+            "missing_nodes": [n.as_dict() for n in f.needs.missing_nodes],
+            "model_files": [n.as_dict() for n in f.needs.models],
+            "swaps": {k: {"use": v[0], "folder": v[1], "family": v[2]} for k, v in f.swaps.items()},
+            "missing_models": [n.as_dict() for n in f.missing], "source": catalog.source}
+    if include_workflow:
+        info["workflow"] = catalog.load_template(t.name)
+    return info

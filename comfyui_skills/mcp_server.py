@@ -16,7 +16,6 @@ the server themselves, `serve_http()` for streamable HTTP on loopback.
 import base64
 import io
 import json
-import os
 import re
 import sys
 import threading
@@ -28,10 +27,10 @@ import mcp.types as types
 from mcp.server.lowlevel import Server
 
 from . import (__version__, config, conversion, diagnosis, downloads, engine, files, generate, inventory, needs,
-               nextsteps, nodepacks, pipeline, runs, status, templates, uploads, validation)
+               nextsteps, nodepacks, pipeline, runs, status, uploads)
 from . import workflow as wfmod
 from .config import Settings
-from .errors import ComfyError, InputError, ServerTimeout, ServerUnreachable
+from .errors import ComfyError, InputError
 from .progress import Reporter
 
 DEFAULT_MAX_WAIT = 120.0  # a run longer than this returns its prompt id; `queue` action wait picks it up
@@ -193,38 +192,19 @@ def tool_list_models(call, args):
     return Reply({"source": inv.source, "folders": inventory.model_listing(inv, folder)})
 
 
-def template_source(call, args):
-    """The server's template index, else the saved snapshot when no server answers."""
-    c = client(call, args)
-    try:
-        return templates.fetch_index(c), c, None
-    except (ServerUnreachable, ServerTimeout) as exc:
-        try:
-            snap = templates.load_snapshot(config.state_dir())
-        except InputError:
-            raise exc from None
-        return snap.index, None, snap
-
-
 def tool_list_templates(call, args):
-    index, c, snap = template_source(call, args)
-    found = templates.filter(index, task=args.get("task"), media=args.get("media"), text=args.get("text"),
-                             partner=args.get("partner"))
-    limit = args.get("limit", 30)
-    return Reply({"source": c.url if c else str(snap.root), "count": len(found),
-                  "templates": [t.as_dict() for t in found[:limit]],
-                  **({"more": len(found) - limit} if len(found) > limit else {})})
+    """templates.py list: the same engine call."""
+    catalog = engine.template_catalog(settings_for(call, args))
+    return Reply(engine.list_templates(catalog, task=args.get("task"), media=args.get("media"), text=args.get("text"),
+                                       partner=args.get("partner", False), runnable=args.get("runnable", False),
+                                       limit=args.get("limit", 30)))
 
 
 def tool_show_template(call, args):
-    index, c, snap = template_source(call, args)
-    t = templates.find(index, args["name"])
-    wf = templates.fetch_template(c, t.name) if c else snap.template(t.name)
-    object_info = c.object_info() if c else inventory.load().object_info
-    out = {"template": t.as_dict(), "requirements": templates.requirements(wf, object_info).as_dict()}
-    if args.get("include_workflow"):
-        out["workflow"] = wf
-    return Reply(out)
+    """templates.py show: the same engine call; include_workflow adds the editor workflow."""
+    info = engine.show_template(engine.template_catalog(settings_for(call, args)), args["name"],
+                                include_workflow=args.get("include_workflow", False))
+    return Reply(info, is_error=not info["runnable"])
 
 
 def tool_validate(call, args):
@@ -438,11 +418,13 @@ TOOLS = [
                         "inventory snapshot.",
          schema({"folder": {"type": "string", "description": "one folder's files (with sizes)"}}), tool_list_models),
     Tool("list_templates", "The official workflow templates the server offers (else the saved snapshot), "
-                           "filtered by task, output media or words.",
-         schema({"task": {"type": "string", "description": "e.g. 'text to image', 't2i', 'image edit', 'i2v'"},
+                           "filtered by task, output media or words; runnable: only those it can run now.",
+         schema({"task": {"type": "string", "enum": list(generate.TASKS)},
                  "media": {"type": "string", "description": "image, video, audio, 3d or llm"},
                  "text": {"type": "string", "description": "words all found in name, title, description, tags"},
-                 "partner": {"type": "boolean", "description": "true: only paid partner-API templates; false: none"},
+                 "partner": {"type": ["boolean", "null"], "default": False,
+                             "description": "false: no paid partner-API templates; null: with them; true: only them"},
+                 "runnable": {"type": "boolean", "default": False},
                  "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 30},
                  "url": URL_ARG}), tool_list_templates),
     Tool("show_template", "One template: what it is, the nodes and model files it needs and which of them this "

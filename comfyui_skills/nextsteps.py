@@ -52,6 +52,11 @@ MCP_ARGS = {
 }
 
 
+# options that take no value (store_true): in the MCP face they are `name=true`
+SWITCHES = frozenset({"allow_api", "online_only", "keep_unknown", "allow_invalid", "download", "previews",
+                      "overwrite", "last", "dry_run", "force", "poll", "quiet"})
+
+
 def face():
     return _face.get()
 
@@ -154,6 +159,8 @@ def render_tool(next_step, url=None):
 def render_flag(f):
     if face() == MCP:
         key, turn = MCP_ARGS.get(f.name, (f.name, None))
+        if f.value is None and f.name in SWITCHES:
+            return f"{key}=true"
         if f.value is None and turn in (None, "list"):
             return key  # the argument's name: what to give it is said around it
         key, value = _mcp_arg(f.name, f.value)
