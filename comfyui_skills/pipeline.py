@@ -316,8 +316,9 @@ def check_plan(plan, info, name, reporter, rules=None):
     Raises CheckFailed for one the server would reject; returns the warnings (also reported).
     """
     warnings = []
+    parsed, files_in = schema.Schema(info), schema.input_files(info)  # parsed once for every prompt of a sweep
     for values, wf in plan:
-        report = validation.validate(wf, info, input_files=schema.input_files(info), **(rules or {}))
+        report = validation.validate(wf, parsed, input_files=files_in, **(rules or {}))
         label = f"{name}" + (f" with {values_text(values)}" if values else "")
         found = [f"{label}: {problem_text(w)}" for w in report["warnings"]]
         found += [f"{label}: {problem_text(e)} (outputs that depend on it will not be produced)"
