@@ -10,6 +10,8 @@ event, as in `pipeline`. Next steps inside results stay `NextStep` data: each fa
     generate(settings, ...)  a sentence: a template chosen and filled, then run
     wait / collect           prompts queued earlier
     template_catalog, list_templates, show_template   the official templates, and what each needs
+    needs                    what a workflow or template lacks here; with download, fetch it
+    install_nodes            a node pack through the server's ComfyUI-Manager, else the lines to run
 """
 
 from dataclasses import dataclass
@@ -287,3 +289,63 @@ def show_template(catalog, name, include_workflow=False):
     if include_workflow:
         info["workflow"] = catalog.load_template(t.name)
     return info
+
+
+# -- what a workflow needs ------------------------------------------------------------------------
+def needs(settings, *, workflow_path=None, workflow=None, template=None, download=False, paths=(),
+          reporter_for=None, cancel=None, reporter=None):
+    """The model files and node packs a workflow (a file, inline) or a template lacks on the server;
+    with download, fetch every file whose link is known and check the workflow again.
+    Returns a `Needed`: the result's JSON (as_dict), whether it runs now, and the looked-up
+    (`found`) or fetched (`outcome`) record the faces show in words."""
+    from . import needs as needmod
+    from .nextsteps import flag
+
+    if template is not None and (workflow_path is not None or workflow is not None):
+        raise InputError("give a workflow or a template, not both")
+    if paths and not download:
+        raise InputError(f"{flag('path')} goes with {flag('download')} (which of the server's folders to write to)")
+    wf, name = None, template
+    if template is None:
+        _, wf, name, _ = load(workflow_path, workflow, reporter)
+    client = settings.client(probe=True)
+    note = reporter.note if reporter else None
+    try:
+        looked = needmod.lookup(client, config.state_dir(), workflow=wf, template=template, name=name, note=note,
+                                offline=not download)
+    except ServerUnreachable as exc:  # only with download: the server says where its folders are
+        raise ServerUnreachable(f"{flag('download')} needs the server: {exc.message}",
+                                hint=f"start ComfyUI, or point {flag('url')} at it", url=client.url) from None
+    if not download:
+        return Needed(looked.name, looked.source, looked.found)
+    outcome = needmod.get_missing(client, looked.workflow, looked.found, paths=paths or (),
+                                  reporter_for=reporter_for, cancel=cancel)
+    return Needed(looked.name, looked.source, looked.found, outcome)
+
+
+@dataclass
+class Needed:
+    name: str
+    source: str
+    found: object                 # needs.Found: what is there and what is missing
+    outcome: object = None        # needs.Outcome, after downloading
+
+    @property
+    def runnable(self):
+        return (self.outcome or self.found).runnable
+
+    def as_dict(self):
+        return dict((self.outcome or self.found).as_dict(), workflow=self.name, source=self.source)
+
+
+def install_nodes(settings, pack, reporter=None):
+    """Install a node pack through the server's ComfyUI-Manager: its answer. Without the Manager,
+    {"installed": false, "commands": [...]} (what to run where the server lives)."""
+    from . import nodepacks
+
+    client = settings.client()
+    if client.manager_version() is None:
+        return {"pack": pack, "installed": False, "commands": nodepacks.shell_lines(pack),
+                "note": f"{client.url} has no ComfyUI-Manager; run one of these where the server lives, then "
+                        "restart it"}
+    return nodepacks.install(client, pack, reporter=reporter)

@@ -26,8 +26,8 @@ import anyio
 import mcp.types as types
 from mcp.server.lowlevel import Server
 
-from . import (__version__, config, conversion, diagnosis, downloads, engine, files, generate, inventory, needs,
-               nextsteps, nodepacks, pipeline, runs, status, uploads)
+from . import (__version__, config, conversion, diagnosis, downloads, engine, files, generate, inventory,
+               nextsteps, pipeline, runs, status, uploads)
 from . import workflow as wfmod
 from .config import Settings
 from .errors import ComfyError, InputError
@@ -246,25 +246,16 @@ def tool_generate(call, args):
 
 
 def tool_needs(call, args):
-    """models.py need, and with download: true, models.py need --download."""
-    if args.get("template") and (args.get("workflow_path") or args.get("workflow")):
-        raise InputError("give a workflow or a template, not both")
-    c = client(call, args, probe=True)
-    wf, name = None, args.get("template")
-    if not args.get("template"):
-        _, wf, name, _ = workflow_arg(args)
-    looked = needs.lookup(c, config.state_dir(), workflow=wf, template=args.get("template"), name=name,
-                          offline=not args.get("download"))
-    if not args.get("download"):
-        return Reply(dict(looked.found.as_dict(), workflow=looked.name, source=looked.source))
+    """models.py need, and with download: true, models.py need --download: the same engine call."""
     def reporter_for(need, k, n):  # one progress stream: say which file the next notifications are about
         call.reporter.note(f"[{k}/{n}] {need.folder}/{need.name}" + (f" ({need.size})" if need.size else ""))
         return call.reporter
 
-    outcome = needs.get_missing(c, looked.workflow, looked.found, paths=args.get("paths") or (),
-                                reporter_for=reporter_for, cancel=call.cancel)
-    data = dict(outcome.as_dict(), workflow=looked.name, source=looked.source)
-    return Reply(masked(data), is_error=not outcome.runnable)
+    got = engine.needs(settings_for(call, args), workflow_path=args.get("workflow_path"),
+                       workflow=args.get("workflow"), template=args.get("template"),
+                       download=args.get("download", False), paths=args.get("paths") or (),
+                       reporter_for=reporter_for, cancel=call.cancel, reporter=call.reporter)
+    return Reply(masked(got.as_dict()), is_error=not got.runnable)
 
 
 SECRET_QUERY = re.compile(r"([?&](?:token|access_token|api_key|apikey|key|sig|signature|x-amz-signature)=)"
@@ -293,14 +284,9 @@ def tool_download_model(call, args):
 
 
 def tool_install_nodes(call, args):
-    """nodes.py install PACK: through the server's ComfyUI-Manager queue, else the lines to run."""
-    c = client(call, args)
-    if c.manager_version() is None:
-        lines = nodepacks.shell_lines(args["pack"])
-        return Reply({"pack": args["pack"], "installed": False, "commands": lines,
-                      "note": f"{c.url} has no ComfyUI-Manager; run one of these where the server lives, then "
-                              "restart it"}, is_error=True)
-    return Reply(nodepacks.install(c, args["pack"], reporter=call.reporter))
+    """nodes.py install PACK: the same engine call."""
+    done = engine.install_nodes(settings_for(call, args), args["pack"], reporter=call.reporter)
+    return Reply(done, is_error=not done.get("installed", True))
 
 
 def tool_queue(call, args):

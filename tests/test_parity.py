@@ -15,7 +15,7 @@ pytest.importorskip("mcp")
 from conftest import ROOT  # noqa: E402
 from record import tiny_png  # noqa: E402
 from comfyui_skills import cli, config, mcp_server  # noqa: E402
-from comfyui_skills.commands import (convert, diagnose, generate, queue, run, status,  # noqa: E402
+from comfyui_skills.commands import (convert, diagnose, generate, models, nodes, queue, run, status,  # noqa: E402
                                      templates, upload, validate)
 
 SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
@@ -158,3 +158,21 @@ def diff(a, b, path=""):
             diff(x, y, f"{path}[{i}]")
     elif a != b:
         print("differs", path, repr(a)[:200], repr(b)[:200])
+
+
+def test_needs_of_a_template(comfy_double, pack_env, capsys):
+    out, _ = check(capsys, comfy_double.url, models, ["need", "--template", "default", "--url", comfy_double.url],
+                   "needs", {"template": "default"}, code=1)
+    assert out["runnable"] is False and out["models"][0]["folder"] == "checkpoints"
+
+
+def test_install_nodes_without_the_manager(comfy_double, pack_env, capsys):
+    check(capsys, comfy_double.url, nodes, ["install", "comfyui-videohelpersuite", "--url", comfy_double.url],
+          "install_nodes", {"pack": "comfyui-videohelpersuite"}, code=1)
+
+
+def test_download_model_where_only_commands_can_do_it(comfy_double, pack_env, capsys):
+    url = "https://civitai.com/api/download/models/1?type=Model"
+    check(capsys, comfy_double.url, models, ["download", url, "--folder", "loras", "--name", "style.safetensors",
+                                             "--url", comfy_double.url],
+          "download_model", {"source": url, "folder": "loras", "name": "style.safetensors"}, code=1)

@@ -5,7 +5,7 @@ import re
 import sys
 from pathlib import Path
 
-from .. import cli, diagnosis, pipeline
+from .. import cli, config, diagnosis, pipeline
 from ..errors import InputError, ServerUnreachable
 
 EPILOG = """\
@@ -122,7 +122,7 @@ def read_source(source):
 
 def diagnose_live(args, prompt_id):
     """Ask the server about a prompt: its history entry, the queue, and the tail of its log."""
-    client = cli.client_from(args, connect_timeout=2.0)
+    client = cli.client_from(args, connect_timeout=config.DIAGNOSE_CONNECT_TIMEOUT)
     result, reachable = diagnosis.diagnose_prompt(client, prompt_id, url=args.url, log_tail=LOG_TAIL)
     return result, 0 if reachable else ServerUnreachable.exit_code
 
