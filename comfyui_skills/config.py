@@ -182,7 +182,7 @@ class Settings:
     def resolve(cls, url=None, project=None, api_key=None, timeout=None, max_wait=None, kind=None):
         """Flags (or their MCP twins) first, then the manifest and environment, then defaults."""
         if url:
-            url = normalize_url(url)
+            normalize_url(url)  # refused here, by name, when it is not an address; kept as typed (hints echo it)
         project = project or default_project()
         settings = cls(url=url, project=project, api_key=api_key or server_api_key(), partner_key=partner_key(),
                        timeout=timeout or DEFAULT_TIMEOUT, max_wait=max_wait, kind=kind or NATIVE,
@@ -205,8 +205,9 @@ class Settings:
         run record (the server a prompt was queued on with this key)."""
         if not url and not project:
             return self
-        changed = dataclasses.replace(self, url=normalize_url(url) if url else self.url,
-                                      project=project or self.project)
+        if url:
+            normalize_url(url)
+        changed = dataclasses.replace(self, url=url or self.url, project=project or self.project)
         if keep_key:
             return dataclasses.replace(changed, configured_url=changed.server_url())
         if self.api_key and changed.server_url() != self.configured_url:

@@ -12,6 +12,7 @@ event, as in `pipeline`. Next steps inside results stay `NextStep` data: each fa
     template_catalog, list_templates, show_template   the official templates, and what each needs
     needs                    what a workflow or template lacks here; with download, fetch it
     install_nodes            a node pack through the server's ComfyUI-Manager, else the lines to run
+    diagnose                 why a run failed: a prompt id, the last run recorded, or saved evidence
 """
 
 from dataclasses import dataclass
@@ -349,3 +350,38 @@ def install_nodes(settings, pack, reporter=None):
                 "note": f"{client.url} has no ComfyUI-Manager; run one of these where the server lives, then "
                         "restart it"}
     return nodepacks.install(client, pack, reporter=reporter)
+
+
+# -- diagnose -------------------------------------------------------------------------------------
+def diagnose(settings, *, prompt_id=None, evidence=None, last=False):
+    """(the diagnosis, exit code) of a prompt id (the server's history, queue and log), the newest
+    run recorded in state/runs/ (`last`: also one refused before it was queued), or `evidence`
+    (a saved server answer, a run result, log text). The exit code is 3 when the server of a
+    prompt did not answer."""
+    from . import diagnosis
+
+    if last:
+        rec = pipeline.last_record()
+        if rec is None:
+            raise InputError("no run recorded yet in state/runs/ (each run is noted there)",
+                             hint="give a prompt id or the failure itself")
+        if rec.get("status") == "rejected":
+            result = diagnosis.diagnose(diagnosis.gather(rec), url=settings.url or rec.get("url"))
+            result["run"] = {k: rec.get(k) for k in ("run_id", "file", "rejected_by", "submitted_at", "url", "values")}
+            return _diagnosis("run_record", result), 0
+        if not settings.url:
+            settings = settings.override(url=rec.get("url"), keep_key=True)
+        out, code = diagnose(settings, prompt_id=rec["prompt_id"])
+        out["run"] = {k: rec.get(k) for k in ("prompt_id", "file", "submitted_at", "url", "values")}
+        return out, code
+    if prompt_id is not None:
+        client = settings.client(connect_timeout=config.DIAGNOSE_CONNECT_TIMEOUT)
+        result, reachable = diagnosis.diagnose_prompt(client, prompt_id, url=settings.url)
+        return _diagnosis("live", result), 0 if reachable else ServerUnreachable.exit_code
+    return _diagnosis(diagnosis.detect_kind(evidence), diagnosis.diagnose(diagnosis.gather(evidence), url=settings.url)), 0
+
+
+def _diagnosis(kind, result):
+    from . import diagnosis
+
+    return {"input": kind, "input_description": diagnosis.KINDS.get(kind, "input of an unknown shape"), **result}

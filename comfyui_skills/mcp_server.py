@@ -26,7 +26,7 @@ import anyio
 import mcp.types as types
 from mcp.server.lowlevel import Server
 
-from . import (__version__, config, conversion, diagnosis, downloads, engine, files, generate, inventory,
+from . import (__version__, conversion, downloads, engine, files, generate, inventory,
                nextsteps, pipeline, runs, status, uploads)
 from . import workflow as wfmod
 from .config import Settings
@@ -345,22 +345,18 @@ def tool_convert(call, args):
 
 
 def tool_diagnose(call, args):
-    given = [k for k in ("prompt_id", "path", "report", "text") if k in args]
+    """diagnose.py: the same engine call (a prompt id, last, or the evidence itself)."""
+    given = [k for k in ("prompt_id", "path", "report", "text", "last") if args.get(k) not in (None, False)]
     if len(given) != 1:
-        raise InputError("give one of prompt_id, path, report or text" + (f", not {' and '.join(given)}" if given else ""))
-    if "prompt_id" in args:
-        result, _ = diagnosis.diagnose_prompt(client(call, args, connect_timeout=config.DIAGNOSE_CONNECT_TIMEOUT),
-                                              args["prompt_id"],
-                                              url=args.get("url") or call.settings.url)
-        kind = "live"
+        raise InputError("give one of prompt_id, path, report, text or last" +
+                         (f", not {' and '.join(given)}" if given else ""))
+    settings = settings_for(call, args)
+    if "prompt_id" in given or "last" in given:
+        out, _ = engine.diagnose(settings, prompt_id=args.get("prompt_id"), last=args.get("last", False))
     else:
-        obj = args.get("report") if "report" in args else args.get("text")
-        if "path" in args:
-            obj = read_evidence(args["path"])
-        kind = diagnosis.detect_kind(obj)
-        result = diagnosis.diagnose(diagnosis.gather(obj), url=args.get("url") or call.settings.url)
-    return Reply({"input": kind, "input_description": diagnosis.KINDS.get(kind, "input of an unknown shape"),
-                  **result})
+        evidence = read_evidence(args["path"]) if "path" in given else args.get("report", args.get("text"))
+        out, _ = engine.diagnose(settings, evidence=evidence)
+    return Reply(out)
 
 
 def read_evidence(path):
@@ -479,6 +475,8 @@ TOOLS = [
          schema({"prompt_id": {"type": "string", "minLength": 1}, "path": {"type": "string", "minLength": 1},
                  "report": {"type": "object", "description": "a run result or a saved server answer"},
                  "text": {"type": "string", "minLength": 1, "description": "log or traceback text"},
+                 "last": {"type": "boolean", "default": False,
+                          "description": "the newest run recorded here (also one refused before it was queued)"},
                  "url": URL_ARG}), tool_diagnose),
     Tool("generate", "Make an image, video or sound from a sentence with the models this server has: picks an "
                      "official template it can run (swapping in installed files of the same family), fills the "

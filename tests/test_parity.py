@@ -176,3 +176,11 @@ def test_download_model_where_only_commands_can_do_it(comfy_double, pack_env, ca
     check(capsys, comfy_double.url, models, ["download", url, "--folder", "loras", "--name", "style.safetensors",
                                              "--url", comfy_double.url],
           "download_model", {"source": url, "folder": "loras", "name": "style.safetensors"}, code=1)
+
+
+def test_diagnose_a_prompt_id_and_the_last_run(comfy_double, pack_env, capsys):
+    code, ran = script_json(capsys, run, SOLID, "--url", comfy_double.url)
+    pid = ran["prompt_id"]
+    out, _ = check(capsys, comfy_double.url, diagnose, [pid, "--url", comfy_double.url], "diagnose", {"prompt_id": pid})
+    assert out["input"] == "live" and out["cause"] == "no_failure"
+    check(capsys, comfy_double.url, diagnose, ["--last"], "diagnose", {"last": True})
