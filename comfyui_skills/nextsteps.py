@@ -43,6 +43,8 @@ TOOLS = {
     ("convert", None): ("convert", {}, "workflow_path", False),
     ("status", None): ("status", {}, None, False),
     ("generate", None): ("generate", {}, "request", False),
+    ("templates", "show"): ("show_template", {}, "name", False),
+    ("templates", "list"): ("list_templates", {}, None, False),
 }
 SUBCOMMANDS = {"queue", "models", "nodes", "templates"}
 # a script option -> its MCP argument and how the value turns: None keeps it; a constant replaces it
