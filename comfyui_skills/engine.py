@@ -6,9 +6,12 @@ returns a result object whose `as_dict()` is the JSON both faces give (`run.py -
 event, as in `pipeline`. Next steps inside results stay `NextStep` data: each face renders them.
 
     check_file / validate    would the server accept it (offline, against the inventory)
+    search_nodes, show_node  node classes in the inventory
+    list_models              the model files the server has, per folder
     run(settings, ...)       a workflow file, an inline workflow, or an earlier run again
     generate(settings, ...)  a sentence: a template chosen and filled, then run
     wait / collect           prompts queued earlier
+    queue_list               what the server is running and has pending
     template_catalog, list_templates, show_template   the official templates, and what each needs
     needs                    what a workflow or template lacks here; with download, fetch it
     install_nodes            a node pack through the server's ComfyUI-Manager, else the lines to run
@@ -132,6 +135,59 @@ def to_api_for_check(fmt, wf, name, inv, origin=None, embedded=None, also=None):
     return api, None, f"{name} is an editor workflow; validating its API-format conversion"
 
 
+# -- the inventory ------------------------------------------------------------------------------
+def search_nodes(inv, query="", input_type=None, output_type=None, limit=None):
+    """Node classes by words in name/category/types, 'A->B', and input/output types; `limit`
+    keeps the first so many (the count says how many matched)."""
+    from . import inventory
+
+    hits = inventory.search(inv, query or "", input_type, output_type)
+    out = {"source": inv.source, "query": query, "input": input_type, "output": output_type, "count": len(hits),
+           "nodes": [inventory.describe_node(n, inv.node(n)) for n in (hits[:limit] if limit else hits)]}
+    if limit and len(hits) > limit:
+        out["more"] = len(hits) - limit
+    return out
+
+
+def show_node(inv, class_type):
+    """One node class in full: inputs, options, ranges, outputs."""
+    from . import inventory
+    from .nextsteps import flag
+
+    node = inv.node(class_type)
+    if node is None:
+        near = inventory.search(inv, class_type)[:5]
+        raise InputError(f"{class_type!r} is not a node class in {inv.source}",
+                         hint=f"did you mean: {', '.join(near)}" if near else
+                         f"search with {flag('nodes', 'WORD')}; refresh the snapshot if it was just installed")
+    return dict(inventory.describe_node(class_type, node), source=inv.source)
+
+
+def list_models(settings, inv, folder=None, may_snapshot=True, reporter=None):
+    """{"source", "folders"}: model files per folder (one folder's with sizes). With only the bundled
+    core inventory here, which lists no models, a snapshot of the server is taken first when it
+    answers (may_snapshot): the user asked what models there are, a step the pack can take itself."""
+    from . import inventory
+    from .nextsteps import step
+
+    if inv.models is None and may_snapshot:
+        client = settings.client()
+        try:
+            record = inventory.take_snapshot(client, progress=reporter.note if reporter else None)
+        except ServerUnreachable:
+            record = None
+        if record is not None:
+            path = inventory.save_snapshot(record)["path"]
+            if reporter:
+                reporter.note(f"no snapshot yet: took one from {client.url} into {path}")
+            inv = inventory.from_record(record, path, str(path))
+    if inv.models is None:
+        raise InputError(f"{inv.source} has no model lists", hint=f"take a snapshot of the server first: {step('inventory')}")
+    if folder and folder not in inv.models:
+        raise InputError(f"no model folder {folder!r} in {inv.source}", hint="folders: " + ", ".join(inv.models))
+    return {"source": inv.source, "folders": inventory.model_listing(inv, folder)}
+
+
 # -- run ------------------------------------------------------------------------------------------
 def run(settings, *, workflow_path=None, workflow=None, again=None, sets=(), sweeps=(), seeds=None, slots=None,
         out=None, previews=False, check=True, wait=True, max_wait=None, websocket=True, online_only=False,
@@ -222,6 +278,23 @@ def wait(settings, prompt_ids, *, out=None, previews=False, max_wait=None, webso
 def collect(settings, prompt_ids, *, out=None, previews=False):
     """Download what finished prompts made."""
     return pipeline.collect(list(prompt_ids), settings, out=out, previews=previews)
+
+
+def queue_list(settings):
+    """{"url", "running": [...], "pending": [...]}: each prompt's id, number, place, size, classes,
+    outputs, and whether a run of ours queued it."""
+    client = settings.client()
+    q = client.queue()
+    return {"url": client.url, "running": [_queue_item(x, 0) for x in q.running],
+            "pending": [_queue_item(x, n) for n, x in enumerate(q.pending, 1)]}
+
+
+def _queue_item(x, position):
+    prompt = x.prompt
+    classes = sorted({n.get("class_type") for n in prompt.values() if isinstance(n, dict)})
+    return {"prompt_id": x.prompt_id, "number": x.number, "position": position, "nodes": len(prompt),
+            "classes": classes, "outputs": x.outputs, "ours": pipeline.recorded(x.prompt_id) is not None,
+            "summary": f"{len(prompt)} nodes: {', '.join(classes[:6])}" + (" ..." if len(classes) > 6 else "")}
 
 
 # -- templates ------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import mcp.types as types
 from mcp.server.lowlevel import Server
 
 from . import (__version__, conversion, downloads, engine, files, generate, inventory,
-               nextsteps, pipeline, runs, status, uploads)
+               nextsteps, runs, status, uploads)
 from . import workflow as wfmod
 from .config import Settings
 from .errors import ComfyError, InputError
@@ -165,31 +165,18 @@ def tool_status(call, args):
 
 
 def tool_search_nodes(call, args):
+    """inventory.py --nodes / --show: the same engine calls."""
     inv = inventory.load()
     if args.get("class_type"):
-        name = args["class_type"]
-        node = inv.node(name)
-        if node is None:
-            near = inventory.search(inv, name)[:5]
-            raise InputError(f"{name!r} is not a node class in {inv.source}",
-                             hint=f"did you mean: {', '.join(near)}" if near else "search with query instead")
-        return Reply({"source": inv.source, **inventory.describe_node(name, node)})
-    hits = inventory.search(inv, args.get("query", ""), args.get("input_type"), args.get("output_type"))
-    limit = args.get("limit", 10)
-    return Reply({"source": inv.source, "count": len(hits),
-                  "nodes": [inventory.describe_node(n, inv.node(n)) for n in hits[:limit]],
-                  **({"more": len(hits) - limit} if len(hits) > limit else {})})
+        return Reply(engine.show_node(inv, args["class_type"]))
+    return Reply(engine.search_nodes(inv, args.get("query", ""), args.get("input_type"), args.get("output_type"),
+                                     limit=args.get("limit", 10)))
 
 
 def tool_list_models(call, args):
-    inv = inventory.load()
-    if inv.models is None:
-        raise InputError(f"{inv.source} has no model lists",
-                         hint=f"take a snapshot of the server first: {nextsteps.step('inventory')}")
-    folder = args.get("folder")
-    if folder and folder not in inv.models:
-        raise InputError(f"no model folder {folder!r} in {inv.source}", hint="folders: " + ", ".join(inv.models))
-    return Reply({"source": inv.source, "folders": inventory.model_listing(inv, folder)})
+    """inventory.py --models [FOLDER]: the same engine call (a snapshot taken first when there is none)."""
+    return Reply(engine.list_models(settings_for(call, args), inventory.load(), args.get("folder"),
+                                    reporter=call.reporter))
 
 
 def tool_list_templates(call, args):
@@ -294,10 +281,7 @@ def tool_queue(call, args):
     if action != "list" and not ids:
         raise InputError(f"queue action {action} needs prompt_ids")
     if action == "list":
-        c = client(call, args)
-        q = c.queue()
-        return Reply({"url": c.url, "running": [queue_item(x, 0) for x in q.running],
-                      "pending": [queue_item(x, n) for n, x in enumerate(q.pending, 1)]})
+        return Reply(engine.queue_list(settings_for(call, args)))
     if action == "cancel":
         done = runs.cancel(client(call, args), ids)
         return Reply(done, is_error=bool(done["not_found"]))
@@ -306,12 +290,6 @@ def tool_queue(call, args):
         return run_reply(engine.wait(settings, ids, out=args.get("out"), previews=args.get("previews", False),
                                      max_wait=args.get("max_wait"), reporter=call.reporter, cancel=call.cancel))
     return run_reply(engine.collect(settings, ids, out=args.get("out"), previews=args.get("previews", False)))
-
-
-def queue_item(x, position):
-    classes = sorted({n.get("class_type") for n in x.prompt.values() if isinstance(n, dict)})
-    return {"prompt_id": x.prompt_id, "number": x.number, "position": position, "nodes": len(x.prompt),
-            "classes": classes, "ours": pipeline.recorded(x.prompt_id) is not None}
 
 
 def tool_upload(call, args):
@@ -397,8 +375,9 @@ TOOLS = [
                  "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 10}}),
          tool_search_nodes),
     Tool("list_models", "Model files the server has, per folder (checkpoints, loras, vae, ...), from the "
-                        "inventory snapshot.",
-         schema({"folder": {"type": "string", "description": "one folder's files (with sizes)"}}), tool_list_models),
+                        "inventory snapshot (taken first when there is none).",
+         schema({"folder": {"type": "string", "description": "one folder's files (with sizes)"},
+                 "url": URL_ARG}), tool_list_models),
     Tool("list_templates", "The official workflow templates the server offers (else the saved snapshot), "
                            "filtered by task, output media or words; runnable: only those it can run now.",
          schema({"task": {"type": "string", "enum": list(generate.TASKS)},

@@ -163,10 +163,10 @@ def test_search_nodes_by_types_and_one_class_in_full(comfy_double, pack_env):
         call(pack_env, comfy_double.url, "search_nodes", {"class_type": "KSamplr"}))
 
 
-def test_list_models_needs_a_snapshot_then_lists_it(comfy_double, pack_env):
-    assert "no model lists" in error_line(call(pack_env, comfy_double.url, "list_models"))
+def test_list_models_takes_a_snapshot_when_there_is_none(comfy_double, pack_env):
+    down = call(pack_env, comfy_double.url, "list_models", {"url": f"127.0.0.1:{closed_port()}"})
+    assert "no model lists" in error_line(down)  # no snapshot, and no server to take one from
     comfy_double.add_model("checkpoints", "tiny.safetensors", "CheckpointLoaderSimple.ckpt_name")
-    command("inventory", "--url", comfy_double.url)
     listed = data(call(pack_env, comfy_double.url, "list_models", {"folder": "checkpoints"}))
     assert [m["name"] for m in listed["folders"]["checkpoints"]] == ["tiny.safetensors"]
     assert "no model folder 'chekpoints'" in error_line(

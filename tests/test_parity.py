@@ -15,7 +15,7 @@ pytest.importorskip("mcp")
 from conftest import ROOT  # noqa: E402
 from record import tiny_png  # noqa: E402
 from comfyui_skills import cli, config, mcp_server  # noqa: E402
-from comfyui_skills.commands import (convert, diagnose, generate, models, nodes, queue, run, status,  # noqa: E402
+from comfyui_skills.commands import (convert, diagnose, generate, inventory, models, nodes, queue, run, status,  # noqa: E402
                                      templates, upload, validate)
 
 SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
@@ -184,3 +184,28 @@ def test_diagnose_a_prompt_id_and_the_last_run(comfy_double, pack_env, capsys):
     out, _ = check(capsys, comfy_double.url, diagnose, [pid, "--url", comfy_double.url], "diagnose", {"prompt_id": pid})
     assert out["input"] == "live" and out["cause"] == "no_failure"
     check(capsys, comfy_double.url, diagnose, ["--last"], "diagnose", {"last": True})
+
+
+def test_queue_list_and_cancel(comfy_double, pack_env, capsys):
+    comfy_double.pause()
+    code, first = script_json(capsys, run, SOLID, "--url", comfy_double.url, "--no-wait")
+    pid = first["prompt_id"]
+    check(capsys, comfy_double.url, queue, ["list", "--url", comfy_double.url], "queue", {"action": "list"})
+    check(capsys, comfy_double.url, queue, ["cancel", "nope-1234", "--url", comfy_double.url], "queue",
+          {"action": "cancel", "prompt_ids": ["nope-1234"]}, code=1)
+    comfy_double.resume()
+    assert pid
+
+
+def test_search_nodes(comfy_double, pack_env, capsys):
+    check(capsys, comfy_double.url, inventory, ["--nodes", "LATENT->IMAGE"], "search_nodes",
+          {"query": "LATENT->IMAGE", "limit": 200})
+    check(capsys, comfy_double.url, inventory, ["--show", "KSampler"], "search_nodes", {"class_type": "KSampler"})
+
+
+def test_list_models_with_and_without_a_snapshot(comfy_double, pack_env, capsys):
+    comfy_double.add_model("checkpoints", "tiny.safetensors", "CheckpointLoaderSimple.ckpt_name")
+    check(capsys, comfy_double.url, inventory, ["--models", "checkpoints", "--url", comfy_double.url], "list_models",
+          {"folder": "checkpoints"})  # the first takes the snapshot, the second reads it
+    out, _ = check(capsys, comfy_double.url, inventory, ["--models", "--url", comfy_double.url], "list_models", {})
+    assert "checkpoints" in out["folders"]

@@ -1,6 +1,6 @@
 """queue.py: see and steer the server's queue; pick up a run from any process (wait, outputs)."""
 
-from .. import cli, engine, outputs, pipeline, runs
+from .. import cli, engine, outputs, runs
 from ..errors import CheckFailed
 from ..progress import Progress
 from . import run as run_cmd
@@ -56,23 +56,11 @@ def run(args):
 
 # -- list / cancel / clear / interrupt / free ---------------------------------------------------
 def cmd_list(args):
-    client = cli.client_from(args)
-    q = client.queue()
-    running = [_item(x, 0) for x in q.running]
-    pending = [_item(x, n) for n, x in enumerate(q.pending, 1)]
-    lines = [f"running: {x['prompt_id']} ({x['summary']})" for x in running]
-    lines += [f"pending {x['position']}: {x['prompt_id']} ({x['summary']})" for x in pending]
-    cli.emit(args, {"url": client.url, "running": running, "pending": pending},
-             "\n".join(lines) or f"the queue at {client.url} is empty")
+    listed = engine.queue_list(cli.settings_from(args))
+    lines = [f"running: {x['prompt_id']} ({x['summary']})" for x in listed["running"]]
+    lines += [f"pending {x['position']}: {x['prompt_id']} ({x['summary']})" for x in listed["pending"]]
+    cli.emit(args, listed, "\n".join(lines) or f"the queue at {listed['url']} is empty")
     return 0
-
-
-def _item(x, position):
-    prompt = x.prompt
-    classes = sorted({n.get("class_type") for n in prompt.values() if isinstance(n, dict)})
-    return {"prompt_id": x.prompt_id, "number": x.number, "position": position, "nodes": len(prompt),
-            "outputs": x.outputs, "ours": pipeline.recorded(x.prompt_id) is not None,
-            "summary": f"{len(prompt)} nodes: {', '.join(classes[:6])}" + (" ..." if len(classes) > 6 else "")}
 
 
 def cmd_cancel(args):
