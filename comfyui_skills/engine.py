@@ -432,6 +432,7 @@ def diagnose(settings, *, prompt_id=None, evidence=None, last=False):
     (a saved server answer, a run result, log text). The exit code is 3 when the server of a
     prompt did not answer."""
     from . import diagnosis
+    from . import evidence as evidence_
 
     if last:
         rec = pipeline.last_record()
@@ -439,7 +440,7 @@ def diagnose(settings, *, prompt_id=None, evidence=None, last=False):
             raise InputError("no run recorded yet in state/runs/ (each run is noted there)",
                              hint="give a prompt id or the failure itself")
         if rec.get("status") == "rejected":
-            result = diagnosis.diagnose(diagnosis.gather(rec), url=settings.url or rec.get("url"))
+            result = diagnosis.diagnose(evidence_.gather(rec), url=settings.url or rec.get("url"))
             result["run"] = {k: rec.get(k) for k in ("run_id", "file", "rejected_by", "submitted_at", "url", "values")}
             return _diagnosis("run_record", result), 0
         if not settings.url:
@@ -451,10 +452,11 @@ def diagnose(settings, *, prompt_id=None, evidence=None, last=False):
         client = settings.client(connect_timeout=config.DIAGNOSE_CONNECT_TIMEOUT)
         result, reachable = diagnosis.diagnose_prompt(client, prompt_id, url=settings.url)
         return _diagnosis("live", result), 0 if reachable else ServerUnreachable.exit_code
-    return _diagnosis(diagnosis.detect_kind(evidence), diagnosis.diagnose(diagnosis.gather(evidence), url=settings.url)), 0
+    return (_diagnosis(evidence_.detect_kind(evidence),
+                       diagnosis.diagnose(evidence_.gather(evidence), url=settings.url)), 0)
 
 
 def _diagnosis(kind, result):
-    from . import diagnosis
+    from .evidence import KINDS
 
-    return {"input": kind, "input_description": diagnosis.KINDS.get(kind, "input of an unknown shape"), **result}
+    return {"input": kind, "input_description": KINDS.get(kind, "input of an unknown shape"), **result}
