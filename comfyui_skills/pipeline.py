@@ -26,7 +26,6 @@ from .errors import CheckFailed, ComfyError, InputError, ServerTimeout, ServerUn
 from .progress import Reporter
 from .schema import NodeSpec
 
-PROBE_CONNECT_TIMEOUT = config.PROBE_CONNECT_TIMEOUT
 
 
 @dataclass
