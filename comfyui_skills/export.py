@@ -38,7 +38,8 @@ def export_workflow(workflow_obj, project, name=None, fmt="api", force=False, in
     workflow_obj = workflow.unwrap(workflow_obj) if source_fmt == workflow.API else workflow_obj
     schema = conversion.as_schema(inv.object_info)
     api = (workflow_obj if source_fmt == workflow.API
-           else conversion.ui_to_api(workflow_obj, schema, keep_unknown))
+           else conversion.ui_to_api(workflow_obj, schema, keep_unknown,
+                                     frontend_version=conversion.frontend_served_by(inv.record.get("system_stats"))))
     report = validation.validate_against(api, inv)
     if report["verdict"] == validation.REJECTED and not allow_invalid:
         raise CheckFailed(f"ComfyUI would reject this workflow: {first_error(report)}",

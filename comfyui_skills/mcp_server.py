@@ -27,7 +27,7 @@ import mcp.types as types
 from mcp.server.lowlevel import Server
 
 from . import (__version__, conversion, downloads, engine, files, generate, inventory,
-               nextsteps, runs, status, uploads)
+               nextsteps, pipeline, runs, status, uploads)
 from . import workflow as wfmod
 from .config import Settings
 from .errors import ComfyError, InputError
@@ -153,10 +153,6 @@ def workflow_arg(args):
         raise InputError("give either workflow_path or workflow (inline JSON), not " +
                          ("both" if path is not None else "neither"))
     return engine.load(path, inline)
-
-
-def to_api_with_inventory(fmt, wf, inv):
-    return wf if fmt == wfmod.API else conversion.ui_to_api(wf, conversion.as_schema(inv.object_info))
 
 
 # -- tools ----------------------------------------------------------------------------------------
@@ -301,10 +297,12 @@ def tool_upload(call, args):
 def tool_convert(call, args):
     fmt, wf, name, _ = workflow_arg(args)
     target = args.get("to") or (wfmod.API if fmt == wfmod.UI else wfmod.UI)
-    schema_ = conversion.as_schema(inventory.load().object_info)
+    inv = inventory.load()
+    schema_ = conversion.as_schema(inv.object_info)
     keep = args.get("keep_unknown", False)
     try:
-        out = wf if fmt == target else (conversion.ui_to_api(wf, schema_, keep) if target == wfmod.API
+        out = wf if fmt == target else (conversion.ui_to_api(wf, schema_, keep, frontend_version=pipeline.pinned_frontend(inv))
+                                        if target == wfmod.API
                                         else conversion.api_to_ui(wf, schema_, keep))
     except InputError as exc:
         exc.message = f"{name}: {exc.message}"

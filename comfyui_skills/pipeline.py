@@ -166,7 +166,8 @@ def find_slots_in(path):
 
     fmt, wf = wfmod.load(path)
     inv = inventory.load()
-    api = conversion.ui_to_api(wf, inv.object_info) if fmt == wfmod.UI else wf
+    api = (conversion.ui_to_api(wf, inv.object_info, frontend_version=pinned_frontend(inv))
+           if fmt == wfmod.UI else wf)
     if fmt == wfmod.API:
         check_nodes(wf, str(path))
     return slots.find_slots(api, inv.object_info), inv.source
@@ -227,9 +228,14 @@ def to_api(fmt, wf, object_info, name, reporter, frontend_version=lambda: None, 
     return conversion.ui_to_api(wf, object_info, frontend_version=frontend_version(), blueprints=blueprints)
 
 
+def pinned_frontend(inv):
+    """The frontend the inventory's server pinned when the snapshot was taken (None: the newest)."""
+    return conversion.frontend_served_by(inv.record.get("system_stats"))
+
+
 def served_frontend(client):
-    """The frontend the server pins; frontends' exports differ in `_meta` and extension widgets
-    only, so a server that does not say (None) gets the newest's."""
+    """The frontend the server pins, whose export rules the conversion follows; a server that does
+    not say (None) gets the newest's."""
     try:
         return conversion.frontend_served_by(client.system_stats())
     except TransportError:
@@ -295,9 +301,12 @@ def server_rules(client, api, info):
     with the schemas of the classes its node replacements turn this workflow's missing ones into."""
     try:
         version = (client.system_stats().get("system") or {}).get("comfyui_version")
+    except TransportError:
+        version = None  # validation then reads the release off the server's /object_info
+    try:
         replacements = client.node_replacements()  # None on servers without them (0.3.64)
     except TransportError:
-        return {}, info
+        return {"server_version": version}, info
     wanted = set()
     for node in api.values():
         rule = (replacements or {}).get(node.get("class_type")) if node.get("class_type") not in info else None
@@ -596,7 +605,7 @@ def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_onl
         raise ServerUnreachable(reason, hint=f"start ComfyUI, or drop {nextsteps.flag('online_only')} to export the workflow offline")
     inv = inventory.load()
     api = fill(to_api(fmt, wf, inv.object_info, name, reporter,
-                      lambda: conversion.frontend_served_by(inv.record.get("system_stats"))),
+                      lambda: pinned_frontend(inv)),
                inv.object_info, sets, slot_values, reporter)
     receipt = export.export_workflow(api, project, Path(name).name, fmt="api", inventory=inv)
     path = receipt["files"]["api"]

@@ -284,6 +284,7 @@ class NodeSpec:
         info = info if isinstance(info, dict) else {}
         self.name = name
         self.display_name = info.get("display_name") or name
+        self.named = bool(info.get("display_name"))  # sent with a display name (the frontend's locale names the others)
         self.category = info.get("category") or ""
         self.python_module = info.get("python_module") or ""
         self.output_node = info.get("output_node") is True

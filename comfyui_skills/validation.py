@@ -1,15 +1,18 @@
 """Would ComfyUI accept this API-format workflow? The same answer as `POST /prompt`, explained.
 
-The server's rules, as observed on 0.3.64:
-- every node must name a class the server has; it stops at the first that does not;
+The server's rules, as observed on 0.3.64 (and read in newer releases where they changed, see
+versions.py for which release changed what):
+- every node must name a class the server has; it stops at the first that does not
+  (`invalid_prompt`, `missing_node_type` from 0.12.0);
 - only output nodes and what they depend on (through declared inputs) are checked;
 - an output whose graph has a problem is dropped, the others still run (`partial`);
   with no output left the prompt is refused;
 - a value is coerced to INT/FLOAT/STRING/BOOLEAN first (so "12" is a fine INT, 7.9 becomes 7),
-  then held to min/max, and a classic dropdown to its list (V3 "COMBO" lists are not checked:
-  a value outside one is a warning, unless the server is one known to check them, see COMBO_CHECKED);
+  then held to min/max, and a dropdown to its list: a classic one always, a V3 "COMBO" from 0.8.0
+  (before, a value outside one is a warning: the node decides at run time);
 - a link must be [node_id, slot] to an existing node and slot whose type overlaps the input's
   (comma unions, "*" matches anything);
+- a dependency cycle drops the outputs behind it; from 0.20.0 each node on it is named;
 - a handful of core nodes check their own inputs instead (input files exist, aspect ratios...).
 
 Newer servers (read in Comfy-Org/ComfyUI at 04e2a914, a 0.38.1 tree: execution.py validate_inputs,
@@ -18,10 +21,10 @@ prompt (schema.expand_inputs): a dynamic combo's chosen option brings `combo.sub
 like any other; autogrow slots `group.nameN` up to their max, the first `min` required; a dynamic
 combo that is missing or not one of its keys is not checked at all (a warning: the node decides at
 run time); match-type links are not checked by the server (left to the editor), so a link the
-editor would refuse is a warning. Where the server version is older than 0.38.1 or unknown, what
-0.38.1 would refuse about these inputs is a warning too. With the server's node replacements
-(GET /node_replacements), a node of a class the server lacks is first replaced as the server does
-before it validates (app/node_replace_manager.py at b5d74ccb).
+editor would refuse is a warning. These rules are the same from 0.10.0 on (versions.DYNAMIC_CHECKED);
+where the server is older or its version unknown, what they refuse is a warning. With the server's
+node replacements (GET /node_replacements), a node of a class the server lacks is first replaced as
+the server does before it validates (app/node_replace_manager.py at b5d74ccb).
 """
 
 import difflib
@@ -31,7 +34,7 @@ import posixpath
 import sys
 import threading
 
-from . import nextsteps
+from . import nextsteps, versions
 from .schema import DYNAMIC_COMBO, DYNAMIC_SLOT, MATCH_TYPE, DynamicInputError, Schema, expand_inputs
 
 OK, PARTIAL, REJECTED = "ok", "partial", "rejected"
@@ -43,26 +46,13 @@ DEPTH_BLAMED = 981
 
 MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft", ".pt2", ".onnx")
 
-# The first ComfyUI version known to hold a V3 "COMBO" value to its `options` (each item of a
-# multiselect, none of a `remote_combo`), as list-style dropdowns always were: read in
-# Comfy-Org/ComfyUI execution.py validate_inputs at commit 04e2a914334246661a77665aa14068a0670e3321,
-# a 0.38-era tree (comfyui_version.py, stored at 20ca544ee043, says 0.38.1). 0.3.64 does not
-# check them (recorded); versions in between are not known, so they get the warning too.
-COMBO_CHECKED = (0, 38, 1)
-# The first version whose dynamic inputs (dynamic combos, autogrow, dynamic groups) are known to be
-# expanded and checked as schema.expand_inputs does, and that accepts a list-typed output (a custom
-# node's combo) into a V3 "COMBO" input: the same 04e2a914 tree. Older newer-than-0.3.64 servers
-# had these kinds in other shapes (0.3.64's own _io.py declares AutogrowDynamic with other names),
-# so there what 0.38.1 refuses is only a warning.
-DYNAMIC_CHECKED = (0, 38, 1)
-
-
 def validate(workflow, object_info, *, models=None, input_files=None, local_files_known=True,
              server_version=None, replacements=None):
     """{"verdict": "ok"|"partial"|"rejected", "errors": [...], "warnings": [...]}.
 
-    `server_version` (ComfyUI's, as /system_stats gives it; None: unknown, taken as 0.3.64)
-    decides the checks whose rules changed between server versions.
+    `server_version` (ComfyUI's, as /system_stats gives it) decides the checks whose rules changed
+    between server versions; None: unknown, then the oldest release `object_info` can come from
+    (versions.learn), else 0.3.64.
     `object_info` is a raw `/object_info` dict (or a schema.Schema); `models` ({folder: [files]})
     and `input_files` (names under ComfyUI's input folder) sharpen hints and file checks.
     With local_files_known=False (a bundled inventory, whose model and file lists are empty)
@@ -188,9 +178,13 @@ class _TooDeep(Exception):
 class _Check:
     def __init__(self, workflow, schema, models, input_files, local_files_known, server_version=None):
         self.wf = workflow if isinstance(workflow, dict) else {}
-        self.checks_combo = _version(server_version) >= COMBO_CHECKED
-        self.checks_dynamic = _version(server_version) >= DYNAMIC_CHECKED
-        self.server_version = server_version
+        self.version = versions.learn(server_version, schema.object_info)
+        self.checks_combo = self.version.at_least(versions.COMBO_CHECKED)
+        self.checks_dynamic = self.version.at_least(versions.DYNAMIC_CHECKED)
+        self.names_cycles = self.version.at_least(versions.CYCLES_NAMED)
+        self.multiselect_items = self.version.at_least(versions.MULTISELECT_ITEMS)
+        self.unbuildable_type = "missing_node_type" if self.version.at_least(versions.MISSING_NODE_TYPE) \
+            else "invalid_prompt"
         self.local_files_known = local_files_known
         self.schema = schema
         self.models = models
@@ -225,15 +219,16 @@ class _Check:
         return {"verdict": verdict, "errors": errors, "warnings": self.warnings}
 
     def unbuildable(self):
-        """invalid_prompt: a node without a class_type, or a class this server does not have."""
+        """A node without a class_type, or a class this server does not have: the server's
+        invalid_prompt, or missing_node_type (its name for both from 0.12.0)."""
         found = []
         for nid, node in self.wf.items():
             ct = node.get("class_type") if isinstance(node, dict) else None
             if ct is None:
-                found.append(problem("invalid_prompt", f"node {nid} has no class_type", nid,
+                found.append(problem(self.unbuildable_type, f"node {nid} has no class_type", nid,
                                      hint="every node needs \"class_type\": the node's class name"))
             elif ct not in self.schema:
-                found.append(problem("invalid_prompt", f"node {nid}: class {ct!r} does not exist on this server",
+                found.append(problem(self.unbuildable_type, f"node {nid}: class {ct!r} does not exist on this server",
                                      nid, str(ct), hint=self.missing_class_hint(ct)))
         return found
 
@@ -263,9 +258,9 @@ class _Check:
             valid = False
         finally:
             self.visiting.pop()
-        self.done[nid] = valid and not errors
-        if errors:
-            self.own[nid] = errors
+        self.done[nid] = valid and not errors and nid not in self.own
+        if errors:  # after a cycle error named on this node while its inputs were being checked
+            self.own[nid] = self.own.get(nid, []) + errors
         return self.done[nid]
 
     def check_inputs(self, nid, node, spec, depth, errors):
@@ -278,10 +273,12 @@ class _Check:
         expected = self.expected_inputs(nid, spec, inputs)
         self.warn_unknown_inputs(nid, spec, inputs, expected)
         custom = CUSTOM_CHECKS.get(ct)
+        if custom and custom.since and not self.version.at_least(custom.since):
+            custom = None  # older servers check this node's inputs like any other
         valid = True
         values = {}
         for inp in expected:
-            # what only the dynamic-input rules of 0.38.1 refuse is a warning on other servers
+            # what only the dynamic-input rules (0.10.0 on) refuse is a warning on older servers
             sink = errors if inp.parent is None or self.checks_dynamic else _Unchecked(self, nid, spec)
             name = inp.name
             if name not in inputs:
@@ -381,14 +378,16 @@ class _Check:
         if inp.type == DYNAMIC_SLOT:
             self.warn_dynamic_slot(nid, spec, inp, src, src_spec, slot, received)
         elif not (custom and custom.takes_types) and not server_types_match(received, inp.raw_type,
-                                                                            self.checks_dynamic):
+                                                                            self.checks_combo):
             errors.append(self.mismatch(nid, spec, inp, src, src_spec, slot, received))
             return True
         elif received == MATCH_TYPE and inp.type != MATCH_TYPE:
             self.warn_resolved_link(nid, spec, inp, src, slot)
-        if src in self.visiting:
+        if src in self.visiting and src not in self.done:  # in done: a cycle already named it
             cycle = self.visiting[self.visiting.index(src):] + [src]
-            if not any(set(c) == set(cycle) for c in self.cycles):
+            if self.names_cycles:
+                self.name_cycle(cycle)
+            elif not any(set(c) == set(cycle) for c in self.cycles):
                 self.cycles.append(cycle)
             return False
         try:
@@ -557,19 +556,22 @@ class _Check:
         return None
 
     def check_v3_combo(self, nid, spec, inp, value):
-        options = inp.extra.get("options")
+        # a server that checks them takes a COMBO declared without options as one with none
+        options = inp.extra.get("options", [] if self.checks_combo else None)
         if not isinstance(options, list):
             return None
-        picked = value if inp.extra.get("multiselect") and isinstance(value, list) else [value]
+        itemwise = inp.extra.get("multiselect") and isinstance(value, list) and self.multiselect_items
+        picked = value if itemwise else [value]
         outside = [v for v in picked if v not in options]
         if not outside:
             return None
         err = self.not_in_list(nid, spec, inp, outside[0])
-        if self.checks_combo:
-            return err
+        if self.checks_combo:  # as for a classic list: a model file we cannot see is only a warning
+            return self.unless_unknowable(err, not options or _looks_like_model(outside[0]))
         self.warnings.append(dict(err, type="unchecked_value_not_in_list", message=(
-            f"{err['message']}; this server does not check this kind of list (a V3 COMBO) before running, "
-            "so the node itself decides at run time: it may fail there, or fall back to another choice")))
+            f"{err['message']}; {self.version} does not check this kind of list (a V3 COMBO) before running "
+            "(0.8.0 and later do), so the node itself decides at run time: it may fail there, or fall back "
+            "to another choice")))
         return None
 
     def unless_unknowable(self, err, unknowable):
@@ -650,32 +652,32 @@ class _Check:
                     "ComfyUI will neither check nor run it", nid, node["class_type"],
                     hint="connect it to an output (e.g. PreviewImage) or delete it"))
 
+    def name_cycle(self, cycle):
+        """From 0.20.0 the server gives each node on a cycle a dependency_cycle error and takes it
+        as checked (a later link to it stops there): execution.py validate_inputs at 2327fa1c."""
+        path = " -> ".join(cycle)
+        for nid in dict.fromkeys(cycle):
+            ct = self.wf[nid].get("class_type")
+            self.own[nid] = [problem("dependency_cycle", f"node {nid} ({ct}) is on the dependency cycle "
+                                     f"{path}: each waits for the other", nid, ct,
+                                     hint="break the loop: a node cannot depend on its own output")]
+            self.done[nid] = False
+
     def cycle_problem(self, cycle):
         path = " -> ".join(cycle)
         return problem("dependency_cycle", f"nodes {path} form a cycle: each waits for the other",
                        hint="break the loop: a node cannot depend on its own output")
 
 
-def _version(text):
-    """(major, minor, patch) of a ComfyUI version; unknown or unreadable counts as 0.3.64."""
-    parts = str(text or "").lstrip("v").split(".")
-    try:
-        return tuple(int(p) for p in (parts + ["0", "0"])[:3])
-    except ValueError:
-        return (0, 3, 64)
-
-
 class _Unchecked:
-    """Where errors of one node go that only a 0.38.1 server is known to raise: as warnings."""
+    """Where errors of one node go that only servers from 0.10.0 raise (dynamic inputs): as warnings."""
 
     def __init__(self, check, nid, spec):
         self.check, self.nid, self.spec = check, nid, spec
 
     def append(self, err):
-        version = self.check.server_version
-        which = f"ComfyUI {version}" if version else "this ComfyUI (version unknown)"
-        message = (f"{err['message']}; {which} is not known to check dynamic inputs like this before "
-                   "running (0.38.1 does), so the node decides at run time: it may fail there")
+        message = (f"{err['message']}; {self.check.version} is not known to check dynamic inputs like this before "
+                   "running (0.10.0 and later do), so the node decides at run time: it may fail there")
         self.check.warnings.append(dict(err, type="unchecked_" + err["type"], message=message))
 
 
@@ -721,7 +723,7 @@ def server_types_match(received, wanted, newer=False):
 
     A match type on either side always passes: the server leaves those to the editor
     (comfy_execution/validation.py at 04e2a914; only servers that have match-type nodes meet one).
-    `newer` (0.38.1's rule, same file) also lets a list-typed output (a custom node's dropdown
+    `newer` (the rule from 0.8.0, versions.COMBO_CHECKED) also lets a list-typed output (a custom node's dropdown
     values) into a V3 "COMBO" input."""
     if received == wanted:
         return True
@@ -737,16 +739,19 @@ def server_types_match(received, wanted, newer=False):
 # -- core nodes that check their own inputs ------------------------------------------------
 
 class CustomCheck:
-    """A node class whose own validator replaces the generic min/max/list checks for `args`."""
+    """A node class whose own validator replaces the generic min/max/list checks for `args`
+    (for every input with `takes_all`: a validator taking **kwargs), from release `since` on."""
 
-    def __init__(self, args, test, takes_types=False, reads_files=False):
+    def __init__(self, args, test, takes_types=False, reads_files=False, takes_all=False, since=None):
         self.args = args
         self.test = test
         self.takes_types = takes_types
         self.reads_files = reads_files
+        self.takes_all = takes_all
+        self.since = since
 
     def owns(self, name):
-        return name in self.args
+        return self.takes_all or name in self.args
 
     def run(self, check, nid, spec, values, inputs):
         missing = [a for a in self.args if a not in values]
@@ -767,6 +772,17 @@ def _file_check(arg, what):
     def test(check, values, spec, inputs):
         return check.files.problem(values.get(arg), what, arg)
     return CustomCheck((arg,), test, reads_files=True)
+
+
+def _model_3d(check, values, spec, inputs):
+    value = values.get("model_file")
+    if not value or value == "none":  # the node loads no model then
+        return None
+    return check.files.problem(value, "3D model", "model_file")
+
+
+def _accepts_anything(check, values, spec, inputs):
+    return None
 
 
 def _aspect_ratio(check, values, spec, inputs):
@@ -815,6 +831,22 @@ CUSTOM_CHECKS = {
     "FluxProUltraImageNode": CustomCheck(("aspect_ratio",), _aspect_ratio),
     "KlingCameraControls": CustomCheck(_CAMERA, _camera),
     "TripoConversionNode": CustomCheck((), _tripo_source, takes_types=True),
+    # Newer nodes, read in Comfy-Org/ComfyUI (commit, then the first release holding it):
+    # comfy_extras/nodes_logic.py CustomCombo.validate_inputs(choice, index, **kwargs) returns True, so
+    # nothing about the node is checked: its choices live in the editor (0be8a76c, v0.8.0).
+    "CustomCombo": CustomCheck(("choice",), _accepts_anything, takes_all=True),
+    # comfy_extras/nodes_load_3d.py validate_inputs(model_file, **kwargs): the file must exist in the
+    # input folder unless it is "none"; nothing else is checked (a65a5464 v0.25.0; Load3DAdvanced
+    # came with it, 2ab3816d v0.26.0). Before, the generic checks applied.
+    "Load3D": CustomCheck(("model_file",), _model_3d, reads_files=True, takes_all=True, since=(0, 25, 0)),
+    "Load3DAdvanced": CustomCheck(("model_file",), _model_3d, reads_files=True, takes_all=True),
+    # comfy_extras/nodes_multigpu.py validate_inputs(device) returns True: a gpu:N this machine lacks
+    # falls back at run time (0a2dd86e, v0.23.0)
+    "SelectModelDevice": CustomCheck(("device",), _accepts_anything),
+    "SelectCLIPDevice": CustomCheck(("device",), _accepts_anything),
+    "SelectVAEDevice": CustomCheck(("device",), _accepts_anything),
+    # comfy_extras/nodes_model_advanced.py VALIDATE_INPUTS(attention) returns True (bf4c9a08, v0.32.0)
+    "ModelAttentionBackend": CustomCheck(("attention",), _accepts_anything),
 }
 
 
@@ -886,6 +918,8 @@ class InputFiles:
         files, folders = self.known()
         if name.startswith("/"):
             return None
+        if name in files:  # a dropdown may list files in subfolders ("3d/cube.glb" of Load3D)
+            return True
         here = []
         parts = name.split("/")
         for i, part in enumerate(parts):
@@ -960,7 +994,7 @@ def _download_pointer(filename):
 
     known = models.known_file(filename)
     if known and known.url:
-        from . import nextsteps
+        from . import nextsteps, versions
         return f" (get it with: {nextsteps.render(nextsteps.step('models', 'download', known.name))})"
     return f" ({models.REFERENCE} says where to get it)" if known else f" (see {models.REFERENCE})"
 

@@ -124,3 +124,76 @@ def test_the_1_58_template_pairs_are_templates_beyond_the_shared_56():
     shared = CONFORMANCE / "templates-2026" / "ui"
     if shared.is_dir():
         assert not templates & {p.stem for p in shared.glob("*.json")}
+
+
+# Where the rules change between the recorded frontends: each starts at the first minor version
+# whose code has it (frontend.py); what 1.49.6 does is recorded in ../shared/conformance/server-0.33.0.
+
+# Declarations as ComfyUI 0.33.0 sends them (its /object_info).
+V3_INFO = {
+    "CustomCombo": {"input": {"required": {"choice": ["COMBO", {"multiselect": False, "options": []}]}},
+                    "output": ["COMBO", "INT"], "name": "CustomCombo", "display_name": "Custom Combo"},
+    "PreviewAny": {"input": {"required": {"source": ["*", {}]}}, "output": [], "output_node": True,
+                   "name": "PreviewAny", "display_name": "Preview as Text"},
+    "ColorToRGBInt": {"input": {"required": {"color": ["COLOR", {"socketless": True}]}}, "output": ["INT"],
+                      "name": "ColorToRGBInt", "display_name": "Color to RGB Int"},
+    "CurveEditor": {"input": {"required": {"curve": ["CURVE", {"default": {"points": [[0.0, 0.0], [1.0, 1.0]],
+                                                                           "interpolation": "monotone_cubic"},
+                                                               "socketless": True}]},
+                              "optional": {"histogram": ["HISTOGRAM", {}]}},
+                    "output": ["CURVE"], "name": "CurveEditor", "display_name": "Curve Editor"},
+    "ImageCompare": {"input": {"required": {"compare_view": ["IMAGECOMPARE", {"socketless": True}]},
+                               "optional": {"image_a": ["IMAGE", {}], "image_b": ["IMAGE", {}]}},
+                     "output": [], "output_node": True, "name": "ImageCompare", "display_name": "Image Compare"},
+}
+
+
+def inputs_of(node_type, widgets_values, version):
+    prompt = conversion.ui_to_api(one_node(node_type, {}, widgets_values), V3_INFO, frontend_version=version)
+    return prompt["1"]["inputs"]
+
+
+def test_custom_combo_sends_its_options_and_from_1_38_the_index_of_the_choice():
+    saved = ["screen", 1, "add", "screen", ""]  # as a 1.38+ frontend saves it: choice, index, options
+    assert inputs_of("CustomCombo", saved, "1.49.6") == {"choice": "screen", "index": 1, "option1": "add",
+                                                          "option2": "screen", "option3": ""}
+    # 1.36 and 1.37 have no index widget, so the saved index fills option1
+    assert inputs_of("CustomCombo", saved, "1.36.14") == {"choice": "screen", "option1": 1, "option2": "add",
+                                                           "option3": "screen", "option4": ""}
+    assert inputs_of("CustomCombo", ["b", -1, "a", ""], "1.58.1")["index"] == -1  # the choice is no option
+
+
+@pytest.mark.parametrize("version,sent", [
+    ("1.27.10", {"preview": ""}),
+    ("1.36.14", {"preview": "", "previewMode": False}),
+    ("1.42.15", {"preview_markdown": "", "preview_text": "", "previewMode": False}),
+    ("1.49.6", {}),  # as recorded: PreviewAny sends its source alone
+])
+def test_preview_any_sends_the_text_widgets_its_frontend_has(version, sent):
+    assert inputs_of("PreviewAny", [], version) == sent
+
+
+def test_socketless_widgets_are_sent_and_a_curve_is_boxed_from_1_52():
+    curve = {"points": [[0, 0], [0.5, 0.7], [1, 1]], "interpolation": "monotone_cubic"}
+    assert inputs_of("ColorToRGBInt", ["#0a9299"], "1.27.10") == {"color": "#0a9299"}
+    assert inputs_of("CurveEditor", [curve], "1.40.10") == {}  # no curve widget before 1.41
+    assert inputs_of("CurveEditor", [curve], "1.49.6") == {"curve": curve}
+    assert inputs_of("CurveEditor", [curve], "1.52.7") == {"curve": {"__type__": "CURVE", "__value__": curve}}
+    assert inputs_of("ImageCompare", [], "1.49.6") == {"compare_view": {"__value__": ["", ""]}}
+    # before 1.39 the comparer has a widgets_values slot
+    saved = inputs_of("ImageCompare", [["a.png", "b.png"]], "1.38.14")
+    assert saved == {"compare_view": {"__value__": ["a.png", "b.png"]}}
+
+
+def test_the_node_pack_reaches_meta_from_1_57():
+    wf = one_node("ImageBlend", {"cnr_id": "comfy-core", "ver": "0.3.64"}, [0.5, "normal"])
+    meta = conversion.ui_to_api(wf, OBJECT_INFO, frontend_version="1.55.18")["1"]["_meta"]
+    assert meta == {"title": "Blend Images"}
+    assert conversion.ui_to_api(wf, OBJECT_INFO, frontend_version="1.57.5")["1"]["_meta"]["cnr_id"] == "comfy-core"
+
+
+@pytest.mark.parametrize("version,dropped", [("1.38.14", False), ("1.39.19", True)])
+def test_a_muted_subgraph_node_runs_its_inner_nodes_until_1_39(version, dropped):
+    pair = recorded("subgraph-mute__image_lotus_depth_v1_1__1.58.1")
+    inner = [k for k in conversion.ui_to_api(pair["workflow"], FIXTURE_INFO, frontend_version=version) if ":" in k]
+    assert (not inner) == dropped

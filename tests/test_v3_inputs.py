@@ -6,8 +6,9 @@ comfy_api/latest/_io.py at 04e2a914334246661a77665aa14068a0670e3321, a 0.38.1 tr
 answers follow that tree's execution.py validate_inputs (same commit): a dynamic combo's chosen
 option brings `combo.sub` inputs that are checked like any other, a dynamic combo that is missing
 or not one of its keys is not checked at all, autogrow slots below `min` are required, and
-comfy_execution/validation.py passes every match-type link. 0.3.64 never serves these kinds; on a
-server older than 0.38.1 or of unknown version what 0.38.1 refuses is a warning.
+comfy_execution/validation.py passes every match-type link; releases from 0.10.0 have the same
+code for them. 0.3.64 never serves these kinds; on a server older than 0.10.0 or of unknown version
+what 0.10.0 refuses is a warning.
 """
 import copy
 import json
@@ -48,13 +49,14 @@ def test_the_chosen_options_dotted_inputs_are_accepted():
     assert validate(wf, OI, server_version="0.38.1") == {"verdict": "ok", "errors": [], "warnings": []}
 
 
-@pytest.mark.parametrize("version", [None, "0.3.64", "0.38.1", "0.41.0"])
+@pytest.mark.parametrize("version", [None, "0.3.64", "0.9.2", "0.10.0", "0.33.0", "0.38.1", "0.41.0"])
 def test_a_sub_input_out_of_range_is_an_error_only_where_the_server_checks_it(version):
+    # the dynamic-input code of 04e2a914 is that of every release from 0.10.0 (versions.DYNAMIC_CHECKED)
     wf = resize(**{"resize_type": "scale by multiplier", "resize_type.multiplier": 20.0})
     r = validate(wf, OI, server_version=version)
     [note] = about(r, "resize_type.multiplier")
     assert "20.0 is above the maximum 8.0" in note["message"]
-    if version in ("0.38.1", "0.41.0"):
+    if version not in (None, "0.3.64", "0.9.2"):
         assert r["verdict"] == "rejected" and note["type"] == "value_bigger_than_max"
     else:
         assert r["verdict"] == "ok" and note["type"] == "unchecked_value_bigger_than_max"
@@ -167,8 +169,10 @@ LISTER = {"ListSamplers": {"input": {"required": {}}, "output": [["euler", "heun
                          "category": "custom"}}
 
 
-@pytest.mark.parametrize("version, verdict", [(None, "rejected"), ("0.3.64", "rejected"), ("0.38.1", "ok")])
+@pytest.mark.parametrize("version, verdict", [(None, "rejected"), ("0.3.64", "rejected"), ("0.7.0", "rejected"),
+                                              ("0.8.0", "ok"), ("0.38.1", "ok")])
 def test_a_list_typed_output_into_a_v3_combo_follows_the_server_version(version, verdict):
+    # comfy_execution/validation.py lets it through from 0be8a76c, in 0.8.0 (versions.COMBO_CHECKED)
     wf = {"1": {"class_type": "ListSamplers", "inputs": {}}, "2": {"class_type": "TakesCombo", "inputs": {"sampler": ["1", 0]}},
           "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}}}
     r = validate(wf, dict(OI, **LISTER), server_version=version)

@@ -4,13 +4,14 @@ Fixtures under tests/fixtures/validation/ were recorded from a real ComfyUI 0.3.
 """
 import copy
 import json
+import os
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import CONFORMANCE, script
-from comfyui_skills import inventory, schema, validation, workflow
+from conftest import CONFORMANCE, ROOT, closed_port, script
+from comfyui_skills import inventory, schema, validation, versions, workflow
 from comfyui_skills.validation import validate
 
 FIX = Path(__file__).parent / "fixtures" / "validation"
@@ -394,7 +395,9 @@ V3_COMBO_NODE = {"FluxKontextMultiReferenceLatentMethod": {
     "name": "FluxKontextMultiReferenceLatentMethod", "output_node": False, "category": "advanced"}}
 
 
-@pytest.mark.parametrize("server_version, verdict", [(None, "ok"), ("0.3.64", "ok"), ("0.38.1", "rejected")])
+@pytest.mark.parametrize("server_version, verdict", [(None, "ok"), ("0.3.64", "ok"), ("0.7.0", "ok"),
+                                                     ("0.8.0", "rejected"), ("0.33.0", "rejected"),
+                                                     ("0.38.1", "rejected")])
 def test_a_v3_combo_value_outside_its_list_is_an_error_only_where_the_server_checks_it(server_version, verdict):
     oi = json.loads((CONFORMANCE / "object_info" / "comfyui-0.3.64-bare.json").read_text())
     oi.update(V3_COMBO_NODE)
@@ -439,3 +442,142 @@ def test_deep_graphs_validate_side_by_side_on_threads():
         t.join(120)
     assert not crashes and verdicts == ["ok"] * 12
     assert sys.getrecursionlimit() >= before  # raised at most, never lowered
+
+
+@pytest.mark.parametrize("server_version, kind", [(None, "invalid_prompt"), ("0.11.1", "invalid_prompt"),
+                                                  ("0.12.0", "missing_node_type"), ("v0.33.0", "missing_node_type")])
+def test_an_unknown_class_has_the_name_the_servers_release_gives_it(wf, server_version, kind):
+    wf["10"] = {"class_type": "KSamplr", "inputs": {}}
+    wf["11"] = {"inputs": {}}
+    r = validate(wf, OI, server_version=server_version)
+    assert r["verdict"] == "rejected"
+    assert {(e["node_id"], e["type"]) for e in r["errors"]} == {("10", kind), ("11", kind)}
+
+
+CYCLE = {"1": {"class_type": "ImageInvert", "inputs": {"image": ["2", 0]}},
+         "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+         "3": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+         "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
+         "5": {"class_type": "PreviewImage", "inputs": {"images": ["6", 0]}},
+         "6": {"class_type": "LoadImage", "inputs": {"image": "example.png"}}}
+
+
+def test_from_0_20_0_every_node_on_a_cycle_is_named_and_the_other_outputs_run():
+    oi = OI
+    old = validate(CYCLE, oi, server_version="0.19.3")
+    assert old["verdict"] == "ok" and not old["errors"]  # dropped output 4, naming nothing (0.3.64 recorded)
+    assert any(w["type"] == "dependency_cycle" for w in old["warnings"])
+    new = validate(CYCLE, oi, server_version="0.20.0")
+    assert new["verdict"] == "partial"
+    assert {(e["node_id"], e["type"]) for e in new["errors"]} == {("1", "dependency_cycle"), ("2", "dependency_cycle")}
+    assert "1 -> 2 -> 1" in new["errors"][0]["message"]
+    alone = {k: v for k, v in CYCLE.items() if k in "1234"}
+    assert validate(alone, oi, server_version="0.20.0")["verdict"] == "rejected"
+
+
+def _without_version_marks(object_info):
+    marks = [key for key, _ in versions.FLOOR_MARKERS]
+    return {k: {f: v for f, v in node.items() if f not in marks} for k, node in object_info.items()}
+
+
+def test_a_raw_dump_names_no_version_but_its_fields_show_the_oldest_release_it_can_be(tmp_path):
+    oi = json.loads((CONFORMANCE / "server-0.33.0" / "object_info-0.33.0-bare.json").read_text())
+    wf = write(tmp_path, "wf.json", {
+        "1": {"class_type": "QuadrupleCLIPLoader",
+              "inputs": {f"clip_name{i}": "clip_l.safetensors" for i in range(1, 5)}},
+        "2": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 0], "text": "x"}},
+        "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}}})
+    dumped = write(tmp_path, "oi.json", oi)
+    r = script("validate", wf, "--object-info", dumped, "--json")
+    report = json.loads(r.stdout)
+    assert r.returncode == 1 and report["verdict"] == "rejected"  # as 0.33.0 answers: value_not_in_list
+    assert {(e["node_id"], e["type"]) for e in report["errors"]} == {("1", "value_not_in_list")}
+    assert "models/text_encoders/" in report["errors"][0]["message"]
+    # the same nodes as a 0.3.64 dump would show them: no sign of a newer server, so as 0.3.64 answers
+    r = script("validate", wf, "--object-info", write(tmp_path, "old.json", _without_version_marks(oi)), "--json")
+    report = json.loads(r.stdout)
+    assert r.returncode == 0 and report["verdict"] == "ok"
+    assert {w["type"] for w in report["warnings"]} == {"unchecked_value_not_in_list"}
+    assert "version unknown" in report["warnings"][0]["message"]
+
+
+def test_the_servers_own_version_wins_over_what_its_object_info_suggests():
+    oi = json.loads((CONFORMANCE / "server-0.33.0" / "object_info-0.33.0-bare.json").read_text())
+    wf = {"1": {"class_type": "KSamplr", "inputs": {}}}
+    assert validate(wf, oi)["errors"][0]["type"] == "missing_node_type"  # 0.19.0 or newer, by its fields
+    assert validate(wf, oi, server_version="0.11.1")["errors"][0]["type"] == "invalid_prompt"
+    assert validate(wf, _without_version_marks(oi))["errors"][0]["type"] == "invalid_prompt"
+
+
+def test_nodes_that_check_their_own_inputs_on_newer_servers():
+    oi = json.loads((CONFORMANCE / "server-0.33.0" / "object_info-0.33.0-models.json").read_text())
+    combo = {"1": {"class_type": "CustomCombo", "inputs": {"choice": "my own option", "index": 0, "option1": "x"}},
+             "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}
+    assert validate(combo, oi, server_version="0.33.0")["verdict"] == "ok"  # its options live in the editor
+    load3d = {"1": {"class_type": "Load3D", "inputs": {"model_file": "none", "image": "x", "width": 99999,
+                                                       "height": 64}},
+              "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 2]}}}
+    assert validate(load3d, oi, server_version="0.33.0")["verdict"] == "ok"  # **kwargs: width is not checked
+    load3d["1"]["inputs"]["model_file"] = "missing.glb"
+    e = only(validate(load3d, oi, server_version="0.33.0")["errors"], "custom_validation_failed")
+    assert e["node_id"] == "1" and "missing.glb" in e["message"]
+    before = validate(load3d, oi, server_version="0.24.0")["errors"]  # the generic checks, before 0.25.0
+    assert {e["type"] for e in before} == {"value_not_in_list", "value_bigger_than_max"}
+
+
+def test_url_checks_against_what_the_running_server_has_now(comfy_double, tmp_path):
+    good = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
+    bad = write(tmp_path, "bad.json", {"1": {"class_type": "KSamplr", "inputs": {}}})
+    state = tmp_path / "state"
+    env = dict(os.environ, COMFYUI_SKILLS_STATE=str(state))
+    r = script("validate", good, bad, "--url", comfy_double.url, "--json", env=env)
+    reports = [json.loads(line) for line in r.stdout.splitlines()]
+    assert r.returncode == 1 and [x["verdict"] for x in reports] == ["ok", "rejected"]
+    assert reports[1]["errors"][0]["type"] == "invalid_prompt"  # the double is a 0.3.64
+    assert f"the server at {comfy_double.url} (ComfyUI 0.3.64)" in r.stderr
+    assert not state.exists()  # nothing written
+
+
+def test_url_to_no_server_is_one_line():
+    r = script("validate", FIX / "default_api.json", "--url", f"http://127.0.0.1:{closed_port()}")
+    assert r.returncode not in (0, 1) and r.stderr.count("\n") == 1 and "not running" in r.stderr
+
+
+MULTI = {"PickMany": {"input": {"required": {"names": ["COMBO", {"multiselect": True, "options": ["a", "b", "c"]}]}},
+                      "output": ["STRING"], "output_name": ["STRING"], "name": "PickMany", "output_node": False,
+                      "category": "custom"}}
+
+
+@pytest.mark.parametrize("version, picked, verdict", [
+    ("0.21.0", ["a", "c"], "ok"), ("0.21.0", ["a", "x"], "rejected"),  # each item held to the options
+    ("0.20.1", ["a", "c"], "rejected"),  # before, the whole list had to be one of them
+    ("0.20.1", "a", "ok")])
+def test_a_multiselect_list_is_checked_item_by_item_from_0_21_0(version, picked, verdict):
+    value = {"__value__": picked} if isinstance(picked, list) else picked  # a bare list would be a link
+    wf = {"1": {"class_type": "PickMany", "inputs": {"names": value}},
+          "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}
+    r = validate(wf, dict(OI, **MULTI), server_version=version)
+    assert r["verdict"] == verdict
+    if verdict == "rejected":
+        assert only(r["errors"], "value_not_in_list")["node_id"] == "1"
+
+
+@pytest.mark.parametrize("version, verdict", [("0.7.0", "ok"), ("0.8.0", "rejected")])
+def test_a_v3_combo_declared_without_options_takes_no_value_where_combos_are_checked(version, verdict):
+    # execution.py (0be8a76c): combo_options = extra_info.get("options", [])
+    bare = {"Pick": dict(MULTI["PickMany"], name="Pick", input={"required": {"name": ["COMBO", {}]}})}
+    wf = {"1": {"class_type": "Pick", "inputs": {"name": "a"}},
+          "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}
+    assert validate(wf, dict(OI, **bare), server_version=version)["verdict"] == verdict
+
+
+def test_an_input_a_newer_release_added_is_required_where_the_object_info_says_so():
+    wf = {"1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}},
+          "2": {"class_type": "ImageScaleToTotalPixels",  # as saved for 0.3.64: no resolution_steps
+                "inputs": {"image": ["1", 0], "upscale_method": "nearest-exact", "megapixels": 0.01}},
+          "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}}}
+    old = json.loads((CONFORMANCE / "object_info" / "comfyui-0.3.64-bare.json").read_text())
+    new = json.loads((CONFORMANCE / "server-0.33.0" / "object_info-0.33.0-bare.json").read_text())
+    assert validate(wf, old)["verdict"] == "ok"
+    e = only(validate(wf, new)["errors"], "required_input_missing")  # as 0.9.2 and 0.33.0 answer (live test)
+    assert e["node_id"] == "2" and e["input_name"] == "resolution_steps"

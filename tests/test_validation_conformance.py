@@ -1,4 +1,4 @@
-"""The validator agrees with a real ComfyUI 0.3.64 on every recorded case (../shared/conformance).
+"""The validator agrees with a real ComfyUI (0.3.64, and 0.33.0) on every recorded case (../shared/conformance).
 
 Each set reached 100% once; these tests keep it there. Speed is part of the contract: the 634
 synthetic cases in one call, object_info loaded once, well under 2 s.
@@ -42,3 +42,15 @@ def test_agrees_with_the_server_on_the_newest_templates_through_frontend_1_58():
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "verdict agrees 56/56, error nodes agree 56/56" in r.stdout
+
+
+@pytest.mark.parametrize("state, verdicts", [("models", "verdicts.json"), ("bare", "verdicts-bare.json")])
+def test_agrees_with_a_real_comfyui_0_33_0_on_its_own_templates(state, verdicts):
+    # a raw /object_info dump names no version: its fields show a release that checks V3 COMBO lists
+    here = CONFORMANCE / "server-0.33.0"
+    r = subprocess.run([sys.executable, str(SCORE), "validate", "--cases", str(here / "api"),
+                        "--verdicts", str(here / verdicts),
+                        "--object-info", str(here / f"object_info-0.33.0-{state}.json"), "--show", "20"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "verdict agrees 90/90, error nodes agree 90/90" in r.stdout

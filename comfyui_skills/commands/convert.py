@@ -20,10 +20,11 @@ and an API workflow becomes an editor workflow. The API output equals the offici
 "Export (API)", `_meta.title` included. An editor file from --to ui opens in ComfyUI as a tidy
 graph (drag it onto the canvas, or Workflow > Open); converting it back gives the same API JSON.
 
-Frontend: where official frontends export differently (1.58.1 adds the node pack's `cnr_id`/`ver`
-to `_meta`, some titles and extension widgets changed since 1.27, it runs nothing inside a muted or
-bypassed subgraph node, and it turns legacy group nodes (`extra.groupNodes`) into subgraphs with
-new node ids where 1.27.10 expands them as `ID:index`), the output follows --frontend
+Frontend: where official frontends export differently (newer ones add the node pack's
+`cnr_id`/`ver` to `_meta`, name some nodes differently, send other widgets, run nothing inside a
+muted or bypassed subgraph node, turn legacy group nodes (`extra.groupNodes`) into subgraphs with
+new node ids where older ones expand them as `ID:index`; each rule starts at the first release
+that has it), the output follows --frontend
 VERSION, else the one the server of the inventory (--inventory or state/inventory.json) pins in its
 system stats, else the newest recorded one. An editor file's own extra.frontendVersion names the frontend that saved it, not the one
 that will run it, so it does not decide.
@@ -50,7 +51,8 @@ def build_parser():
     p.add_argument("--out-dir", metavar="DIR", help="write DIR/<file name> for each input")
     p.add_argument("--force", action="store_true", help="replace existing files in --out-dir")
     p.add_argument("--frontend", metavar="VERSION",
-                   help=f"export as this official frontend version does (default: the newest, {conversion.NEWEST_FRONTEND})")
+                   help="export as this official frontend version does (default: the one the inventory's server pins, "
+                        f"else the newest, {conversion.NEWEST_FRONTEND})")
     p.add_argument("--keep-unknown", action="store_true",
                    help="copy nodes the schema does not know through, best effort, instead of failing")
     return p

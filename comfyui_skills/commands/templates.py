@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from .. import cli, config, conversion, engine, files, generate
+from .. import cli, config, conversion, engine, files, generate, templates
 from ..units import human_bytes
 
 EPILOG = """\

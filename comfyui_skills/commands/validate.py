@@ -8,11 +8,16 @@ examples:
   python scripts/validate.py projects/demo/workflows/*.json --json
   python scripts/validate.py wf.json --object-info object_info.json   # a raw GET /object_info dump
   python scripts/validate.py wf.json --inventory state/inventory.json
+  python scripts/validate.py wf.json --url http://127.0.0.1:8188   # what that server has now
   python scripts/validate.py ComfyUI_00001_.png   # the workflow a saved image, audio or video carries
 
 The inventory is, first found: --object-info, --inventory, state/inventory.json (take it with
 `python scripts/inventory.py`), else the core-node inventory bundled with the pack (which knows
-no models or input files: those checks become warnings).
+no models or input files: those checks become warnings). --url reads it from that running
+server instead, as inventory.py would, and writes nothing.
+
+The rules follow the server's release where they changed (its version from the snapshot or the
+server; a raw dump's fields show the oldest release it can be; unknown counts as 0.3.64).
 
 An editor (UI-format) workflow is converted to API format first, as run.py does (following the
 frontend the inventory's server pins, else the newest), and the result is validated; stderr
@@ -39,19 +44,35 @@ def build_parser():
                    EPILOG, server=False)
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="workflow JSON files (API or editor format), or images/audio/video ComfyUI saved")
-    add_inventory_options(p, "validate against")
+    add_inventory_options(p, "validate against", live=True)
     return p
 
 
-def add_inventory_options(p, purpose):
-    """--object-info / --inventory: where the commands that work offline read the node schema."""
+def add_inventory_options(p, purpose, live=False):
+    """--object-info / --inventory: where the commands that work offline read the node schema;
+    with `live`, --url: read it from a running server instead."""
     src = p.add_mutually_exclusive_group()
     src.add_argument("--object-info", metavar="PATH", help=f"a raw /object_info dump to {purpose}")
     src.add_argument("--inventory", metavar="PATH", help="an inventory snapshot (default: state/inventory.json)")
+    if live:
+        src.add_argument("--url", metavar="URL", help=f"{purpose} this running ComfyUI: its nodes, version, "
+                         "node replacements, models and input files, read now (nothing is written)")
 
 
 def chosen_inventory(args):
+    if getattr(args, "url", None):
+        return server_inventory(cli.client_from(args))
     return inventory.load(path=args.inventory, object_info_path=args.object_info)
+
+
+def server_inventory(client):
+    """What a snapshot of the server would hold, read now and kept in memory only."""
+    record = inventory.take_snapshot(client)
+    version = record.get("comfyui_version")
+    return inventory.Inventory(record["object_info"], kind="snapshot", record=record, url=client.url,
+                               source=f"the server at {client.url} (ComfyUI {version or 'version unknown'})",
+                               models=record.get("models"), input_files=record.get("input_files"),
+                               comfyui_version=version, taken_at=record.get("taken_at"))
 
 
 def run(args):

@@ -6,12 +6,13 @@
     to_editor    API prompt -> editor workflow: UiBuilder, subgraphs from `outer:inner` ids,
                  node sizes and the column layout
     widgets      what the frontend builds from a node's schema, shared by both directions:
-                 widgets in order, titles, dynamic-prompt inputs, number-widget values
+                 widgets in order, dynamic-prompt inputs, number-widget values
     group_nodes  legacy group nodes (`extra.groupNodes`): the group types the frontend registers,
                  and 1.58.1's load-time unpacking of them into subgraphs
     loaded       what frontend 1.58.1 changes in a workflow as it loads it (clashing inner node
                  ids renumbered, group nodes unpacked)
-    frontend     which official frontend version's export rules to follow where versions differ
+    frontend     which official frontend version's export rules to follow where versions differ (titles
+                 from locale_titles included)
     jsnumber     JavaScript Number(), Math.round, toFixed and integer printing, emulated
     editor_file  the editor file's link tuple and subgraph input/output node ids
 """

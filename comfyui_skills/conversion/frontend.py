@@ -1,45 +1,44 @@
 """Which official frontend's "Export (API)" the conversion follows.
 
-Two frontends were recorded on the same ComfyUI 0.3.64: 1.27.10 (the one that server pins) and
-1.58.1 (the newest, October 2026). Where they differ, the conversion follows the frontend the
-user's server serves when that is known, else the newest. Versions between the two were not
-recorded; they are taken to behave like 1.58.1 from 1.28 on, the first release after 1.27.
+Exports were recorded from six frontends: 1.27.10 (what ComfyUI 0.3.64 pins), 1.36.14 (ComfyUI
+0.9.2), 1.42.15, 1.49.6 (ComfyUI 0.33.0), 1.52.7 and 1.58.1 (the newest, October 2026); see
+tests/fixtures/frontend-*. Where frontends differ, the conversion follows the one the user's server serves when that
+is known, else the newest. Each rule below starts at the
+first minor version whose code has it, read in the source maps of the comfyui-frontend-package
+releases 1.27.10, 1.36.14, 1.37.11, 1.38.14, 1.39.19, 1.40.10, 1.41.21, 1.42.15, 1.45.21, 1.46.15,
+1.47.12, 1.49.6, 1.50.6, 1.51.10, 1.52.7, 1.53.10, 1.55.18, 1.57.5 and 1.58.1 (a rule seen first in 1.38.14
+and not in 1.37.11 starts at 1.38). Between 1.27.10 and 1.36.14 nothing was read: there the
+1.27.10 rules hold. Patch releases of older lines sometimes carry a newer rule (1.45.21 has the
+text preview widgets that 1.46.15 lacks); the minor version decides here.
 """
 
 import re
 
 from ..errors import InputError
+from .locale_titles import titles_for
 
 NEWEST = "1.58.1"
-FIRST_NEW = (1, 28)
 
-# Titles the frontend takes from its English locale where ComfyUI 0.3.64 sends no display_name
-# (every other title comes from the schema). Read from each frontend package's locale (1.58.1:
-# src/locales/en/nodeDefs.json in its source map, every class 0.3.64 sends without a display_name).
-TITLES_1_27 = {"ImageBlend": "Image Blend", "ImageBlur": "Image Blur", "ImageQuantize": "Image Quantize",
-               "ImageScaleToTotalPixels": "Scale Image to Total Pixels", "ImageSharpen": "Image Sharpen"}
-TITLES_1_58 = {
-    "ImageBlend": "Blend Images", "ImageBlur": "Blur Image", "ImageQuantize": "Quantize Image",
-    "ImageSharpen": "Sharpen Image", "ImageScaleToTotalPixels": "Scale Image to Total Pixels",
-    "CLIPTextEncodeSDXLRefiner": "CLIP Text Encode (SDXL Refiner)", "CLIPTextEncodeSDXL": "CLIP Text Encode (SDXL)",
-    "Canny": "Detect Edges (Canny)", "PerpNegGuider": "Perp-Neg Guider", "PhotoMakerLoader": "Load PhotoMaker Model",
-    "PhotoMakerEncode": "PhotoMaker Encode", "CLIPTextEncodePixArtAlpha": "CLIP Text Encode (PixArt Alpha)",
-    "CLIPTextEncodeControlnet": "CLIP Text Encode (Controlnet)", "T5TokenizerOptions": "T5 Tokenizer Options",
-    "ImageRGBToYUV": "Image RGB to YUV", "ImageYUVToRGB": "Image YUV to RGB",
-    "StableCascade_EmptyLatentImage": "Empty Stable Cascade Latent Image",
-    "StableCascade_StageC_VAEEncode": "Stable Cascade Stage C VAE Encode",
-    "EmptyLTXVLatentVideo": "Empty LTXV Latent Video", "LTXVPreprocess": "LTXV Preprocess",
-    "EmptyCosmosLatentVideo": "Empty Cosmos Latent Video", "SaveWEBM": "Save WEBM",
-    "TrimVideoLatent": "Trim Video Latent", "QuadrupleCLIPLoader": "Load CLIP (Quadruple)",
-    "CLIPTextEncodeHiDream": "CLIP Text Encode (HiDream)", "EmptyAceStepLatentAudio": "Empty Ace Step 1.0 Latent Audio",
-    "ReferenceLatent": "Set Reference Latent", "TextEncodeQwenImageEdit": "Text Encode Qwen Image Edit",
-    "TextEncodeQwenImageEditPlus": "Text Encode Qwen Image Edit Plus",
-    "FluxKontextMultiReferenceLatentMethod": "Edit Model Reference Method", "TripleCLIPLoader": "Load CLIP (Triple)",
-    "CLIPTextEncodeSD3": "CLIP Text Encode (SD3)", "LatentBatch": "Batch Latents (DEPRECATED)",
-}
+# (major, minor) where each rule starts.
+CUSTOM_COMBO = (1, 36)            # CustomCombo grows option1..N widgets (extensions/core/customCombo.ts)
+CUSTOM_COMBO_INDEX = (1, 38)      # CustomCombo adds a hidden `index` widget (extensions/core/customWidgets.ts)
+DROPS_MUTED_SUBGRAPHS = (1, 39)   # graphToPrompt skips the inner nodes of a muted or bypassed root node
+IMAGE_COMPARE_UNSAVED = (1, 39)   # useImageCompareWidget: widget.serialize = false (no widgets_values slot)
+PREVIEW_SPLIT = (1, 40)           # PreviewAny's two `preview` widgets become preview_markdown, preview_text
+MUTED_GIVES_NOTHING = (1, 41)     # ExecutableNodeDTO.resolveOutput: "Muted nodes produce no output"
+CURVE_WIDGET = (1, 41)            # a CURVE input gets a widget (scripts/widgets.ts)
+PROMOTED_VIEWS = ((1, 41), (1, 46))  # promoted widgets are views of the inner ones (_promotedViewManager):
+#                                   the subgraph node's own widgets_values are not applied
+UNIQUE_IDS = (1, 42)              # subgraph/subgraphDeduplication.ts renumbers clashing inner ids on load
+QUARANTINE = (1, 46)              # SubgraphNode restores proxyWidgetErrorQuarantine host values
+GROUPS_AS_SUBGRAPHS = (1, 47)     # legacy group nodes are unpacked into subgraphs on load
+PREVIEW_UNSENT = (1, 47)          # PreviewAny's text preview widgets (textPreviewWidgets.ts) are not sent
+CURVE_WRAPPED = (1, 52)           # graphToPrompt sends a curve as {"__type__": "CURVE", "__value__": ...}
+SERVER_TITLES = (1, 50)           # the server's display name wins over the locale's (i18n.ts resolveNodeDefText)
+PACK_META = (1, 57)               # graphToPrompt copies cnr_id, aux_id and ver into `_meta`
 
-# The node-pack fields 1.58.1 copies from a node's properties into `_meta`, each kept only when
-# it has the shape the frontend's workflow schema accepts (1.27.10 writes the title alone).
+# The node-pack fields copied from a node's properties into `_meta`, each kept only when it has
+# the shape the frontend's workflow schema accepts.
 PACK_ID = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9._-]*[a-zA-Z0-9])?$")
 GITHUB_USER = re.compile(r"^(?!-)(?!.*--)[a-zA-Z0-9-]+(?<!-)$")
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([\da-z-]+(?:\.[\da-z-]+)*))?"
@@ -60,18 +59,56 @@ class Frontend:
 
     def __init__(self, version=None):
         self.version = version or NEWEST
-        self.new = parse_version(self.version)[:2] >= FIRST_NEW
-        self.titles = TITLES_1_58 if self.new else TITLES_1_27
+        at = parse_version(self.version)[:2]
+        self.custom_combo = at >= CUSTOM_COMBO          # None: CustomCombo is a plain dropdown
+        self.custom_combo_index = at >= CUSTOM_COMBO_INDEX
+        self.drops_muted_subgraphs = at >= DROPS_MUTED_SUBGRAPHS
+        self.muted_gives_nothing = at >= MUTED_GIVES_NOTHING
+        self.unique_ids = at >= UNIQUE_IDS
+        self.quarantine = at >= QUARANTINE
+        self.promoted_views = PROMOTED_VIEWS[0] <= at < PROMOTED_VIEWS[1]
+        self.groups_as_subgraphs = at >= GROUPS_AS_SUBGRAPHS
+        self.curve_wrapped = at >= CURVE_WRAPPED
+        self.pack_meta = at >= PACK_META
+        self.titles = titles_for(at)
+        self.server_titles = at >= SERVER_TITLES
+        # Widgets the frontend builds for input types ComfyUI sends without a socket of their own:
+        # {type: whether it takes a widgets_values slot}.
+        self.socketless = {"COLOR": True, "IMAGECOMPARE": at < IMAGE_COMPARE_UNSAVED}
+        if at >= CURVE_WIDGET:
+            self.socketless["CURVE"] = True
+        # PreviewAny's text display widgets (name, default, sent, saved), added by the frontend.
+        if at >= PREVIEW_UNSENT:
+            self.preview_widgets = ()
+        elif at >= PREVIEW_SPLIT:
+            self.preview_widgets = (("preview_markdown", "", True, False), ("preview_text", "", True, False),
+                                    ("previewMode", False, True, True))
+        elif at >= (1, 36):
+            self.preview_widgets = (("preview", "", True, False), ("preview", "", True, False),
+                                    ("previewMode", False, True, True))
+        else:
+            self.preview_widgets = (("preview", "", True, False),)
+        self.key = (tuple(sorted(self.socketless.items())), self.preview_widgets)  # what widgets() depends on
 
-    def sends_extension_widget(self, node_type):
-        """1.58.1's PreviewAny shows its text in widgets it never sends; 1.27.10 sends `preview`."""
-        return not (self.new and node_type == "PreviewAny")
+    def title(self, spec):
+        """The title a fresh node of this class gets: its locale's, where the locale has one and
+        (from 1.50) the server sends no display name; else the server's display name, else the class."""
+        if self.server_titles and spec.named:
+            return spec.display_name
+        return self.titles.get(spec.name) or spec.display_name
 
     def meta(self, title, properties):
         out = {"title": title}
-        if self.new and isinstance(properties, dict):
+        if self.pack_meta and isinstance(properties, dict):
             out.update(pack_fields(properties))
         return out
+
+    def api_value(self, widget_type, value):
+        """A widget value as graphToPrompt writes it: a list is boxed so it does not read as a link;
+        from 1.52 a curve is boxed with its type."""
+        if widget_type == "CURVE" and self.curve_wrapped and value is not None:
+            return {"__type__": "CURVE", "__value__": value}
+        return {"__value__": value} if isinstance(value, list) else value
 
 
 def pack_fields(properties):

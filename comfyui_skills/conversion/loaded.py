@@ -1,14 +1,14 @@
-"""What frontend 1.58.1 changes in a workflow while it loads it, before anything is exported.
+"""What newer frontends change in a workflow while they load it, before anything is exported.
 
-- Node ids become unique across the root graph and every subgraph definition: an inner node whose
+- From 1.42, node ids become unique across the root graph and every subgraph definition: an inner node whose
   id is already taken (by a root node, or a node of an earlier definition) gets the next free id
   after the graph's counter, and the definition's links and the instances' promoted-widget lists
   follow it (src/lib/litegraph/src/subgraph/subgraphDeduplication.ts,
   normalizeSubgraphDefinitions). Definitions nested in a definition's own `definitions` are read
   as top-level ones.
-- Legacy group nodes become subgraphs (group_nodes.migrate).
+- From 1.47, legacy group nodes become subgraphs (group_nodes.migrate).
 
-1.27.10 does neither; its exports follow the file as it is.
+Older frontends (1.27.10 was recorded) do neither; their exports follow the file as it is.
 """
 
 import copy
@@ -16,9 +16,11 @@ import copy
 from .group_nodes import migrate
 
 
-def as_loaded(workflow, schema):
-    """The workflow as frontend 1.58.1 holds it once loaded (a copy when anything changed)."""
-    return migrate(unique_node_ids(workflow), schema)
+def as_loaded(workflow, schema, frontend):
+    """The workflow as `frontend` holds it once loaded (a copy when anything changed)."""
+    if frontend.unique_ids:
+        workflow = unique_node_ids(workflow)
+    return migrate(workflow, schema) if frontend.groups_as_subgraphs else workflow
 
 
 def unique_node_ids(workflow):

@@ -17,8 +17,8 @@ from ..nextsteps import flag
 from . import group_nodes, loaded
 from .editor_file import IO_INPUT, IO_OUTPUT, Link
 from .frontend import Frontend
-from .widgets import (EXTENSION_WIDGETS, Widget, as_schema, dynamic_prompts, every_widget, expand, number_widget_value,
-                      shown_after, title, widgets)
+from .widgets import (Widget, as_schema, dynamic_prompts, every_widget, expand, number_widget_value,
+                      shown_after, widgets)
 
 NEVER, BYPASS = 2, 4
 UI_ONLY = {"Note", "MarkdownNote", "PrimitiveNode", "Reroute", "Comfy.ImageCompare"}
@@ -28,6 +28,8 @@ RENAMED = {"T2IAdapterLoader": "ControlNetLoader", "ConditioningAverage ": "Cond
 
 # A promoted subgraph widget the instance node saved no value for.
 UNSAVED = object()
+# The node whose options are widgets the frontend grows as they are filled (customWidgets.ts).
+CUSTOM_COMBO = "CustomCombo"
 # The node type the frontend's node library gives a subgraph blueprint (src/utils/blueprintUtils.ts
 # in 1.58.1): "SubgraphBlueprint." + the server's blueprint id (or a user blueprint's file name).
 BLUEPRINT_PREFIX = "SubgraphBlueprint."
@@ -54,8 +56,7 @@ def ui_to_api(workflow, object_info, keep_unknown=False, seed=None, frontend_ver
     check_ui(workflow)
     schema, frontend = as_schema(object_info), Frontend(frontend_version)
     group_nodes.check_placement(workflow)
-    if frontend.new:  # 1.58.1 renumbers clashing inner nodes and unpacks group nodes as it loads
-        workflow = loaded.as_loaded(workflow, schema)
+    workflow = loaded.as_loaded(workflow, schema, frontend)  # newer ones renumber and unpack as they load
     return Converter(workflow, schema, keep_unknown, seed, frontend, blueprint_library(blueprints)).run()
 
 
@@ -264,8 +265,8 @@ class Converter:
         self.dropped = set()  # ids of inner nodes the frontend leaves out with their subgraph node
         self.rng = random.Random(seed)
         self.root = Graph(workflow, "workflow")
-        # Only 1.27.10 expands group nodes itself; for 1.58.1 they are subgraphs by now.
-        self.groups = {} if frontend.new else group_nodes.definitions(workflow, schema, new=False)
+        # Frontends before 1.47 expand group nodes themselves; later ones made them subgraphs by now.
+        self.groups = {} if frontend.groups_as_subgraphs else group_nodes.definitions(workflow, schema, new=False)
 
     def run(self):
         self.build(self.root, (), None)
@@ -302,8 +303,11 @@ class Converter:
             self.dtos[dto.id] = dto
 
     def describe(self, dto):
+        if dto.type == CUSTOM_COMBO and dto.type in self.schema and self.frontend.custom_combo:
+            dto.widgets = custom_combo_widgets(dto.raw.get("widgets_values"), self.frontend, dto)
+            return
         if dto.type in self.schema:
-            layout = widgets(self.schema.node(dto.type))
+            layout = widgets(self.schema.node(dto.type), self.frontend)
         elif dto.type in UI_ONLY:
             dto.virtual = True
             layout = [Widget("value", None, False, True)] if dto.type == "PrimitiveNode" else []
@@ -320,17 +324,21 @@ class Converter:
         dto.inputs = instance_inputs(dto, definition)
         promoted = [s.name for i, s in enumerate(dto.inputs) if self.promotes(dto.subgraph, i)]
         layout = [Widget(n, UNSAVED, True, True) for n in promoted]
-        dto.widgets = assign_widgets(layout, dto.raw.get("widgets_values"), dto)
-        if self.frontend.new:
+        # 1.41 to 1.45 show the inner widgets' values whatever the subgraph node saved
+        saved = None if self.frontend.promoted_views else dto.raw.get("widgets_values")
+        dto.widgets = assign_widgets(layout, saved, dto)
+        if self.frontend.quarantine:
             for pair in dto.widgets:
                 pair[1] = quarantined(dto.raw).get(pair[0].name, pair[1])
-        # Inner nodes keep their own modes. 1.27.10 runs them whatever the subgraph node's mode;
-        # 1.58.1 leaves out every node inside a muted or bypassed subgraph node of the root graph
-        # (graphToPrompt in src/utils/executionUtil.ts skips its inner nodes; nested ones it does not).
+        # Inner nodes keep their own modes. Frontends before 1.39 run them whatever the subgraph
+        # node's mode; later ones leave out every node inside a muted or bypassed subgraph node of
+        # the root graph (graphToPrompt in src/utils/executionUtil.ts skips its inner nodes; nested
+        # ones it does not).
         before = set(self.dtos)
         self.build(dto.subgraph, dto.path + (str(dto.raw["id"]),), dto)
-        if self.frontend.new and not dto.path and dto.mode in (NEVER, BYPASS):
+        if self.frontend.drops_muted_subgraphs and not dto.path and dto.mode in (NEVER, BYPASS):
             self.dropped |= set(self.dtos) - before
+        self.take_promoted_values(dto)
 
     def blueprint_definition(self, dto):
         """A `SubgraphBlueprint.X` node: the blueprint's subgraph, its definitions added to ours."""
@@ -386,6 +394,33 @@ class Converter:
                     if slot is not None and slot.widget:
                         set_widget(target, slot.widget, pair[1])
             set_widget(child, inner_name, pair[1])
+
+    def take_promoted_values(self, dto):
+        """A promoted widget the subgraph node saved no value for holds the value of the inner
+        widget it stands for (the first widget its input feeds, in the order of the input's links),
+        as the frontends copy it when they promote it (SubgraphNode._setWidget; 1.27.10's
+        createCopyForNode). Every inner input fed by that subgraph input then gets that value
+        (ExecutableNodeDTO.resolveInput, `widgetInfo`), a text without its dynamic prompts resolved."""
+        definition = dto.subgraph.definition or {}
+        specs = definition.get("inputs") or []
+        for index, slot in enumerate(dto.inputs):
+            pair = dto.widget(slot.name)
+            if pair is None or pair[1] is not UNSAVED or index >= len(specs):
+                continue
+            link_ids = specs[index].get("linkIds") if isinstance(specs[index], dict) else None
+            links = ([dto.subgraph.links.get(i) for i in link_ids] if isinstance(link_ids, list)
+                     else list(dto.subgraph.links.values()))
+            for link in links:
+                if link is None or link.origin_id != IO_INPUT or link.origin_slot != index:
+                    continue
+                inner = self.dtos.get(f"{dto.id}:{link.target_id}")
+                # the input holding this link (found by link id, as the frontend does: a subgraph
+                # node's saved slots need not follow its definition's order)
+                target = next((s for s in inner.inputs if str(s.link) == str(link.id)), None) if inner else None
+                found = inner.widget(target.widget) if target is not None and target.widget else None
+                if found is not None and found[1] is not UNSAVED:
+                    pair[1] = found[1]
+                    break
 
     def promotes(self, subgraph, index):
         """A subgraph input shows a widget when what it feeds inside is a widget input."""
@@ -455,12 +490,11 @@ class Converter:
         spec = self.schema.node(dto.type)
         texts = dynamic_prompts(spec) if spec else set()
         for widget, value in dto.widgets:
-            if widget in EXTENSION_WIDGETS.get(dto.type, ()) and not self.frontend.sends_extension_widget(dto.type):
-                continue
             if widget.api and widget.name:
                 if widget.name in texts and isinstance(value, str):
                     value = dynamic_prompt(value, self.rng)
-                inputs[widget.name] = wrap_list(value)
+                inp = spec.inputs.get(widget.name) if spec else None
+                inputs[widget.name] = self.frontend.api_value(inp.type if inp else None, value)
         for index, slot in enumerate(dto.inputs):
             got = (self.resolve_group_child_input(dto, index) if dto.group_parent is not None
                    else self.resolve_input(dto, index, set()))
@@ -470,7 +504,7 @@ class Converter:
                 inputs[slot.name] = wrap_list(got.value)
             else:
                 inputs[slot.name] = [got.origin, got.slot]
-        shown = dto.raw.get("title") or (title(spec, self.frontend.titles) if spec else dto.type)
+        shown = dto.raw.get("title") or (self.frontend.title(spec) if spec else dto.type)
         return {"inputs": inputs, "class_type": dto.type, "_meta": self.frontend.meta(shown, dto.raw.get("properties"))}
 
     # resolving links
@@ -504,8 +538,8 @@ class Converter:
 
     def resolve_output(self, dto, index, wanted, visited):
         guard(visited, (id(dto.graph), dto.raw["id"], "out", index), dto)
-        if dto.mode == NEVER and self.frontend.new:
-            return None  # 1.58.1: a muted node gives nothing, so a widget input keeps its value
+        if dto.mode == NEVER and self.frontend.muted_gives_nothing:
+            return None  # from 1.41 a muted node gives nothing, so a widget input keeps its value
         if dto.mode == BYPASS and dto.group is None:
             match = bypass_slot(dto, index, wanted)
             return None if match < 0 else self.resolve_input(dto, match, visited)
@@ -581,6 +615,32 @@ class Converter:
             raise InputError(f"{dto.subgraph.where}: output {index} comes from node {link.origin_id}, "
                              "which the subgraph does not have")
         return self.resolve_output(inner, link.origin_slot, wanted, visited)
+
+
+def custom_combo_widgets(values, frontend, dto):
+    """CustomCombo's widgets, as its frontend extension builds them: `choice`, from 1.38 a hidden
+    `index` (the position of the choice among the options, -1 when none holds it), then option1..N:
+    an empty option is always last, and filling the last one adds another, so loading the saved
+    values grows them one by one (onCustomComboCreated in src/extensions/core/customWidgets.ts)."""
+    if values is not None and not isinstance(values, list):
+        raise InputError(f"node {dto.label}: widgets_values is a {type(values).__name__}, not a list")
+    values = list(values or [])
+    choice = [Widget("choice", None, True, True), values.pop(0) if values else None]
+    out = [choice]
+    if frontend.custom_combo_index:
+        if values:
+            values.pop(0)  # its saved slot; the value is worked out
+        out.append([Widget("index", -1, True, True), -1])
+    options = [[Widget("option1", "", True, True), ""]]
+    for at, value in enumerate(values):
+        if at >= len(options):
+            break
+        options[at][1] = value
+        if at == len(options) - 1 and value:
+            options.append([Widget(f"option{at + 2}", "", True, True), ""])
+    if frontend.custom_combo_index:
+        out[1][1] = next((i for i, pair in enumerate(options) if pair[1] == choice[1]), -1)
+    return out + options
 
 
 def quarantined(raw):

@@ -10,8 +10,9 @@ import uuid
 from ..errors import InputError
 from .editor_file import IO_INPUT, IO_OUTPUT, Link
 from ..schema import AUTOGROW, DynamicInputError, expand_inputs
-from .frontend import TITLES_1_27, TITLES_1_58
-from .widgets import as_schema, expand, is_widget, title, widgets
+from .frontend import Frontend
+from .locale_titles import STEPS
+from .widgets import as_schema, expand, is_widget, widgets
 from ..nextsteps import flag
 
 NODE_WIDTH, COLUMN_GAP, ROW_GAP = 340, 100, 40
@@ -21,6 +22,8 @@ TITLE_HEIGHT, SLOT_HEIGHT, WIDGET_HEIGHT, TEXT_HEIGHT = 30, 22, 26, 120
 PREVIEW_HEIGHT = 220
 PREVIEW_FLAGS = ("image_upload", "animated_image_upload", "video_upload")
 CONTROL_DEFAULTS = {"control_after_generate": "fixed", "upload": "image", None: False}
+# One frontend of each step of the locale titles, and the first whose server titles win.
+TITLE_FRONTENDS = [Frontend(f"{major}.{minor}") for (major, minor), _ in STEPS] + [Frontend()]
 
 
 def api_to_ui(api, object_info, keep_unknown=False):
@@ -169,8 +172,8 @@ class UiBuilder:
               "properties": {"Node name for S&R": cls}, "widgets_values": values}
         shown = (node.get("_meta") or {}).get("title")
         # A title that is some frontend's default is still written when another frontend's
-        # default differs (their locales name ~30 nodes differently), so every one shows it.
-        defaults = ({title(self.schema.node(cls), titles) for titles in (TITLES_1_27, TITLES_1_58)}
+        # default differs (their locales name some nodes differently), so every one shows it.
+        defaults = ({frontend.title(self.schema.node(cls)) for frontend in TITLE_FRONTENDS}
                     if cls in self.schema else {cls})
         if isinstance(shown, str) and shown and defaults != {shown}:
             ui["title"] = shown

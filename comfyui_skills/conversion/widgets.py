@@ -1,5 +1,5 @@
 """What the frontend builds from a node's schema, the same in both directions: its widgets in order
-(with the slots only the editor file keeps), its title, which texts are dynamic prompts and what a
+(with the slots only the editor file keeps), which texts are dynamic prompts and what a
 number widget holds. `as_schema` is how both converters take the /object_info they are given."""
 
 import math
@@ -8,13 +8,17 @@ from collections import namedtuple
 
 from ..errors import InputError
 from ..schema import DYNAMIC_COMBO, Schema
-from .frontend import TITLES_1_27
+from .frontend import Frontend
 from .jsnumber import js_integer, js_number, js_round, js_to_fixed
 
 FRONTEND_WIDGET_TYPES = {"WEBCAM", "LOAD_3D", "LOAD_3D_ANIMATION"}
 # The flags for which the frontend adds an "upload" widget (not schema.UPLOAD_FLAGS: a mesh upload
 # comes with the LOAD_3D widget instead).
 UPLOAD_WIDGET_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
+# What a fresh widget of these types holds without a declared default (useColorWidget,
+# useCurveWidget, useImageCompareWidget).
+SOCKETLESS_DEFAULTS = {"COLOR": "#000000", "CURVE": {"points": [[0, 0], [1, 1]], "interpolation": "monotone_cubic"},
+                       "IMAGECOMPARE": ["", ""]}
 
 # A widget as the frontend builds it: `api` = sent in the prompt, `saved` = has a slot in the
 # editor file's widgets_values. A dynamic combo's `options` are ((key, widgets that key shows), ...):
@@ -22,9 +26,9 @@ UPLOAD_WIDGET_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated
 # (src/core/graph/widgets/dynamicWidgets.ts, dynamicComboWidget, in frontend 1.58.1).
 Widget = namedtuple("Widget", "name default api saved options", defaults=(None,))
 
-# Widgets frontend extensions add to some core nodes after the schema's own.
+# Widgets frontend extensions add to some core nodes after the schema's own (PreviewAny's depend
+# on the frontend version: Frontend.preview_widgets).
 EXTENSION_WIDGETS = {
-    "PreviewAny": [Widget("preview", "", True, False)],
     "Preview3D": [Widget("image", "", True, True)],
     "Preview3DAnimation": [Widget("image", "", True, True)],
     "SaveGLB": [Widget("image", "", True, True)],
@@ -56,31 +60,41 @@ def is_widget(inp):
 
 
 _WIDGETS = weakref.WeakKeyDictionary()
+_NEWEST = Frontend()
 
 
-def widgets(spec):
-    """The widgets the frontend builds for a node (a schema.NodeSpec), in order; worked out once."""
-    if spec not in _WIDGETS:
-        _WIDGETS[spec] = _layout(spec)
-    return _WIDGETS[spec]
+def widgets(spec, frontend=None):
+    """The widgets `frontend` (default: the newest) builds for a node (a schema.NodeSpec), in
+    order; worked out once per spec and set of version-dependent widget rules."""
+    frontend = frontend or _NEWEST
+    cache = _WIDGETS.setdefault(spec, {})
+    if frontend.key not in cache:
+        cache[frontend.key] = _layout(spec, frontend)
+    return cache[frontend.key]
 
 
-def _layout(spec):
+def _layout(spec, frontend):
     out = []
     for inp in spec.visible_inputs():
-        out += _input_widgets(inp)
+        out += _input_widgets(inp, frontend)
+    if spec.name == "PreviewAny":
+        out += [Widget(*w) for w in frontend.preview_widgets]
     return out + EXTENSION_WIDGETS.get(spec.name, [])
 
 
-def _input_widgets(inp):
+def _input_widgets(inp, frontend):
     """The widgets one input brings, in order."""
     out = []
     if inp.type in FRONTEND_WIDGET_TYPES:
         return [Widget(inp.name, "", True, True)]
+    if inp.type in frontend.socketless and not inp.force_input:
+        # a V3 widget type (colour picker, curve editor, image comparer); its value is sent
+        default = inp.extra.get("default", SOCKETLESS_DEFAULTS.get(inp.type))
+        return [Widget(inp.name, default, True, frontend.socketless[inp.type])]
     if inp.dynamic == DYNAMIC_COMBO and not inp.force_input:
         # a plain dropdown of the keys (no default, no control widget: the frontend builds it from
         # [keys, {}]); each key's inputs are named `combo.input` and build widgets as any input does
-        options = tuple((key, tuple(w for sub in inp.option_inputs(key) for w in _input_widgets(sub)))
+        options = tuple((key, tuple(w for sub in inp.option_inputs(key) for w in _input_widgets(sub, frontend)))
                         for key in inp.choices)
         return [Widget(inp.name, inp.choices[0] if inp.choices else None, True, True, options)]
     if inp.is_widget:
@@ -128,11 +142,6 @@ def dynamic_prompts(spec):
     """Names of the STRING inputs whose text the frontend runs through its dynamic-prompt parser."""
     return {inp.name for inp in spec.visible_inputs()
             if inp.type == "STRING" and inp.extra.get("dynamicPrompts") is True}
-
-
-def title(spec, locale_titles=TITLES_1_27):
-    """The frontend's title: the schema's display name, else its English locale's, else the class."""
-    return locale_titles.get(spec.name, spec.name) if spec.display_name == spec.name else spec.display_name
 
 
 def as_schema(object_info):
