@@ -26,7 +26,7 @@ On the 2-CPU VM this runs on, a buffered write into pages the kernel has not use
 (free memory goes back to the host, and the first touch of a page faults on the host: a 1 GiB
 write took 0.2 to 3.6 s by that alone), and dd writes 1 GiB at 1.4-2.3 GB/s with O_DIRECT
 against 0.2-0.5 GB/s buffered with an fsync. That is why downloads.py writes whole blocks with
-O_DIRECT (see _Spool), and why curl's own figures move so much from run to run.
+O_DIRECT (see comfyui_skills/spool.py: Spool), and why curl's own figures move so much from run to run.
 The machine is shared: run it when it is quiet; the figures move with load. Exit status 0 when the
 large file's ours/curl is at most 1.10.
 """

@@ -260,7 +260,7 @@ class ComfyUI(Client):
                              hint=error.get("details") or "give a lowercase hyphenated UUID, or none")
         if resp.status_code == 400 and isinstance(body, dict) and ("node_errors" in body or "error" in body):
             raise CheckFailed(on_rejected(body) if on_rejected else "the server rejected the workflow",
-                              hint="fix the inputs named above (validate.py FILE shows the same checks offline)",
+                              hint=f"fix the inputs named above ({nextsteps.step('validate', 'FILE')} shows the same checks offline)",
                               node_errors=body.get("node_errors") or None, server_error=body.get("error"))
         self.check(resp, "POST /prompt")
         if not isinstance(body, dict) or "prompt_id" not in body:

@@ -7,11 +7,11 @@ ComfyError into one readable line (or a JSON object with --json) and its exit co
 import argparse
 import gc
 import json
-import os
 import sys
 import traceback
 
-from .config import DEFAULT_TIMEOUT, resolve_url
+from . import config
+from .config import DEFAULT_TIMEOUT
 from .errors import ComfyError, Interrupted
 
 
@@ -35,7 +35,7 @@ def parser(prog, description, epilog=None, server=True):
 def add_server_flags(p):
     g = p.add_argument_group("server")
     g.add_argument("--url", help="ComfyUI address (default: project manifest, $COMFYUI_URL, http://127.0.0.1:8188)")
-    g.add_argument("--project", default=os.environ.get("COMFYUI_PROJECT"),
+    g.add_argument("--project", default=config.default_project(),
                    help="project name under projects/ (its project.yaml may give the url)")
     g.add_argument("--api-key", default=None, help="API key (default: $COMFYUI_API_KEY)")
     g.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT,
@@ -84,12 +84,16 @@ def positive_float(text):
     return value
 
 
-def client_from(args, **kw):
-    from .api import ComfyUI  # lazily: offline commands should not pay for importing requests
+def settings_from(args):
+    """The common flags as `config.Settings` (the manifest and environment filling the rest)."""
+    return config.Settings.resolve(url=getattr(args, "url", None), project=getattr(args, "project", None),
+                                   api_key=getattr(args, "api_key", None),
+                                   timeout=getattr(args, "timeout", DEFAULT_TIMEOUT),
+                                   max_wait=getattr(args, "max_wait", None))
 
-    url = resolve_url(getattr(args, "url", None), getattr(args, "project", None))
-    key = getattr(args, "api_key", None) or os.environ.get("COMFYUI_API_KEY") or None
-    return ComfyUI(url, api_key=key, timeout=getattr(args, "timeout", DEFAULT_TIMEOUT), **kw)
+
+def client_from(args, connect_timeout=None, probe=False):
+    return settings_from(args).client(connect_timeout=connect_timeout, probe=probe)
 
 
 def emit(args, obj, text=None):
@@ -109,6 +113,13 @@ def emit(args, obj, text=None):
 def note(message):
     """Human messages and progress always go to stderr."""
     print(message, file=sys.stderr, flush=True)
+
+
+class NoteReporter:
+    """A reporter for offline library calls: their notes go to stderr, as cli.note."""
+
+    def note(self, text):
+        note(text)
 
 
 def main(module, argv=None):

@@ -1,8 +1,8 @@
 """Name the cause of a failed ComfyUI run from the evidence a user holds.
 
 Evidence comes in many shapes (a /prompt error body, a /history answer or entry, WebSocket
-messages, a `run.py --json` result, a log or traceback). `gather()` walks any of them and keeps
-the pieces that matter; `diagnose()` runs the recognisers over those pieces and returns the cause,
+messages, a run result, a log or traceback); `evidence.gather()` walks any of them and keeps the
+pieces that matter. These are the rules: `diagnose()` runs the recognisers over those pieces and returns the cause,
 the node, the quoted lines it relied on, and fixes. A failure no recogniser knows is reported as
 "unrecognised" with its evidence: a guessed cause would send the user the wrong way.
 """
@@ -13,211 +13,8 @@ import re
 from urllib.parse import urlsplit
 
 from . import models, nextsteps, validation
+from .evidence import KINDS, Evidence, detect_kind, gather  # noqa: F401 (kept here too: diagnosis.gather(...) is how callers read)
 from .config import DEFAULT_URL, normalize_url
-
-# -- what we were given -------------------------------------------------------------------------
-KINDS = {
-    "prompt_error": "a /prompt error answer",
-    "prompt_accepted": "a /prompt answer (accepted)",
-    "history": "a /history answer",
-    "history_entry": "a /history entry",
-    "ws_messages": "WebSocket messages",
-    "execution_error": "an execution_error message",
-    "run_result": "a run.py --json result",
-    "error_report": "a script's --json error report",
-    "recording": "a recorded failure (several of the above)",
-    "log": "log or traceback text",
-    "live": "the server's record of a prompt id",
-    "run_record": "the pack's record of a run the server never ran (state/runs/)",
-}
-
-
-def detect_kind(obj):
-    if isinstance(obj, str):
-        return "log"
-    if isinstance(obj, list):
-        return "ws_messages" if obj and all(isinstance(m, dict) and "type" in m for m in obj) else "unknown"
-    if not isinstance(obj, dict):
-        return "unknown"
-    if {"prompt_response", "ws", "history", "log"} & set(obj) and "prompt_id" in obj or "case" in obj:
-        return "recording"
-    if "node_errors" in obj and "error" in obj:
-        return "prompt_error"
-    if "node_errors" in obj and "prompt_id" in obj:
-        return "prompt_accepted"
-    if "prompt_id" in obj and "status" in obj and isinstance(obj.get("status"), str):
-        return "run_result"
-    if isinstance(obj.get("error"), str) and "message" in obj:
-        return "error_report"
-    if obj.get("type") in ("execution_error", "execution_interrupted") or "exception_message" in obj:
-        return "execution_error"
-    if "outputs" in obj and "status" in obj and "prompt" in obj:
-        return "history_entry"
-    if obj and all(isinstance(v, dict) and ("status" in v or "outputs" in v) for v in obj.values()):
-        return "history"
-    return "unknown"
-
-
-class Evidence:
-    """The pieces of a failure that recognisers read, wherever in the input they were found."""
-
-    def __init__(self):
-        self.prompt_id = None
-        self.http_status = None
-        self.prompt_error = None        # the top-level `error` of a /prompt answer
-        self.node_errors = {}           # node id -> {"class_type", "errors": [...]}
-        self.accepted = False           # /prompt answered 200
-        self.exec_error = None          # execution_error data
-        self.interrupted = None         # execution_interrupted data (or run.py's interrupted_at)
-        self.status_str = None          # history status
-        self.cached = set()
-        self.executed = set()
-        self.outputs = None
-        self.graph = {}                 # node id -> {"class_type", "inputs"}
-        self.queue = None
-        self.connection_errors = []
-        self.server_error_text = None
-        self.run_status = None
-        self.log_lines = []             # text the user gave: classified
-        self.context_lines = []         # the live server's log tail: quoted as evidence, never blamed
-        self.saw_success = False
-        self.saw_end = False            # the final `executing: null` of a prompt
-
-
-def gather(obj, ev=None):
-    """Walk any JSON (or text) and fill an Evidence with what it holds."""
-    ev = ev or Evidence()
-    if isinstance(obj, str):
-        _take_text(ev, obj)
-    elif isinstance(obj, list):
-        if len(obj) == 2 and isinstance(obj[0], str) and isinstance(obj[1], dict):
-            _take_message(ev, obj[0], obj[1])  # a history status message [type, data]
-        else:
-            for item in obj:
-                gather(item, ev)
-    elif isinstance(obj, dict):
-        _take_dict(ev, obj)
-    return ev
-
-
-def _take_dict(ev, d):
-    if isinstance(d.get("type"), str) and isinstance(d.get("data"), dict):
-        _take_message(ev, d["type"], d["data"])
-        return
-    if "exception_message" in d or "exception_type" in d:
-        ev.exec_error = ev.exec_error or _exec_error_of(d)
-    if isinstance(d.get("prompt_id"), str) and not ev.prompt_id:
-        ev.prompt_id = d["prompt_id"]
-    if "node_errors" in d and isinstance(d["node_errors"], dict):
-        _take_prompt_answer(ev, d)
-    if isinstance(d.get("errors"), list) and all(isinstance(e, dict) and "type" in e for e in d["errors"]):
-        _take_check_errors(ev, d["errors"])
-    if "queue_running" in d:
-        ev.queue = d
-    if isinstance(d.get("status"), dict) and "status_str" in d["status"]:
-        ev.status_str = d["status"]["status_str"]
-    if isinstance(d.get("prompt"), list) and len(d["prompt"]) > 2 and isinstance(d["prompt"][2], dict):
-        ev.graph = d["prompt"][2] or ev.graph
-        if isinstance(d.get("outputs"), dict):
-            ev.outputs = d["outputs"]
-    if isinstance(d.get("workflow"), dict) and not ev.graph:
-        ev.graph = {k: v for k, v in d["workflow"].items() if isinstance(v, dict)}
-    _take_status_fields(ev, d)
-    for key, value in d.items():
-        if key in ("workflow", "prompt", "expect", "what", "node_errors", "errors"):
-            continue
-        if isinstance(value, (dict, list)):
-            gather(value, ev)
-        elif isinstance(value, str) and key in ("log", "traceback", "stderr", "text", "body", "details"):
-            _take_text(ev, value)
-        elif isinstance(value, str) and key == "error":
-            _take_error_string(ev, value)
-
-
-def _take_status_fields(ev, d):
-    status = d.get("status")
-    if isinstance(status, int) and status >= 500:
-        ev.http_status = status
-        ev.server_error_text = d.get("body") if isinstance(d.get("body"), str) else str(d.get("body"))
-    elif isinstance(status, int) and "body" in d:
-        ev.http_status = ev.http_status or status
-        ev.accepted = ev.accepted or status == 200
-    elif isinstance(status, str) and "prompt_id" in d:
-        ev.run_status = status
-        if isinstance(d.get("interrupted_at"), dict):
-            ev.interrupted = ev.interrupted or _node_ref(d["interrupted_at"])
-        if isinstance(d.get("error"), dict) and "message" in d["error"] and status == "lost":
-            ev.connection_errors.append(d["error"]["message"])
-
-
-def _take_prompt_answer(ev, d):
-    # a 200 answer names the prompt it queued; a 400 has an error (run.py --json keeps it as server_error)
-    rejection = next((e for e in (d.get("error"), d.get("server_error")) if isinstance(e, dict)), None)
-    if rejection is not None:
-        ev.prompt_error = rejection
-    elif isinstance(d.get("prompt_id"), str):
-        ev.accepted = True
-    for nid, entry in (d.get("node_errors") or {}).items():
-        if isinstance(entry, dict):
-            ev.node_errors.setdefault(str(nid), {"class_type": entry.get("class_type"),
-                                                 "errors": list(entry.get("errors") or [])})
-
-
-def _take_check_errors(ev, errors):
-    """validate.py / run.py report the server's error types per node: read them the same way."""
-    for e in errors:
-        nid = str(e.get("node_id")) if e.get("node_id") is not None else None
-        reason = {"type": e.get("type"), "message": e.get("message") or "", "details": e.get("input_name") or "",
-                  "extra_info": {"input_name": e.get("input_name"), "received_value": e.get("received_value")},
-                  "quote": e.get("message"), "nearest": e.get("nearest")}
-        if nid is None:
-            ev.prompt_error = ev.prompt_error or reason
-            continue
-        ev.node_errors.setdefault(nid, {"class_type": e.get("class_type"), "errors": []})["errors"].append(reason)
-
-
-def _take_message(ev, typ, data):
-    if typ == "execution_error":
-        ev.exec_error = _exec_error_of(data)
-    elif typ == "execution_interrupted":
-        ev.interrupted = _node_ref(data)
-    elif typ == "execution_cached":
-        ev.cached.update(str(n) for n in data.get("nodes") or [])
-    elif typ == "executing" and data.get("node") is not None:
-        ev.executed.add(str(data["node"]))
-    elif typ == "executing":
-        ev.saw_end = True
-    elif typ == "execution_success":
-        ev.saw_success = True
-    elif typ == "_connection_closed":
-        ev.connection_errors.append(data.get("error") or "connection closed")
-    if isinstance(data.get("prompt_id"), str) and not ev.prompt_id:
-        ev.prompt_id = data["prompt_id"]
-
-
-def _take_error_string(ev, text):
-    if re.search(r"Connection refused|not running at|ConnectionError|Failed to establish|Connection to remote host "
-                 r"was lost|did not accept a connection", text):
-        ev.connection_errors.append(text)
-
-
-def _take_text(ev, text):
-    ev.log_lines.extend(line for line in text.splitlines() if line.strip())
-
-
-def _exec_error_of(d):
-    return {"node_id": _str_or_none(d.get("node_id")), "class_type": d.get("node_type") or d.get("class_type"),
-            "exception_type": d.get("exception_type") or "", "message": (d.get("exception_message") or "").strip(),
-            "traceback": d.get("traceback") or [], "inputs": d.get("current_inputs") or {}}
-
-
-def _node_ref(d):
-    return {"node_id": _str_or_none(d.get("node_id")), "class_type": d.get("node_type") or d.get("class_type")}
-
-
-def _str_or_none(v):
-    return None if v is None else str(v)
-
 
 # -- findings -----------------------------------------------------------------------------------
 def finding(cause, summary, node_id=None, class_type=None, evidence=(), fixes=(), confidence="high"):
@@ -235,8 +32,8 @@ class Commands:
     def __init__(self, url=None):
         self.url = url
 
-    def pack(self, script, *args):
-        return nextsteps.render(nextsteps.step(script, *args), self.url)
+    def pack(self, script, *args, **options):
+        return nextsteps.render(nextsteps.step(script, *args, **options), self.url)
 
     def server(self):
         return normalize_url(self.url) if self.url else DEFAULT_URL
@@ -305,8 +102,8 @@ VALIDATION_ADVICE = {
         [("Write `{input}` as [\"<node id>\", <output index>], then check it.", ("validate", "<workflow.json>"))]),
     "return_type_mismatch": (
         "{ct} node {nid}: input `{input}` is wired to an output of the wrong type ({details}).",
-        [("Wire `{input}` to a node giving the type it expects; find one with inventory.py --nodes.",
-          ("inventory", "--nodes", "<query>")),
+        [("Wire `{input}` to a node giving the type it expects; find one in the inventory.",
+          ("inventory", "nodes", "<query>")),
          ("Check the fixed workflow.", ("validate", "<workflow.json>"))]),
     "invalid_input_type": (
         "{ct} node {nid}: the value of `{input}` cannot be converted to the type the node takes ({details}).",
@@ -330,7 +127,7 @@ VALIDATION_ADVICE = {
     "invalid_dynamic_input": (
         "{ct} node {nid}: its dynamic input `{input}` is not shaped as the node declares ({details}).",
         [("Name each row's inputs `group.<row>.<field>`, rows from 0 and within the node's limits; "
-          "the node's inputs: inventory.py show.", ("inventory", "show", "{ct}")),
+          "the node's inputs are listed by the command below.", ("inventory", "show", "{ct}")),
          ("Check the fixed workflow.", ("validate", "<workflow.json>"))]),
     # this pack's check of the server's node replacements (validation.apply_replacements)
     "replacement_failed": (
@@ -363,14 +160,14 @@ def _missing_model(nid, ct, name, folder, details, extra, quote, cmd, near=None)
                          cmd.pack("models", "download", known.name)))
         fixes.append(fix("Or fetch every file the workflow lacks (its own links, then the pack's) and check it "
                          "again; a subfolder the workflow names is kept.",
-                         cmd.pack("models", "need", "<workflow.json>", "--download")))
+                         cmd.pack("models", "need", "<workflow.json>", download=True)))
     else:
         fixes.append(fix(f"Fetch it from the link the workflow carries (editor workflows from the official "
                          f"templates do), else put {wanted or 'the file'} into ComfyUI's models/{folder} folder; "
                          f"{models.REFERENCE} lists where the common models come from.",
-                         cmd.pack("models", "need", "<workflow.json>", "--download")))
-    fixes.append(fix(f"List what the server has in {folder}.", cmd.pack("inventory", "--models", folder)))
-    fixes.append(fix("Refresh the pack's inventory after adding a file by hand (models.py does it itself).",
+                         cmd.pack("models", "need", "<workflow.json>", download=True)))
+    fixes.append(fix(f"List what the server has in {folder}.", cmd.pack("inventory", models=folder)))
+    fixes.append(fix("Refresh the pack's inventory after adding a file by hand (the pack's downloads do it themselves).",
                      cmd.pack("inventory")))
     found = finding("model_missing", f"{ct} node {nid} asks for {wanted or 'a model'} in models/{folder}, "
                     "which the server does not have.", nid, ct, [quote], fixes)
@@ -414,13 +211,13 @@ def _top_level_finding(ev, err, cmd):
                        nid, _class_of(ev, nid), [quote],
                        [fix("Export the workflow in API format (every node needs class_type and inputs), "
                             "then check it.", cmd.pack("validate", "<workflow.json>")),
-                        fix("An editor (UI) workflow converts to API format with convert.py.",
+                        fix("An editor (UI) workflow converts to API format with the command below.",
                             cmd.pack("convert", "<workflow.json>"))])
     if typ == "prompt_no_outputs":
         return finding("prompt_no_outputs", "The workflow has no output node (SaveImage, PreviewImage, "
                        "SaveVideo...), so there is nothing to run.", None, None, [quote],
-                       [fix("Add an output node at the end of the graph; find one with inventory.py.",
-                            cmd.pack("inventory", "--nodes", "save")),
+                       [fix("Add an output node at the end of the graph; find one in the inventory.",
+                            cmd.pack("inventory", nodes="save")),
                         fix("Check the workflow again.", cmd.pack("validate", "<workflow.json>"))])
     if typ == "prompt_outputs_failed_validation":
         return finding("prompt_outputs_failed_validation", "Every output of the workflow failed validation; "
@@ -478,7 +275,7 @@ def node_missing(nid, class_type, quote, cmd):
         fixes.append(fix("Or let comfy-cli find it in ComfyUI-Manager's database, where the server lives (or in "
                          "the editor: Manager > Install Missing Custom Nodes).",
                          "comfy node install-deps --workflow=<workflow.json>"))
-    fixes.append(fix("Check the server now has the class.", cmd.pack("inventory", "--nodes", class_type)))
+    fixes.append(fix("Check the server now has the class.", cmd.pack("inventory", nodes=class_type)))
     where = f" from {pack}" if pack else ""
     return finding("node_missing", f"The server has no node class {class_type}{where}: the custom node pack "
                    "is not installed (or failed to import at start-up).", nid, class_type, [quote], fixes)
@@ -536,7 +333,7 @@ def classify_exception(text, nid, ct, quotes, cmd, inputs=None, graph=None, conf
                        [fix("Use the loader that matches the file: UNETLoader (models/diffusion_models) for "
                             "diffusion-only files, LoraLoader for LoRAs, CLIPLoader for text encoders; "
                             "references/models.md says which file goes where.", None),
-                        fix("See which files the server has in each folder.", cmd.pack("inventory", "--models")),
+                        fix("See which files the server has in each folder.", cmd.pack("inventory", models=True)),
                         fix("Update ComfyUI if the model is newer than the server.", "comfy update comfy")],
                        confidence)
     if CORRUPT.search(text):
@@ -544,7 +341,7 @@ def classify_exception(text, nid, ct, quotes, cmd, inputs=None, graph=None, conf
                        "empty, cut short or not a model at all (an HTML error page saved by a failed download).",
                        nid, ct, quotes,
                        [fix(f"Check the file's size against references/models.md; delete {model_file or 'it'} "
-                            "from the models folder and download it again.", cmd.pack("inventory", "--models")),
+                            "from the models folder and download it again.", cmd.pack("inventory", models=True)),
                         fix("For gated Hugging Face repos, download with a token (a login page saved as "
                             ".safetensors gives 'header too large').", "hf auth login")], confidence)
     if DEVICE.search(text):
@@ -570,7 +367,7 @@ def classify_exception(text, nid, ct, quotes, cmd, inputs=None, graph=None, conf
                        [fix("Use files from the same model family throughout (checkpoint, LoRA, VAE, text "
                             "encoders, ControlNet); references/models.md lists which belong together.", None),
                         fix("Check the loader's type setting (e.g. CLIPLoader type) matches the model.", None),
-                        fix("List the files the server has to pick matching ones.", cmd.pack("inventory", "--models"))],
+                        fix("List the files the server has to pick matching ones.", cmd.pack("inventory", models=True))],
                        "high" if FAMILY.search(text) else "medium")
     if SHAPE.search(text):
         return finding("shape_mismatch", f"{where} got inputs whose sizes do not fit together (images, masks or "
@@ -666,7 +463,7 @@ def state_findings(ev, cmd):
         return [finding("wait_timeout", f"The client stopped waiting while the run was {ev.run_status}; the "
                         "server may still be working on it (long video jobs take many minutes on a busy "
                         "server).", None, None, [f"run status: {ev.run_status}"],
-                        [fix("Keep waiting for it (no time limit unless --max-wait).",
+                        [fix(f"Keep waiting for it (no time limit unless {nextsteps.flag('max_wait')}).",
                              cmd.pack("queue", "wait", ev.prompt_id or "<prompt id>")),
                          fix("Or stop it.", cmd.pack("queue", "interrupt", ev.prompt_id or "<prompt id>"))],
                         "medium")]
@@ -689,7 +486,7 @@ def _still_running(ev, found, cmd):
                f"The run has not failed: it is waiting in the queue ({position} ahead of it).")
     return finding("still_running", summary, node if where == "running" else None, ct if where == "running" else None,
                    [f"/queue lists {pid} as {where}"],
-                   [fix("Wait for it to finish (no time limit unless --max-wait); long video jobs can take "
+                   [fix(f"Wait for it to finish (no time limit unless {nextsteps.flag('max_wait')}); long video jobs can take "
                         "many minutes.", cmd.pack("queue", "wait", pid)),
                     fix("Or stop it.", cmd.pack("queue", "interrupt", pid)),
                     fix("Then fetch its outputs.", cmd.pack("queue", "outputs", pid))])
@@ -730,8 +527,8 @@ def _new_seed_fix(ev, cmd):
         inputs = (ev.graph[nid] or {}).get("inputs") or {}
         for name in ("seed", "noise_seed"):
             if isinstance(inputs.get(name), (int, float)):
-                return fix(text, cmd.pack("run", "<workflow.json>", "--set", f"{nid}.{name}=<new seed>"))
-    return fix(text, cmd.pack("run", "<workflow.json>", "--set", "<node>.<input>=<new value>"))
+                return fix(text, cmd.pack("run", "<workflow.json>", set=f"{nid}.{name}=<new seed>"))
+    return fix(text, cmd.pack("run", "<workflow.json>", set="<node>.<input>=<new value>"))
 
 
 # -- the server itself ---------------------------------------------------------------------------

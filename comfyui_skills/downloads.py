@@ -16,9 +16,7 @@ import errno
 import http.client
 import hashlib
 import json
-import mmap
 import os
-import queue
 import re
 import shutil
 import threading
@@ -29,13 +27,12 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 
-from . import __version__
+from . import __version__, config
 from .errors import DownloadFailed, InputError, Interrupted, ServerUnreachable
+from .nextsteps import flag
+from .spool import Spool, hash_file
 
-CHUNK = 1 << 20  # reading a part back to hash it
 SLICE = 1 << 20  # one read from the socket: cancel and progress are looked at between two
-BLOCK = 4 << 20  # one write (and one hash update); the pool holds _Spool.POOL of them: memory stays flat
-ALIGN = max(4096, mmap.PAGESIZE)  # O_DIRECT wants offsets, lengths and buffers aligned to this
 MAX_REDIRECTS = 10
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
@@ -47,7 +44,6 @@ DISK_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "the d
                errno.EROFS: "the folder is on a read-only file system", errno.EACCES: "permission denied",
                errno.EPERM: "permission denied", errno.EFBIG: "the file is larger than this process may write"}
 HTML_START = re.compile(rb"\s*(<!doctype\s+html|<html|<head|<body|<\?xml|<title)", re.I)
-TOKEN_HOSTS = (("HF_TOKEN", "huggingface.co"), ("CIVITAI_API_TOKEN", "civitai.com"))
 
 
 @dataclass
@@ -64,16 +60,11 @@ class Downloaded:
 
 # -- tokens ---------------------------------------------------------------------------------------
 def token_from_env(url, environ=None):
-    """The Authorization header the host of `url` may see, from the environment; {} for any other."""
-    env = os.environ if environ is None else environ
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme != "https":
-        return {}
-    for var, domain in TOKEN_HOSTS:
-        if (host == domain or host.endswith("." + domain)) and env.get(var):
-            return {"Authorization": f"Bearer {env[var]}"}
-    return {}
+    """The Authorization header the host of `url` may see (tokens from `config`, or from the
+    `environ` mapping given); {} for any other."""
+    tokens = config.download_tokens() if environ is None else {
+        domain: environ[var] for var, domain in config.TOKEN_HOSTS if environ.get(var)}
+    return config.Settings(tokens=tokens).token_for(url)
 
 
 # -- names ----------------------------------------------------------------------------------------
@@ -125,7 +116,7 @@ def download(url, folder_path, name=None, sha256=None, token_for=token_from_env,
     if urlsplit(url).scheme not in ("http", "https"):
         raise InputError(f"{url[:200]!r} is not an http(s) address")
     if name is not None:
-        safe_name(name, "--name")
+        safe_name(name, str(flag("name")))
     own = session is None
     session = session or new_session()
     try:
@@ -147,7 +138,7 @@ def _check_hex(text):
     if value.startswith("sha256:"):
         value = value[len("sha256:"):]
     if not re.fullmatch(r"[0-9a-f]{64}", value):
-        raise InputError(f"--sha256 {text[:80]!r} is not 64 hex digits")
+        raise InputError(f"{flag('sha256')} {text[:80]!r} is not 64 hex digits")
     return value
 
 
@@ -240,7 +231,7 @@ class _Fetch:
         self._check_room(total, offset, part)
         started = time.monotonic()
         try:
-            spool = _Spool(part, offset)
+            spool = Spool(part, offset)
         except OSError as exc:
             raise self._disk_error(exc, part) from None
         done = offset
@@ -303,7 +294,7 @@ class _Fetch:
     def _finish(self, part, target, done, offset, digest=None):
         if digest is None:
             digest = hashlib.sha256()
-            _hash_file(part, digest, done)
+            hash_file(part, digest, done)
         got = digest.hexdigest()
         problem = _content_problem(part, target.name)
         if problem:
@@ -334,7 +325,7 @@ class _Fetch:
     def _refuse_existing(self, name):
         if (self.folder / name).exists():
             raise InputError(f"{self.folder / name} already exists; it is never overwritten",
-                             hint="delete it first, or give another name with --name")
+                             hint=f"delete it first, or give another name with {flag('name')}")
 
     def _part_size(self, name):
         if not name:
@@ -376,163 +367,6 @@ class _Fetch:
     def _disk_error(self, exc, part):
         reason = DISK_ERRORS.get(exc.errno, exc.strerror or str(exc))
         return DownloadFailed(f"cannot write {part.name[:-5]} into {self.folder}: {reason}; no partial file was kept")
-
-
-class _Block:
-    """One page-aligned buffer of the pool (anonymous mmap: aligned as O_DIRECT needs)."""
-
-    def __init__(self):
-        self.mem = mmap.mmap(-1, BLOCK)
-        self.view = memoryview(self.mem)
-        self.pending = 0  # how many of the writer and the hasher still have to read it
-
-
-class _Spool:
-    """Where received blocks go: a writer thread puts them into the part, a hasher thread into
-    sha256, both at once (file writes and hashlib let go of the GIL), while the caller reads the
-    next block from the socket. A fixed pool of blocks keeps memory flat at any file size.
-
-    Whole aligned blocks are written with O_DIRECT: they go from the block to the disk without a
-    copy into the page cache, and are on disk once written, so the fsync before the part gets its
-    name finds nothing left to write. Through the page cache, every byte is first copied into
-    pages the kernel has to find (on the 2-CPU VM of bench/bench_download.py, where free memory
-    goes back to the host, that copy alone took 0.2-3.6 s for 1 GiB), then written back: the
-    buffered engine took 2.1-6.1 s for 1 GiB in process, of it 0.3 s of fsync, against 1.0-2.0 s
-    now with an fsync of ~0.01 s (dd: 1.4-2.3 GB/s direct, 0.2-0.5 GB/s buffered with fsync).
-    A resumed part's unaligned start and the short last block go through an ordinary descriptor,
-    and so does everything on a file system that refuses O_DIRECT. A model file's bytes are then
-    not left in the page cache; a multi-GB model pushing everything else out of it was no gain.
-    Hashing is the longest stage (sha256 at ~1.7 GB/s with SHA-NI: 0.6 s of CPU a GiB)."""
-
-    POOL = 4
-
-    def __init__(self, part, offset):
-        self.position = offset  # where the next block goes in the part
-        self.received = offset
-        self.sha = hashlib.sha256()
-        self.error = None
-        self._started = False
-        self.fd = os.open(part, os.O_WRONLY | os.O_CREAT | (0 if offset else os.O_TRUNC), 0o644)
-        try:
-            if offset:
-                os.ftruncate(self.fd, offset)  # exactly the bytes hashed below, nothing after them
-                _hash_file(part, self.sha, offset)
-            self.dfd = _open_direct(part)
-            self.free = queue.Queue()
-            for _ in range(self.POOL):
-                self.free.put(_Block())
-        except BaseException:
-            os.close(self.fd)
-            raise
-        self._lock = threading.Lock()
-        self._to_write, self._to_hash = queue.Queue(), queue.Queue()
-        self._threads = [threading.Thread(target=self._writer, daemon=True),
-                         threading.Thread(target=self._hasher, daemon=True)]
-        for t in self._threads:
-            t.start()
-        self._started = True
-
-    def take(self):
-        block = self.free.get()
-        if self.error:
-            self.free.put(block)
-            raise self.error
-        return block
-
-    def room(self):
-        """How many bytes the next block holds: up to the next aligned offset, then whole blocks."""
-        return BLOCK - self.received % ALIGN
-
-    def put(self, block, n):
-        block.pending = 2
-        self.received += n
-        self._to_write.put((block, n))
-        self._to_hash.put((block, n))
-        if self.error:
-            raise self.error
-
-    def give_back(self, block):
-        self.free.put(block)
-
-    def _done_with(self, block):
-        with self._lock:
-            block.pending -= 1
-            last = block.pending == 0
-        if last:
-            self.free.put(block)
-
-    def _drain(self, queue, work):
-        """One stage's thread: each block handed to it, until the None that ends the download."""
-        while True:
-            item = queue.get()
-            if item is None:
-                return
-            block, n = item
-            work(block.view[:n])
-            self._done_with(block)
-
-    def _writer(self):
-        self._drain(self._to_write, self._write_once)
-
-    def _write_once(self, data):
-        if self.error is None:  # after a failed write the rest is only handed back, never written
-            try:
-                self._write(data)
-            except OSError as exc:
-                self.error = exc
-
-    def _write(self, data):
-        while data:
-            direct = self.dfd is not None and self.position % ALIGN == 0 and len(data) % ALIGN == 0
-            try:
-                n = os.pwrite(self.dfd if direct else self.fd, data, self.position)
-            except OSError as exc:
-                if not direct or exc.errno != errno.EINVAL:
-                    raise
-                os.close(self.dfd)  # the file system takes O_DIRECT opens but not these writes
-                self.dfd = None
-                continue
-            self.position += n
-            data = data[n:]
-
-    def _hasher(self):
-        self._drain(self._to_hash, self.sha.update)
-
-    def close(self):
-        """Wait for every block put so far to be written and hashed; raise a write's error."""
-        if self._started:
-            self._started = False
-            self._to_write.put(None)
-            self._to_hash.put(None)
-            for t in self._threads:
-                t.join()
-        if self.error:
-            raise self.error
-
-    def discard(self):
-        """Close the descriptors (once the threads are done: close() first)."""
-        for fd in (self.fd, self.dfd):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self.fd = self.dfd = None
-
-    def hexdigest(self):
-        self.close()
-        return self.sha.hexdigest()
-
-
-def _open_direct(part):
-    """A second descriptor on the part for O_DIRECT writes, or None where that is not to be had."""
-    flag = getattr(os, "O_DIRECT", 0)
-    if not flag:
-        return None
-    try:
-        return os.open(part, os.O_WRONLY | flag)
-    except OSError:
-        return None
 
 
 def _body_reader(resp):
@@ -585,17 +419,6 @@ def _safetensors_problem(f, head, file_size):
     if not isinstance(header, dict):
         return "its safetensors header is not a JSON object"
     return None
-
-
-def _hash_file(path, digest, upto):
-    with open(path, "rb") as f:
-        left = upto
-        while left > 0:
-            block = f.read(min(CHUNK, left))
-            if not block:
-                break
-            digest.update(block)
-            left -= len(block)
 
 
 def _total(resp, offset):

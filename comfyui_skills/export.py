@@ -14,6 +14,7 @@ from pathlib import Path
 from . import config, conversion, files, validation, workflow
 from . import inventory as inventory_mod
 from .errors import CheckFailed, InputError
+from .nextsteps import flag, step
 
 FORMATS = ("api", "ui", "both")
 SUFFIXES = {"api": ".json", "ui": ".ui.json", "receipt": ".receipt.json"}
@@ -42,7 +43,8 @@ def export_workflow(workflow_obj, project, name=None, fmt="api", force=False, in
     report = validation.validate_against(api, inv)
     if report["verdict"] == validation.REJECTED and not allow_invalid:
         raise CheckFailed(f"ComfyUI would reject this workflow: {first_error(report)}",
-                          hint="fix it (validate.py shows every problem), or export anyway with --allow-invalid",
+                          hint=f"fix it ({step('validate', 'FILE')} shows every problem), or export anyway with "
+                               f"{flag('allow_invalid')}",
                           errors=report["errors"])
     contents = {"api": api} if fmt in ("api", "both") else {}
     if fmt in ("ui", "both"):
@@ -62,7 +64,7 @@ def first_error(report):
 
 def project_folder(project):
     if not project or not str(project).strip():
-        raise InputError("no project given", hint="pass --project NAME (or set COMFYUI_PROJECT)")
+        raise InputError("no project given", hint=f"pass {flag('project', 'NAME')} (or set COMFYUI_PROJECT)")
     root = config.projects_dir()
     return files.safe_join(root, files.safe_part(project), "workflows")
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import conversion, families, models, nextsteps, slots, templates
 from .errors import CheckFailed, InputError, ServerError
+from .nextsteps import flag
 
 # task -> the index's tags for it (0.1.x and 0.11.x spell some differently)
 TASKS = {
@@ -212,7 +213,7 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
         if not chosen:
             raise InputError(f"no official template does {task}" + (" without partner (API) nodes" if not allow_api
                                                                     else ""),
-                             hint="--allow-api lets paid partner nodes in; --task picks another task")
+                             hint=f"{flag('allow_api')} lets paid partner nodes in; {flag('task')} picks another task")
     fits = []
     for t in chosen:
         try:
@@ -246,7 +247,7 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
                                 allow_api=allow_api)
     if best.needs.uses_api and not allow_api:
         raise CheckFailed(f"template {best.template.name} uses partner (API) nodes, which spend credits",
-                          hint="add --allow-api to run it (the Comfy account key comes from COMFY_API_KEY)")
+                          hint=f"add {flag('allow_api')} to run it (the Comfy account key comes from COMFY_API_KEY)")
     return _build(best, task, request, image, negative, seed, size, steps, count, object_info,
                   considered=len(fits), why=_why(best, ranked, task, memory_bytes), frontend_version=frontend_version)
 
@@ -317,7 +318,7 @@ def _nothing_runnable(best, task, forced=False, ranked=(), memory_bytes=None, al
         lines.append(f"  {need.name} -> models/{need.directory}/" + (f" ({known.size_label})" if known and known.size
                                                                       else "") + (f"  {url}" if url else ""))
         if url:
-            commands.append(nextsteps.step("models", "download", url, "--folder", need.directory))
+            commands.append(nextsteps.step("models", "download", url, folder=need.directory))
     for node in target.needs.missing_nodes:
         lines.append(f"  node {node.class_type}" + (f" from pack {node.pack}" if node.pack else ""))
     files = f"{len(target.missing)} file(s)" + (f", {'' if exact else 'about '}{_gb(size)}" if size else "")
@@ -330,8 +331,7 @@ def _nothing_runnable(best, task, forced=False, ranked=(), memory_bytes=None, al
         bsize, _ = download_bytes(best)
         head = (f"nothing installed on this server can do {task}; the quickest to get is {name}, which needs "
                 f"{files}" + (f" (the strongest, {best.template.name}, needs {_gb(bsize)})" if bsize else ""))
-    fetch = nextsteps.step("models", "need", "--template", target.template.name,
-                           *(["--download"] if commands else []))
+    fetch = nextsteps.step("models", "need", template=target.template.name, download=bool(commands))
     return NothingRunnable(
         head + ":\n" + "\n".join(lines) + "\nget " + ("them" if len(lines) > 1 else "it") + " and check the "
         "template again with:", hint=fetch, template=target.template.name, best=best.template.name,

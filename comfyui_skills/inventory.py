@@ -57,6 +57,13 @@ class Inventory:
         stored = self.record.get("hash")
         return stored if stored else schema_hash(self.object_info)
 
+    @cached_property
+    def schema(self):
+        """The node schema parsed once for this inventory (validating many files reuses it)."""
+        from .schema import Schema
+
+        return Schema(self.object_info)
+
     def node(self, class_type):
         return self.object_info.get(class_type)
 

@@ -16,7 +16,6 @@ the server themselves, `serve_http()` for streamable HTTP on loopback.
 import base64
 import io
 import json
-import os
 import re
 import sys
 import threading
@@ -27,12 +26,11 @@ import anyio
 import mcp.types as types
 from mcp.server.lowlevel import Server
 
-from . import (__version__, config, conversion, diagnosis, downloads, files, generate, inventory, needs, nextsteps,
-               nodepacks, pipeline, runs, slots, status, templates, uploads, validation)
+from . import (__version__, conversion, downloads, engine, files, generate, inventory,
+               nextsteps, pipeline, runs, status, uploads)
 from . import workflow as wfmod
-from .api import ComfyUI
-from .manager import detect as detect_manager
-from .errors import ComfyError, InputError, ServerTimeout, ServerUnreachable
+from .config import Settings
+from .errors import ComfyError, InputError
 from .progress import Reporter
 
 DEFAULT_MAX_WAIT = 120.0  # a run longer than this returns its prompt id; `queue` action wait picks it up
@@ -50,31 +48,6 @@ INSTRUCTIONS = ("Drive a ComfyUI server: check it (status), find nodes and model
                 "(validate), run it and get its images (run), follow queued prompts (queue), upload input "
                 "images (upload), convert editor <-> API format (convert), explain a failure (diagnose), get what "
                 "a workflow lacks (needs, download_model, install_nodes).")
-
-
-@dataclass
-class Settings:
-    """What the server was started with: the scripts' common flags, the defaults of every tool."""
-
-    url: str = None
-    project: str = None
-    api_key: str = None
-    timeout: float = config.DEFAULT_TIMEOUT
-    max_wait: float = DEFAULT_MAX_WAIT
-
-    def key_for(self, url):
-        """The API key only goes to the server it was configured for: a tool argument naming
-        another address (a prompt injection, say) must not carry the key there."""
-        if not url or not self.api_key:
-            return self.api_key
-        configured = config.resolve_url(self.url, self.project)
-        return self.api_key if config.normalize_url(url) == configured else None
-
-    def secrets(self):
-        # the download tokens never leave for their hosts' sake only: no result may show them either
-        found = [self.api_key, os.environ.get("COMFYUI_API_KEY"), os.environ.get("HF_TOKEN"),
-                 os.environ.get("CIVITAI_API_TOKEN")]
-        return [s for s in found if s and len(s) >= 4]
 
 
 @dataclass
@@ -164,9 +137,13 @@ def schema(properties, required=()):
     return out
 
 
-def client(call, args, **kw):
-    url = config.resolve_url(args.get("url") or call.settings.url, args.get("project") or call.settings.project)
-    return ComfyUI(url, api_key=call.settings.key_for(args.get("url")), timeout=call.settings.timeout, **kw)
+def settings_for(call, args):
+    """The server's settings, with this call's url and project (the key kept for its own server only)."""
+    return call.settings.override(url=args.get("url"), project=args.get("project"))
+
+
+def client(call, args, connect_timeout=None, probe=False):
+    return settings_for(call, args).client(connect_timeout=connect_timeout, probe=probe)
 
 
 def workflow_arg(args):
@@ -175,164 +152,93 @@ def workflow_arg(args):
     if (path is None) == (inline is None):
         raise InputError("give either workflow_path or workflow (inline JSON), not " +
                          ("both" if path is not None else "neither"))
-    if path is not None:
-        fmt, wf = wfmod.load(path)
-        return fmt, wf, str(path), Path(path).resolve().parent
-    wf = wfmod.unwrap(inline)
-    fmt = wfmod.detect_format(wf)
-    if fmt is None:
-        raise InputError(f"workflow: not a ComfyUI workflow: {wfmod.describe(inline)}")
-    return fmt, wf, "workflow", None
-
-
-def to_api_with_inventory(fmt, wf, inv):
-    return wf if fmt == wfmod.API else conversion.ui_to_api(wf, conversion.as_schema(inv.object_info),
-                                                            frontend_version=pipeline.pinned_frontend(inv))
+    return engine.load(path, inline)
 
 
 # -- tools ----------------------------------------------------------------------------------------
 def tool_status(call, args):
-    return Reply(status.probe(client(call, args, connect_timeout=1.5)))
+    return Reply(status.probe(client(call, args, probe=True)))
 
 
 def tool_search_nodes(call, args):
+    """inventory.py --nodes / --show: the same engine calls."""
     inv = inventory.load()
     if args.get("class_type"):
-        name = args["class_type"]
-        node = inv.node(name)
-        if node is None:
-            near = inventory.search(inv, name)[:5]
-            raise InputError(f"{name!r} is not a node class in {inv.source}",
-                             hint=f"did you mean: {', '.join(near)}" if near else "search with query instead")
-        return Reply({"source": inv.source, **inventory.describe_node(name, node)})
-    hits = inventory.search(inv, args.get("query", ""), args.get("input_type"), args.get("output_type"))
-    limit = args.get("limit", 10)
-    return Reply({"source": inv.source, "count": len(hits),
-                  "nodes": [inventory.describe_node(n, inv.node(n)) for n in hits[:limit]],
-                  **({"more": len(hits) - limit} if len(hits) > limit else {})})
+        return Reply(engine.show_node(inv, args["class_type"]))
+    return Reply(engine.search_nodes(inv, args.get("query", ""), args.get("input_type"), args.get("output_type"),
+                                     limit=args.get("limit", 10)))
 
 
 def tool_list_models(call, args):
-    inv = inventory.load()
-    if inv.models is None:
-        raise InputError(f"{inv.source} has no model lists",
-                         hint=f"take a snapshot of the server first: {nextsteps.step('inventory')}")
-    folder = args.get("folder")
-    if folder and folder not in inv.models:
-        raise InputError(f"no model folder {folder!r} in {inv.source}", hint="folders: " + ", ".join(inv.models))
-    return Reply({"source": inv.source, "folders": inventory.model_listing(inv, folder)})
-
-
-def template_source(call, args):
-    """The server's template index, else the saved snapshot when no server answers."""
-    c = client(call, args)
-    try:
-        return templates.fetch_index(c), c, None
-    except (ServerUnreachable, ServerTimeout) as exc:
-        try:
-            snap = templates.load_snapshot(config.state_dir())
-        except InputError:
-            raise exc from None
-        return snap.index, None, snap
+    """inventory.py --models [FOLDER]: the same engine call (a snapshot taken first when there is none)."""
+    return Reply(engine.list_models(settings_for(call, args), inventory.load(), args.get("folder"),
+                                    reporter=call.reporter))
 
 
 def tool_list_templates(call, args):
-    index, c, snap = template_source(call, args)
-    found = templates.filter(index, task=args.get("task"), media=args.get("media"), text=args.get("text"),
-                             partner=args.get("partner"))
-    limit = args.get("limit", 30)
-    return Reply({"source": c.url if c else str(snap.root), "count": len(found),
-                  "templates": [t.as_dict() for t in found[:limit]],
-                  **({"more": len(found) - limit} if len(found) > limit else {})})
+    """templates.py list: the same engine call."""
+    catalog = engine.template_catalog(settings_for(call, args))
+    return Reply(engine.list_templates(catalog, task=args.get("task"), media=args.get("media"), text=args.get("text"),
+                                       partner=args.get("partner", False), runnable=args.get("runnable", False),
+                                       limit=args.get("limit", 30)))
 
 
 def tool_show_template(call, args):
-    index, c, snap = template_source(call, args)
-    t = templates.find(index, args["name"])
-    wf = templates.fetch_template(c, t.name) if c else snap.template(t.name)
-    object_info = c.object_info() if c else inventory.load().object_info
-    out = {"template": t.as_dict(), "requirements": templates.requirements(wf, object_info).as_dict()}
-    if args.get("include_workflow"):
-        out["workflow"] = wf
-    return Reply(out)
+    """templates.py show: the same engine call; include_workflow adds the editor workflow."""
+    info = engine.show_template(engine.template_catalog(settings_for(call, args)), args["name"],
+                                include_workflow=args.get("include_workflow", False))
+    return Reply(info, is_error=not info["runnable"])
 
 
 def tool_validate(call, args):
-    fmt, wf, name, _ = workflow_arg(args)
-    inv = inventory.load()
-    api = to_api_with_inventory(fmt, wf, inv)
-    out = {"file": name, "source": inv.source, **validation.validate_against(api, inv)}
-    if fmt != wfmod.API:
-        out["note"] = "an editor workflow: converted to API format first, as run does"
-    return Reply(out)
+    """validate.py: the same engine call."""
+    return Reply(engine.validate(inventory.load(), workflow_path=args.get("workflow_path"),
+                                 workflow=args.get("workflow")))
 
 
-SLOT_ARGS = ("prompt", "negative", "seed", "width", "height", "steps")
+SLOT_ARGS = ("prompt", "negative", "seed", "width", "height", "size", "length", "batch", "steps", "cfg", "denoise",
+             "images", "prefix")
 
 
 def tool_run(call, args):
-    fmt, wf, name, base = workflow_arg(args)
-    asked = {k: args[k] for k in SLOT_ARGS if k in args}
-    if asked:  # slots are found in the API graph against the server's own schema
-        server = client(call, args)
-        info = server.object_info()
-        api = wf if fmt == wfmod.API else conversion.ui_to_api(wf, info, frontend_version=pipeline.served_frontend(server))
-        wf, _ = slots.apply_slots(api, info, **asked)
-        fmt = wfmod.API
-    result = pipeline.run(
-        wf, name=name, base_dir=base, fmt=fmt, url=args.get("url") or call.settings.url,
-        project=args.get("project") or call.settings.project, api_key=call.settings.key_for(args.get("url")),
-        timeout=call.settings.timeout, sets=args.get("set", []), out=args.get("out"),
-        check=args.get("validate", True), max_wait=args.get("max_wait", call.settings.max_wait),
+    """run.py: the same engine call, argument for flag."""
+    if args.get("again") is None and args.get("workflow_path") is None and args.get("workflow") is None:
+        raise InputError("give workflow_path, workflow (inline JSON) or again (an earlier run's prompt id); "
+                         "neither was given")
+    result = engine.run(
+        settings_for(call, args), workflow_path=args.get("workflow_path"), workflow=args.get("workflow"),
+        again=args.get("again"), sets=args.get("set", []), sweeps=args.get("sweep", []), seeds=args.get("seeds"),
+        slots={k: args.get(k) for k in SLOT_ARGS}, out=args.get("out"), previews=args.get("previews", False),
+        check=args.get("validate", True), wait=args.get("wait", True), max_wait=args.get("max_wait"),
+        online_only=args.get("online_only", False), allow_api=args.get("allow_api", False),
         reporter=call.reporter, cancel=call.cancel)
     return run_reply(result)
 
 
 def tool_generate(call, args):
-    c = client(call, args, connect_timeout=1.5)
-    try:
-        catalog = generate.catalog_from_server(c, config.state_dir())
-    except ServerUnreachable:
-        catalog = generate.catalog_from_snapshot(config.state_dir())
-    chosen = generate.plan(args["request"], catalog.index, catalog.load_template, catalog.object_info,
-                           catalog.models_by_folder, task=args.get("task"), template=args.get("template"),
-                           image=generate.image_file(args["image"]) if args.get("image") else None,
-                           negative=args.get("negative"), seed=args.get("seed"), size=args.get("size"),
-                           steps=args.get("steps"), count=args.get("count"), model=args.get("model"),
-                           allow_api=args.get("allow_api", False), memory_bytes=catalog.memory_bytes,
-                           frontend_version=catalog.frontend)
-    if args.get("dry_run"):
-        return Reply(chosen.as_dict())
-    result = pipeline.run(
-        chosen.workflow, name=f"template {chosen.template}", url=args.get("url") or call.settings.url,
-        project=args.get("project") or call.settings.project, api_key=call.settings.key_for(args.get("url")),
-        timeout=call.settings.timeout, out=args.get("out"), allow_api=args.get("allow_api", False),
-        max_wait=args.get("max_wait", call.settings.max_wait), reporter=call.reporter, cancel=call.cancel)
-    reply = run_reply(result)
-    reply.data = dict(reply.data, template=chosen.template, models=chosen.models, why=chosen.why)
-    return reply
+    """generate.py: the same engine call, argument for flag."""
+    generated = engine.generate(
+        settings_for(call, args), args["request"], image=args.get("image"), task=args.get("task"),
+        negative=args.get("negative"), seed=args.get("seed"), size=args.get("size"), steps=args.get("steps"),
+        count=args.get("count", 1), model=args.get("model"), template=args.get("template"),
+        allow_api=args.get("allow_api", False), dry_run=args.get("dry_run", False), out=args.get("out"),
+        wait=args.get("wait", True), max_wait=args.get("max_wait"), reporter=call.reporter, cancel=call.cancel)
+    if generated.result is None:
+        return Reply(generated.as_dict())
+    return run_reply(generated.result, generated.as_dict())
 
 
 def tool_needs(call, args):
-    """models.py need, and with download: true, models.py need --download."""
-    if args.get("template") and (args.get("workflow_path") or args.get("workflow")):
-        raise InputError("give a workflow or a template, not both")
-    c = client(call, args, connect_timeout=1.5)
-    wf, name = None, args.get("template")
-    if not args.get("template"):
-        _, wf, name, _ = workflow_arg(args)
-    looked = needs.lookup(c, config.state_dir(), workflow=wf, template=args.get("template"), name=name,
-                          offline=not args.get("download"))
-    if not args.get("download"):
-        return Reply(dict(looked.found.as_dict(), workflow=looked.name, source=looked.source))
+    """models.py need, and with download: true, models.py need --download: the same engine call."""
     def reporter_for(need, k, n):  # one progress stream: say which file the next notifications are about
         call.reporter.note(f"[{k}/{n}] {need.folder}/{need.name}" + (f" ({need.size})" if need.size else ""))
         return call.reporter
 
-    outcome = needs.get_missing(c, looked.workflow, looked.found, paths=args.get("paths") or (),
-                                reporter_for=reporter_for, cancel=call.cancel)
-    data = dict(outcome.as_dict(), workflow=looked.name, source=looked.source)
-    return Reply(masked(data), is_error=not outcome.runnable)
+    got = engine.needs(settings_for(call, args), workflow_path=args.get("workflow_path"),
+                       workflow=args.get("workflow"), template=args.get("template"),
+                       download=args.get("download", False), paths=args.get("paths") or (),
+                       reporter_for=reporter_for, cancel=call.cancel, reporter=call.reporter)
+    return Reply(masked(got.as_dict()), is_error=not got.runnable)
 
 
 SECRET_QUERY = re.compile(r"([?&](?:token|access_token|api_key|apikey|key|sig|signature|x-amz-signature)=)"
@@ -348,7 +254,7 @@ def tool_download_model(call, args):
     """models.py download URL|NAME: into the server's folder here, else its Manager, else commands."""
     from . import placement
 
-    src = placement.source(args["source"], args.get("folder"), args.get("name"), args.get("sha256"), flag="folder")
+    src = placement.source(args["source"], args.get("folder"), args.get("name"), args.get("sha256"))
     if src.name is not None:
         downloads.safe_name(src.name, "name")  # refused before anything is fetched
     c = client(call, args)
@@ -361,14 +267,9 @@ def tool_download_model(call, args):
 
 
 def tool_install_nodes(call, args):
-    """nodes.py install PACK: through the server's ComfyUI-Manager queue, else the lines to run."""
-    c = client(call, args)
-    if detect_manager(c) is None:
-        lines = nodepacks.shell_lines(args["pack"])
-        return Reply({"pack": args["pack"], "installed": False, "commands": lines,
-                      "note": f"{c.url} has no ComfyUI-Manager; run one of these where the server lives, then "
-                              "restart it"}, is_error=True)
-    return Reply(nodepacks.install(c, args["pack"], reporter=call.reporter))
+    """nodes.py install PACK: the same engine call."""
+    done = engine.install_nodes(settings_for(call, args), args["pack"], reporter=call.reporter)
+    return Reply(done, is_error=not done.get("installed", True))
 
 
 def tool_queue(call, args):
@@ -376,26 +277,15 @@ def tool_queue(call, args):
     if action != "list" and not ids:
         raise InputError(f"queue action {action} needs prompt_ids")
     if action == "list":
-        c = client(call, args)
-        q = c.queue()
-        return Reply({"url": c.url, "running": [queue_item(x, 0) for x in q.running],
-                      "pending": [queue_item(x, n) for n, x in enumerate(q.pending, 1)]})
+        return Reply(engine.queue_list(settings_for(call, args)))
     if action == "cancel":
         done = runs.cancel(client(call, args), ids)
         return Reply(done, is_error=bool(done["not_found"]))
-    where = {"url": args.get("url") or call.settings.url, "project": args.get("project") or call.settings.project,
-             "api_key": call.settings.key_for(args.get("url")), "timeout": call.settings.timeout,
-             "out": args.get("out")}
+    settings = settings_for(call, args)
     if action == "wait":
-        return run_reply(pipeline.wait(ids, max_wait=args.get("max_wait", call.settings.max_wait),
-                                       reporter=call.reporter, cancel=call.cancel, **where))
-    return run_reply(pipeline.collect(ids, **where))
-
-
-def queue_item(x, position):
-    classes = sorted({n.get("class_type") for n in x.prompt.values() if isinstance(n, dict)})
-    return {"prompt_id": x.prompt_id, "number": x.number, "position": position, "nodes": len(x.prompt),
-            "classes": classes, "ours": pipeline.recorded(x.prompt_id) is not None}
+        return run_reply(engine.wait(settings, ids, out=args.get("out"), previews=args.get("previews", False),
+                                     max_wait=args.get("max_wait"), reporter=call.reporter, cancel=call.cancel))
+    return run_reply(engine.collect(settings, ids, out=args.get("out"), previews=args.get("previews", False)))
 
 
 def tool_upload(call, args):
@@ -431,21 +321,18 @@ def tool_convert(call, args):
 
 
 def tool_diagnose(call, args):
-    given = [k for k in ("prompt_id", "path", "report", "text") if k in args]
+    """diagnose.py: the same engine call (a prompt id, last, or the evidence itself)."""
+    given = [k for k in ("prompt_id", "path", "report", "text", "last") if args.get(k) not in (None, False)]
     if len(given) != 1:
-        raise InputError("give one of prompt_id, path, report or text" + (f", not {' and '.join(given)}" if given else ""))
-    if "prompt_id" in args:
-        result, _ = diagnosis.diagnose_prompt(client(call, args, connect_timeout=2.0), args["prompt_id"],
-                                              url=args.get("url") or call.settings.url)
-        kind = "live"
+        raise InputError("give one of prompt_id, path, report, text or last" +
+                         (f", not {' and '.join(given)}" if given else ""))
+    settings = settings_for(call, args)
+    if "prompt_id" in given or "last" in given:
+        out, _ = engine.diagnose(settings, prompt_id=args.get("prompt_id"), last=args.get("last", False))
     else:
-        obj = args.get("report") if "report" in args else args.get("text")
-        if "path" in args:
-            obj = read_evidence(args["path"])
-        kind = diagnosis.detect_kind(obj)
-        result = diagnosis.diagnose(diagnosis.gather(obj), url=args.get("url") or call.settings.url)
-    return Reply({"input": kind, "input_description": diagnosis.KINDS.get(kind, "input of an unknown shape"),
-                  **result})
+        evidence = read_evidence(args["path"]) if "path" in given else args.get("report", args.get("text"))
+        out, _ = engine.diagnose(settings, evidence=evidence)
+    return Reply(out)
 
 
 def read_evidence(path):
@@ -486,14 +373,17 @@ TOOLS = [
                  "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 10}}),
          tool_search_nodes),
     Tool("list_models", "Model files the server has, per folder (checkpoints, loras, vae, ...), from the "
-                        "inventory snapshot.",
-         schema({"folder": {"type": "string", "description": "one folder's files (with sizes)"}}), tool_list_models),
+                        "inventory snapshot (taken first when there is none).",
+         schema({"folder": {"type": "string", "description": "one folder's files (with sizes)"},
+                 "url": URL_ARG}), tool_list_models),
     Tool("list_templates", "The official workflow templates the server offers (else the saved snapshot), "
-                           "filtered by task, output media or words.",
-         schema({"task": {"type": "string", "description": "e.g. 'text to image', 't2i', 'image edit', 'i2v'"},
+                           "filtered by task, output media or words; runnable: only those it can run now.",
+         schema({"task": {"type": "string", "enum": list(generate.TASKS)},
                  "media": {"type": "string", "description": "image, video, audio, 3d or llm"},
                  "text": {"type": "string", "description": "words all found in name, title, description, tags"},
-                 "partner": {"type": "boolean", "description": "true: only paid partner-API templates; false: none"},
+                 "partner": {"type": ["boolean", "null"], "default": False,
+                             "description": "false: no paid partner-API templates; null: with them; true: only them"},
+                 "runnable": {"type": "boolean", "default": False},
                  "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 30},
                  "url": URL_ARG}), tool_list_templates),
     Tool("show_template", "One template: what it is, the nodes and model files it needs and which of them this "
@@ -504,18 +394,36 @@ TOOLS = [
                      "server checks: verdict ok/partial/rejected, each error with its node, input and a fix.",
          schema(dict(WORKFLOW_ARGS)), tool_validate),
     Tool("run", "Run a workflow on ComfyUI and return its images inline plus the saved file paths. Change inputs "
-                "with set ['NODE.INPUT=VALUE'] (NODE: id or title) or the slots prompt/negative/seed/width/height/"
-                "steps, found in the graph. Past max_wait the prompt id comes back and queue action=wait collects it.",
+                "with set ['NODE.INPUT=VALUE'] (NODE: id or title) or the slots (prompt, seed, size, ...) found in "
+                "the graph. Past max_wait the prompt id comes back and queue action=wait collects it.",
          schema({**WORKFLOW_ARGS,
+                 "again": {"type": "string", "minLength": 1,
+                           "description": "instead of a workflow: an earlier run's prompt id, its workflow as queued"},
                  "set": {"type": "array", "items": {"type": "string", "pattern": "^[^=]+\\.[^=]+=.*$"},
                          "description": "inputs to change: 'NODE.INPUT=VALUE'"},
+                 "sweep": {"type": "array", "items": {"type": "string", "pattern": "^[^=]+\\.[^=]+=.*$"},
+                           "description": "'NODE.INPUT=a,b,c': one prompt per value; several combine"},
+                 "seeds": {"type": "integer", "minimum": 1, "description": "queue this many prompts, random seeds"},
                  "prompt": {"type": "string", "description": "the positive prompt text"},
                  "negative": {"type": "string", "description": "the negative prompt text"},
                  "seed": {"type": "integer", "minimum": 0},
+                 "size": {"type": "string", "pattern": "^[0-9]+[xX][0-9]+$", "description": "WIDTHxHEIGHT"},
                  "width": {"type": "integer", "minimum": 1}, "height": {"type": "integer", "minimum": 1},
-                 "steps": {"type": "integer", "minimum": 1},
+                 "length": {"type": "integer", "minimum": 1, "description": "frames, for video"},
+                 "batch": {"type": "integer", "minimum": 1, "description": "images in one prompt"},
+                 "steps": {"type": "integer", "minimum": 1}, "cfg": {"type": "number"},
+                 "denoise": {"type": "number", "minimum": 0, "maximum": 1},
+                 "images": {"type": "array", "items": {"type": "string"},
+                            "description": "input image/video/audio paths, in node order"},
+                 "prefix": {"type": "string", "description": "output file name prefix"},
                  "max_wait": MAX_WAIT_ARG,
+                 "wait": {"type": "boolean", "default": True, "description": "false: return the prompt ids once queued"},
                  "validate": {"type": "boolean", "default": True, "description": "false: send without checking"},
+                 "previews": {"type": "boolean", "default": False, "description": "also download temp previews"},
+                 "online_only": {"type": "boolean", "default": False,
+                                 "description": "an error instead of an offline export when no server answers"},
+                 "allow_api": {"type": "boolean", "default": False,
+                               "description": "let partner (paid API) nodes run, only when the user asked"},
                  "out": {"type": "string", "description": "download folder (default projects/<project>/outputs)"},
                  "url": URL_ARG, "project": PROJECT_ARG}), tool_run, long=True),
     Tool("queue", "The server's queue: list running and pending prompts; cancel prompts (pending ones removed, a "
@@ -524,6 +432,7 @@ TOOLS = [
          schema({"action": {"type": "string", "enum": ["list", "cancel", "wait", "outputs"]},
                  "prompt_ids": PROMPT_IDS_ARG, "max_wait": MAX_WAIT_ARG,
                  "out": {"type": "string", "description": "download folder (default: the one the run used)"},
+                 "previews": {"type": "boolean", "default": False, "description": "also download temp previews"},
                  "url": URL_ARG, "project": PROJECT_ARG}, ["action"]), tool_queue, long=True),
     Tool("upload", "Upload a local image into ComfyUI's input folder; returns the name LoadImage takes. "
                    "mask_of: upload it as the mask (alpha) of an image already on the server.",
@@ -543,6 +452,8 @@ TOOLS = [
          schema({"prompt_id": {"type": "string", "minLength": 1}, "path": {"type": "string", "minLength": 1},
                  "report": {"type": "object", "description": "a run result or a saved server answer"},
                  "text": {"type": "string", "minLength": 1, "description": "log or traceback text"},
+                 "last": {"type": "boolean", "default": False,
+                          "description": "the newest run recorded here (also one refused before it was queued)"},
                  "url": URL_ARG}), tool_diagnose),
     Tool("generate", "Make an image, video or sound from a sentence with the models this server has: picks an "
                      "official template it can run (swapping in installed files of the same family), fills the "
@@ -558,7 +469,8 @@ TOOLS = [
                  "model": {"type": "string", "description": "an installed model file to use"},
                  "template": {"type": "string", "description": "an official template's name"},
                  "allow_api": {"type": "boolean", "default": False}, "dry_run": {"type": "boolean", "default": False},
-                 "max_wait": MAX_WAIT_ARG, "out": {"type": "string"}, "url": URL_ARG, "project": PROJECT_ARG},
+                 "max_wait": MAX_WAIT_ARG, "wait": {"type": "boolean", "default": True},
+                 "out": {"type": "string"}, "url": URL_ARG, "project": PROJECT_ARG},
                 ["request"]), tool_generate, long=True),
     Tool("needs", "What a workflow or template needs that the server lacks: model files (folder, size, link, "
                   "sha256, the download command) and node packs (the install command); a file listed under another "
@@ -589,14 +501,11 @@ TOOLS_BY_NAME = {t.name: t for t in TOOLS}
 
 
 # -- results --------------------------------------------------------------------------------------
-def run_reply(result):
-    """A RunResult as run.py --json prints it, its images inline; a prompt still going is no error."""
-    data = result.as_dict()
-    if result.warnings:
-        data = dict(data, warnings=result.warnings)
+def run_reply(result, data=None):
+    """A RunResult as run.py --json prints it (`data`, else the result's own), its images inline; a
+    prompt still going is no error."""
+    data = data if data is not None else result.as_dict()
     still = [r["prompt_id"] for r in result.runs if r["status"] in STILL_GOING]
-    if still:
-        data = dict(data, next=f"call queue with action=wait and prompt_ids={json.dumps(still)}")
     images, skipped = inline_images(result.files)
     if skipped:
         data = dict(data, not_inline=skipped)
@@ -645,7 +554,8 @@ def downscaled(data):
 
 
 def error_reply(exc, url=None):
-    line = f"error: {exc.message}" + (f" ({nextsteps.render(exc.hint, url)})" if exc.hint else "")
+    with nextsteps.in_face(nextsteps.MCP):
+        line = f"error: {exc.message}" + (f" ({nextsteps.render(exc.hint, url)})" if exc.hint else "")
     return Reply(exc.as_dict(), is_error=True, text=line)
 
 
@@ -657,7 +567,8 @@ def call_tool(settings, name, arguments, reporter=None, cancel=None):
                      text=f"error: no tool {name!r} (tools: {', '.join(TOOLS_BY_NAME)})")
     call = Call(settings, reporter or Reporter(), cancel or threading.Event())
     try:
-        return tool.handler(call, arguments or {})
+        with nextsteps.in_face(nextsteps.MCP):  # next steps and flags in messages: tool calls, arguments
+            return tool.handler(call, arguments or {})
     except ComfyError as exc:
         return error_reply(exc, (arguments or {}).get("url") or settings.url)
     except Exception as exc:  # a bug of ours: one line, never the traceback
@@ -666,8 +577,9 @@ def call_tool(settings, name, arguments, reporter=None, cancel=None):
 
 
 def as_result(reply, settings, url=None):
-    """The CallToolResult: next steps rendered, secrets scrubbed from every text."""
-    data = nextsteps.rendered(reply.data, url)
+    """The CallToolResult: next steps rendered as tool calls, secrets scrubbed from every text."""
+    with nextsteps.in_face(nextsteps.MCP):
+        data = nextsteps.rendered(reply.data, url)
     text = reply.text if reply.text is not None else json.dumps(data, indent=1, ensure_ascii=False, default=str)
     data = json.loads(scrub(json.dumps(data, ensure_ascii=False, default=str), settings))
     content = [types.TextContent(type="text", text=scrub(text, settings))]
@@ -752,7 +664,7 @@ def serve_stdio(settings):
 
 def check_loopback(host):
     if host not in LOOPBACK_HOSTS:
-        raise InputError(f"--host {host}: the MCP server listens on loopback only ({', '.join(LOOPBACK_HOSTS)})",
+        raise InputError(f"{nextsteps.flag('host', host)}: the MCP server listens on loopback only ({', '.join(LOOPBACK_HOSTS)})",
                          hint="anyone who reaches it can run workflows and read files this user can: "
                               "reach it from elsewhere through an SSH tunnel")
 

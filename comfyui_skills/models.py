@@ -144,8 +144,8 @@ File names and download links are the ones ComfyUI's official workflow templates
 0.1.95, shipped with ComfyUI 0.3.64, and 0.1.123): a workflow built from a template finds the file
 under exactly this name. Sizes are approximate (from the published repos, rounded); a `?` marks a
 size not checked against the repo. A file much smaller than its size here is a broken download
-(`diagnose.py` then reports `model_corrupt`). An older name in brackets is the same model under the
-name older workflows use; `validate.py` and `diagnose.py` point to the download for either.
+(a diagnosis then reports `model_corrupt`). An older name in brackets is the same model under the
+name older workflows use; validation and diagnosis point to the download for either.
 
 Download with this pack (into the server's own folder when it is on this machine, through its
 ComfyUI-Manager otherwise, else it prints the commands to run where the server lives; resumable,
@@ -185,7 +185,7 @@ def reference_markdown() -> str:
     from . import nextsteps
 
     out = [INTRO.replace("@DOWNLOAD@", str(nextsteps.step("models", "download", "<file>")))
-           .replace("@NEED@", str(nextsteps.step("models", "need", "<workflow.json>", "--download")))]
+           .replace("@NEED@", str(nextsteps.step("models", "need", "<workflow.json>", download=True)))]
     for folder, dirs in data["folders"].items():
         rows = [f for f in _files() if f.folder == folder]
         if not rows:

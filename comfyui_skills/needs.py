@@ -69,10 +69,7 @@ def _model(m):
                 size=known.size_label if known else None,
                 source=None if not url else "workflow" if m.url else models.REFERENCE)
     if not need.present and need.url:
-        args = ["download", need.url] + (["--folder", need.folder] if need.folder else [])
-        if need.sha256:
-            args += ["--sha256", need.sha256]
-        need.fetch = nextsteps.step("models", *args)
+        need.fetch = nextsteps.step("models", "download", need.url, folder=need.folder, sha256=need.sha256)
     return need
 
 
@@ -188,9 +185,9 @@ def _fetch_one(client, need, paths, reporter, cancel, token_for):
     *subdir, asked = need.name.replace("\\", "/").split("/")
     if not need.url:
         return Fetched(need, "no_source", todo=nextsteps.step(
-            "models", "download", "<url>", "--folder", need.folder or "<folder>", "--name", asked))
+            "models", "download", "<url>", folder=need.folder or "<folder>", name=asked))
     if not need.folder:
-        return Fetched(need, "no_source", todo=nextsteps.step("models", "download", need.url, "--folder", "<folder>"))
+        return Fetched(need, "no_source", todo=nextsteps.step("models", "download", need.url, folder="<folder>"))
     name, rename = asked, None
     known = models.known_file(need.name)
     if need.source == models.REFERENCE and known and known.name.lower() != asked.lower():
@@ -204,8 +201,8 @@ def _fetch_one(client, need, paths, reporter, cancel, token_for):
     except Interrupted:
         raise
     except ComfyError as exc:
-        args = ["download", need.url, "--folder", need.folder, "--name", name]
-        return Fetched(need, "failed", error=exc.as_dict(), todo=nextsteps.step("models", *args), rename=rename)
+        return Fetched(need, "failed", error=exc.as_dict(), rename=rename,
+                       todo=nextsteps.step("models", "download", need.url, folder=need.folder, name=name))
     if placed.how == "manager" and placed.name.lower() != need.name.replace("\\", "/").lower():
         rename = placed.name  # the Manager saves where its own list says (its entry's save_path)
     return Fetched(need, placed.how, placed=placed, rename=rename)

@@ -127,11 +127,11 @@ def download(client, item, root):
                 # requests' errors are OSErrors too: caught here, a broken connection is not a full disk
                 raise ServerError(f"{item['filename']}: the connection broke before the whole file arrived"
                                   + (f" ({expected} bytes expected)" if expected else ""),
-                                  hint="nothing was kept; fetch it again with queue.py outputs PROMPT_ID",
+                                  hint=f"nothing was kept; fetch it again with {nextsteps.step('queue', 'outputs', 'PROMPT_ID', finds_server=True)}",
                                   url=client.url) from None
             if expected is not None and expected.isdigit() and n != int(expected):
                 raise ServerError(f"{item['filename']}: the download stopped at {n} of {expected} bytes",
-                                  hint="nothing was kept; fetch it again with queue.py outputs PROMPT_ID",
+                                  hint=f"nothing was kept; fetch it again with {nextsteps.step('queue', 'outputs', 'PROMPT_ID', finds_server=True)}",
                                   url=client.url)
             written.append(n)
 
@@ -174,5 +174,5 @@ def _link_free(tmp, target):
 def _unwritable(root, exc):
     why = exc.strerror or str(exc)
     return InputError(f"cannot write outputs to {root}: {why}",
-                      hint="give a writable folder with --out; the files stay on the server, fetch "
-                           f"them with: {nextsteps.step('queue', 'outputs', 'PROMPT_ID', '--out', 'DIR', finds_server=True)}")
+                      hint=f"give a writable folder with {nextsteps.flag('out')}; the files stay on the server, "
+                           f"fetch them with: {nextsteps.step('queue', 'outputs', 'PROMPT_ID', out='DIR', finds_server=True)}")

@@ -11,22 +11,23 @@ import random
 
 from .schema import NodeSpec
 from .errors import InputError
+from .nextsteps import Flag
 
 SEED_INPUTS = ("seed", "noise_seed")
 SEED_MAX = 2**32 - 1
 
 
-def parse_assignment(text, flag="--set"):
+def parse_assignment(text, flag=Flag("set")):
     """'NODE.INPUT=VALUE' -> (node, input, raw value text)."""
     key, eq, value = text.partition("=")
     node, dot, name = key.strip().rpartition(".")
     if not eq or not dot or not node or not name:
         raise InputError(f"{flag} {text!r}: expected NODE.INPUT=VALUE (NODE is a node id or title)",
-                         hint=f"e.g. {flag} 3.steps=20 or {flag} 'KSampler.seed=42'")
+                         hint=f"e.g. {Flag(flag.name, '3.steps=20')} or {Flag(flag.name, 'KSampler.seed=42')}")
     return node, name, value
 
 
-def find_node(workflow, ref, flag="--set"):
+def find_node(workflow, ref, flag=Flag("set")):
     """The id of the node `ref` names: an id, else a unique title (exact, then any case)."""
     if ref in workflow:
         return ref
@@ -69,7 +70,7 @@ def convert(text, spec, current, where):
         raise InputError(f"{where}: {text!r} is not a valid {kind}") from None
     if kind and kind != "*":
         raise InputError(f"{where} takes a link of type {kind}, not a value",
-                         hint="--set changes widget values (numbers, text, choices) only")
+                         hint=f"{Flag('set')} changes widget values (numbers, text, choices) only")
     return _like(text, current)
 
 
@@ -100,7 +101,7 @@ def _like(text, current):
         return text
 
 
-def resolve(workflow, object_info, node_ref, name, flag="--set"):
+def resolve(workflow, object_info, node_ref, name, flag=Flag("set")):
     """(node id, where-label, spec, current value) for NODE.INPUT, checked against the schema."""
     nid = find_node(workflow, node_ref, flag)
     node = workflow[nid]
@@ -135,15 +136,15 @@ def sweep_axes(workflow, object_info, sweeps, seeds=None, rng=None):
     """[(key, node id, input, [values])...] for every --sweep, plus one axis for --seeds N."""
     axes = []
     for text in sweeps or []:
-        ref, name, raw = parse_assignment(text, "--sweep")
-        nid, where, spec, current = resolve(workflow, object_info, ref, name, "--sweep")
+        ref, name, raw = parse_assignment(text, Flag("sweep"))
+        nid, where, spec, current = resolve(workflow, object_info, ref, name, Flag("sweep"))
         values = [convert(v, spec, current, where) for v in _split_values(raw, where)]
         axes.append((f"{nid}.{name}", [(nid, name)], values))
     if seeds:
         targets = seed_inputs(workflow)
         if not targets:
-            raise InputError("--seeds: this workflow has no seed or noise_seed input to vary",
-                             hint="vary another input with --sweep NODE.INPUT=a,b,c")
+            raise InputError(f"{Flag('seeds')}: this workflow has no seed or noise_seed input to vary",
+                             hint=f"vary another input with {Flag('sweep', 'NODE.INPUT=a,b,c')}")
         rng = rng or random.SystemRandom()
         values = [rng.randint(0, SEED_MAX) for _ in range(seeds)]
         axes.append(("seed", targets, values))
@@ -160,7 +161,7 @@ def _split_values(raw, where):
         return [v if isinstance(v, str) else json.dumps(v) for v in values]
     values = [v.strip() for v in text.split(",")]
     if not any(values):
-        raise InputError(f"{where}: no values given", hint="e.g. --sweep 3.steps=10,20,30")
+        raise InputError(f"{where}: no values given", hint=f"e.g. {Flag('sweep', '3.steps=10,20,30')}")
     return values
 
 

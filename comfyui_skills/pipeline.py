@@ -24,12 +24,10 @@ from typing import Optional
 # path and --show-slots use them: a run on a server needs neither, and every run pays its imports.
 from . import config, conversion, files, nextsteps, outputs, overrides, runs, schema, validation
 from . import workflow as wfmod
-from .api import ComfyUI
 from .errors import CheckFailed, ComfyError, InputError, ServerTimeout, ServerUnreachable, TransportError
 from .progress import Reporter
 from .schema import NodeSpec
 
-PROBE_CONNECT_TIMEOUT = 1.5  # a run tries every candidate server; a dead one must not hold it up
 
 
 @dataclass
@@ -75,7 +73,8 @@ class RunResult:
         """The JSON run.py and queue.py print (NextSteps still to be rendered)."""
         if self.offline is not None:
             return self.offline
-        return self.runs[0] if len(self.runs) == 1 else self.summary()
+        data = self.runs[0] if len(self.runs) == 1 else self.summary()
+        return dict(data, warnings=self.warnings) if self.warnings else data
 
 
 # -- run ----------------------------------------------------------------------------------------
@@ -88,28 +87,28 @@ def run_file(path, **kw):
     return run(loaded.workflow, name=str(path), base_dir=Path(path).resolve().parent, fmt=loaded.format, **kw)
 
 
-def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project=None, api_key=None,
-        timeout=config.DEFAULT_TIMEOUT, sets=(), sweeps=(), seeds=None, out=None, previews=False,
-        check=True, wait=True, max_wait=None, websocket=True, online_only=False, extra_data=None,
+def run(workflow, settings=None, *, name="workflow", base_dir=None, fmt=None, sets=(), sweeps=(), seeds=None,
+        out=None, previews=False, check=True, wait=True, max_wait=None, websocket=True, online_only=False,
         slot_values=None, allow_api=False, reporter=None, cancel=None):
     """Run `workflow` (API or editor format) on the least busy server that has what it needs.
 
-    sets: ["NODE.INPUT=VALUE"], sweeps: ["NODE.INPUT=a,b"] (one prompt per combination), seeds: N
-    prompts with random seeds. check=False sends without validating first; wait=False returns once
-    queued. extra_data goes into POST /prompt as is (a partner-node key, say): never logged.
-    slot_values ({"prompt": ..., "seed": ..., "width": ...}, see slots.apply_slots) are written where
-    the graph says they go, after `sets`. A workflow with partner (API) nodes, which spend the
-    user's credits, is refused unless allow_api.
+    settings (config.Settings): the servers, project, keys and timeouts. sets: ["NODE.INPUT=VALUE"],
+    sweeps: ["NODE.INPUT=a,b"] (one prompt per combination), seeds: N prompts with random seeds.
+    check=False sends without validating first; wait=False returns once queued. slot_values
+    ({"prompt": ..., "seed": ..., "width": ...}, see slots.apply_slots) are written where the graph
+    says they go, after `sets`. A workflow with partner (API) nodes, which spend the user's
+    credits, is refused unless allow_api; allowed, the Comfy account key goes into the prompt's
+    extra_data (never logged).
     """
+    settings = settings or config.Settings.resolve()
     reporter = reporter or Reporter()
     fmt = fmt or wfmod.detect_format(workflow)
     if fmt is None:
         raise InputError(f"{name}: not a ComfyUI workflow: {wfmod.describe(workflow)}")
     if fmt == wfmod.API:
         check_nodes(workflow, name)
-    clients = [ComfyUI(u, api_key=api_key, timeout=timeout, connect_timeout=PROBE_CONNECT_TIMEOUT)
-               for u in config.resolve_urls(url, project)]
-    project = project or "default"
+    clients = settings.clients(probe=True)
+    project = settings.project_name
     runs.check_cancel(cancel)
     probes = runs.probe_all(clients, classes_of(fmt, workflow))
     up = [p for p in probes if "error" not in p]
@@ -144,9 +143,9 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
         except CheckFailed as exc:
             entry = next((v, w) for v, w in plan if v == (exc.details.get("values") or {}))
             raise rejected(exc, name, client.url, project, entry, "validation") from None
-    root = Path(out) if out else config.projects_dir() / project / "outputs"
+    root = Path(out) if out else settings.outputs_dir()
     result = submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, websocket,
-                             extra_data, reporter, cancel, name)
+                             settings.partner_extra(allow_api), reporter, cancel, name)
     result.warnings = warnings + result.warnings
     return result
 
@@ -181,25 +180,30 @@ def refuse_unasked_spending(api, object_info, name, allow_api):
     if paid and not allow_api:
         nodes = ", ".join(f"#{nid} {cls}" for nid, cls in sorted(paid.items())[:5])
         raise CheckFailed(f"{name} uses partner (API) nodes, which spend Comfy credits: {nodes}",
-                          hint="run it only if the user asked for it: add --allow-api", partner_nodes=paid)
+                          hint=f"run it only if the user asked for it: add {nextsteps.flag('allow_api')}",
+                          partner_nodes=paid)
 
 
-def again(run_id, *, url=None, project=None, api_key=None, timeout=config.DEFAULT_TIMEOUT, **kw):
+def again(run_id, settings=None, **kw):
     """`run()` the workflow of an earlier run once more (its record in state/runs/, else the
     server's history of that prompt), with any new sets, sweeps or seeds; same server and project
     unless given."""
+    settings = settings or config.Settings.resolve()
     rec = recorded(run_id) or {}
     wf = rec.get("workflow")
-    url = url or rec.get("url")
+    if not settings.url:
+        settings = settings.override(url=rec.get("url"), keep_key=True)
+    if not settings.project:
+        settings = settings.override(project=rec.get("project"))
     if not isinstance(wf, dict) or not wf:
-        client = ComfyUI(config.resolve_url(url, project), api_key=api_key, timeout=timeout)
+        client = settings.client()
         wf = runs.prompt_of(client.history(run_id))
         if not wf:
             raise InputError(f"{run_id}: no run recorded under this id in state/runs/, and "
                              f"{client.url} has no history for it",
-                             hint=f"check the id (run.py and {nextsteps.step('queue', 'history')} print them) or --url")
-    return run(copy.deepcopy(wf), name=rec.get("file") or f"prompt {run_id}", fmt=wfmod.API, url=url,
-               project=project or rec.get("project"), api_key=api_key, timeout=timeout, **kw)
+                             hint=f"check the id ({nextsteps.step('run', 'FILE')} and {nextsteps.step('queue', 'history')} print "
+                                  f"them) or {nextsteps.flag('url')}")
+    return run(copy.deepcopy(wf), settings, name=rec.get("file") or f"prompt {run_id}", fmt=wfmod.API, **kw)
 
 
 def check_nodes(wf, name):
@@ -322,8 +326,9 @@ def check_plan(plan, info, name, reporter, rules=None):
     Raises CheckFailed for one the server would reject; returns the warnings (also reported).
     """
     warnings = []
+    parsed, files_in = schema.Schema(info), schema.input_files(info)  # parsed once for every prompt of a sweep
     for values, wf in plan:
-        report = validation.validate(wf, info, input_files=schema.input_files(info), **(rules or {}))
+        report = validation.validate(wf, parsed, input_files=files_in, **(rules or {}))
         label = f"{name}" + (f" with {values_text(values)}" if values else "")
         found = [f"{label}: {problem_text(w)}" for w in report["warnings"]]
         found += [f"{label}: {problem_text(e)} (outputs that depend on it will not be produced)"
@@ -334,7 +339,7 @@ def check_plan(plan, info, name, reporter, rules=None):
         if report["verdict"] == "rejected":
             lines = "\n".join("  " + problem_text(e) for e in report["errors"])
             raise CheckFailed(f"{label} would be rejected by the server:\n{lines}",
-                              hint="fix it, or send it anyway with --no-validate",
+                              hint=f"fix it, or send it anyway with {nextsteps.flag('no_validate')}",
                               errors=report["errors"], values=values or None)
     return warnings
 
@@ -490,7 +495,7 @@ def rejected(exc, name, url, project, entry, by):
         record["server_answer"] = {"error": exc.details.get("server_error"),
                                    "node_errors": exc.details.get("node_errors") or {}}
     if _write_record(run_id, record):
-        explain = nextsteps.step("diagnose", "--last", finds_server=True)
+        explain = nextsteps.step("diagnose", last=True, finds_server=True)
         exc.hint = f"{exc.hint}; explain it with: {explain}" if exc.hint else f"explain it with: {explain}"
         exc.details["diagnose"] = explain
     return exc
@@ -531,23 +536,26 @@ def last_record():
     return None
 
 
-def target(prompt_ids, url=None, project=None, api_key=None, timeout=config.DEFAULT_TIMEOUT, out=None):
+def target(prompt_ids, settings=None, out=None):
     """The server and download folder for prompts queued earlier: arguments first, then the note."""
+    settings = settings or config.Settings.resolve()
     rec = recorded(prompt_ids[0]) or {}
-    client = ComfyUI(config.resolve_url(url or rec.get("url"), project), api_key=api_key, timeout=timeout)
+    if not settings.url and rec.get("url"):
+        settings = settings.override(url=rec["url"], keep_key=True)
+    client = settings.client()
     folder = out or rec.get("out")
-    root = Path(folder) if folder else config.projects_dir() / (project or rec.get("project") or "default") / "outputs"
+    root = Path(folder) if folder else settings.outputs_dir(settings.project or rec.get("project"))
     return client, root
 
 
-def wait(prompt_ids, *, url=None, project=None, api_key=None, timeout=config.DEFAULT_TIMEOUT, out=None,
-         previews=False, max_wait=None, websocket=True, reporter=None, cancel=None):
+def wait(prompt_ids, settings=None, *, out=None, previews=False, max_wait=None, websocket=True, reporter=None,
+         cancel=None):
     """Wait for prompts queued earlier (by anyone), then download their outputs.
 
     Stopping (Ctrl-C, cancel) stops the waiting only: the prompts keep running on the server.
     """
     reporter = reporter or Reporter()
-    client, root = target(prompt_ids, url, project, api_key, timeout, out)
+    client, root = target(prompt_ids, settings, out)
     reporter.resume_hint = nextsteps.resume(prompt_ids)
     results = {}
     watcher = runs.Watcher(client, reporter, use_ws=websocket, observer=True, cancel=cancel,
@@ -569,10 +577,9 @@ def wait(prompt_ids, *, url=None, project=None, api_key=None, timeout=config.DEF
     return finished(client, jobs, results, root, [])
 
 
-def collect(prompt_ids, *, url=None, project=None, api_key=None, timeout=config.DEFAULT_TIMEOUT, out=None,
-            previews=False):
+def collect(prompt_ids, settings=None, *, out=None, previews=False):
     """Download the outputs of prompts that have finished; CheckFailed for one that has not."""
-    client, root = target(prompt_ids, url, project, api_key, timeout, out)
+    client, root = target(prompt_ids, settings, out)
     jobs, results = [], {}
     for pid in prompt_ids:
         job = runs.Job(pid, values=(recorded(pid) or {}).get("values") or {})
@@ -581,7 +588,7 @@ def collect(prompt_ids, *, url=None, project=None, api_key=None, timeout=config.
             place = client.places().get(pid)
             if place is None:
                 raise CheckFailed(f"{client.url} has no history for prompt {pid}",
-                                  hint="check the id and --url; a restarted server forgets its history")
+                                  hint=f"check the id and {nextsteps.flag('url')}; a restarted server forgets its history")
             state = "running" if place == 0 else f"queued at position {place}"
             raise CheckFailed(f"prompt {pid} has not finished: it is {state}",
                               hint=f"wait for it with: {nextsteps.resume([pid])}")
@@ -599,7 +606,7 @@ def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_onl
 
     reason = "; ".join(p["error"] for p in probes)
     if online_only:
-        raise ServerUnreachable(reason, hint="start ComfyUI, or drop --online-only to export the workflow offline")
+        raise ServerUnreachable(reason, hint=f"start ComfyUI, or drop {nextsteps.flag('online_only')} to export the workflow offline")
     inv = inventory.load()
     api = fill(to_api(fmt, wf, inv.object_info, name, reporter,
                       lambda: pinned_frontend(inv)),
@@ -613,7 +620,7 @@ def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_onl
               "load": f"start ComfyUI, then: {nextsteps.step('run', path)} "
                       f"(or in the editor: {receipt['how_to_load']})"}
     if multi:
-        result["note"] = "sweeps and --seeds need a server; the base workflow was exported"
+        result["note"] = f"sweeps and {nextsteps.flag('seeds')} need a server; the base workflow was exported"
     warnings = [f"{name}: {problem_text(p)}" for p in receipt["errors"] + receipt["warnings"]]
     for w in warnings:
         reporter.note(f"warning: {w}")

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from . import downloads, manager
 from .errors import CheckFailed, DownloadFailed, InputError, ServerError, TransportError
+from .nextsteps import flag
 
 MANAGER_WAIT = 3600.0
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
@@ -48,19 +49,19 @@ class Source:
     sha256: Optional[str] = None
 
 
-def source(text, folder=None, name=None, sha256=None, flag="--folder"):
+def source(text, folder=None, name=None, sha256=None):
     """What to fetch for `text`: a URL (with `folder`), or a file name the pack knows, which brings
     its own link, folder, name and sha256 (a corrupt or swapped file is then refused)."""
     from . import models
 
     if downloads.looks_like_url(text):
         if not folder:
-            raise InputError(f"{flag} is needed with a URL (checkpoints, loras, vae, ...)")
+            raise InputError(f"{flag('folder')} is needed with a URL (checkpoints, loras, vae, ...)")
         return Source(text, folder, name, sha256)
     known = models.known_file(text)
     if known is None or not known.url:
         raise InputError(f"{text!r} is neither a URL nor a file the pack knows ({models.REFERENCE})",
-                         hint=f"give the download URL and {flag}")
+                         hint=f"give the download URL and {flag('folder')}")
     if folder and folder != known.folder:
         raise InputError(f"{text} belongs in {known.folder}, not {folder}")
     return Source(known.url, known.folder, name or known.name, sha256 or known.sha256)
@@ -115,10 +116,10 @@ def choose(paths, wanted=None, folder=""):
         for p in paths:
             if p.resolve() == wanted_path:
                 return p
-        raise InputError(f"--path {wanted} is not one of the server's {folder} folders on this machine",
+        raise InputError(f"{flag('path', wanted)} is not one of the server's {folder} folders on this machine",
                          hint="choose one of: " + ", ".join(map(str, paths)) if paths else None)
     if len(paths) > 1:
-        raise InputError(f"the server reads {folder} from {len(paths)} folders here; choose one with --path",
+        raise InputError(f"the server reads {folder} from {len(paths)} folders here; choose one with {flag('path')}",
                          hint="; ".join(map(str, paths)))
     return paths[0]
 
@@ -138,7 +139,7 @@ def place(client, url, folder, name=None, sha256=None, path=None, reporter=None,
                                  reporter=reporter, cancel=cancel, size=size)
         return Placed("downloaded", folder, "/".join(subdir + (got.path.name,)), str(got.path), got)
     if path is not None:
-        raise InputError(f"--path {path}: none of the server's {folder} folders is on this machine")
+        raise InputError(f"{flag('path', path)}: none of the server's {folder} folders is on this machine")
     entry = manager_entry(client, url, name, folder, subdir)
     if entry is not None:
         return through_manager(client, entry, folder, reporter)

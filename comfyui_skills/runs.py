@@ -8,7 +8,6 @@ server says about our prompt is missed; when it drops we reconnect and meanwhile
 """
 
 import json
-import os
 import queue
 import threading
 import time
@@ -16,7 +15,7 @@ import uuid
 
 import websocket
 
-from . import nextsteps
+from . import config, nextsteps
 from .errors import CheckFailed, Interrupted, ServerUnreachable, TransportError
 from .schema import NodeSpec
 
@@ -26,8 +25,6 @@ POLL_START = 0.25
 POLL_CAP_RUNNING = 0.4      # keeps the polling path under 0.5 s from finish to notice
 POLL_CAP_QUEUED = 2.0
 RECONNECT_EVERY = 1.0
-GIVE_UP_UNREACHABLE = 120.0  # a server gone this long is not coming back for this run
-RETRY_WINDOW_ENV = "COMFYUI_SKILLS_RETRY_WINDOW"  # seconds; tests shorten the window with it
 HISTORY_RETRIES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0)
 
 
@@ -46,14 +43,6 @@ def submit(client, workflow, client_id, extra_data=None, prompt_id=None):
     """POST /prompt; a rejected workflow raises CheckFailed naming every node and input at fault."""
     return client.submit(workflow, client_id, extra_data=extra_data, prompt_id=prompt_id,
                          on_rejected=lambda body: rejection_message(body, workflow))
-
-
-def retry_window():
-    """How long a server may stay unreachable (or answer garbage) mid-wait before we give up."""
-    try:
-        return float(os.environ.get(RETRY_WINDOW_ENV) or GIVE_UP_UNREACHABLE)
-    except ValueError:
-        return GIVE_UP_UNREACHABLE
 
 
 def node_label(workflow, node_id, class_type=None):
@@ -295,7 +284,7 @@ class Watcher:
         self.next_poll = 0.0
         self.next_reconnect = 0.0
         self.trouble_since = None  # when the server stopped answering (or answering sense)
-        self.retry_window = retry_window()
+        self.retry_window = config.retry_window()
         self.reached = not observer  # run.py has just talked to the server; queue.py wait must find out
         self.ws_note_shown = False
         self.ws_note_pending = None
@@ -439,7 +428,7 @@ class Watcher:
         """
         unfinished = [j for j in self.jobs.values() if not j.done]
         if not self.reached:
-            exc.hint = f"check --url, or start the server; then: {nextsteps.resume(j.prompt_id for j in unfinished)}"
+            exc.hint = f"check {nextsteps.flag('url')}, or start the server; then: {nextsteps.resume(j.prompt_id for j in unfinished)}"
             raise exc
         now = time.monotonic()
         if self.trouble_since is None:
@@ -671,5 +660,5 @@ def pick(probes, workflow):
     if len(up) > 1 and not complete:
         lines = [f"  {p['url']}: lacks {', '.join(p['missing'][:5])}" for p in up]
         raise CheckFailed("no reachable server has everything this workflow needs:\n" + "\n".join(lines),
-                          hint="install the missing nodes or models, or pick a server with --url")
+                          hint=f"install the missing nodes or models, or pick a server with {nextsteps.flag('url')}")
     return min(complete or up, key=lambda p: p["load"])

@@ -24,6 +24,7 @@ from collections import namedtuple
 
 from .errors import InputError
 from .schema import Schema
+from . import nextsteps
 
 Change = namedtuple("Change", "node input old new slot")
 
@@ -34,10 +35,8 @@ SETTING_SLOTS = ("steps", "cfg", "denoise", "sampler_name", "scheduler")
 # Where a sampler's settings may sit instead of on the sampler itself.
 SETTING_LINK_TYPES = ("SIGMAS", "SAMPLER", "GUIDER")
 SLOT_ORDER = ("prompt", "negative", "seed") + tuple(SIZE_INPUTS) + SETTING_SLOTS + ("inputs", "prefix")
-FLAGS = {"prompt": "--prompt", "negative": "--negative", "seed": "--seed", "width": "--width",
-         "height": "--height", "length": "--length", "batch": "--batch", "steps": "--steps",
-         "cfg": "--cfg", "denoise": "--denoise", "inputs": "--image", "prefix": "--prefix",
-         "sampler_name": "--sampler", "scheduler": "--scheduler"}
+# the option that fills each slot, where its name is not the slot's (nextsteps spells it per face)
+OPTIONS = {"inputs": "image", "sampler_name": "sampler"}
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v")
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus", ".aac")
 
@@ -46,7 +45,7 @@ def parse_size(text):
     """(width, height) from "WxH"; an InputError naming the flag for anything else."""
     m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", str(text))
     if not m:
-        raise InputError(f"--size {text!r}: give WIDTHxHEIGHT, e.g. 1024x1024")
+        raise InputError(f"{nextsteps.flag('size')} {text!r}: give WIDTHxHEIGHT, e.g. 1024x1024")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -114,7 +113,7 @@ class Slots:
 
     def as_dict(self):
         """{"found": {slot: {value, ambiguous, targets: [{node, input, value, how}]}}, "absent": {slot: why}}."""
-        found = {name: {"flag": FLAGS.get(name), "value": slot.value, "ambiguous": slot.ambiguous,
+        found = {name: {"flag": _flag(name), "value": slot.value, "ambiguous": slot.ambiguous,
                         "targets": [{"node": t.node, "input": t.input, "value": t.value, "how": t.how}
                                     for t in slot.targets]}
                  for name, slot in self.found.items()}
@@ -612,7 +611,7 @@ def find_slots(api_workflow, object_info):
 
 
 def _flag(name):
-    return FLAGS.get(name, f"--{name}")
+    return str(nextsteps.flag(OPTIONS.get(name, name)))
 
 
 def _short(value, width=40):
@@ -664,7 +663,8 @@ def _ambiguity_error(slot, graph):
     example = slot.targets[0]
     return InputError(f"{_flag(slot.name)} is ambiguous in this workflow: {slot.ambiguous}; "
                       f"candidates: {choices}",
-                      hint=f"choose one with --set NODE.INPUT=VALUE, e.g. --set {example.node}.{example.input}=...")
+                      hint=f"choose one with {nextsteps.flag('set', 'NODE.INPUT=VALUE')}, e.g. "
+                           f"{nextsteps.flag('set', f'{example.node}.{example.input}=...')}")
 
 
 def _file_kind(name):
@@ -720,7 +720,7 @@ def apply_slots(api_workflow, object_info, prompt=None, negative=None, seed=None
         slot = slots.get(name)
         if slot is None:
             raise InputError(f"{_flag(name)}: this workflow has no {name} slot ({slots.absent.get(name)})",
-                             hint="set the input directly with --set NODE.INPUT=VALUE")
+                             hint=f"set the input directly with {nextsteps.flag('set', 'NODE.INPUT=VALUE')}")
         if slot.ambiguous:
             raise _ambiguity_error(slot, graph)
         writes += [(t, _check(graph, t, value, name), name) for t in slot.targets]
@@ -743,7 +743,7 @@ def describe(slots):
             if name in slots.absent:
                 lines.append(f"{name}: none ({slots.absent[name]})")
             continue
-        head = f"{name}: ambiguous, {slot.ambiguous}; choose with --set NODE.INPUT=VALUE among" if slot.ambiguous \
+        head = f"{name}: ambiguous, {slot.ambiguous}; choose with {nextsteps.flag('set', 'NODE.INPUT=VALUE')} among" if slot.ambiguous \
             else f"{name}:" + (f" ({slot.note})" if slot.note else "")
         lines.append(head)
         for t in slot.targets:

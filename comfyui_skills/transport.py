@@ -14,6 +14,7 @@ import requests
 from . import __version__
 from .config import DEFAULT_TIMEOUT, is_cloud
 from .errors import ServerError, ServerTimeout, ServerUnreachable
+from .nextsteps import flag, step
 
 MAX_REDIRECTS = 5
 USER_AGENT = f"comfyui-skills/{__version__}"
@@ -87,12 +88,12 @@ class Client:
                     raise ServerTimeout(
                         f"{method} {path} on {self.url} got no answer within {timeout:g} s: the server is "
                         f"there but busy or stuck",
-                        hint="raise --timeout, or look at the server's console; nothing was exported offline",
+                        hint=f"raise {flag('timeout')}, or look at the server's console; nothing was exported offline",
                         url=self.url) from None
             except requests.exceptions.ConnectionError as exc:
                 raise ServerUnreachable(
                     f"ComfyUI is not running at {self.url}",
-                    hint="start it, or use offline mode (run.py exports the workflow instead)",
+                    hint=f"start it, or use offline mode ({step('run', 'FILE')} exports the workflow instead)",
                     url=self.url, reason=_short_reason(exc)) from None
             except requests.exceptions.RequestException as exc:
                 raise ServerUnreachable(f"{method} {path} on {self.url} failed: {_short_reason(exc)}",
@@ -136,7 +137,7 @@ class Client:
             message += f": {body.strip().splitlines()[0][:200]}"
         hint = None
         if resp.status_code in (401, 403):
-            hint = "give an API key with --api-key or COMFYUI_API_KEY"
+            hint = f"give an API key with {flag('api_key')} or COMFYUI_API_KEY"
         elif resp.status_code == 404:
             hint = f"{self.url} may not be a ComfyUI server, or this route is missing in its version"
         raise ServerError(message, hint=hint, status=resp.status_code, body=body, url=self.url)

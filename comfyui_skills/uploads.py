@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .errors import InputError, ServerError
 from .files import safe_part
+from .nextsteps import flag, step
 
 MAX_BYTES = 100 * 1024 * 1024  # ComfyUI 0.3.64's max_upload_size (GET /features)
 KINDS = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
@@ -90,8 +91,8 @@ def upload(client, path, subfolder="", overwrite=False, type_="input", original=
     if original is not None:
         orig_sub, orig_name = split_ref(original)
         if not orig_name or not client.has_file(orig_name, orig_sub, "input"):
-            raise InputError(f"--original {original}: no such image in the server's input folder",
-                             hint="upload the original first (upload.py FILE), then its mask")
+            raise InputError(f"{flag('original', original)}: no such image in the server's input folder",
+                             hint=f"upload the original first ({step('upload', 'FILE')}), then its mask")
         mask_of = json.dumps({"filename": orig_name, "subfolder": orig_sub, "type": "input"})
     kind = image_kind(data)
     try:
@@ -99,7 +100,7 @@ def upload(client, path, subfolder="", overwrite=False, type_="input", original=
                                mask_of=mask_of, **fields)
     except ServerError as exc:
         if exc.status == 400:
-            exc.hint = "the server refused the file name or subfolder; rename the file or pick another --subfolder"
+            exc.hint = f"the server refused the file name or subfolder; rename the file or pick another {flag('subfolder')}"
         raise
     return {"file": str(path), "name": stored.name, "subfolder": stored.subfolder, "type": stored.type,
             "ref": stored.ref}

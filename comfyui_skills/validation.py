@@ -32,7 +32,7 @@ import json
 import math
 import posixpath
 import sys
-from contextlib import contextmanager
+import threading
 
 from . import nextsteps, versions
 from .schema import DYNAMIC_COMBO, DYNAMIC_SLOT, MATCH_TYPE, DynamicInputError, Schema, expand_inputs
@@ -60,15 +60,15 @@ def validate(workflow, object_info, *, models=None, input_files=None, local_file
     `replacements` is the server's GET /node_replacements answer ({old class: [replacement]}): the
     server applies them before it validates, and so does this check (a warning names each one).
     """
-    schema = object_info if isinstance(object_info, Schema) else _schema_for(object_info)
+    schema = object_info if isinstance(object_info, Schema) else Schema(object_info)
     notes = []
     if replacements:
         workflow, notes = apply_replacements(workflow, schema, replacements)
-    with _stack_room():
-        check = _Check(workflow, schema, models, input_files, local_files_known, server_version)
-        check.warnings += [n for n in notes if n["type"] == "node_replaced"]
-        failed = [n for n in notes if n["type"] != "node_replaced"]
-        return check.result(REJECTED, failed) if failed else check.run()
+    _stack_room()
+    check = _Check(workflow, schema, models, input_files, local_files_known, server_version)
+    check.warnings += [n for n in notes if n["type"] == "node_replaced"]
+    failed = [n for n in notes if n["type"] != "node_replaced"]
+    return check.result(REJECTED, failed) if failed else check.run()
 
 
 def validate_against(workflow, inv):
@@ -77,7 +77,7 @@ def validate_against(workflow, inv):
     The bundled core inventory lists no models and no input files, so there a model or input
     file the workflow names but the lists lack is a warning, not an error.
     """
-    return validate(workflow, inv.object_info, models=inv.models, input_files=inv.input_files,
+    return validate(workflow, inv.schema, models=inv.models, input_files=inv.input_files,
                     local_files_known=not inv.bundled, server_version=inv.comfyui_version,
                     replacements=inv.record.get("node_replacements"))
 
@@ -141,27 +141,21 @@ def apply_replacements(workflow, schema, replacements):
     return prompt, notes
 
 
-_SCHEMAS = {}
+_ROOM = threading.Lock()
+STACK_ROOM = 4 * DEEPEST_REACHABLE + 200  # frames the check takes at the deepest graph the server reaches
 
 
-def _schema_for(object_info):
-    """One parsed Schema per object_info dict, so many files share the parsing."""
-    hit = _SCHEMAS.get(id(object_info))
-    if hit is None or hit[0] is not object_info:
-        if len(_SCHEMAS) > 4:
-            _SCHEMAS.clear()
-        hit = _SCHEMAS[id(object_info)] = (object_info, Schema(object_info))
-    return hit[1]
-
-
-@contextmanager
 def _stack_room():
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 4 * DEEPEST_REACHABLE + 200))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
+    """Python's recursion limit high enough for the deepest graph, raised once and never lowered.
+
+    The limit is one for the whole process: lowering it again after a check (as this did) could
+    cut short a check running at that moment on another thread (the MCP server runs tool calls on
+    worker threads). Raising it only, once, changes nothing per call."""
+    if sys.getrecursionlimit() >= STACK_ROOM:
+        return
+    with _ROOM:
+        if sys.getrecursionlimit() < STACK_ROOM:
+            sys.setrecursionlimit(STACK_ROOM)
 
 
 def problem(kind, message, node_id=None, class_type=None, input_name=None, hint=None):

@@ -49,18 +49,61 @@ def test_only_the_commands_and_cli_parse_flags():
     assert parsing and all(n == "cli.py" or n.startswith("commands/") for n in parsing), parsing
 
 
-def test_library_code_names_next_steps_as_data_not_hand_written_commands():
-    # `python scripts/...` is spelled in one place (nextsteps.render); elsewhere the library
-    # returns NextStep values, so --url is added where it matters and nowhere else.
+def pack_spelling():
+    """(script names, flags) of the pack's command line, read from the parsers themselves."""
+    import argparse
+    import importlib
+
+    names, flags = set(), set()
+    for path in sorted((PACKAGE / "commands").glob("*.py")):
+        if path.stem == "__init__":
+            continue
+        names.add(path.stem)
+        parsers = [importlib.import_module(f"comfyui_skills.commands.{path.stem}").build_parser()]
+        while parsers:
+            p = parsers.pop()
+            for action in p._actions:
+                flags.update(o for o in action.option_strings if o.startswith("--") and o != "--help")
+                if isinstance(action, argparse._SubParsersAction):
+                    parsers.extend(action.choices.values())
+    return names, flags
+
+
+def spelled_commands(text, names, flags):
+    """The pack's script names (`run.py`) and flags (`--allow-api`) a string spells."""
+    import re
+
+    found = [m.group(0) for m in re.finditer(r"(?<![\w/.-])(\w+)\.py\b", text) if m.group(1) in names]
+    # another program's flags (comfy-cli's `--url`, `--workflow=`) are its own: those lines are skipped
+    own = "\n".join(line for line in text.splitlines() if not re.search(r"\bcomfy (model|node) ", line))
+    found += [m.group(0) for m in re.finditer(r"(?<![\w-])--[a-z][a-z0-9-]*", own) if m.group(0) in flags]
+    return found
+
+
+def test_library_code_names_next_steps_and_flags_as_data_not_hand_written_commands():
+    # Script names and flags are spelled in one place (nextsteps: NextStep, Flag), which renders them
+    # for the face at hand: `python scripts/run.py --allow-api` on the command line, the tool and its
+    # arguments in the MCP server. Library strings (not docstrings) spell neither.
+    names, flags = pack_spelling()
+    assert {"run", "queue", "models"} <= names and {"--allow-api", "--url", "--set"} <= flags
     spelled = []
     for name, tree in modules():
-        if name.startswith("commands/") or name == "nextsteps.py":
+        if name.startswith("commands/") or name in ("nextsteps.py", "cli.py"):
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "python scripts/" in node.value:
-                if not _is_docstring(tree, node):
-                    spelled.append(f"{name}: {node.value[:60]!r}")
-    assert not spelled, spelled
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and not _is_docstring(tree, node):
+                hits = spelled_commands(node.value, names, flags)
+                if hits:
+                    spelled.append(f"{name}:{node.lineno}: {hits} in {node.value[:70]!r}")
+    assert not spelled, "\n".join(spelled)
+
+
+def test_the_spelling_check_catches_scripts_and_flags_not_other_programs_flags():
+    names, flags = pack_spelling()
+    assert spelled_commands("fetch it again with queue.py outputs ID", names, flags) == ["queue.py"]
+    assert spelled_commands("add --allow-api, or --no-validate", names, flags) == ["--allow-api", "--no-validate"]
+    assert spelled_commands("python main.py --lowvram; curl -L --fail", names, flags) == []
+    assert spelled_commands("comfy model download --url <link> --relative-path models/x", names, flags) == []
 
 
 def _is_docstring(tree, const):

@@ -1,12 +1,16 @@
-"""scripts/mcp_server.py driven by the MCP SDK's own client over stdio, against the test double.
+"""The MCP server driven by the MCP SDK's own client, against the test double.
 
-Each test starts the server as a host would (a subprocess speaking JSON-RPC on stdin/stdout) and
-checks what a host sees: the tool list and schemas, results, images inline, tool errors,
+Most tests talk to the server in this process through the SDK's in-memory transport (the same
+server object `serve_stdio` runs, the same JSON-RPC messages, without starting a Python per
+test); a few start scripts/mcp_server.py as a host would (stdio, streamable HTTP) end to end.
+They check what a host sees: the tool list and schemas, results, images inline, tool errors,
 progress notifications, cancellation.
 """
 
 import base64
+import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -21,8 +25,12 @@ from mcp import types  # noqa: E402
 from mcp.client.session import ClientSession  # noqa: E402
 from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
 from mcp.shared.exceptions import McpError  # noqa: E402
+from mcp.shared.memory import create_connected_server_and_client_session  # noqa: E402
 
-from conftest import ROOT, closed_port, script, wait_until  # noqa: E402
+from comfyui_skills import cli, mcp_server  # noqa: E402
+from comfyui_skills.commands import mcp_server as mcp_command  # noqa: E402
+
+from conftest import ROOT, closed_port, wait_until  # noqa: E402
 from record import tiny_png  # noqa: E402
 
 SERVER = ROOT / "scripts" / "mcp_server.py"
@@ -38,8 +46,34 @@ def serve(env, *flags):
                                  cwd=str(ROOT))
 
 
+@contextlib.contextmanager
+def environment(env):
+    """os.environ as `env` for the block, as the server process would see it."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def session(env, body, *flags):
-    """Run `await body(session)` against a freshly started server; returns what body returns."""
+    """Run `await body(session)` against the server, started with `flags`, in this process."""
+    with environment(env):
+        args = mcp_command.build_parser().parse_args([str(f) for f in flags])
+        settings = mcp_command.settings_of(args)
+        server = mcp_server.build_server(settings)
+
+        async def main():
+            async with create_connected_server_and_client_session(server) as s:
+                return await body(s)
+        return anyio.run(main)
+
+
+def stdio_session(env, body, *flags):
+    """The same, against scripts/mcp_server.py started as a host starts it (stdio)."""
     async def main():
         async with stdio_client(serve(env, *flags)) as (read, write):
             async with ClientSession(read, write) as s:
@@ -50,6 +84,19 @@ def session(env, body, *flags):
 
 def call(env, url, name, args=None, *flags):
     return session(env, lambda s: s.call_tool(name, args or {}), "--url", url, *flags)
+
+
+def command(name, *argv):
+    """scripts/<name>.py run in this process (the pack_env environment): its stdout."""
+    import importlib
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(io.StringIO()):
+        code = cli.main(importlib.import_module(f"comfyui_skills.commands.{name}"), [str(a) for a in argv])
+    assert code == 0, out.getvalue()
+    return out.getvalue()
 
 
 def data(result):
@@ -67,6 +114,19 @@ def error_line(result):
 # -- listing --------------------------------------------------------------------------------------
 def test_every_tool_is_listed_with_a_valid_schema_and_a_description(comfy_double, pack_env):
     tools = session(pack_env, lambda s: s.list_tools(), "--url", comfy_double.url).tools
+    check_tools(tools)
+
+
+def test_over_stdio_a_host_lists_the_tools_and_runs_a_workflow_to_an_inline_image(comfy_double, pack_env):
+    async def body(s):
+        return (await s.list_tools()).tools, await s.call_tool("run", {"workflow_path": str(SOLID)})
+
+    tools, r = stdio_session(pack_env, body, "--url", comfy_double.url)
+    check_tools(tools)
+    assert data(r)["status"] == "success" and [c.type for c in r.content] == ["text", "image"]
+
+
+def check_tools(tools):
     assert {t.name for t in tools} == TOOLS
     for t in tools:
         jsonschema.Draft202012Validator.check_schema(t.inputSchema)
@@ -103,10 +163,10 @@ def test_search_nodes_by_types_and_one_class_in_full(comfy_double, pack_env):
         call(pack_env, comfy_double.url, "search_nodes", {"class_type": "KSamplr"}))
 
 
-def test_list_models_needs_a_snapshot_then_lists_it(comfy_double, pack_env):
-    assert "no model lists" in error_line(call(pack_env, comfy_double.url, "list_models"))
+def test_list_models_takes_a_snapshot_when_there_is_none(comfy_double, pack_env):
+    down = call(pack_env, comfy_double.url, "list_models", {"url": f"127.0.0.1:{closed_port()}"})
+    assert "no model lists" in error_line(down)  # no snapshot, and no server to take one from
     comfy_double.add_model("checkpoints", "tiny.safetensors", "CheckpointLoaderSimple.ckpt_name")
-    assert script("inventory", "--url", comfy_double.url, env=pack_env).returncode == 0
     listed = data(call(pack_env, comfy_double.url, "list_models", {"folder": "checkpoints"}))
     assert [m["name"] for m in listed["folders"]["checkpoints"]] == ["tiny.safetensors"]
     assert "no model folder 'chekpoints'" in error_line(
@@ -114,14 +174,15 @@ def test_list_models_needs_a_snapshot_then_lists_it(comfy_double, pack_env):
 
 
 def test_templates_list_filter_and_show(comfy_double, pack_env):
-    everything = data(call(pack_env, comfy_double.url, "list_templates", {"limit": 1000}))
-    t2i = data(call(pack_env, comfy_double.url, "list_templates", {"task": "t2i", "limit": 1000}))
+    everything = data(call(pack_env, comfy_double.url, "list_templates", {"limit": 1000, "partner": None}))
+    t2i = data(call(pack_env, comfy_double.url, "list_templates", {"task": "text-to-image", "limit": 1000}))
     assert 0 < t2i["count"] < everything["count"]
     assert all("text to image" in [tag.lower().replace("-", " ") for tag in t["tags"]] for t in t2i["templates"])
-    shown = data(call(pack_env, comfy_double.url, "show_template", {"name": "default", "include_workflow": True}))
-    assert shown["template"]["name"] == "default" and isinstance(shown["workflow"]["nodes"], list)
-    assert "CheckpointLoaderSimple" in shown["requirements"]["node_classes"]
-    assert shown["requirements"]["missing_models"]  # the double lists no model files
+    r = call(pack_env, comfy_double.url, "show_template", {"name": "default", "include_workflow": True})
+    shown = data(r)
+    assert shown["name"] == "default" and isinstance(shown["workflow"]["nodes"], list)
+    assert "CheckpointLoaderSimple" in shown["node_classes"]
+    assert shown["missing_models"] and not shown["runnable"] and r.isError  # the double lists no model files
     assert "defualt" in error_line(call(pack_env, comfy_double.url, "show_template", {"name": "defualt"}))
 
 
@@ -194,7 +255,7 @@ def test_generate_with_nothing_installed_is_a_tool_error_naming_what_to_fetch(co
     text = r.content[0].text  # the head line, then one line per file it needs
     assert r.isError and "Traceback" not in text
     assert text.startswith("error: nothing installed on this server can do text-to-image")
-    assert "models/checkpoints/" in text and "models.py need --template" in text
+    assert "models/checkpoints/" in text and 'needs {"template": "default"' in text  # the tool to call
 
 
 def test_needs_lists_the_missing_checkpoint_with_its_download_command(comfy_double, pack_env):
@@ -202,8 +263,8 @@ def test_needs_lists_the_missing_checkpoint_with_its_download_command(comfy_doub
     out = data(r)
     assert out["runnable"] is False
     [ckpt] = out["models"]
-    assert ckpt["folder"] == "checkpoints" and ckpt["fetch"].startswith("python scripts/models.py download ")
-    assert "https://huggingface.co/" in ckpt["fetch"]
+    assert ckpt["folder"] == "checkpoints" and ckpt["fetch"].startswith('download_model {"source": "https://')
+    assert json.loads(ckpt["fetch"].split(" ", 1)[1])["folder"] == "checkpoints"
 
 
 # -- getting what a workflow lacks ----------------------------------------------------------------
@@ -337,7 +398,7 @@ def test_a_run_past_max_wait_returns_its_id_and_wait_collects_it(comfy_double, p
 
     first, later = session(pack_env, body, "--url", comfy_double.url)
     assert not first.isError and data(first)["status"] == "queued"
-    assert "action=wait" in data(first)["next"]
+    assert json.loads(data(first)["resume"].split(" ", 1)[1]) == {"action": "wait", "prompt_ids": [data(first)["prompt_id"]]}
     assert data(later)["status"] == "success"
     assert [c.type for c in later.content] == ["text", "image"]
 
@@ -360,7 +421,7 @@ def test_progress_notifications_follow_the_nodes(comfy_double, pack_env):
 
 def test_cancelling_a_run_from_the_host_removes_our_prompt(comfy_double, pack_env):
     comfy_double.pause()
-    other = script("run", SOLID, "--url", comfy_double.url, "--no-wait", env=pack_env).stdout.strip()
+    other = command("run", SOLID, "--url", comfy_double.url, "--no-wait").strip()
 
     answers = []
 
@@ -393,7 +454,7 @@ def test_cancelling_a_run_from_the_host_removes_our_prompt(comfy_double, pack_en
 # -- queue ----------------------------------------------------------------------------------------
 def test_queue_list_and_cancel(comfy_double, pack_env):
     comfy_double.pause()
-    pid = script("run", SOLID, "--url", comfy_double.url, "--no-wait", env=pack_env).stdout.strip()
+    pid = command("run", SOLID, "--url", comfy_double.url, "--no-wait").strip()
 
     async def body(s):
         listed = await s.call_tool("queue", {"action": "list"})
@@ -410,7 +471,7 @@ def test_queue_list_and_cancel(comfy_double, pack_env):
 
 
 def test_queue_outputs_of_a_finished_prompt_and_of_an_unknown_one(comfy_double, pack_env):
-    pid = json.loads(script("run", SOLID, "--url", comfy_double.url, "--json", env=pack_env).stdout)["prompt_id"]
+    pid = json.loads(command("run", SOLID, "--url", comfy_double.url, "--json"))["prompt_id"]
     got = call(pack_env, comfy_double.url, "queue", {"action": "outputs", "prompt_ids": [pid]})
     assert data(got)["status"] == "success" and any(c.type == "image" for c in got.content)
     assert "no history for prompt nope-1234" in error_line(
@@ -431,7 +492,7 @@ def test_upload_an_image_and_refuse_a_text_file(comfy_double, pack_env, tmp_path
 def test_diagnose_a_saved_failure_a_prompt_id_and_nothing(comfy_double, pack_env):
     oom = data(call(pack_env, comfy_double.url, "diagnose", {"path": str(FAILURES / "oom_cpu.json")}))
     assert oom["cause"] == "out_of_memory"
-    pid = json.loads(script("run", SOLID, "--url", comfy_double.url, "--json", env=pack_env).stdout)["prompt_id"]
+    pid = json.loads(command("run", SOLID, "--url", comfy_double.url, "--json"))["prompt_id"]
     live = data(call(pack_env, comfy_double.url, "diagnose", {"prompt_id": pid}))
     assert live["input"] == "live" and live["cause"] == "no_failure"
     assert "one of prompt_id" in error_line(call(pack_env, comfy_double.url, "diagnose"))
@@ -482,9 +543,12 @@ def test_http_transport_on_loopback_and_only_there(comfy_double, pack_env):
     finally:
         proc.terminate()
         proc.wait(10)
-    r = subprocess.run([sys.executable, str(SERVER), "--http", "--host", "0.0.0.0"], env=pack_env,
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode == 2 and "loopback only" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_http_on_another_address_is_refused_in_one_line(pack_env, capsys):
+    assert cli.main(mcp_command, ["--http", "--host", "0.0.0.0"]) == 2
+    err = capsys.readouterr().err
+    assert "loopback only" in err and err.count("\n") == 1
 
 
 def test_without_the_mcp_package_the_script_says_how_to_get_it(pack_env, tmp_path):

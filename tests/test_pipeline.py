@@ -7,6 +7,7 @@ import pytest
 
 from conftest import ROOT, closed_port, wait_until
 from comfyui_skills import pipeline
+from comfyui_skills.config import Settings
 from comfyui_skills.errors import CheckFailed, Interrupted, ServerTimeout
 from comfyui_skills.progress import Reporter
 
@@ -34,7 +35,7 @@ class Recorder(Reporter):
 
 def test_a_run_from_plain_arguments_returns_its_files(comfy_double, pack_env, tmp_path):
     seen = Recorder()
-    result = pipeline.run_file(SOLID, url=comfy_double.url, out=tmp_path / "o", reporter=seen)
+    result = pipeline.run_file(SOLID, settings=Settings.resolve(url=comfy_double.url), out=tmp_path / "o", reporter=seen)
     assert result.status == "success" and result.exit_code == 0
     [path] = result.files
     assert open(path, "rb").read() == comfy_double.rec.sample_bytes["png"]
@@ -43,7 +44,7 @@ def test_a_run_from_plain_arguments_returns_its_files(comfy_double, pack_env, tm
 
 
 def test_library_callers_hear_nothing_unless_they_pass_a_reporter(comfy_double, pack_env, tmp_path, capsys):
-    pipeline.run_file(SOLID, url=comfy_double.url, out=tmp_path / "o")
+    pipeline.run_file(SOLID, settings=Settings.resolve(url=comfy_double.url), out=tmp_path / "o")
     assert capsys.readouterr() == ("", "")
 
 
@@ -54,7 +55,7 @@ def test_the_caller_cancels_and_our_prompt_is_removed(comfy_double, pack_env, tm
 
     def go():
         try:
-            pipeline.run_file(SOLID, url=comfy_double.url, out=tmp_path / "o", cancel=cancel)
+            pipeline.run_file(SOLID, settings=Settings.resolve(url=comfy_double.url), out=tmp_path / "o", cancel=cancel)
         except Interrupted as exc:
             outcome["error"] = exc
 
@@ -71,7 +72,7 @@ def test_the_caller_cancels_and_our_prompt_is_removed(comfy_double, pack_env, tm
 def test_warnings_come_back_with_the_result(comfy_double, pack_env, tmp_path):
     wf = json.loads(SOLID.read_text())
     wf["2"]["inputs"]["no_such_input"] = 1  # the server ignores it; a careful user wants to know
-    result = pipeline.run(wf, name="edited", url=comfy_double.url, out=tmp_path / "o")
+    result = pipeline.run(wf, name="edited", settings=Settings.resolve(url=comfy_double.url), out=tmp_path / "o")
     assert result.status == "success"
     assert any("no_such_input" in w for w in result.warnings)
 
@@ -80,16 +81,16 @@ def test_a_rejected_workflow_raises_before_anything_is_sent(comfy_double, pack_e
     wf = json.loads(SOLID.read_text())
     wf["1"]["inputs"]["width"] = -5
     with pytest.raises(CheckFailed, match="would be rejected"):
-        pipeline.run(wf, url=comfy_double.url)
+        pipeline.run(wf, settings=Settings.resolve(url=comfy_double.url))
     assert not comfy_double.posted
 
 
 def test_no_server_means_an_offline_export_but_a_slow_one_does_not(comfy_double, pack_env):
-    result = pipeline.run_file(SOLID, url=f"127.0.0.1:{closed_port()}")
+    result = pipeline.run_file(SOLID, settings=Settings.resolve(url=f"127.0.0.1:{closed_port()}"))
     assert result.status == "offline" and result.offline["path"].endswith(".json")
     comfy_double.delay = 1.0
     with pytest.raises(ServerTimeout):
-        pipeline.run_file(SOLID, url=comfy_double.url, timeout=0.2)
+        pipeline.run_file(SOLID, settings=Settings.resolve(url=comfy_double.url, timeout=0.2))
 
 
 PAID = {"1": {"class_type": "OpenAIDalle2", "inputs": {"prompt": "a fox", "seed": 0, "size": "256x256", "n": 1}},
@@ -98,7 +99,7 @@ PAID = {"1": {"class_type": "OpenAIDalle2", "inputs": {"prompt": "a fox", "seed"
 
 def test_partner_nodes_never_run_unasked(comfy_double, pack_env):
     with pytest.raises(CheckFailed, match="spend Comfy credits: #1 OpenAIDalle2") as err:
-        pipeline.run(PAID, url=comfy_double.url)
+        pipeline.run(PAID, settings=Settings.resolve(url=comfy_double.url))
     assert "--allow-api" in err.value.hint and not comfy_double.posted
 
 

@@ -415,6 +415,35 @@ def test_a_v3_combo_value_outside_its_list_is_an_error_only_where_the_server_che
         assert "at run time" in about[0]["message"]
 
 
+def test_deep_graphs_validate_side_by_side_on_threads():
+    # The MCP server checks workflows on worker threads: one check must not shrink Python's
+    # recursion limit under another that is deep in a 980-link chain (it used to, on exit).
+    import sys
+    import threading
+
+    bare_oi = {k: OI[k] for k in ("EmptyImage", "ImageInvert", "PreviewImage")}
+    wf = {"0": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}}}
+    wf.update({str(i): {"class_type": "ImageInvert", "inputs": {"image": [str(i - 1), 0]}} for i in range(1, 975)})
+    wf["out"] = {"class_type": "PreviewImage", "inputs": {"images": ["974", 0]}}
+    verdicts, crashes = [], []
+
+    def check():
+        try:
+            for _ in range(3):
+                verdicts.append(validate(wf, bare_oi)["verdict"])
+        except RecursionError as exc:
+            crashes.append(exc)
+
+    before = sys.getrecursionlimit()
+    threads = [threading.Thread(target=check) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not crashes and verdicts == ["ok"] * 12
+    assert sys.getrecursionlimit() >= before  # raised at most, never lowered
+
+
 @pytest.mark.parametrize("server_version, kind", [(None, "invalid_prompt"), ("0.11.1", "invalid_prompt"),
                                                   ("0.12.0", "missing_node_type"), ("v0.33.0", "missing_node_type")])
 def test_an_unknown_class_has_the_name_the_servers_release_gives_it(wf, server_version, kind):

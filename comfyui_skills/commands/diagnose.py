@@ -5,8 +5,8 @@ import re
 import sys
 from pathlib import Path
 
-from .. import cli, diagnosis, pipeline
-from ..errors import InputError, ServerUnreachable
+from .. import cli, engine
+from ..errors import InputError
 
 EPILOG = """\
 examples:
@@ -45,49 +45,26 @@ def build_parser():
 
 
 def run(args):
+    settings = cli.settings_from(args)
     if args.last:
         if args.source is not None:
             raise InputError("give either --last or a PROMPT_ID | FILE | -, not both")
-        return diagnose_last(args)
+        return show(args, *engine.diagnose(settings, last=True))
     source = args.source or "-"
     if source == "-" and sys.stdin.isatty():
         raise InputError("nothing to diagnose: give a prompt id, a file, or pipe the failure into -",
                          hint="python scripts/diagnose.py PROMPT_ID")
     if source == "-" or Path(source).is_file():
-        obj = read_source(source)
-        kind = diagnosis.detect_kind(obj)
-        ev = diagnosis.gather(obj)
-        result = diagnosis.diagnose(ev, url=args.url)
-        code = 0
-    elif looks_like_prompt_id(source):
-        kind = "live"
-        result, code = diagnose_live(args, source)
-    else:
-        raise InputError(f"{source}: no such file, and not a prompt id",
-                         hint="give a prompt id (as /prompt or run.py printed it), a file, or - for stdin")
-    return show(args, kind, result, code)
+        return show(args, *engine.diagnose(settings, evidence=read_source(source)))
+    if looks_like_prompt_id(source):
+        return show(args, *engine.diagnose(settings, prompt_id=source))
+    raise InputError(f"{source}: no such file, and not a prompt id",
+                     hint="give a prompt id (as /prompt or run.py printed it), a file, or - for stdin")
 
 
-def show(args, kind, result, code):
-    out = {"input": kind, "input_description": diagnosis.KINDS.get(kind, "input of an unknown shape"), **result}
+def show(args, out, code):
     cli.emit(args, out, render(out))
     return code
-
-
-def diagnose_last(args):
-    """A refused run from its record; a queued prompt from its server, found by the record."""
-    rec = pipeline.last_record()
-    if rec is None:
-        raise InputError("no run recorded yet in state/runs/ (run.py notes each run there)",
-                         hint="give a prompt id, a file, or pipe the failure into -")
-    if rec.get("status") == "rejected":
-        result = diagnosis.diagnose(diagnosis.gather(rec), url=args.url or rec.get("url"))
-        result["run"] = {k: rec.get(k) for k in ("run_id", "file", "rejected_by", "submitted_at", "url", "values")}
-        return show(args, "run_record", result, 0)
-    args.url = args.url or rec.get("url")
-    result, code = diagnose_live(args, rec["prompt_id"])
-    result["run"] = {k: rec.get(k) for k in ("prompt_id", "file", "submitted_at", "url", "values")}
-    return show(args, "live", result, code)
 
 
 def looks_like_prompt_id(text):
@@ -118,13 +95,6 @@ def read_source(source):
         except RecursionError:
             raise InputError(f"{name}: JSON nested too deeply to be anything ComfyUI wrote") from None
     return text
-
-
-def diagnose_live(args, prompt_id):
-    """Ask the server about a prompt: its history entry, the queue, and the tail of its log."""
-    client = cli.client_from(args, connect_timeout=2.0)
-    result, reachable = diagnosis.diagnose_prompt(client, prompt_id, url=args.url, log_tail=LOG_TAIL)
-    return result, 0 if reachable else ServerUnreachable.exit_code
 
 
 def render(d):

@@ -1,8 +1,6 @@
 """export.py: check a workflow offline and write it into a project, ready to load in ComfyUI."""
 
-import os
-
-from .. import cli, export, workflow
+from .. import cli, config, export, workflow
 from .validate import add_inventory_options, chosen_inventory
 from ..errors import InputError
 
@@ -36,7 +34,7 @@ exit codes: 0 written, 1 ComfyUI would reject it (nothing written), 2 bad input 
 def build_parser():
     p = cli.parser("export.py", "Validate a workflow offline and write it into a project.", EPILOG, server=False)
     p.add_argument("file", metavar="FILE", help="workflow file (API or editor format); - for stdin")
-    p.add_argument("--project", default=os.environ.get("COMFYUI_PROJECT"),
+    p.add_argument("--project", default=config.default_project(),
                    help="project name under projects/ (default: $COMFYUI_PROJECT)")
     p.add_argument("--name", help="file name stem (default: the input file's name)")
     p.add_argument("--format", choices=export.FORMATS, default="api", help="what to write (default: api)")

@@ -1,10 +1,8 @@
 """generate.py: one sentence in, files out, on the models this server really has."""
 
 import json
-import os
 
-from .. import cli, config, generate, pipeline, slots
-from ..errors import ServerUnreachable
+from .. import cli, engine, generate
 from ..progress import Progress
 from . import run as run_cmd
 
@@ -55,34 +53,12 @@ def build_parser():
 
 
 def run(args):
-    image = generate.image_file(args.image) if args.image else None
-    if args.size:
-        slots.parse_size(args.size)  # a bad --size is refused before the server is asked anything
-    client = cli.client_from(args, connect_timeout=1.5)
-    online = True
-    try:
-        catalog = generate.catalog_from_server(client, config.state_dir())
-    except ServerUnreachable as exc:
-        online = False
-        cli.note(f"no ComfyUI answered ({exc.message}); choosing from the last snapshot")
-        catalog = generate.catalog_from_snapshot(config.state_dir())
-    chosen = generate.plan(args.request, catalog.index, catalog.load_template, catalog.object_info,
-                           catalog.models_by_folder, task=args.task, template=args.template, image=image,
-                           negative=args.negative, seed=args.seed, size=args.size, steps=args.steps,
-                           count=args.count, model=args.model, allow_api=args.allow_api,
-                           memory_bytes=catalog.memory_bytes, frontend_version=catalog.frontend)
-    cli.note(f"template {chosen.template} ({chosen.title}); model "
-             + ", ".join(m["name"] for m in chosen.models[:3]) + (" ..." if len(chosen.models) > 3 else ""))
-    for line in chosen.why:
-        cli.note(f"  {line}")
-    if args.dry_run:
-        cli.emit(args, chosen.as_dict(), json.dumps(chosen.workflow, indent=2))
-        return 0
-    seeds = args.count if args.count > 1 and not any(c.slot == "batch" for c in chosen.changes) else None
-    result = pipeline.run(
-        chosen.workflow, name=f"template {chosen.template}", url=client.url if online else args.url,
-        project=args.project, timeout=args.timeout,
-        api_key=args.api_key or os.environ.get("COMFYUI_API_KEY") or None, seeds=seeds, out=args.out,
-        wait=not args.no_wait, allow_api=args.allow_api, extra_data=run_cmd.partner_key(args.allow_api),
+    result = engine.generate(
+        cli.settings_from(args), args.request, image=args.image, task=args.task, negative=args.negative,
+        seed=args.seed, size=args.size, steps=args.steps, count=args.count, model=args.model, template=args.template,
+        allow_api=args.allow_api, dry_run=args.dry_run, out=args.out, wait=not args.no_wait,
         reporter=Progress(enabled=not args.quiet and not args.no_wait))
-    return run_cmd.show(args, result)
+    if result.result is None:
+        cli.emit(args, result.as_dict(), json.dumps(result.plan.workflow, indent=2))
+        return 0
+    return run_cmd.show(args, result.result, result.as_dict())

@@ -3,8 +3,8 @@
 import sys
 from pathlib import Path
 
-from .. import cli, inventory
-from ..errors import InputError, ServerUnreachable
+from .. import cli, engine, inventory
+from ..errors import InputError
 from ..units import human_bytes
 
 EPILOG = """\
@@ -286,11 +286,9 @@ def _capped(lines, limit):
 # -- searches ---------------------------------------------------------------------------------------
 
 def run_nodes(args):
-    inv = _load(args)
-    hits = inventory.search(inv, args.nodes or "", args.input, args.output)
-    nodes = [inventory.describe_node(n, inv.node(n)) for n in hits]
-    out = {"source": inv.source, "query": args.nodes, "input": args.input, "output": args.output,
-           "count": len(nodes), "nodes": nodes}
+    out = engine.search_nodes(_load(args), args.nodes or "", args.input, args.output)
+    out["query"] = args.nodes
+    nodes = out["nodes"]
     shown = nodes[:args.limit] if args.limit else nodes
     lines = [_node_line(n) for n in shown]
     if len(shown) < len(nodes):
@@ -314,15 +312,7 @@ _WIDGETS = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 
 
 def run_show(args):
-    inv = _load(args)
-    node = inv.node(args.show)
-    if node is None:
-        near = inventory.search(inv, args.show)[:5]
-        raise InputError(f"{args.show!r} is not a node class in {inv.source}",
-                         hint=f"did you mean: {', '.join(near)}" if near else
-                         "search with --nodes WORD; refresh the snapshot if it was just installed")
-    info = inventory.describe_node(args.show, node)
-    info["source"] = inv.source
+    info = engine.show_node(_load(args), args.show)
     cli.emit(args, info, _show_text(info))
     return 0
 
@@ -353,36 +343,12 @@ def _show_text(n):
 
 
 def run_models(args):
-    inv = _load(args)
-    if inv.models is None and not (args.inventory or args.object_info):
-        inv = _snapshot_for_models(args, inv)
-    if inv.models is None:
-        raise InputError(f"{inv.source} has no model lists",
-                         hint="take a snapshot of the server first: python scripts/inventory.py")
     folder = args.models or None
-    if folder and folder not in inv.models:
-        raise InputError(f"no model folder {folder!r} in {inv.source}",
-                         hint="folders: " + ", ".join(inv.models))
-    listing = inventory.model_listing(inv, folder)
-    out = {"source": inv.source, "folders": listing}
-    cli.emit(args, out, _models_text(listing, folder, args.limit))
+    out = engine.list_models(cli.settings_from(args), _load(args), folder,
+                             may_snapshot=not (args.inventory or args.object_info),
+                             reporter=None if args.json else cli.NoteReporter())
+    cli.emit(args, out, _models_text(out["folders"], folder, args.limit))
     return 0
-
-
-def _snapshot_for_models(args, inv):
-    """Only the bundled core inventory is here, which lists no models: ask the server when it answers.
-
-    The user asked what models there are; "take a snapshot first" is a step the pack can take itself.
-    """
-    client = cli.client_from(args)
-    try:
-        record = inventory.take_snapshot(client, progress=None if args.json else cli.note)
-    except ServerUnreachable:
-        return inv
-    path = inventory.save_snapshot(record)["path"]
-    if not args.json:
-        cli.note(f"no snapshot yet: took one from {client.url} into {path}")
-    return inventory.from_record(record, path, "new snapshot")
 
 
 def _models_text(listing, folder, limit):

@@ -1,7 +1,7 @@
 """mcp_server.py: the pack's tools over the Model Context Protocol, for agent hosts that speak it."""
 
 import argparse
-import os
+import dataclasses
 
 from .. import bootstrap, cli
 from ..errors import InputError
@@ -42,16 +42,20 @@ def _port(text):
     return int(text)
 
 
+def settings_of(args):
+    """The server's settings: the common flags, and max_wait for every waiting tool."""
+    from .. import mcp_server
+
+    return dataclasses.replace(cli.settings_from(args), max_wait=args.max_wait or mcp_server.DEFAULT_MAX_WAIT)
+
+
 def run(args):
     try:
         from .. import mcp_server
     except ImportError as exc:
         raise InputError(f"the MCP server needs the {exc.name or 'mcp'} package, which this Python lacks",
                          hint=f"install the mcp extra (Python >= 3.10): {bootstrap.setup_command(extra='mcp')}") from None
-    settings = mcp_server.Settings(url=args.url, project=args.project, timeout=args.timeout,
-                                   api_key=args.api_key or os.environ.get("COMFYUI_API_KEY") or None)
-    if args.max_wait:
-        settings.max_wait = args.max_wait
+    settings = settings_of(args)
     if args.http is None:
         mcp_server.serve_stdio(settings)
     else:

@@ -3,7 +3,7 @@
 import threading
 from urllib.parse import urlsplit
 
-from .. import cli, downloads, inventory, models, placement
+from .. import cli, downloads, engine, inventory, models, placement
 from ..errors import InputError, TransportError
 from ..progress import Progress
 from . import validate as validate_cmd
@@ -141,40 +141,25 @@ def _source(args):
 def _refresh(client, workflow_path):
     """A fresh inventory snapshot (the new file in its lists), and the workflow's verdict against it."""
     saved = inventory.save_snapshot(inventory.take_snapshot(client))
-    report = validate_cmd.check_file(workflow_path, inventory.load()) if workflow_path else None
+    report = engine.check_file(workflow_path, inventory.load(), cli.NoteReporter()) if workflow_path else None
     return {"saved": str(saved["path"])}, report
 
 
 def cmd_need(args):
-    from .. import config, needs, workflow
-    from ..errors import ServerUnreachable
-
     if (args.file is None) == (args.template is None):
         raise InputError("give a workflow FILE or --template NAME (one of the two)")
-    if args.path and not args.download:
-        raise InputError("--path goes with --download (which of the server's folders to write to)")
-    client = cli.client_from(args, connect_timeout=1.5)
-    wf = None if args.template else workflow.read(args.file).workflow
-    try:
-        looked = needs.lookup(client, config.state_dir(), workflow=wf, template=args.template, name=args.file,
-                              note=cli.note, offline=not args.download)
-    except ServerUnreachable as exc:  # only with --download: the server says where its folders are
-        raise ServerUnreachable(f"--download needs the server: {exc.message}", hint="start ComfyUI, or point --url at it",
-                                url=client.url) from None
-    if not args.download:
-        out = dict(looked.found.as_dict(), workflow=looked.name, source=looked.source)
-        cli.emit(args, out, _need_text(looked.name, looked.found, args.url))
-        return 0 if looked.found.runnable else 1
     stop = threading.Event()
     try:
-        outcome = needs.get_missing(client, looked.workflow, looked.found, paths=args.path or (),
-                                    reporter_for=_file_progress(args), cancel=stop)
+        got = engine.needs(cli.settings_from(args), workflow_path=args.file, template=args.template,
+                           download=args.download, paths=args.path or (), reporter_for=_file_progress(args),
+                           cancel=stop, reporter=cli.NoteReporter())
     except KeyboardInterrupt:
         stop.set()
         raise
-    out = dict(outcome.as_dict(), workflow=looked.name, source=looked.source)
-    cli.emit(args, out, _download_text(looked.name, outcome, args.url))
-    return 0 if outcome.runnable else 1
+    text = (_download_text(got.name, got.outcome, args.url) if got.outcome else
+            _need_text(got.name, got.found, args.url))
+    cli.emit(args, got.as_dict(), text)
+    return 0 if got.runnable else 1
 
 
 def _file_progress(args):

@@ -1,6 +1,6 @@
 """nodes.py: which custom node packs a workflow needs, and installing one through ComfyUI-Manager."""
 
-from .. import cli, inventory, manager, nodepacks, workflow
+from .. import cli, engine, inventory, nodepacks, workflow
 from ..errors import TransportError
 
 EPILOG = """\
@@ -68,13 +68,10 @@ def cmd_need(args):
 
 
 def cmd_install(args):
-    client = cli.client_from(args)
-    if manager.detect(client) is None:
-        cli.emit(args, {"pack": args.pack, "installed": False, "commands": nodepacks.shell_lines(args.pack)},
-                 f"{client.url} has no ComfyUI-Manager; run these where the server lives, then restart it:\n"
-                 + "\n".join(f"  {line}" for line in nodepacks.shell_lines(args.pack)))
+    done = engine.install_nodes(cli.settings_from(args), args.pack, reporter=None if args.json else _Notes())
+    if not done.get("installed", True):
+        cli.emit(args, done, done["note"] + ":\n" + "\n".join(f"  {line}" for line in done["commands"]))
         return 1
-    done = nodepacks.install(client, args.pack, reporter=None if args.json else _Notes())
     cli.emit(args, done, f"installed {done['pack']}; {done['restart']}")
     return 0
 

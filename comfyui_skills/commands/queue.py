@@ -1,9 +1,6 @@
 """queue.py: see and steer the server's queue; pick up a run from any process (wait, outputs)."""
 
-import os
-
-from .. import cli, outputs, pipeline, runs
-from ..config import DEFAULT_TIMEOUT
+from .. import cli, engine, outputs, runs
 from ..errors import CheckFailed
 from ..progress import Progress
 from . import run as run_cmd
@@ -59,23 +56,11 @@ def run(args):
 
 # -- list / cancel / clear / interrupt / free ---------------------------------------------------
 def cmd_list(args):
-    client = cli.client_from(args)
-    q = client.queue()
-    running = [_item(x, 0) for x in q.running]
-    pending = [_item(x, n) for n, x in enumerate(q.pending, 1)]
-    lines = [f"running: {x['prompt_id']} ({x['summary']})" for x in running]
-    lines += [f"pending {x['position']}: {x['prompt_id']} ({x['summary']})" for x in pending]
-    cli.emit(args, {"url": client.url, "running": running, "pending": pending},
-             "\n".join(lines) or f"the queue at {client.url} is empty")
+    listed = engine.queue_list(cli.settings_from(args))
+    lines = [f"running: {x['prompt_id']} ({x['summary']})" for x in listed["running"]]
+    lines += [f"pending {x['position']}: {x['prompt_id']} ({x['summary']})" for x in listed["pending"]]
+    cli.emit(args, listed, "\n".join(lines) or f"the queue at {listed['url']} is empty")
     return 0
-
-
-def _item(x, position):
-    prompt = x.prompt
-    classes = sorted({n.get("class_type") for n in prompt.values() if isinstance(n, dict)})
-    return {"prompt_id": x.prompt_id, "number": x.number, "position": position, "nodes": len(prompt),
-            "outputs": x.outputs, "ours": pipeline.recorded(x.prompt_id) is not None,
-            "summary": f"{len(prompt)} nodes: {', '.join(classes[:6])}" + (" ..." if len(classes) > 6 else "")}
 
 
 def cmd_cancel(args):
@@ -161,21 +146,15 @@ def _summary_text(info):
 
 
 # -- wait / outputs -----------------------------------------------------------------------------
-def _where(args):
-    """The server and folder flags; a prompt's own run record fills in what is not given."""
-    return {"url": getattr(args, "url", None), "project": getattr(args, "project", None),
-            "api_key": getattr(args, "api_key", None) or os.environ.get("COMFYUI_API_KEY") or None,
-            "timeout": getattr(args, "timeout", DEFAULT_TIMEOUT), "out": args.out, "previews": args.previews}
-
-
 def cmd_wait(args):
-    result = pipeline.wait(args.prompt_ids, max_wait=args.max_wait, websocket=not args.poll,
-                           reporter=Progress(enabled=not args.quiet), **_where(args))
+    result = engine.wait(cli.settings_from(args), args.prompt_ids, out=args.out, previews=args.previews,
+                         max_wait=args.max_wait, websocket=not args.poll, reporter=Progress(enabled=not args.quiet))
     return run_cmd.show(args, result)
 
 
 def cmd_outputs(args):
-    return run_cmd.show(args, pipeline.collect(args.prompt_ids, **_where(args)))
+    return run_cmd.show(args, engine.collect(cli.settings_from(args), args.prompt_ids, out=args.out,
+                                             previews=args.previews))
 
 
 COMMANDS = {"list": cmd_list, "cancel": cmd_cancel, "clear": cmd_clear, "interrupt": cmd_interrupt,

@@ -1,8 +1,6 @@
 """run.py: validate, queue, wait (WebSocket, else polling), download every output; offline fallback."""
 
-import os
-
-from .. import cli, nextsteps, pipeline
+from .. import cli, engine, nextsteps, pipeline
 from ..errors import InputError
 from ..progress import Progress
 
@@ -70,15 +68,9 @@ def build_parser():
 
 
 def slot_values(args):
-    values = {k: getattr(args, k) for k in ("prompt", "negative", "seed", "length", "batch", "steps", "cfg",
-                                             "denoise", "prefix") if getattr(args, k) is not None}
-    if args.size:
-        from ..slots import parse_size  # only a run that sets slots pays for importing them
-
-        values["width"], values["height"] = parse_size(args.size)
-    if args.image:
-        values["images"] = args.image
-    return values
+    """The slot flags, as engine.run takes them (None: not given)."""
+    return {"images": args.image, **{k: getattr(args, k) for k in (
+        "prompt", "negative", "seed", "size", "length", "batch", "steps", "cfg", "denoise", "prefix")}}
 
 
 def run(args):
@@ -87,23 +79,13 @@ def run(args):
     if (args.file is None) == (args.again is None):
         raise InputError("give a workflow file or --again PROMPT_ID (one of the two)",
                          hint="see python scripts/run.py --help")
-    reporter = Progress(enabled=not args.quiet and not args.no_wait)
-    kw = dict(
-        url=args.url, project=args.project, timeout=args.timeout,
-        api_key=args.api_key or os.environ.get("COMFYUI_API_KEY") or None,
-        sets=args.set, sweeps=args.sweep, seeds=args.seeds, out=args.out, previews=args.previews,
+    result = engine.run(
+        cli.settings_from(args), workflow_path=args.file, again=args.again, sets=args.set, sweeps=args.sweep,
+        seeds=args.seeds, slots=slot_values(args), out=args.out, previews=args.previews,
         check=not args.no_validate, wait=not args.no_wait, max_wait=args.max_wait, websocket=not args.poll,
-        online_only=args.online_only, slot_values=slot_values(args), allow_api=args.allow_api,
-        extra_data=partner_key(args.allow_api), reporter=reporter)
-    result = pipeline.again(args.again, **kw) if args.again else pipeline.run_file(args.file, **kw)
+        online_only=args.online_only, allow_api=args.allow_api,
+        reporter=Progress(enabled=not args.quiet and not args.no_wait))
     return show(args, result)
-
-
-def partner_key(allowed):
-    """ComfyUI hands partner nodes the Comfy account key from the prompt's extra_data
-    (execution.py at a125cd84: api_key_comfy_org, kept out of the history). Never printed or saved."""
-    key = os.environ.get("COMFY_API_KEY")
-    return {"api_key_comfy_org": key} if allowed and key else None
 
 
 def show_slots(args):
@@ -115,15 +97,17 @@ def show_slots(args):
     return 0
 
 
-def show(args, result):
-    """Print a RunResult as run.py and queue.py do: short text, or the JSON with --json."""
+def show(args, result, data=None):
+    """Print a RunResult as run.py and queue.py do: short text, or the JSON (`data`, else the
+    result's own) with --json."""
+    data = data if data is not None else result.as_dict()
     if result.offline is not None:
         off = result.offline
-        cli.emit(args, off, f"offline: exported {off['path']}\n  to run it: {off['load']}")
+        cli.emit(args, data, f"offline: exported {off['path']}\n  to run it: {off['load']}")
         return 0
     if result.queued_only:
         ids = "\n".join(r["prompt_id"] for r in result.runs)
-        cli.emit(args, result.as_dict(), ids)
+        cli.emit(args, data, ids)
         return 0
     for r in result.runs:
         explain(args, r)
@@ -132,7 +116,7 @@ def show(args, result):
         counts = result.counts()
         text += f"\n{len(result.runs)} prompts: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + \
                 f"; {sum(len(r['outputs']) for r in result.runs)} outputs in {result.folder}"
-    cli.emit(args, result.as_dict(), text)
+    cli.emit(args, data, text)
     return result.exit_code
 
 

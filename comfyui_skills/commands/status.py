@@ -20,7 +20,7 @@ def build_parser():
 
 
 def run(args):
-    client = cli.client_from(args, connect_timeout=1.5)
+    client = cli.client_from(args, probe=True)
     info = probe(client)
     cli.emit(args, info, _text(info))
     if info["online"]:

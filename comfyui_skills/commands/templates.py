@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-from .. import cli, config, conversion, files, generate, templates
-from ..errors import InputError, ServerUnreachable
+from .. import cli, config, conversion, engine, files, generate, templates
 from ..units import human_bytes
 
 EPILOG = """\
@@ -48,71 +47,36 @@ def run(args):
 
 
 def _catalog(args):
-    client = cli.client_from(args, connect_timeout=1.5)
-    try:
-        return generate.catalog_from_server(client, config.state_dir())
-    except ServerUnreachable as exc:
-        if not args.json:
-            cli.note(f"no ComfyUI answered ({exc.message}); reading the last snapshot")
-        return generate.catalog_from_snapshot(config.state_dir())
-
-
-def _needs(catalog, t):
-    return generate.fit(t, catalog.load_template(t.name), catalog.object_info, catalog.models_by_folder,
-                        allow_api=True)
+    return engine.template_catalog(cli.settings_from(args), cli.NoteReporter() if not args.json else None)
 
 
 def cmd_list(args, catalog):
-    found = templates.filter(catalog.index, media=args.media, text=args.search,
-                             partner=None if args.api else False)
-    if args.task:
-        allowed = {t.name for t in generate.candidates(catalog.index, args.task, allow_api=args.api)}
-        found = [t for t in found if t.name in allowed]
-    rows = []
-    for t in found:
-        row = {"name": t.name, "title": t.title, "media": t.media_type, "tags": list(t.tags),
-               "models": list(t.models), "partner": t.partner}
-        if args.runnable:
-            try:
-                f = _needs(catalog, t)
-            except InputError:
-                continue
-            if not f.runnable or (t.partner and not args.api):
-                continue
-            row["swaps"] = {k: v[0] for k, v in f.swaps.items()}
-        rows.append(row)
+    out = engine.list_templates(catalog, task=args.task, media=args.media, text=args.search,
+                                partner=None if args.api else False, runnable=args.runnable)
     text = "\n".join(f"{r['name']:48} {r['title']}" + ("  [API: spends credits]" if r["partner"] else "")
-                     for r in rows) or "no template matches"
-    cli.emit(args, {"source": catalog.source, "count": len(rows), "templates": rows}, text)
+                     for r in out["templates"]) or "no template matches"
+    cli.emit(args, out, text)
     return 0
 
 
 def cmd_show(args, catalog):
-    t = templates.find(catalog.index, args.name)
-    f = _needs(catalog, t)
-    info = {"name": t.name, "title": t.title, "description": t.description, "media": t.media_type,
-            "tags": list(t.tags), "models": list(t.models), "partner": t.partner or f.needs.uses_api,
-            "spends_credits": bool(t.partner or f.needs.uses_api), "runnable": f.runnable,
-            "size": t.size_bytes, "vram": t.vram_bytes, "node_classes": sorted(f.needs.node_classes),
-            "missing_nodes": [n.as_dict() for n in f.needs.missing_nodes],
-            "model_files": [n.as_dict() for n in f.needs.models],
-            "swaps": {k: {"use": v[0], "folder": v[1], "family": v[2]} for k, v in f.swaps.items()},
-            "missing_models": [n.as_dict() for n in f.missing], "source": catalog.source}
-    lines = [f"{t.name}: {t.title} ({t.media_type})", f"  {t.description}" if t.description else ""]
+    info = engine.show_template(catalog, args.name)
+    lines = [f"{info['name']}: {info['title']} ({info['media']})", f"  {info['description']}" if info['description'] else ""]
     if info["spends_credits"]:
         lines.append("  uses partner (API) nodes: runs spend Comfy credits (generate.py needs --allow-api)")
     lines.append(f"  nodes: {len(info['node_classes'])} classes" +
-                 (f", missing: {', '.join(n['class_type'] for n in info['missing_nodes'])}" if f.needs.missing_nodes
+                 (f", missing: {', '.join(n['class_type'] for n in info['missing_nodes'])}" if info["missing_nodes"]
                   else ", all installed"))
-    for n in f.needs.models:
-        state = ("present" if n.present else f"-> {f.swaps[n.name][0]} (same family)" if n.name in f.swaps
-                 else "MISSING")
-        lines.append(f"  model {n.directory}/{n.name}: {state}" + (f"  {n.url}" if not n.present and n.url else ""))
-    if t.size_bytes:
-        lines.append(f"  download size {human_bytes(t.size_bytes)}")
-    lines.append("  runnable here" if f.runnable else "  not runnable here yet")
+    for n in info["model_files"]:
+        swap = info["swaps"].get(n["name"])
+        state = "present" if n["present"] else f"-> {swap['use']} (same family)" if swap else "MISSING"
+        lines.append(f"  model {n['directory']}/{n['name']}: {state}" +
+                     (f"  {n['url']}" if not n["present"] and n.get("url") else ""))
+    if info["size"]:
+        lines.append(f"  download size {human_bytes(info['size'])}")
+    lines.append("  runnable here" if info["runnable"] else "  not runnable here yet")
     cli.emit(args, info, "\n".join(x for x in lines if x))
-    return 0 if f.runnable else 1
+    return 0 if info["runnable"] else 1
 
 
 def cmd_get(args, catalog):

@@ -1,9 +1,6 @@
 """validate.py: would ComfyUI accept these workflows? Checked offline against the inventory."""
 
-from .. import cli, conversion, inventory, workflow
-from ..errors import InputError
-from ..schema import partner_nodes
-from ..validation import validate_against
+from .. import cli, engine, inventory
 
 EPILOG = """\
 examples:
@@ -32,10 +29,10 @@ verdicts (what ComfyUI's POST /prompt would answer):
   rejected  refused (HTTP 400)
 
 --json prints one line per file:
-  {"file", "verdict", "errors": [{"node_id", "class_type", "type", "input_name", "message", "hint"}],
+  {"file", "inventory", "verdict", "errors": [{"node_id", "class_type", "type", "input_name", "message", "hint"}],
    "warnings": [...same shape...]}
 A file that cannot be read gets "verdict": null and an "error". A workflow read out of an image,
-audio or video file adds "source": what was read, from where.
+audio or video file adds "source": what was read, from where; an editor workflow adds "note".
 
 exit codes: 0 every file ok, 1 some file partial or rejected, 2 a file unreadable, not a
 workflow or an editor workflow too broken to convert, or bad usage.
@@ -83,54 +80,12 @@ def run(args):
     cli.note(f"validating against {inv.source}" + (
         "; models and input files are unknown, so those checks are only warnings" if inv.bundled else ""))
     worst = 0
+    reporter = cli.NoteReporter()
     for path in args.files:
-        report = check_file(path, inv)
+        report = engine.check_file(path, inv, reporter)
         cli.emit(args, report, _text(report))
         worst = max(worst, 2 if report["verdict"] is None else 0 if report["verdict"] == "ok" else 1)
     return worst
-
-
-def check_file(path, inv):
-    """The JSON-line report for one file; unreadable files get verdict None and an error."""
-    try:
-        wf, source = load_api(path, inv)
-    except InputError as exc:
-        err = {"node_id": None, "class_type": None, "type": exc.details.get("kind", "unreadable_file"),
-               "input_name": None, "message": exc.message, "hint": exc.hint}
-        return {"file": str(path), "verdict": None, "error": exc.message, "errors": [err], "warnings": []}
-    if source:
-        cli.note(f"read {source}")
-    result = validate_against(wf, inv)
-    paid = partner_nodes(wf, inv.object_info)
-    if paid:  # accepted like any node, but each run spends the user's Comfy credits
-        result["spends_credits"] = paid
-    return {"file": str(path), **({"source": source} if source else {}), **result}
-
-
-def load_api(path, inv):
-    """(API-format workflow, where it came from or None) in a file; InputError for anything else.
-
-    An editor workflow (a .json file, or embedded in an image or video) is converted as run.py and
-    the frontend would before queueing it; an embedded one that does not convert falls back to the
-    API prompt saved beside it."""
-    loaded = workflow.read(path)
-    if loaded.format != workflow.UI:
-        return loaded.workflow, loaded.source
-    try:
-        # unknown node types come through, so the check names them the way the server would
-        api = conversion.ui_to_api(loaded.workflow, inv.object_info, keep_unknown=True,
-                                   frontend_version=conversion.frontend_served_by(inv.record.get("system_stats")),
-                                   blueprints=inv.record.get("global_subgraphs"))
-    except InputError as exc:
-        if loaded.embedded is not None and loaded.also is not None:
-            return loaded.also, (f"the API prompt embedded in {path}: its editor workflow does not convert "
-                                 f"({exc.message})")
-        exc.message = f"{path}: cannot convert this editor workflow: {exc.message}"
-        raise
-    if loaded.source:
-        return api, f"{loaded.source}, converted to API format"
-    cli.note(f"note: {path} is an editor workflow; validating its API-format conversion")
-    return api, None
 
 
 def _text(report):

@@ -13,6 +13,7 @@ import re
 from collections import namedtuple
 
 from ..errors import InputError
+from ..nextsteps import flag
 from . import group_nodes, loaded
 from .editor_file import IO_INPUT, IO_OUTPUT, Link
 from .frontend import Frontend
@@ -484,7 +485,7 @@ class Converter:
             raise InputError(f"{dto.graph.where}: node {dto.label}: ComfyUI does not know the node type "
                              f"{dto.type!r}",
                              hint="install the custom node pack that provides it and refresh the inventory, "
-                                  "or pass --keep-unknown to copy it through as it is")
+                                  f"or pass {flag('keep_unknown')} to copy it through as it is")
         inputs = {}
         spec = self.schema.node(dto.type)
         texts = dynamic_prompts(spec) if spec else set()

@@ -13,6 +13,7 @@ from ..schema import AUTOGROW, DynamicInputError, expand_inputs
 from .frontend import Frontend
 from .locale_titles import STEPS
 from .widgets import as_schema, expand, is_widget, widgets
+from ..nextsteps import flag
 
 NODE_WIDTH, COLUMN_GAP, ROW_GAP = 340, 100, 40
 TITLE_HEIGHT, SLOT_HEIGHT, WIDGET_HEIGHT, TEXT_HEIGHT = 30, 22, 26, 120
@@ -162,7 +163,7 @@ class UiBuilder:
         if cls not in self.schema and not self.keep_unknown:
             raise InputError(f"node {api_id}: ComfyUI does not know the node type {cls!r}",
                              hint="install the custom node pack that provides it and refresh the inventory, "
-                                  "or pass --keep-unknown to copy it through as it is")
+                                  f"or pass {flag('keep_unknown')} to copy it through as it is")
         inputs = node.get("inputs") or {}
         slots, values = (self.known_slots(cls, inputs) if cls in self.schema
                          else unknown_slots(inputs))
