@@ -111,9 +111,10 @@ def identify_file(name, folder, path=None, metadata=None):
     found = families.identify(name, folder, path=path, metadata=metadata)
     if found.how == "header" and found.family == "te:llama3_8b" and path:
         found = _llm_encoder(found, path)
-    if not found.known or found.how == "name":
+    if not found.known or found.family.endswith(":unknown") or found.how == "name":
         extra = _extra_name(name, folder)
-        if extra is not None and (not found.known or found.confidence <= extra[3]):
+        if extra is not None and (not found.known or found.family.endswith(":unknown")
+                                  or found.confidence <= extra[3]):
             fam, var, kind, conf, ev = extra
             found = families.Identity(fam, found.kind if found.kind != "unknown" else kind, "name", conf, ev, var,
                                       found.parts, found.problem)
