@@ -179,7 +179,7 @@ def local_path(roots, name, path_index=None):
         options = [options[path_index]] + options[:path_index] + options[path_index + 1:]
     for root in options:
         path = os.path.join(root, *str(name).replace("\\", "/").split("/"))
-        if os.path.isfile(path) and os.access(path, os.R_OK):
+        if os.access(path, os.R_OK) and not os.path.isdir(path):
             return path
     return None
 
@@ -201,12 +201,15 @@ def identify_listing(listing, model_files=None, roots=None, previous=None, metad
         found = {}
         for name in names or []:
             info = stat.get(name) or {}
-            path = local_path((roots or {}).get(folder), name, info.get("pathIndex")) if roots else None
             size, modified = info.get("size"), info.get("modified")
+            old = before.get(name)
+            if old and size is not None and old.get("size") == size and old.get("modified") == modified:
+                found[name] = Installed.from_dict(name, folder, old)  # the server says it is unchanged
+                continue
+            path = local_path((roots or {}).get(folder), name, info.get("pathIndex")) if roots else None
             if path and (size is None or modified is None):
                 st = os.stat(path)
                 size, modified = st.st_size, st.st_mtime
-            old = before.get(name)
             if old and size is not None and old.get("size") == size and old.get("modified") == modified:
                 found[name] = Installed.from_dict(name, folder, old)
                 continue
@@ -266,11 +269,15 @@ class Identities:
     def family_of(self, name, folder=None):
         """The recipe family id of a file: a file the pack lists keeps its listed family."""
         item = self.of(name, folder)
-        if item.family == "unknown" or item.how == "name":
+        fam = item.recipe_family if item.family != "unknown" else None
+        # a name-rule family the pack's data has no entry for is a model class apart (the SDXL
+        # refiner is no SDXL base), and stays; otherwise the pack's record of a file it lists wins
+        apart = fam and models.family(fam) is None and ":" not in fam and fam != "upscale"
+        if (fam is None or item.how == "name") and not apart:
             known = models.known_file(name)
             if known and known.families:
                 return known.families[0]
-        return item.recipe_family if item.family != "unknown" else None
+        return fam
 
     def all(self):
         for files in self.by_folder.values():

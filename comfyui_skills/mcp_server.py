@@ -297,16 +297,17 @@ def tool_generate(call, args):
                            negative=args.get("negative"), seed=args.get("seed"), size=args.get("size"),
                            steps=args.get("steps"), count=args.get("count"), model=args.get("model"),
                            allow_api=args.get("allow_api", False), memory_bytes=catalog.memory_bytes,
-                           frontend_version=catalog.frontend)
+                           frontend_version=catalog.frontend, identities=catalog.identities)
     if args.get("dry_run"):
         return Reply(chosen.as_dict())
     result = pipeline.run(
-        chosen.workflow, name=f"template {chosen.template}", url=args.get("url") or call.settings.url,
+        chosen.workflow, name=chosen.label, url=args.get("url") or call.settings.url,
         project=args.get("project") or call.settings.project, api_key=call.settings.key_for(args.get("url")),
         timeout=call.settings.timeout, out=args.get("out"), allow_api=args.get("allow_api", False),
         max_wait=args.get("max_wait", call.settings.max_wait), reporter=call.reporter, cancel=call.cancel)
     reply = run_reply(result)
-    reply.data = dict(reply.data, template=chosen.template, models=chosen.models, why=chosen.why)
+    reply.data = dict(reply.data, template=chosen.template, recipe=chosen.recipe, models=chosen.models,
+                      why=chosen.why)
     return reply
 
 

@@ -70,8 +70,9 @@ def run(args):
                            catalog.models_by_folder, task=args.task, template=args.template, image=image,
                            negative=args.negative, seed=args.seed, size=args.size, steps=args.steps,
                            count=args.count, model=args.model, allow_api=args.allow_api,
-                           memory_bytes=catalog.memory_bytes, frontend_version=catalog.frontend)
-    cli.note(f"template {chosen.template} ({chosen.title}); model "
+                           memory_bytes=catalog.memory_bytes, frontend_version=catalog.frontend,
+                           identities=catalog.identities)
+    cli.note(f"{chosen.label} ({chosen.title}); model "
              + ", ".join(m["name"] for m in chosen.models[:3]) + (" ..." if len(chosen.models) > 3 else ""))
     for line in chosen.why:
         cli.note(f"  {line}")
@@ -80,7 +81,7 @@ def run(args):
         return 0
     seeds = args.count if args.count > 1 and not any(c.slot == "batch" for c in chosen.changes) else None
     result = pipeline.run(
-        chosen.workflow, name=f"template {chosen.template}", url=client.url if online else args.url,
+        chosen.workflow, name=chosen.label, url=client.url if online else args.url,
         project=args.project, timeout=args.timeout,
         api_key=args.api_key or os.environ.get("COMFYUI_API_KEY") or None, seeds=seeds, out=args.out,
         wait=not args.no_wait, allow_api=args.allow_api, extra_data=run_cmd.partner_key(args.allow_api),

@@ -62,7 +62,7 @@ def build(recipe, task, parts, object_info, *, prompt, negative=None, seed=0, wi
     steps = steps or recipe.steps
     prefix = f"generate/{recipe.id}"
 
-    if task == "upscale" and parts.upscaler is not None:
+    if task == "upscale" and parts.upscaler is not None and (parts.main is None or recipe.id == "upscale"):
         load = g.add("LoadImage", image=image)
         up = g.add("UpscaleModelLoader", model_name=parts.upscaler.name)
         big = g.add("ImageUpscaleWithModel", upscale_model=[up, 0], image=[load, 0])

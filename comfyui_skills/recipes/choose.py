@@ -38,7 +38,7 @@ class Option:
         return self.recipe.id
 
     def describe(self):
-        main = self.parts.main
+        main = self.parts.main or self.parts.upscaler
         return f"{main.name} ({self.family}{'/' + self.variant if self.variant else ''}, {main.kind}, by {main.how})"
 
 
@@ -49,6 +49,9 @@ def options(identities, task, object_info, memory_bytes=None):
         opt = option_for(item, task, identities, object_info)
         if opt is not None:
             out.append(opt)
+    if task == "upscale":
+        out += [Option(table.UPSCALE, None, Parts(upscaler=item), need_bytes=item.size)
+                for item in identities.usable(("upscale_model",))]
     return rank(out, task, memory_bytes)
 
 
@@ -74,8 +77,6 @@ def option_for(item, task, identities, object_info):
         parts.vae = next((v for fam in recipe.vae for v in [_component(identities, fam, ("vae",))] if v), None)
         if parts.vae is None:
             missing.append(f"a {recipe.vae[0][4:]} VAE in models/vae")
-    if task == "upscale":
-        parts.upscaler = _component(identities, "upscale", ("upscale_models",), kind="upscale_model")
     need = sum(f.size or 0 for f in [item] + parts.encoders[:1]) or None
     return Option(recipe, variant, parts, missing, need)
 
@@ -94,14 +95,9 @@ def rank(opts, task, memory_bytes=None):
     def key(o):
         too_big = memory_bytes is not None and o.need_bytes is not None and o.need_bytes > memory_bytes
         strength = order.index(o.family) if o.family in order else len(order)
-        return (not o.runnable, too_big, strength, o.parts.main.how != "header", o.parts.main.name)
+        main = o.parts.main or o.parts.upscaler
+        return (not o.runnable, too_big, strength, main.how != "header", main.name)
     return sorted(opts, key=key)
-
-
-def upscaler_only(identities):
-    """Parts for an upscale with an upscale model and no diffusion model, or None."""
-    found = _component(identities, "upscale", ("upscale_models",), kind="upscale_model")
-    return Parts(upscaler=found) if found else None
 
 
 def forced(identities, name, task, object_info):

@@ -220,7 +220,12 @@ RECIPES = (
                  "full: cfg 5 with a negative."),
 )
 
-BY_ID = {r.id: r for r in RECIPES}
+# An upscale model alone (ESRGAN and kin) is the official way to upscale: no diffusion model.
+UPSCALE = Recipe("upscale", "Upscale model", tasks=("upscale",),
+                 source="template esrgan_example (UpscaleModelLoader + ImageUpscaleWithModel)",
+                 guide="No prompt: the upscale model enlarges the image by its own factor (x2, x4).")
+
+BY_ID = {r.id: r for r in RECIPES + (UPSCALE,)}
 
 # stronger first, per task, among the families with a recipe (the order of generate.STRENGTH, with
 # the 2025-26 families placed by their official templates' claims)
@@ -229,8 +234,9 @@ STRENGTH = {
                       "illustrious", "pony", "sdxl", "sd15", "sd2"),
     "image-edit": ("qwen-image-edit", "flux1-kontext"),
 }
-for _task in ("image-to-image", "inpaint", "outpaint", "upscale"):
+for _task in ("image-to-image", "inpaint", "outpaint"):
     STRENGTH[_task] = STRENGTH["text-to-image"]
+STRENGTH["upscale"] = ("upscale",) + STRENGTH["text-to-image"]
 
 TASKS = ("text-to-image", "image-to-image", "inpaint", "outpaint", "upscale", "image-edit")
 

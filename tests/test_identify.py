@@ -1,0 +1,172 @@
+"""identify: every installed file identified once (header first), kept in the snapshot, and what
+generate.py chooses from it.
+
+Model files are real headers (the key sets ComfyUI's detection reads, test_families.py) whose
+data is a sparse hole, named as community files are: nothing in the name says the family.
+"""
+
+import json
+import os
+import time
+
+import pytest
+
+from conftest import script
+from test_families import CASES, write_safetensors
+from comfyui_skills import identify
+
+SD15_CKPT, SDXL_CKPT = CASES["sd15-checkpoint"][0], CASES["sdxl-checkpoint"][0]
+LORA_SDXL = CASES["lora-sdxl-kohya"][0]
+
+
+def tree(tmp_path, files):
+    """{folder: {name: spec or (spec, full)}} written under tmp_path/models; returns the roots."""
+    roots = {}
+    for folder, names in files.items():
+        base = tmp_path / "models" / folder
+        base.mkdir(parents=True, exist_ok=True)
+        roots[folder] = [str(base)]
+        for name, spec in names.items():
+            spec, full = spec if isinstance(spec, tuple) else (spec, True)
+            write_safetensors(base / name, spec, full=full)
+    return roots
+
+
+def listing_of(roots):
+    return {f: sorted(os.listdir(paths[0])) for f, paths in roots.items()}
+
+
+def test_community_names_are_identified_by_their_header(tmp_path):
+    roots = tree(tmp_path, {"checkpoints": {"analogMadness_v70.safetensors": SD15_CKPT,
+                                            "portrait_blend_v2.safetensors": SDXL_CKPT,
+                                            "half_done.safetensors": (SDXL_CKPT, False)},
+                            "loras": {"detail_slider.safetensors": LORA_SDXL}})
+    found = identify.identify_listing(listing_of(roots), roots=roots)
+    ck = found["checkpoints"]
+    assert (ck["analogMadness_v70.safetensors"].recipe_family, ck["analogMadness_v70.safetensors"].how) == \
+        ("sd15", "header")
+    assert (ck["portrait_blend_v2.safetensors"].recipe_family, ck["portrait_blend_v2.safetensors"].kind) == \
+        ("sdxl", "checkpoint")
+    assert "shorter than its header" in ck["half_done.safetensors"].problem
+    assert not ck["half_done.safetensors"].usable
+    lora = found["loras"]["detail_slider.safetensors"]
+    assert (lora.family, lora.kind) == ("sdxl", "lora")
+
+
+def test_a_file_not_readable_here_is_known_by_view_metadata_else_by_name():
+    asked = []
+
+    def metadata_of(folder, name):
+        asked.append(name)
+        return {"modelspec.architecture": "stable-diffusion-xl-v1-base"} if name == "mystery.safetensors" else None
+
+    found = identify.identify_listing({"checkpoints": ["mystery.safetensors", "flux1-schnell.safetensors"]},
+                                      metadata_of=metadata_of)["checkpoints"]
+    assert (found["mystery.safetensors"].family, found["mystery.safetensors"].how) == ("sdxl", "metadata")
+    assert (found["flux1-schnell.safetensors"].family, found["flux1-schnell.safetensors"].how) == ("flux1", "name")
+    assert asked == ["mystery.safetensors", "flux1-schnell.safetensors"]
+
+
+def test_only_files_whose_size_or_time_changed_are_read_again(tmp_path):
+    roots = tree(tmp_path, {"checkpoints": {"a.safetensors": SD15_CKPT, "b.safetensors": SD15_CKPT}})
+    first = identify.to_record(identify.identify_listing(listing_of(roots), roots=roots))
+    # what the snapshot holds for a is kept as long as its size and time are the same
+    first["checkpoints"]["a.safetensors"]["family"] = "remembered"
+    b = tmp_path / "models" / "checkpoints" / "b.safetensors"
+    write_safetensors(b, SDXL_CKPT)
+    os.utime(b, (time.time() + 5, time.time() + 5))
+    again = identify.identify_listing(listing_of(roots), roots=roots, previous=first)["checkpoints"]
+    assert again["a.safetensors"].family == "remembered"
+    assert again["b.safetensors"].family == "sdxl"
+
+
+def test_z_image_and_flux2_components_named_as_the_official_files():
+    ids = identify.Identities(identify.identify_listing({
+        "text_encoders": ["qwen_3_4b.safetensors", "mistral_3_small_flux2_fp8.safetensors"],
+        "vae": ["flux2-vae.safetensors"], "diffusion_models": ["z_image_turbo_bf16.safetensors"]}))
+    assert ids.of("qwen_3_4b.safetensors", "text_encoders").family == "te:qwen3_4b"
+    assert ids.of("mistral_3_small_flux2_fp8.safetensors", "text_encoders").family == "te:mistral3_24b"
+    assert ids.of("flux2-vae.safetensors", "vae").family == "vae:flux2"
+    assert ids.family_of("z_image_turbo_bf16.safetensors", "diffusion_models") == "z-image"
+
+
+# -- through the scripts, against the double -----------------------------------------------------
+
+def on_disk(double, tmp_path, files):
+    """The double lists these files from disk, at the paths /experiment/models gives."""
+    roots = tree(tmp_path, files)
+    loaders = {"checkpoints": ("CheckpointLoaderSimple.ckpt_name",), "loras": ("LoraLoader.lora_name",)}
+    for folder, paths in roots.items():
+        double.model_paths[folder] = paths
+        double.lists_disk(folder, *loaders.get(folder, ()))
+    return roots
+
+
+def test_snapshot_keeps_each_files_identity_and_models_shows_it(comfy_double, pack_env, tmp_path):
+    on_disk(comfy_double, tmp_path, {"checkpoints": {"analogMadness_v70.safetensors": SD15_CKPT,
+                                                     "half_done.safetensors": (SDXL_CKPT, False)}})
+    r = script("inventory", "--url", comfy_double.url, env=pack_env)
+    assert r.returncode == 0, r.stderr
+    r = script("inventory", "models", "checkpoints", "--json", env=pack_env)
+    files = {e["name"]: e for e in json.loads(r.stdout)["folders"]["checkpoints"]}
+    assert (files["analogMadness_v70.safetensors"]["family"], files["analogMadness_v70.safetensors"]["how"]) == \
+        ("sd15", "header")
+    assert "shorter than its header" in files["half_done.safetensors"]["problem"]
+    text = script("inventory", "models", "checkpoints", env=pack_env).stdout
+    assert "analogMadness_v70.safetensors" in text and "sd15 checkpoint (by header" in text
+    assert "NOT USABLE" in text
+
+
+def gen(double, env, *args):
+    return script("generate", *args, "--url", double.url, env=env)
+
+
+def test_a_community_sdxl_file_alone_gets_the_sdxl_recipe_at_sdxl_size(comfy_double, pack_env, tmp_path):
+    on_disk(comfy_double, tmp_path, {"checkpoints": {"portrait_blend_v2.safetensors": SDXL_CKPT}})
+    r = gen(comfy_double, pack_env, "a red fox", "--dry-run", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["recipe"] == "sdxl"
+    by_class = {n["class_type"]: n["inputs"] for n in out["workflow"].values()}
+    assert by_class["CheckpointLoaderSimple"]["ckpt_name"] == "portrait_blend_v2.safetensors"
+    assert (by_class["EmptyLatentImage"]["width"], by_class["EmptyLatentImage"]["height"]) == (1024, 1024)
+    assert "known by its header" in r.stderr
+
+
+def test_a_community_sd15_file_keeps_the_official_sd15_template(comfy_double, pack_env, tmp_path):
+    # the double serves templates 0.1.95, whose `default` is SD1.5: the official settings win
+    on_disk(comfy_double, tmp_path, {"checkpoints": {"analogMadness_v70.safetensors": SD15_CKPT}})
+    out = json.loads(gen(comfy_double, pack_env, "a red fox", "--dry-run", "--json").stdout)
+    assert out["template"] == "default" and out["recipe"] is None
+    assert out["models"][0]["name"] == "analogMadness_v70.safetensors"
+
+
+def test_a_truncated_file_is_never_chosen(comfy_double, pack_env, tmp_path):
+    on_disk(comfy_double, tmp_path, {"checkpoints": {"half_done.safetensors": (SD15_CKPT, False)}})
+    r = gen(comfy_double, pack_env, "a red fox", "--dry-run", "--json")
+    assert r.returncode == 1
+    assert "half_done" not in json.dumps(json.loads(r.stdout).get("workflow") or {})
+
+
+@pytest.mark.parametrize("files, model, expect", [
+    ({"loras": {"detail_slider.safetensors": LORA_SDXL}}, "detail_slider.safetensors", "is a LoRA (sdxl)"),
+    ({"checkpoints": {"half_done.safetensors": (SD15_CKPT, False)}}, "half_done.safetensors",
+     "shorter than its header"),
+    ({"checkpoints": {"video.safetensors": CASES["wan21-t2v-1.3b"][0]}}, "video.safetensors",
+     "no recipe of the pack covers"),
+    ({"checkpoints": {"a.safetensors": SD15_CKPT}}, "nope.safetensors", "no installed model file"),
+])
+def test_odd_model_choices_get_one_line(comfy_double, pack_env, tmp_path, files, model, expect):
+    on_disk(comfy_double, tmp_path, files)
+    r = gen(comfy_double, pack_env, "a red fox", "--model", model, "--dry-run")
+    assert r.returncode == 2, r.stderr
+    assert expect in r.stderr and "Traceback" not in r.stderr
+
+
+def test_model_forces_the_recipe_of_its_family(comfy_double, pack_env, tmp_path):
+    on_disk(comfy_double, tmp_path, {"checkpoints": {"analogMadness_v70.safetensors": SD15_CKPT,
+                                                     "portrait_blend_v2.safetensors": SDXL_CKPT}})
+    out = json.loads(gen(comfy_double, pack_env, "a red fox", "--model", "portrait_blend_v2.safetensors",
+                         "--dry-run", "--json").stdout)
+    assert out["recipe"] == "sdxl"
+    assert [m["name"] for m in out["models"]] == ["portrait_blend_v2.safetensors"]
