@@ -154,10 +154,11 @@ RECIPES = (
                  "the same'. One edit at a time works best; name styles explicitly ('in the style of a "
                  "watercolour painting'). Text edits: 'replace \"OPEN\" with \"CLOSED\"'."),
     Recipe("flux2", "Flux.2", encoders=("te:mistral3_24b",), clip_loader="CLIPLoader", clip_type="flux2",
-           vae=("vae:flux2",), latent="EmptyFlux2LatentImage", sampling="flux2", steps=20, cfg=1.0, guidance=4.0,
+           vae=("vae:flux2", "vae:hunyuan-image"), latent="EmptyFlux2LatentImage", sampling="flux2", steps=20, cfg=1.0, guidance=4.0,
            negative=False, nodes=("Flux2Scheduler", "EmptyFlux2LatentImage"), tasks=("text-to-image",),
            variants={"klein": {"encoders": ("te:qwen3_4b",), "guidance": None, "cfg": 5.0, "negative": True}},
            variant_names=((r"klein", "klein"),),
+           # the Flux.2 VAE is a 32-channel KL VAE: families.py reads that layout as HunyuanImage's
            source="template image_flux2_fp8 (flux2_dev_fp8mixed, CLIPLoader type flux2, KSamplerSelect euler, "
                   "Flux2Scheduler 20 steps, FluxGuidance 4, EmptyFlux2LatentImage); image_flux2_klein_text_to_image "
                   "(qwen_3_4b, CFGGuider cfg 5)",
