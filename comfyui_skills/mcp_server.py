@@ -221,6 +221,16 @@ def tool_list_models(call, args):
     return Reply({"source": inv.source, "folders": inventory.model_listing(inv, folder)})
 
 
+def tool_model_guide(call, args):
+    from .recipes import guide
+
+    try:
+        ids = inventory.load().identities
+    except InputError:
+        ids = None
+    return Reply(guide.guide(args["what"], ids))
+
+
 def template_source(call, args):
     """The server's template index, else the saved snapshot when no server answers."""
     c = client(call, args)
@@ -482,8 +492,14 @@ TOOLS = [
                  "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 10}}),
          tool_search_nodes),
     Tool("list_models", "Model files the server has, per folder (checkpoints, loras, vae, ...), from the "
-                        "inventory snapshot.",
+                        "inventory snapshot; each file with its family, kind and how that was known (its header, "
+                        "metadata or name), and a problem (truncated) where it cannot be used.",
          schema({"folder": {"type": "string", "description": "one folder's files (with sizes)"}}), tool_list_models),
+    Tool("model_guide", "How to prompt a model family (or the family of an installed file): prompt style, "
+                        "size, sampler, steps, cfg or guidance, negative prompt, with the official source.",
+         schema({"what": {"type": "string", "minLength": 1,
+                          "description": "a family id (sdxl, pony, flux1, qwen-image...) or a model file name"}},
+                ["what"]), tool_model_guide),
     Tool("list_templates", "The official workflow templates the server offers (else the saved snapshot), "
                            "filtered by task, output media or words.",
          schema({"task": {"type": "string", "description": "e.g. 'text to image', 't2i', 'image edit', 'i2v'"},

@@ -30,7 +30,7 @@ SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
 SLOTS_DEFAULT = ROOT / "tests" / "fixtures" / "slots" / "default.json"
 FAILURES = ROOT / "tests" / "fixtures" / "failures"
 TOOLS = {"status", "search_nodes", "list_models", "list_templates", "show_template", "validate", "run", "queue",
-         "upload", "convert", "diagnose", "generate", "needs", "download_model", "install_nodes"}
+         "upload", "convert", "diagnose", "generate", "needs", "download_model", "install_nodes", "model_guide"}
 
 
 def serve(env, *flags):
@@ -495,3 +495,12 @@ def test_without_the_mcp_package_the_script_says_how_to_get_it(pack_env, tmp_pat
     r = subprocess.run([sys.executable, str(SERVER)], env=env, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "mcp" in r.stderr and ".[mcp]" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_model_guide_gives_a_familys_prompting_and_settings_with_the_source(comfy_double, pack_env):
+    out = data(call(pack_env, comfy_double.url, "model_guide", {"what": "pony"}))
+    assert out["family"] == "pony" and out["settings"]["clip_skip"] == 2 and "score_9" in out["prompt_style"]
+    out = data(call(pack_env, comfy_double.url, "model_guide", {"what": "flux1-schnell.safetensors"}))
+    assert out["family"] == "flux1" and out["settings"]["steps"] == 4
+    assert "no recipe or guide" in error_line(call(pack_env, comfy_double.url, "model_guide",
+                                                   {"what": "wan2.1_t2v_1.3B_fp16.safetensors"}))
