@@ -53,6 +53,18 @@ def test_community_names_are_identified_by_their_header(tmp_path):
     assert (lora.family, lora.kind) == ("sdxl", "lora")
 
 
+def test_files_sharing_a_tensor_table_keep_their_own_name_metadata_and_completeness(tmp_path):
+    roots = tree(tmp_path, {"checkpoints": {"a_plain_one.safetensors": SDXL_CKPT,
+                                            "ponyRealism_v2.safetensors": SDXL_CKPT,
+                                            "z_cut.safetensors": (SDXL_CKPT, False)}})
+    write_safetensors(tmp_path / "models" / "checkpoints" / "b_spec.safetensors", SDXL_CKPT,
+                      metadata={"modelspec.architecture": "stable-diffusion-xl-v1-base",
+                                "modelspec.title": "Illustrious XL"})
+    found = identify.identify_listing(listing_of(roots), roots=roots)["checkpoints"]
+    assert [found[n].recipe_family for n in sorted(found)] == ["sdxl", "illustrious", "pony", "sdxl"]
+    assert [bool(found[n].problem) for n in sorted(found)] == [False, False, False, True]
+
+
 def test_a_file_not_readable_here_is_known_by_view_metadata_else_by_name():
     asked = []
 
