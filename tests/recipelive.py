@@ -2,7 +2,8 @@
 
 On a server whose models/ folder this machine can write (COMFYUI_HOME), with the random-weight
 SD1.5 checkpoint it was set up with:
-1. `generate.py "a red fox" --size 64x64 --steps 2` runs and gives a real PNG;
+1. (done last, as it waits for the server's queue) `generate.py "a red fox" --size 64x64 --steps 2`
+   runs and gives a real PNG;
 2. one community-named SDXL checkpoint is added (a real SDXL header extended as a sparse file to
    its full size; no family in its name or metadata): `generate.py --dry-run` must build the SDXL
    recipe at 1024x1024 with that file, and POST /prompt must accept it whole;
@@ -113,7 +114,7 @@ def env_for(state):
     return env
 
 
-def run_generate(url, env, *args, timeout=600):
+def run_generate(url, env, *args, timeout=1200):
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), *args, "--url", url], cwd=ROOT,
                        capture_output=True, text=True, env=env, timeout=timeout)
     try:
@@ -201,12 +202,16 @@ def record_server(url, home):
     try:
         with tempfile.TemporaryDirectory() as state:
             env = env_for(state)
-            rec["png"] = record_png(url, env)
             rec["community_sdxl"], more = record_community(url, home, env, http)
             added += more
-        rec["cases"], more, rec["object_info"] = record_families(url, home, http)
-        added += more
+            rec["cases"], more, rec["object_info"] = record_families(url, home, http)
+            added += more
     finally:
         remove(home, added)
+    with tempfile.TemporaryDirectory() as state:  # last: it waits behind whatever the server is doing
+        try:
+            rec["png"] = record_png(url, env_for(state))
+        except subprocess.TimeoutExpired as exc:
+            rec["png"] = {"exit_code": None, "png_ok": False, "stderr": [f"timed out after {exc.timeout} s"]}
     rec["placeholders_added_then_removed"] = [f"{f}/{n}" for f, n in added]
     return rec
