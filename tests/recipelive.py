@@ -152,19 +152,21 @@ def record_community(url, home, env, http):
     return got, [("checkpoints", COMMUNITY_SDXL)] if added else []
 
 
-def record_families(url, home, http):
+def record_families(url, home, http, added):
     """Step 3: every family's graphs for every task its recipe covers."""
-    from comfyui_skills import generate, transport
+    from comfyui_skills import api, generate
     from comfyui_skills.recipes import table
 
-    added = [(f, n) for f, n, t in PLACEHOLDERS if add(home, f, n, t)]
+    for f, n, t in PLACEHOLDERS:
+        if add(home, f, n, t):
+            added.append((f, n))  # at once: the caller removes them even if this fails
     wanted = {}
     for f, n, _ in PLACEHOLDERS:
         wanted.setdefault(f, []).append(n)
     genlive.listed(url, wanted, http, timeout=60)
     cases = []
     with tempfile.TemporaryDirectory() as state:
-        catalog = generate.catalog_from_server(transport.Client(url), Path(state), fresh=True)
+        catalog = generate.catalog_from_server(api.ComfyUI(url, timeout=120), Path(state), fresh=True)
         for folder, name, _ in PLACEHOLDERS:
             if folder not in MAIN_FOLDERS:
                 continue
@@ -190,7 +192,7 @@ def record_families(url, home, http):
                 cases.append(case)
         used = {n["class_type"] for c in cases for n in (c.get("workflow") or {}).values()}
         object_info = {k: v for k, v in catalog.object_info.items() if k in used}
-    return cases, added, object_info
+    return cases, object_info
 
 
 def record_server(url, home):
@@ -204,8 +206,7 @@ def record_server(url, home):
             env = env_for(state)
             rec["community_sdxl"], more = record_community(url, home, env, http)
             added += more
-            rec["cases"], more, rec["object_info"] = record_families(url, home, http)
-            added += more
+            rec["cases"], rec["object_info"] = record_families(url, home, http, added)
     finally:
         remove(home, added)
     with tempfile.TemporaryDirectory() as state:  # last: it waits behind whatever the server is doing

@@ -182,3 +182,46 @@ def test_model_forces_the_recipe_of_its_family(comfy_double, pack_env, tmp_path)
                          "--dry-run", "--json").stdout)
     assert out["recipe"] == "sdxl"
     assert [m["name"] for m in out["models"]] == ["portrait_blend_v2.safetensors"]
+
+
+# -- run it with what I have ---------------------------------------------------------------------
+
+SDXL_WORKFLOW = {
+    "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd_xl_base_1.0.safetensors"}},
+    "10": {"class_type": "LoraLoader", "inputs": {"model": ["4", 0], "clip": ["4", 1], "lora_name": "gone.safetensors",
+                                                  "strength_model": 1.0, "strength_clip": 1.0}},
+    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a red fox", "clip": ["10", 1]}},
+    "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["10", 1]}},
+    "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+    "3": {"class_type": "KSampler", "inputs": {"model": ["10", 0], "seed": 1, "steps": 2, "cfg": 7.0,
+                                               "sampler_name": "euler", "scheduler": "normal", "positive": ["6", 0],
+                                               "negative": ["7", 0], "latent_image": ["5", 0], "denoise": 1.0}},
+    "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
+    "9": {"class_type": "SaveImage", "inputs": {"images": ["8", 0], "filename_prefix": "t"}},
+}
+
+
+def test_use_installed_swaps_the_checkpoint_for_one_of_its_family_and_leaves_the_lora_out(comfy_double, pack_env,
+                                                                                            tmp_path):
+    on_disk(comfy_double, tmp_path, {"checkpoints": {"analogMadness_v70.safetensors": SD15_CKPT,
+                                                     "portrait_blend_v2.safetensors": SDXL_CKPT}})
+    wf = tmp_path / "sdxl.json"
+    wf.write_text(json.dumps(SDXL_WORKFLOW))
+    assert script("inventory", "--url", comfy_double.url, env=pack_env).returncode == 0
+    r = script("validate", wf, env=pack_env)
+    assert r.returncode == 1
+    assert "installed alternative: portrait_blend_v2.safetensors (same family as sd_xl_base_1.0.safetensors)" \
+        in r.stdout
+    r = script("models", "need", wf, "--json", "--url", comfy_double.url, env=pack_env)
+    need = {m["name"]: m for m in json.loads(r.stdout)["models"]}
+    assert need["sd_xl_base_1.0.safetensors"]["alternative"] == "portrait_blend_v2.safetensors"
+    assert "alternative" not in need["gone.safetensors"]
+    r = script("run", wf, "--use-installed", "--json", "--url", comfy_double.url, env=pack_env)
+    assert r.returncode == 0, r.stderr
+    assert "node 4 CheckpointLoaderSimple: sd_xl_base_1.0.safetensors is not installed; using " \
+           "portrait_blend_v2.safetensors (sdxl checkpoint, known by its header)" in r.stderr
+    assert "node 10 LoraLoader: gone.safetensors is not installed; left out" in r.stderr
+    [posted] = comfy_double.posted
+    prompt = posted["prompt"]
+    assert "10" not in prompt and prompt["3"]["inputs"]["model"] == ["4", 0] and prompt["6"]["inputs"]["clip"] == ["4", 1]
+    assert prompt["4"]["inputs"]["ckpt_name"] == "portrait_blend_v2.safetensors"

@@ -216,6 +216,8 @@ def _need_text(name, found, url=None):
         else:
             lines.append(f"  NEED   {m.folder or '?'}/{m.name}" + (f"  {m.size}" if m.size else "") +
                          (f"\n         $ {render(m.fetch, url)}" if m.fetch else f"\n         no known source: {m.url or 'search for it'}"))
+            if m.alternative:
+                lines.append(f"         or use the installed {m.alternative} (same family): run.py FILE --use-installed")
     for n in found.nodes:
         lines.append(f"  NEED   node {n.name}" + (f" (pack {n.pack})" if n.pack else "") +
                      (f"\n         $ {render(n.fetch, url)}" if n.fetch else ""))

@@ -18,6 +18,7 @@ examples:
   python scripts/run.py wf.json --no-wait            # prints the prompt id at once
   python scripts/queue.py wait PROMPT_ID             # ...and collects it later, from any process
   python scripts/run.py wf.json --out /tmp/renders --previews
+  python scripts/run.py wf.json --use-installed      # missing models -> installed ones of the same family
 
 outputs land in projects/<project>/outputs/ (project "default" unless --project), server
 subfolders kept, never over an existing file. Ctrl-C interrupts our own prompt (or removes it from
@@ -66,6 +67,9 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--allow-api", action="store_true",
                    help="run partner (API) nodes, which spend Comfy credits (refused otherwise)")
+    p.add_argument("--use-installed", action="store_true",
+                   help="swap each missing model for an installed file of the same family and kind; leave a "
+                        "missing LoRA out; say each change")
     return p
 
 
@@ -95,8 +99,36 @@ def run(args):
         check=not args.no_validate, wait=not args.no_wait, max_wait=args.max_wait, websocket=not args.poll,
         online_only=args.online_only, slot_values=slot_values(args), allow_api=args.allow_api,
         extra_data=partner_key(args.allow_api), reporter=reporter)
-    result = pipeline.again(args.again, **kw) if args.again else pipeline.run_file(args.file, **kw)
+    if args.use_installed and args.file:
+        result = _with_installed(args, kw)
+    else:
+        result = pipeline.again(args.again, **kw) if args.again else pipeline.run_file(args.file, **kw)
     return show(args, result)
+
+
+def _with_installed(args, kw):
+    """--use-installed: the workflow with its missing models swapped for installed files of the same
+    family (comfyui_skills/substitute.py), each change on stderr, then run as usual."""
+    from pathlib import Path
+
+    from .. import config, conversion, generate, substitute, workflow as wfmod
+    from ..errors import ServerUnreachable
+
+    loaded = wfmod.read(args.file)
+    try:
+        catalog = generate.catalog_from_server(cli.client_from(args, connect_timeout=1.5), config.state_dir(),
+                                               fresh=True)
+    except ServerUnreachable:
+        catalog = generate.catalog_from_snapshot(config.state_dir())
+    api = loaded.workflow if loaded.format != wfmod.UI else conversion.ui_to_api(
+        loaded.workflow, catalog.object_info, frontend_version=catalog.frontend)
+    api, changes = substitute.use_installed(api, catalog.object_info, catalog.models_by_folder, catalog.identities)
+    for change in changes:
+        cli.note(change.line())
+    if not changes:
+        cli.note("--use-installed: nothing to swap (every model file is installed, or none has an installed "
+                 "alternative)")
+    return pipeline.run(api, name=str(args.file), base_dir=Path(args.file).resolve().parent, **kw)
 
 
 def partner_key(allowed):

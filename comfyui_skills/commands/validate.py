@@ -80,10 +80,22 @@ def check_file(path, inv):
     if source:
         cli.note(f"read {source}")
     result = validate_against(wf, inv)
+    alternatives = _installed_alternatives(wf, inv) if result["verdict"] != "ok" else {}
+    if alternatives:  # beside each download: what is here already (run.py FILE --use-installed)
+        result["installed_alternatives"] = alternatives
     paid = partner_nodes(wf, inv.object_info)
     if paid:  # accepted like any node, but each run spends the user's Comfy credits
         result["spends_credits"] = paid
     return {"file": str(path), **({"source": source} if source else {}), **result}
+
+
+def _installed_alternatives(wf, inv):
+    """{missing model file: installed file of the same family and kind} (substitute.py)."""
+    from .. import substitute
+
+    if not inv.models or inv.bundled:
+        return {}
+    return substitute.alternatives(wf, inv.object_info, inv.models, inv.identities)
 
 
 def load_api(path, inv):
@@ -122,6 +134,9 @@ def _text(report):
             lines.append(f"  {label}: {item['message']}")
             if item.get("hint"):
                 lines.append(f"    hint: {item['hint']}")
+    for missing, installed in (report.get("installed_alternatives") or {}).items():
+        lines.append(f"  installed alternative: {installed} (same family as {missing}); "
+                     f"run it with: python scripts/run.py {report['file']} --use-installed")
     if report.get("spends_credits"):
         nodes = ", ".join(f"#{n} {c}" for n, c in sorted(report["spends_credits"].items()))
         lines.append(f"  spends credits: partner (API) nodes {nodes} call a paid service on every run "
