@@ -76,6 +76,10 @@ class Installed:
     def recipe_family(self):
         return recipe_family(self.family, self.variant)
 
+    @property
+    def kind_word(self):
+        return {"lora": "a LoRA", "controlnet": "a ControlNet", "vae": "a VAE"}.get(self.kind, f"a {self.kind}")
+
     def as_dict(self):
         out = {"name": self.name, "folder": self.folder, "family": self.family, "variant": self.variant,
                "kind": self.kind, "confidence": round(self.confidence, 2), "how": self.how,
@@ -351,3 +355,34 @@ class Identities:
 def _alias(folder):
     return {"clip": "text_encoders", "text_encoders": "clip", "unet": "diffusion_models",
             "diffusion_models": "unet"}.get(folder, folder)
+
+
+# -- files of one graph that do not belong together ------------------------------------------------
+
+def family_clash(graph, identities=None):
+    """Lines naming the LoRA, ControlNet or VAE files of an API graph made for another family than
+    its main model (checkpoint or diffusion model), or []. For diagnose: a shape error at load."""
+    from .recipes import table
+
+    identities = identities or Identities()
+    used = []
+    for nid, node in (graph or {}).items():
+        for inp, value in ((node or {}).get("inputs") or {}).items():
+            folder = models.folder_for(node.get("class_type"), inp) if isinstance(value, str) else None
+            if folder:
+                used.append((nid, node.get("class_type"), identities.of(value, folder)))
+    mains = [u for u in used if u[2].kind in ("checkpoint", "diffusion_model") and u[2].family != "unknown"]
+    if not mains:
+        return []
+    base = mains[0][2]
+    recipe = table.get(base.recipe_family)
+    vaes = set(recipe.vae) if recipe and recipe.vae else {"vae:sd"}
+    lines = []
+    for nid, ct, item in used:
+        odd = (item.kind in ("lora", "controlnet") and item.family not in ("unknown", base.family)) or \
+              (item.kind == "vae" and item.family not in vaes and not item.family.endswith(":unknown")
+               and item.family != "unknown")
+        if odd:
+            lines.append(f"node {nid} {ct} loads {item.name}, {item.kind_word} for {item.family} (by its {item.how}), "
+                         f"but the model, {base.name}, is {base.family} (by its {base.how})")
+    return lines

@@ -225,3 +225,16 @@ def test_use_installed_swaps_the_checkpoint_for_one_of_its_family_and_leaves_the
     prompt = posted["prompt"]
     assert "10" not in prompt and prompt["3"]["inputs"]["model"] == ["4", 0] and prompt["6"]["inputs"]["clip"] == ["4", 1]
     assert prompt["4"]["inputs"]["ckpt_name"] == "portrait_blend_v2.safetensors"
+
+
+def test_diagnose_names_the_lora_made_for_another_family(pack_env):
+    from comfyui_skills import diagnosis
+
+    graph = {"4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd_xl_base_1.0.safetensors"}},
+             "10": {"class_type": "LoraLoader", "inputs": {"model": ["4", 0], "clip": ["4", 1],
+                                                          "lora_name": "moxin_sd15.safetensors"}}}
+    found = diagnosis.classify_exception("RuntimeError: Error(s) in loading state_dict: size mismatch for x", "10",
+                                         "LoraLoader", [], diagnosis.Commands(), graph=graph)
+    assert found["cause"] == "model_family_mismatch"
+    assert "node 10 LoraLoader loads moxin_sd15.safetensors, a LoRA for sd15" in found["summary"]
+    assert "sd_xl_base_1.0.safetensors, is sdxl" in found["summary"]
