@@ -20,6 +20,7 @@ from comfyui_skills.identify import Identities, Installed
 from comfyui_skills.recipes import build, choose, graph_task, guide, table
 
 OBJECT_INFO = json.loads(gzip.decompress((RECORDINGS / "object_info.json.gz").read_bytes()))
+FIXTURES = RECORDINGS.parent / "fixtures" / "templates"
 RECORDED = {p.stem: json.loads(p.read_text()) for p in sorted((RECORDINGS / "recipes").glob("*.json"))}
 
 
@@ -210,9 +211,10 @@ def ui(*types):
 
 
 def test_lotus_depth_is_never_text_to_image():
-    lotus = ui("LoadImage", "UNETLoader", "VAELoader", "VAEEncode", "LotusConditioning", "BasicGuider",
-               "SamplerCustomAdvanced", "VAEDecode", "SaveImage")
-    assert "text-to-image" not in graph_task.tasks_of(lotus, OBJECT_INFO)
+    # the real template as ComfyUI 0.33.0 serves it (templates 0.11.44, whose index tags it "Text to Image")
+    lotus = json.loads((FIXTURES / "image_lotus_depth_v1_1-0.11.44.json").read_text())
+    assert graph_task.tasks_of(lotus, OBJECT_INFO) == set()
+    assert not graph_task.does(lotus, "text-to-image", OBJECT_INFO)
     t2i = ui("CheckpointLoaderSimple", "CLIPTextEncode", "EmptyLatentImage", "KSampler", "VAEDecode", "SaveImage")
     assert graph_task.tasks_of(t2i, OBJECT_INFO) == {"text-to-image"}
     inpaint = ui("CheckpointLoaderSimple", "LoadImage", "CLIPTextEncode", "VAEEncodeForInpaint", "KSampler",
@@ -269,3 +271,20 @@ def test_every_recipe_cites_its_source_and_has_a_guide():
     for r in table.RECIPES:
         assert r.source and r.guide and r.tasks, r.id
         assert r.size in r.buckets, r.id
+
+
+def test_generate_never_takes_lotus_for_text_to_image_and_builds_the_installed_familys_recipe():
+    from comfyui_skills import generate, templates
+
+    lotus = json.loads((FIXTURES / "image_lotus_depth_v1_1-0.11.44.json").read_text())
+    index = templates.parse_index([{"moduleName": "default", "title": "Image", "type": "image", "templates": [
+        {"name": "image_lotus_depth_v1_1", "title": "Lotus Depth", "mediaType": "image",
+         "tags": ["Text to Image", "Image"], "models": ["Lotus"]}]}])
+    ck = item("analogMadness_v70.safetensors", "checkpoints", "sd15", "checkpoint", parts=("vae:sd", "te:clip_l"))
+    info = with_files(OBJECT_INFO, [ck])
+    chosen = generate.plan("a red fox", index, lambda name: lotus, info, listing([ck]), identities=identities([ck]))
+    assert chosen.recipe == "sd15" and chosen.template == "recipe:sd15"
+    assert [m["name"] for m in chosen.models] == ["analogMadness_v70.safetensors"]
+    with pytest.raises(Exception) as nothing:
+        generate.plan("a red fox", index, lambda name: lotus, OBJECT_INFO, {}, identities=identities([]))
+    assert "lotus" not in str(nothing.value).lower()

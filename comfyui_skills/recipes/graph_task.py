@@ -45,7 +45,7 @@ def traits(workflow, object_info):
             out["sampler"] = True
         out["masks"] |= ct in MASKING
         out["outpaints"] |= ct == "ImagePadForOutpaint"
-        out["upscales"] |= ct in UPSCALING
+        out["upscales"] |= ct in UPSCALING or "upscale" in ct.lower() or "seedvr" in ct.lower()
     return out
 
 
