@@ -221,7 +221,7 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
             raise InputError(f"no official template does {task}" + (" without partner (API) nodes" if not allow_api
                                                                     else ""),
                              hint="--allow-api lets paid partner nodes in; --task picks another task")
-    fits = []
+    fits, other_task = [], []
     for t in chosen:
         try:
             wf = load_template(t.name)
@@ -230,6 +230,7 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
                 raise
             continue  # listed in the index but not shipped by this server's package
         if not template and not graph_task.does(wf, task, object_info):
+            other_task.append(t.name)
             continue  # tagged for the task, but its graph does something else (Lotus makes depth maps)
         f = fit(t, wf, object_info, models_by_folder, allow_api, identities)
         if model:
@@ -242,8 +243,12 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
             return _build_recipe(picked, own, task, request, image, negative, seed, size, steps, count, object_info,
                                  models_by_folder, considered=len(fits))
     if not fits:
-        raise InputError(f"none of the {len(chosen)} templates for {task} could be read" if chosen else
-                         f"nothing installed can do {task}: " + _lacking(own))
+        if other_task or not chosen:
+            raise CheckFailed(f"nothing installed can do {task}: " + _lacking(own) + (
+                f"; the templates tagged for it ({', '.join(other_task[:3])}) do something else by their graph"
+                if other_task else ""), hint="python scripts/models.py guide sdxl tells what each family needs; "
+                                             "install a checkpoint, then generate again")
+        raise InputError(f"none of the {len(chosen)} templates for {task} could be read")
     best = ranked[0]
     if not best.runnable and not template and FALLBACK.get(task):
         try:

@@ -285,6 +285,7 @@ def test_generate_never_takes_lotus_for_text_to_image_and_builds_the_installed_f
     chosen = generate.plan("a red fox", index, lambda name: lotus, info, listing([ck]), identities=identities([ck]))
     assert chosen.recipe == "sd15" and chosen.template == "recipe:sd15"
     assert [m["name"] for m in chosen.models] == ["analogMadness_v70.safetensors"]
-    with pytest.raises(Exception) as nothing:
+    with pytest.raises(CheckFailed) as nothing:
         generate.plan("a red fox", index, lambda name: lotus, OBJECT_INFO, {}, identities=identities([]))
-    assert "lotus" not in str(nothing.value).lower()
+    assert not isinstance(nothing.value, generate.NothingRunnable)  # Lotus is not proposed to download
+    assert "(image_lotus_depth_v1_1) do something else by their graph" in nothing.value.message
