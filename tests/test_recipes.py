@@ -289,3 +289,15 @@ def test_generate_never_takes_lotus_for_text_to_image_and_builds_the_installed_f
         generate.plan("a red fox", index, lambda name: lotus, OBJECT_INFO, {}, identities=identities([]))
     assert not isinstance(nothing.value, generate.NothingRunnable)  # Lotus is not proposed to download
     assert "(image_lotus_depth_v1_1) do something else by their graph" in nothing.value.message
+
+
+def test_a_gguf_model_loads_through_unetloadergguf_where_the_server_has_it():
+    gguf = item("flux1-dev-Q4_K_S.gguf", "diffusion_models", "flux1", "diffusion_model", "dev")
+    items = [gguf] + [i for i in INSTALLED if i.kind not in choose.MAIN_KINDS]
+    opt = choose.option_for(gguf, "text-to-image", identities(items), INFO_064)
+    assert opt.missing == ["the UnetLoaderGGUF node (ComfyUI-GGUF) for a .gguf file"]
+    info = dict(INFO_064, UnetLoaderGGUF={"input": {"required": {"unet_name": [["flux1-dev-Q4_K_S.gguf"]]}},
+                                          "output": ["MODEL"], "output_name": ["MODEL"], "name": "UnetLoaderGGUF"})
+    opt = choose.option_for(gguf, "text-to-image", identities(items), info)
+    graph = build.build(opt.recipe, "text-to-image", opt.parts, info, prompt="a red fox")
+    assert by_class(graph)["UnetLoaderGGUF"] == [{"unet_name": "flux1-dev-Q4_K_S.gguf"}]
