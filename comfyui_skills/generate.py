@@ -316,20 +316,40 @@ def _recipe_or_template(own, ranked, task, model, identities):
     template of the same family wins (its settings are the official ones); one of a weaker family
     loses to the recipe of the stronger family installed."""
     best = next((o for o in own if o.runnable), None)
+    runnable = [f for f in ranked if f.runnable]
+    if model and best is None:
+        if runnable and model in _files_used(runnable[0]):
+            return None
+        raise CheckFailed(f"--model {model}: {own[0].recipe.name} needs {', '.join(own[0].missing)}",
+                          hint="install what it lacks, or choose another --model")
     if best is None:
         return None
-    runnable = [f for f in ranked if f.runnable]
     if not runnable:
         return best
     tfam = _template_family(runnable[0], identities)
     if model:
-        same = model in _files_used(runnable[0]) and tfam == best.family
+        same = model in _files_used(runnable[0]) and tfam == best.family and _same_variants(runnable[0])
         return None if same else best
-    if tfam == best.family:
+    if tfam == best.family and _same_variants(runnable[0]):
         return None
     order = recipe_table.STRENGTH.get(task, ())
     rank_of = (lambda fam: order.index(fam) if fam in order else len(order))
     return best if rank_of(best.family) < rank_of(tfam) else None
+
+
+# what a file name says of a distilled or special-purpose variant: a template tuned for one (SDXL
+# Turbo's 1 step at cfg 1) is no place for a file without it
+VARIANT_WORDS = ("turbo", "lightning", "lcm", "hyper", "schnell", "distill", "refiner", "inpaint", "fill", "edit")
+
+
+def _variant_words(name):
+    low = (name or "").lower()
+    return {w for w in VARIANT_WORDS if w in low}
+
+
+def _same_variants(f):
+    """Each stand-in file of a template fit is of the variant the template's own file is."""
+    return all(_variant_words(need) == _variant_words(installed) for need, (installed, _, _) in f.swaps.items())
 
 
 def _build_recipe(opt, own, task, request, image, negative, seed, size, steps, count, object_info,

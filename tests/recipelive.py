@@ -121,7 +121,9 @@ def run_generate(url, env, *args, timeout=1200):
         out = json.loads(r.stdout)
     except ValueError:
         out = None
-    return {"exit_code": r.returncode, "output": out, "stderr": r.stderr.strip().splitlines()[-12:]}
+    lines = r.stderr.strip().splitlines()
+    return {"exit_code": r.returncode, "output": out, "stderr": lines[:4] + (["..."] if len(lines) > 16 else [])
+            + lines[max(4, len(lines) - 12):]}
 
 
 def record_png(url, env):
@@ -195,7 +197,7 @@ def record_families(url, home, http, added):
     return cases, object_info
 
 
-def record_server(url, home):
+def record_server(url, home, png=True):
     http = genlive.session()
     stats = http.get(f"{url}/system_stats", timeout=30).json()
     rec = {"comfyui_version": stats["system"]["comfyui_version"], "recorded_at": time.strftime("%Y-%m-%dT%H:%MZ",
@@ -209,10 +211,11 @@ def record_server(url, home):
             rec["cases"], rec["object_info"] = record_families(url, home, http, added)
     finally:
         remove(home, added)
-    with tempfile.TemporaryDirectory() as state:  # last: it waits behind whatever the server is doing
-        try:
-            rec["png"] = record_png(url, env_for(state))
-        except subprocess.TimeoutExpired as exc:
-            rec["png"] = {"exit_code": None, "png_ok": False, "stderr": [f"timed out after {exc.timeout} s"]}
     rec["placeholders_added_then_removed"] = [f"{f}/{n}" for f, n in added]
+    if png:  # last: it waits behind whatever the server is doing
+        with tempfile.TemporaryDirectory() as state:
+            try:
+                rec["png"] = record_png(url, env_for(state))
+            except subprocess.TimeoutExpired as exc:
+                rec["png"] = {"exit_code": None, "png_ok": False, "stderr": [f"timed out after {exc.timeout} s"]}
     return rec
