@@ -330,8 +330,8 @@ def _recipe_or_template(own, ranked, task, model, identities):
     if model:
         same = model in _files_used(runnable[0]) and tfam == best.family and _same_variants(runnable[0])
         return None if same else best
-    if tfam == best.family and _same_variants(runnable[0]):
-        return None
+    if tfam == best.family:  # the official settings win, unless tuned for another variant (Turbo)
+        return None if _same_variants(runnable[0]) else best
     order = recipe_table.STRENGTH.get(task, ())
     rank_of = (lambda fam: order.index(fam) if fam in order else len(order))
     return best if rank_of(best.family) < rank_of(tfam) else None

@@ -238,7 +238,7 @@ def test_the_real_servers_accepted_every_graph_and_our_check_agrees(version):
     cases = [c for c in rec["cases"] if "answer" in c]
     assert cases
     refused = [c for c in rec["cases"] if "refused" in c]
-    assert all("lacks node" in c["refused"] or "no type" in c["refused"] for c in refused), refused
+    assert all("needs node" in c["refused"] or "no type" in c["refused"] for c in refused), refused
     for c in cases:
         assert c["answer"]["status"] == 200 and not c["answer"]["body"].get("node_errors"), (c["file"], c["task"])
         uploaded = [n["inputs"]["image"] for n in c["workflow"].values() if n["class_type"] in ("LoadImage", "LoadImageOutput")
@@ -315,3 +315,17 @@ def test_a_gguf_model_loads_through_unetloadergguf_where_the_server_has_it():
     opt = choose.option_for(gguf, "text-to-image", identities(items), info)
     graph = build.build(opt.recipe, "text-to-image", opt.parts, info, prompt="a red fox")
     assert by_class(graph)["UnetLoaderGGUF"] == [{"unet_name": "flux1-dev-Q4_K_S.gguf"}]
+
+
+def test_a_turbo_template_is_no_place_for_a_plain_sdxl_file():
+    from comfyui_skills import generate, templates
+
+    turbo = json.loads((FIXTURES / "sdxlturbo_example-ui.json").read_text())  # as templates 0.1.95 ship it
+    index = templates.parse_index([{"moduleName": "default", "title": "Image", "type": "image", "templates": [
+        {"name": "sdxlturbo_example", "title": "SDXL Turbo", "mediaType": "image", "tags": ["Text to Image"]}]}])
+    ck = item("portrait_blend_v2.safetensors", "checkpoints", "sdxl", "checkpoint", parts=SDXL_PARTS)
+    chosen = generate.plan("a red fox", index, lambda name: turbo, with_files(OBJECT_INFO, [ck]), listing([ck]),
+                           identities=identities([ck]))
+    assert chosen.recipe == "sdxl"
+    latent = by_class(chosen.workflow)["EmptyLatentImage"][0]
+    assert (latent["width"], latent["height"]) == (1024, 1024)
