@@ -9,7 +9,15 @@ that family. Among the runnable ones it prefers what fits the device (the index'
 order. A template that runs on exactly its own files beats one of the same strength that needs a
 stand-in: the official settings are tuned for the file they name (flux_schnell's 4 steps are not
 flux_dev's 20; a pixel-space Chroma Radiance graph is no place for a latent-space Chroma file).
-Partner (API) templates spend money: they are only considered with `allow_api`.
+Partner (API) templates spend money: they are only considered with `allow_api`. A template counts
+for a task only when its graph does it (recipes/graph_task.py: Lotus Depth, tagged text-to-image,
+makes depth maps).
+
+Each installed file is what identify.py says (its header where this machine can read it), so a
+community file named `analogMadness_v70` is SD1.5. Where no official template of the strongest
+installed family runs, or the one that runs is tuned for another variant (SDXL Turbo), the pack's
+own recipe for that family and task is built (recipes/: settings from the family's official
+template or model card) and checked against the node schemas like any workflow.
 
 The returned `Plan` says which template and which files it chose and why; `pipeline.run` runs
 its `workflow`. When nothing installed can do it, `NothingRunnable` names the best template and
