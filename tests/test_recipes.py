@@ -329,3 +329,26 @@ def test_a_turbo_template_is_no_place_for_a_plain_sdxl_file():
     assert chosen.recipe == "sdxl"
     latent = by_class(chosen.workflow)["EmptyLatentImage"][0]
     assert (latent["width"], latent["height"]) == (1024, 1024)
+
+
+# -- live: the procedure on a real server (COMFYUI_URL, and COMFYUI_HOME whose models/ may be written) --
+
+@pytest.mark.live
+def test_live_every_recipe_graph_is_accepted_whole_and_a_community_sdxl_file_gets_its_recipe():
+    import os
+
+    import recipelive
+
+    url, home = os.environ.get("COMFYUI_URL"), os.environ.get("COMFYUI_HOME")
+    if not url or not home:
+        pytest.skip("set COMFYUI_URL and COMFYUI_HOME (the server's base folder, whose models/ this test "
+                    "adds placeholders to, then removes them)")
+    rec = recipelive.record_server(url.rstrip("/"), home, png=False)
+    community = rec["community_sdxl"]
+    assert community["chosen"]["recipe"] == "sdxl" and community["answer"]["status"] == 200
+    answered = [c for c in rec["cases"] if "answer" in c]
+    assert answered and all(c["answer"]["status"] == 200 and not c["answer"]["body"].get("node_errors")
+                            for c in answered), [(c["file"], c["task"], c["answer"]) for c in answered
+                                                 if c["answer"]["status"] != 200]
+    assert ("flux2" in {c["family"] for c in answered}) == ("Flux2Scheduler" in rec["object_info"]
+                                                            or any(c["family"] == "flux2" for c in answered))
