@@ -562,8 +562,10 @@ def catalog_from_server(client, state_dir, fresh=False):
     stats = client.system_stats()
     if inv is not None and inv.record.get("model_identities") is not None:
         identities = inv.identities
-    else:  # read now: each file's header where this machine can read it
-        identities = identify.Identities(identify.identify_server(client, listing))
+    else:  # read now: each file's header where this machine can read it; the server's metadata only
+        # for the main models (a request per file: the snapshot asks it of every folder, once)
+        identities = identify.Identities(identify.identify_server(
+            client, listing, metadata_folders=("checkpoints", "diffusion_models", "unet")))
     return Catalog(index, snap.template if snap else (lambda name: templates.fetch_template(client, name)),
                    object_info, listing, _memory(stats), source=client.url,
                    frontend=conversion.frontend_served_by(stats), identities=identities)

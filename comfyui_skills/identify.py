@@ -299,9 +299,14 @@ def view_metadata(client):
     return ask
 
 
-def identify_server(client, listing, model_files=None, previous=None):
-    """identify_listing for a live server: its roots, its /view_metadata."""
-    return identify_listing(listing, model_files, folder_roots(client), previous, view_metadata(client))
+def identify_server(client, listing, model_files=None, previous=None, metadata_folders=None):
+    """identify_listing for a live server: its roots, its /view_metadata (one request per file this
+    machine cannot read; only in `metadata_folders` when given)."""
+    ask = view_metadata(client)
+    if metadata_folders is not None:
+        inner, allowed = ask, set(metadata_folders)
+        ask = (lambda folder, name: inner(folder, name) if folder in allowed else None)
+    return identify_listing(listing, model_files, folder_roots(client), previous, ask)
 
 
 def to_record(identities):
