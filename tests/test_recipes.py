@@ -224,6 +224,12 @@ def test_lotus_depth_is_never_text_to_image():
 
 # -- recorded real servers ---------------------------------------------------------------------
 
+def server_verdict(answer):
+    if answer["status"] != 200:
+        return "rejected"
+    return "partial" if answer["body"].get("node_errors") else "ok"
+
+
 def with_listed_image(object_info, names):
     """The recorded schema as it was once the test image was uploaded (the recorder uploads it
     after reading /object_info; the server lists it from then on)."""
@@ -240,12 +246,13 @@ def test_the_real_servers_accepted_every_graph_and_our_check_agrees(version):
     refused = [c for c in rec["cases"] if "refused" in c]
     assert all("needs node" in c["refused"] or "no type" in c["refused"] for c in refused), refused
     for c in cases:
-        assert c["answer"]["status"] == 200 and not c["answer"]["body"].get("node_errors"), (c["file"], c["task"])
+        if c["recipe"]:  # the pack's own graphs: accepted whole
+            assert c["answer"]["status"] == 200 and not c["answer"]["body"].get("node_errors"), (c["file"], c["task"])
         uploaded = [n["inputs"]["image"] for n in c["workflow"].values() if n["class_type"] in ("LoadImage", "LoadImageOutput")
                     and isinstance(n["inputs"].get("image"), str)]
         check = validation.validate(c["workflow"], with_listed_image(rec["object_info"], uploaded),
                                     server_version=version)
-        assert check["verdict"] != "rejected", (c["file"], c["task"], check["errors"][:1])
+        assert check["verdict"] == server_verdict(c["answer"]), (c["file"], c["task"], check["errors"][:1])
     accepted = {c["family"] for c in cases}
     assert {"pony", "illustrious", "sd2", "sd3", "flux1", "flux1-kontext", "chroma", "qwen-image", "qwen-image-edit",
             "z-image", "lumina2", "hidream"} <= accepted
