@@ -254,8 +254,8 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
         if other_task or not chosen:
             raise CheckFailed(f"nothing installed can do {task}: " + _lacking(own) + (
                 f"; the templates tagged for it ({', '.join(other_task[:3])}) do something else by their graph"
-                if other_task else ""), hint="python scripts/models.py guide sdxl tells what each family needs; "
-                                             "install a checkpoint, then generate again")
+                if other_task else ""), hint=f"install a checkpoint, then generate again ({nextsteps.step('models', 'guide', 'sdxl')} "
+                                             "tells what a family needs)")
         raise InputError(f"none of the {len(chosen)} templates for {task} could be read")
     best = ranked[0]
     if not best.runnable and not template and FALLBACK.get(task):

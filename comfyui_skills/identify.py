@@ -26,7 +26,6 @@ import os
 import re
 import struct
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from . import families, models
 from .errors import ServerError
@@ -231,7 +230,7 @@ def folder_roots(client):
     except (ServerError, KeyError, TypeError):
         pass
     try:  # older servers: {folder: [[paths], [extensions]]}
-        raw = client.get_json("/internal/folder_paths", what="reading /internal/folder_paths")
+        raw = client.internal_folder_paths()
         return {k: list(v[0]) for k, v in raw.items() if isinstance(v, list) and v and isinstance(v[0], list)}
     except (ServerError, AttributeError, TypeError):
         return {}
@@ -291,8 +290,7 @@ def view_metadata(client):
     """metadata_of(folder, name) asking the server's /view_metadata (404: the file has none)."""
     def ask(folder, name):
         try:
-            body = client.get_json(f"/view_metadata/{quote(folder, safe='')}", params={"filename": name},
-                                   what=f"reading /view_metadata/{folder}?filename={name}")
+            body = client.view_metadata(folder, name)
         except ServerError:
             return None
         return body if isinstance(body, dict) else None

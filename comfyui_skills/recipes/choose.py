@@ -10,7 +10,7 @@ no recipe covers).
 
 from dataclasses import dataclass, field
 
-from .. import models
+from .. import models, nextsteps
 from ..errors import InputError
 from . import table
 from .build import Parts, checkpoint_has
@@ -105,10 +105,10 @@ def forced(identities, name, task, object_info):
     item = next((i for i in identities.all() if i.name == name), None)
     if item is None:
         raise InputError(f"--model {name}: no installed model file of that name",
-                         hint="list them with: python scripts/inventory.py models checkpoints")
+                         hint=f"list them with: {nextsteps.step('inventory', 'models', 'checkpoints')}")
     if item.problem:
         raise InputError(f"--model {name}: {item.problem}; it cannot be used",
-                         hint="download it again (python scripts/models.py download NAME)")
+                         hint=f"download it again: {nextsteps.step('models', 'download', name)}")
     if item.kind not in MAIN_KINDS:
         word = KIND_WORDS.get(item.kind, f"a {item.kind} file")
         raise InputError(f"--model {name} is {word} ({item.family}), not a checkpoint or diffusion model",
