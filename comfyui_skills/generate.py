@@ -329,8 +329,8 @@ def _recipe_or_template(own, ranked, task, model, identities):
     if model and best is None:
         if runnable and model in _files_used(runnable[0]):
             return None
-        raise CheckFailed(f"--model {model}: {own[0].recipe.name} needs {', '.join(own[0].missing)}",
-                          hint="install what it lacks, or choose another --model")
+        raise CheckFailed(f"{flag('model', model)}: {own[0].recipe.name} needs {', '.join(own[0].missing)}",
+                          hint=f"install what it lacks, or choose another {flag('model')}")
     if best is None:
         return None
     if not runnable:
@@ -365,7 +365,7 @@ def _build_recipe(opt, own, task, request, image, negative, seed, size, steps, c
                   models_by_folder, considered):
     recipe = opt.recipe
     if task in NEEDS_IMAGE and image is None:
-        raise InputError(f"{task} needs an input image", hint="add --image PATH")
+        raise InputError(f"{task} needs an input image", hint=f"add {flag('image', 'PATH')}")
     width, height = slots.parse_size(size) if size else (None, None)
     seed = seed if seed is not None else random.randint(0, 2**32 - 1)
     wf = recipe_build.build(recipe, task, opt.parts, object_info, prompt=request,
@@ -387,7 +387,7 @@ def _build_recipe(opt, own, task, request, image, negative, seed, size, steps, c
     if others:
         why.append("also installed for it: " + "; ".join(others))
     if negative and not recipe.negative:
-        why.append(f"{recipe.name} uses no negative prompt (cfg {recipe.cfg:g}): --negative left out")
+        why.append(f"{recipe.name} uses no negative prompt (cfg {recipe.cfg:g}): {flag('negative')} left out")
     used = [{"name": f.name, "folder": f.folder, "family": f.recipe_family, "swapped_from": None}
             for f in opt.parts.files()]
     return Plan(task, f"recipe:{recipe.id}", recipe.name, wf, used, why, changes, considered, recipe=recipe.id)

@@ -10,6 +10,7 @@ no recipe covers).
 
 from dataclasses import dataclass, field
 
+from ..nextsteps import flag
 from .. import models, nextsteps
 from ..errors import InputError
 from . import table
@@ -104,23 +105,23 @@ def forced(identities, name, task, object_info):
     """The Option for --model NAME, or InputError in one line saying why it cannot be."""
     item = next((i for i in identities.all() if i.name == name), None)
     if item is None:
-        raise InputError(f"--model {name}: no installed model file of that name",
+        raise InputError(f"{flag('model', name)}: no installed model file of that name",
                          hint=f"list them with: {nextsteps.step('inventory', 'models', 'checkpoints')}")
     if item.problem:
-        raise InputError(f"--model {name}: {item.problem}; it cannot be used",
+        raise InputError(f"{flag('model', name)}: {item.problem}; it cannot be used",
                          hint=f"download it again: {nextsteps.step('models', 'download', name)}")
     if item.kind not in MAIN_KINDS:
         word = KIND_WORDS.get(item.kind, f"a {item.kind} file")
-        raise InputError(f"--model {name} is {word} ({item.family}), not a checkpoint or diffusion model",
-                         hint="give a checkpoint (LoRAs go in with --lora where supported)")
+        raise InputError(f"{flag('model', name)} is {word} ({item.family}), not a checkpoint or diffusion model",
+                         hint=f"give a checkpoint (LoRAs go in with {flag('lora')} where supported)")
     if item.family == "unknown":
-        raise InputError(f"--model {name}: its family could not be told ({item.evidence})",
-                         hint="use --template NAME with an official template for it")
+        raise InputError(f"{flag('model', name)}: its family could not be told ({item.evidence})",
+                         hint=f"use {flag('template', 'NAME')} with an official template for it")
     recipe = table.get(item.recipe_family)
     if recipe is None:
-        raise InputError(f"--model {name} is {item.recipe_family} (by {item.how}); no recipe of the pack covers "
+        raise InputError(f"{flag('model', name)} is {item.recipe_family} (by {item.how}); no recipe of the pack covers "
                          f"that family", hint="recipes: " + ", ".join(r.id for r in table.RECIPES))
     if task not in recipe.tasks:
-        raise InputError(f"--model {name} is {recipe.name}, which does not do {task}",
+        raise InputError(f"{flag('model', name)} is {recipe.name}, which does not do {task}",
                          hint=f"{recipe.name} does: {', '.join(recipe.tasks)}")
     return option_for(item, task, identities, object_info)
