@@ -1,6 +1,6 @@
 """The converter against what official frontends exported: 1.27.10 for 160 templates, 1.58.1 for
 56 of the newest (templates-2026), 1.49.6 for 90 templates through ComfyUI 0.33.0 (server-0.33.0),
-1.36.14, 1.42.15 and 1.52.7 for the 216 of the first two sets (tests/fixtures/frontend-*)."""
+1.36.14, 1.42.15, 1.46.15 and 1.52.7 for the 216 of the first two sets (tests/fixtures/frontend-*)."""
 
 import gzip
 import json
@@ -81,7 +81,7 @@ def test_api_to_ui_to_api_gives_back_every_api_file():
         assert conversion.ui_to_api(ui, schema, frontend_version="1.27.10") == api, path.name
 
 
-@pytest.mark.parametrize("version", ["1.36.14", "1.42.15", "1.52.7"])
+@pytest.mark.parametrize("version", ["1.36.14", "1.42.15", "1.46.15", "1.52.7"])
 def test_every_export_of_a_recorded_frontend_is_matched_with_meta(version):
     # the 216 templates of the first two sets through that real frontend (tests/fixtures/frontend-*/README.md)
     exports = json.loads(gzip.decompress((ROOT / "tests" / "fixtures" / f"frontend-{version}" / "exports.json.gz")

@@ -10,8 +10,8 @@ locale compiled into the bundle): 1.36.14, 1.37.11, 1.38.14, 1.39.19, 1.40.10, 1
 only where the locale's title differs from what ComfyUI 0.3.64 or 0.33.0 sends (its display
 name, else the class name); 1.43 and 1.44 were not read and keep 1.42's. 1.27.10's entries are the
 classes 0.3.64 sends without a display name; 1.28 to 1.35 were not read and keep them. The
-exports of 1.27.10, 1.36.14, 1.42.15, 1.49.6, 1.52.7 and 1.58.1 recorded on those servers carry
-these titles.
+exports of 1.27.10, 1.36.14, 1.42.15, 1.46.15, 1.49.6, 1.52.7 and 1.58.1 recorded on those servers
+carry these titles.
 """
 
 STEPS = (
