@@ -95,6 +95,19 @@ def test_every_export_of_a_recorded_frontend_is_matched_with_meta(version):
         assert conversion.ui_to_api(workflow, schema, frontend_version=version) == prompt, key
 
 
+@pytest.mark.parametrize("version", ["1.42.15"])
+def test_every_export_of_a_recorded_frontend_through_comfyui_0_33_is_matched_with_meta(version):
+    exports = json.loads(gzip.decompress((ROOT / "tests" / "fixtures" / f"frontend-{version}" / "exports-0.33.0.json.gz")
+                                         .read_bytes()))
+    if not SERVER_0_33.is_dir():
+        pytest.skip("../shared/conformance/server-0.33.0 is absent")
+    schema = conversion.as_schema(json.loads((SERVER_0_33 / "object_info-0.33.0-models.json").read_text()))
+    assert len(exports) == 90
+    for key, prompt in exports.items():
+        workflow = json.loads((SERVER_0_33 / "ui" / key.split("/")[1]).read_text())
+        assert conversion.ui_to_api(workflow, schema, frontend_version=version) == prompt, key
+
+
 def test_the_exports_of_frontend_1_36_served_by_comfyui_0_9_2_are_matched_but_two():
     fixtures = ROOT / "tests" / "fixtures" / "frontend-1.36.14"
     exports = json.loads(gzip.decompress((fixtures / "exports-0.9.2.json.gz").read_bytes()))
