@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from . import config, conversion, export, files, inventory, nextsteps, outputs, overrides, runs, schema, validation
+from . import config, conversion, export, files, inventory, nextsteps, outputs, overrides, runs, schema, settings
+from . import validation
 from . import workflow as wfmod
 from .api import ComfyUI
 from .errors import CheckFailed, ComfyError, InputError, ServerTimeout, ServerUnreachable, TransportError
@@ -89,7 +90,7 @@ def run_file(path, **kw):
 def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project=None, api_key=None,
         timeout=config.DEFAULT_TIMEOUT, sets=(), sweeps=(), seeds=None, out=None, previews=False,
         check=True, wait=True, max_wait=None, websocket=True, online_only=False, extra_data=None,
-        slot_values=None, allow_api=False, reporter=None, cancel=None):
+        slot_values=None, allow_api=False, reporter=None, cancel=None, filled=None, edits=()):
     """Run `workflow` (API or editor format) on the least busy server that has what it needs.
 
     sets: ["NODE.INPUT=VALUE"], sweeps: ["NODE.INPUT=a,b"] (one prompt per combination), seeds: N
@@ -97,9 +98,13 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
     queued. extra_data goes into POST /prompt as is (a partner-node key, say): never logged.
     slot_values ({"prompt": ..., "seed": ..., "width": ...}, see slots.apply_slots) are written where
     the graph says they go, after `sets`. A workflow with partner (API) nodes, which spend the
-    user's credits, is refused unless allow_api.
+    user's credits, is refused unless allow_api. filled: what the caller already wrote into the
+    workflow ({slot: value}), kept in each run's record with what is filled here. edits: graph
+    changes run on the chosen server (`edit(api, object_info, client) -> (api, {what: value})`:
+    LoRAs, a mask), after the slots are filled.
     """
     reporter = reporter or Reporter()
+    filled = dict(filled or {})
     fmt = fmt or wfmod.detect_format(workflow)
     if fmt is None:
         raise InputError(f"{name}: not a ComfyUI workflow: {wfmod.describe(workflow)}")
@@ -116,7 +121,7 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
         if answered:  # it is there but slow or broken: the user's job must not turn into an export
             raise answered[0]["exception"]
         return offline(workflow, fmt, name, project, probes, sets, slot_values, bool(sweeps or seeds), online_only,
-                       reporter)
+                       reporter, edits)
     quietest = min(up, key=lambda p: p["load"])
     least_busy = quietest["object_info"]
     blueprints = None
@@ -126,9 +131,10 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
         inner = classes_of(wfmod.UI, {"nodes": [], "definitions": {"subgraphs": blueprint_graphs(blueprints)}})
         least_busy.update(runs.class_info(quietest["client"], inner - set(least_busy)))
     api = fill(to_api(fmt, workflow, least_busy, name, reporter, lambda: served_frontend(quietest["client"]),
-                      blueprints), least_busy, sets, slot_values, reporter)
+                      blueprints), least_busy, sets, slot_values, reporter, filled)
     chosen = runs.pick(up, api)
     client, info = chosen["client"], chosen["object_info"]
+    api = apply_edits(api, info, client, edits, filled, reporter)
     refuse_unasked_spending(api, info, name, allow_api)
     if len(clients) > 1:
         reporter.note(f"using {client.url} (queue {chosen['load']}, of {len(clients)} servers)")
@@ -144,20 +150,35 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
             raise rejected(exc, name, client.url, project, entry, "validation") from None
     root = Path(out) if out else config.projects_dir() / project / "outputs"
     result = submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, websocket,
-                             extra_data, reporter, cancel, name)
+                             extra_data, reporter, cancel, name, info=info, filled=filled)
     result.warnings = warnings + result.warnings
     return result
 
 
-def fill(api, object_info, sets, slot_values, reporter):
-    """--set values, then the slots (prompt, seed, size...) found from the graph."""
-    api, _ = overrides.apply_sets(api, object_info, sets)
+def fill(api, object_info, sets, slot_values, reporter, filled=None):
+    """--set values, then the slots (prompt, seed, size...) found from the graph; what was written
+    goes into `filled` ({"NODE.INPUT" or slot: value})."""
+    api, applied = overrides.apply_sets(api, object_info, sets)
+    if filled is not None:
+        filled.update(applied)
     if slot_values:
         from . import slots
 
         api, changes = slots.apply_slots(api, object_info, **slot_values)
         for c in changes:
             reporter.note(f"{c.slot}: node {c.node} {c.input} = {str(c.new)[:80]!r}")
+            if filled is not None:
+                filled[c.slot if c.slot != "inputs" else "image"] = c.new
+    return api
+
+
+def apply_edits(api, object_info, client, edits, filled, reporter):
+    """The callers' graph changes (LoRAs, masks), in order, each noted."""
+    for edit in edits or ():
+        api, done = edit(api, object_info, client)
+        for key, value in (done or {}).items():
+            reporter.note(f"{key}: {str(value)[:120]}")
+            filled[key] = value
     return api
 
 
@@ -342,7 +363,7 @@ def values_text(values):
 
 # -- queue and wait -----------------------------------------------------------------------------
 def submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, websocket, extra_data,
-                    reporter, cancel, name="workflow"):
+                    reporter, cancel, name="workflow", info=None, filled=None):
     results = {}
     watcher = runs.Watcher(client, reporter, use_ws=websocket and wait, cancel=cancel,
                            on_finished=lambda job: results.__setitem__(
@@ -353,7 +374,7 @@ def submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, 
         for values, wf in plan:
             runs.check_cancel(cancel)
             jobs.append(submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings,
-                                   name))
+                                   name, info, filled))
         reporter.resume_hint = nextsteps.resume(j.prompt_id for j in jobs)
         if not wait:
             return RunResult([queued_record(j, client) for j in jobs], root, warnings, 0, queued_only=True,
@@ -369,8 +390,10 @@ def submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, 
     return finished(client, jobs, results, root, warnings)
 
 
-def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings, name):
+def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings, name, info=None,
+               filled=None):
     prompt_id = runs.new_prompt_id()
+    described = settings.of(wf, info) if info else {}
     queued_at = time.monotonic()  # a cached prompt can finish before POST /prompt has answered
     try:
         answer = runs.submit(client, wf, watcher.client_id, extra_data=extra_data, prompt_id=prompt_id)
@@ -378,7 +401,8 @@ def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, 
         raise rejected(exc, name, client.url, project, (values, wf), "server") from None
     except ServerTimeout as exc:
         # the server may have queued it all the same: it carries our id, so it can be found
-        remember(runs.Job(prompt_id, wf, values=values), client, project, out, name, status="unanswered")
+        remember(runs.Job(prompt_id, wf, values=values), client, project, out, name, status="unanswered",
+                 settings=described, filled=filled)
         exc.message += f"; it may have been queued as prompt {prompt_id}"
         exc.hint = f"see whether it runs, and collect it, with: {nextsteps.resume([prompt_id])}"
         exc.details["prompt_id"] = prompt_id
@@ -390,7 +414,8 @@ def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, 
         warnings.append(f"{d['label']} will not be produced: the server found errors in node(s) "
                         f"{', '.join(d['because_of'])}")
         reporter.note(f"warning: {warnings[-1]}")
-    remember(job, client, project, out, name)
+    job.settings, job.filled, job.name = described, dict(filled or {}), name
+    remember(job, client, project, out, name, settings=described, filled=filled)
     watcher.add(job)
     return job
 
@@ -407,6 +432,8 @@ def download(client, job, root, previews):
 
 def finished(client, jobs, results, root, warnings):
     records = [job_record(j, client, results.get(j.prompt_id)) for j in jobs]
+    for r in records:
+        settle(r)
     return RunResult(records, root, warnings, exit_code(jobs, records), url=client.url)
 
 
@@ -419,6 +446,9 @@ def job_record(job, client, saved):
     status = job.outcome() if job.done else job.state
     out = {"prompt_id": job.prompt_id, "status": status, "url": client.url,
            "elapsed_s": job.elapsed(), "outputs": saved or []}
+    for key in ("settings", "filled"):
+        if getattr(job, key, None):
+            out[key] = getattr(job, key)
     if job.values:
         out["values"] = job.values
     if job.done and job.state == "finished":
@@ -455,14 +485,36 @@ def exit_code(jobs, records):
 
 
 # -- picking up prompts queued earlier ----------------------------------------------------------
-def remember(job, client, project, out, name="workflow", status="queued"):
+def remember(job, client, project, out, name="workflow", status="queued", settings=None, filled=None):
     """A note in state/runs/ so wait/collect find the server and folder from any process, and
     `again()` finds the workflow exactly as it was queued. status "unanswered": POST /prompt got
-    no answer in time, so the server may or may not have it."""
+    no answer in time, so the server may or may not have it. `settle()` writes how it ended."""
     _write_record(job.prompt_id, {
         "prompt_id": job.prompt_id, "status": status, "url": client.url, "project": project,
         "out": str(Path(out).resolve()) if out else None, "values": job.values, "file": name,
-        "submitted_at": _now(), "workflow": job.workflow})
+        "submitted_at": _now(), "settings": settings or {}, "filled": filled or {}, "workflow": job.workflow})
+
+
+def settle(result):
+    """Write a prompt's end (status, outputs, time) into its record, so the record never says
+    "queued" of a prompt that ran, and each output file leads back to the run that made it."""
+    rec = recorded(result["prompt_id"])
+    if not isinstance(rec, dict) or result["status"] in ("queued", "running"):
+        return
+    rec["status"] = result["status"]
+    rec["finished_at"] = _now()
+    rec["outputs"] = [{k: o.get(k) for k in ("path", "kind", "node", "class_type") if o.get(k) is not None}
+                      for o in result.get("outputs") or []]
+    if result.get("error"):
+        rec["error"] = result["error"]
+    for key in ("settings", "filled"):
+        if result.get(key) and not rec.get(key):
+            rec[key] = result[key]
+    if rec.get("settings") and not result.get("settings"):
+        result["settings"] = rec["settings"]
+    if rec.get("filled") and not result.get("filled"):
+        result["filled"] = rec["filled"]
+    _write_record(result["prompt_id"], rec)
 
 
 def rejected(exc, name, url, project, entry, by):
@@ -582,7 +634,7 @@ def collect(prompt_ids, *, url=None, project=None, api_key=None, timeout=config.
 
 
 # -- offline ------------------------------------------------------------------------------------
-def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_only, reporter):
+def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_only, reporter, edits=()):
     """No server answers: check against the inventory and export, so the work is not lost."""
     reason = "; ".join(p["error"] for p in probes)
     if online_only:
@@ -591,6 +643,7 @@ def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_onl
     api = fill(to_api(fmt, wf, inv.object_info, name, reporter,
                       lambda: conversion.frontend_served_by(inv.record.get("system_stats"))),
                inv.object_info, sets, slot_values, reporter)
+    api = apply_edits(api, inv.object_info, None, edits, {}, reporter)
     receipt = export.export_workflow(api, project, Path(name).name, fmt="api", inventory=inv)
     path = receipt["files"]["api"]
     result = {"status": "offline", "reason": reason, "path": path,

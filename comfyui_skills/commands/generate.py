@@ -44,6 +44,8 @@ def build_parser():
     p.add_argument("--size", metavar="WxH", help="width x height (the family's own when not given)")
     p.add_argument("--seed", type=int, help="noise seed (random each run when not given)")
     p.add_argument("--steps", type=cli.positive_int, help="sampler steps (the template's when not given)")
+    p.add_argument("--denoise", type=float, metavar="0-1",
+                   help="how much of the input image to change (the template's when not given)")
     p.add_argument("--model", metavar="FILE", help="use this installed model file")
     p.add_argument("--template", metavar="NAME", help="use this official template")
     p.add_argument("--allow-api", action="store_true", help="allow partner (API) nodes, which spend credits")
@@ -70,7 +72,8 @@ def run(args):
                            catalog.models_by_folder, task=args.task, template=args.template, image=image,
                            negative=args.negative, seed=args.seed, size=args.size, steps=args.steps,
                            count=args.count, model=args.model, allow_api=args.allow_api,
-                           memory_bytes=catalog.memory_bytes, frontend_version=catalog.frontend)
+                           memory_bytes=catalog.memory_bytes, frontend_version=catalog.frontend,
+                           denoise=args.denoise)
     cli.note(f"template {chosen.template} ({chosen.title}); model "
              + ", ".join(m["name"] for m in chosen.models[:3]) + (" ..." if len(chosen.models) > 3 else ""))
     for line in chosen.why:
@@ -84,5 +87,6 @@ def run(args):
         project=args.project, timeout=args.timeout,
         api_key=args.api_key or os.environ.get("COMFYUI_API_KEY") or None, seeds=seeds, out=args.out,
         wait=not args.no_wait, allow_api=args.allow_api, extra_data=run_cmd.partner_key(args.allow_api),
-        reporter=Progress(enabled=not args.quiet and not args.no_wait))
+        reporter=Progress(enabled=not args.quiet and not args.no_wait),
+        filled={c.slot if c.slot != "inputs" else "image": c.new for c in chosen.changes})
     return run_cmd.show(args, result)
