@@ -206,6 +206,13 @@ def again(run_id, *, url=None, project=None, api_key=None, timeout=config.DEFAUL
     """`run()` the workflow of an earlier run once more (its record in state/runs/, else the
     server's history of that prompt), with any new sets, sweeps or seeds; same server and project
     unless given."""
+    if Path(str(run_id)).is_file():  # an output file: the run that made it, else the workflow saved in it
+        from .references import record_of_file
+
+        made_by = record_of_file(run_id)
+        if made_by is None:
+            return run_file(run_id, url=url, project=project, api_key=api_key, timeout=timeout, **kw)
+        run_id = made_by.get("prompt_id") or made_by.get("run_id")
     rec = recorded(run_id) or {}
     wf = rec.get("workflow")
     url = url or rec.get("url")
@@ -370,11 +377,13 @@ def submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, 
                                job.prompt_id, download(client, job, root, previews)))
     watcher.open()
     jobs, warnings = [], []
+    # one command (a whole --count/--seeds/--sweep) is one unit for `last:N` (references.py)
+    command = {"id": uuid.uuid4().hex[:12], "t": time.time()}
     try:
-        for values, wf in plan:
+        for index, (values, wf) in enumerate(plan):
             runs.check_cancel(cancel)
             jobs.append(submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings,
-                                   name, info, filled))
+                                   name, info, filled, dict(command, index=index)))
         reporter.resume_hint = nextsteps.resume(j.prompt_id for j in jobs)
         if not wait:
             return RunResult([queued_record(j, client) for j in jobs], root, warnings, 0, queued_only=True,
@@ -391,7 +400,7 @@ def submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, 
 
 
 def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings, name, info=None,
-               filled=None):
+               filled=None, command=None):
     prompt_id = runs.new_prompt_id()
     described = settings.of(wf, info) if info else {}
     queued_at = time.monotonic()  # a cached prompt can finish before POST /prompt has answered
@@ -402,7 +411,7 @@ def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, 
     except ServerTimeout as exc:
         # the server may have queued it all the same: it carries our id, so it can be found
         remember(runs.Job(prompt_id, wf, values=values), client, project, out, name, status="unanswered",
-                 settings=described, filled=filled)
+                 settings=described, filled=filled, command=command)
         exc.message += f"; it may have been queued as prompt {prompt_id}"
         exc.hint = f"see whether it runs, and collect it, with: {nextsteps.resume([prompt_id])}"
         exc.details["prompt_id"] = prompt_id
@@ -415,7 +424,7 @@ def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, 
                         f"{', '.join(d['because_of'])}")
         reporter.note(f"warning: {warnings[-1]}")
     job.settings, job.filled, job.name = described, dict(filled or {}), name
-    remember(job, client, project, out, name, settings=described, filled=filled)
+    remember(job, client, project, out, name, settings=described, filled=filled, command=command)
     watcher.add(job)
     return job
 
@@ -485,14 +494,16 @@ def exit_code(jobs, records):
 
 
 # -- picking up prompts queued earlier ----------------------------------------------------------
-def remember(job, client, project, out, name="workflow", status="queued", settings=None, filled=None):
+def remember(job, client, project, out, name="workflow", status="queued", settings=None, filled=None,
+             command=None):
     """A note in state/runs/ so wait/collect find the server and folder from any process, and
     `again()` finds the workflow exactly as it was queued. status "unanswered": POST /prompt got
     no answer in time, so the server may or may not have it. `settle()` writes how it ended."""
     _write_record(job.prompt_id, {
         "prompt_id": job.prompt_id, "status": status, "url": client.url, "project": project,
         "out": str(Path(out).resolve()) if out else None, "values": job.values, "file": name,
-        "submitted_at": _now(), "settings": settings or {}, "filled": filled or {}, "workflow": job.workflow})
+        "submitted_at": _now(), "command": command, "settings": settings or {}, "filled": filled or {},
+        "workflow": job.workflow})
 
 
 def settle(result):
@@ -503,8 +514,9 @@ def settle(result):
         return
     rec["status"] = result["status"]
     rec["finished_at"] = _now()
-    rec["outputs"] = [{k: o.get(k) for k in ("path", "kind", "node", "class_type") if o.get(k) is not None}
-                      for o in result.get("outputs") or []]
+    rec["outputs"] = [dict({k: o.get(k) for k in ("kind", "node", "class_type") if o.get(k) is not None},
+                           path=str(Path(o["path"]).resolve()))
+                      for o in result.get("outputs") or [] if o.get("path")]
     if result.get("error"):
         rec["error"] = result["error"]
     for key in ("settings", "filled"):

@@ -37,11 +37,13 @@ SIZE_INPUTS = {"width": ("width",), "height": ("height",),
 SETTING_SLOTS = ("steps", "cfg", "denoise", "sampler_name", "scheduler")
 # Where a sampler's settings may sit instead of on the sampler itself.
 SETTING_LINK_TYPES = ("SIGMAS", "SAMPLER", "GUIDER")
-SLOT_ORDER = ("prompt", "negative", "seed") + tuple(SIZE_INPUTS) + SETTING_SLOTS + ("inputs", "prefix")
+SLOT_ORDER = ("prompt", "negative", "seed") + tuple(SIZE_INPUTS) + SETTING_SLOTS + ("inputs", "prefix", "loaders")
+# model folders whose loaders --show-slots lists (set them with --set NODE.INPUT=FILE; LoRAs with --lora)
+LOADER_FOLDERS = ("checkpoints", "diffusion_models", "unet", "loras", "vae")
 FLAGS = {"prompt": "--prompt", "negative": "--negative", "seed": "--seed", "width": "--width",
          "height": "--height", "length": "--length", "batch": "--batch", "steps": "--steps",
          "cfg": "--cfg", "denoise": "--denoise", "inputs": "--image", "prefix": "--prefix",
-         "sampler_name": "--sampler", "scheduler": "--scheduler"}
+         "sampler_name": "--sampler", "scheduler": "--scheduler", "loaders": "--set"}
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v")
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus", ".aac")
 
@@ -609,6 +611,24 @@ class _Finder:
                     targets += found
         return (Slot("inputs", targets), None) if targets else (None, "the workflow loads no image, video or audio file")
 
+    def loaders_slot(self):
+        """The model files the run loads (checkpoint, diffusion model, LoRA, VAE): set with --set."""
+        from .models import folder_for
+
+        targets = []
+        for nid in self.g.ordered(self.g.reachable):
+            cls = self.g.wf[nid].get("class_type")
+            for name, value in self.g.inputs(nid).items():
+                folder = folder_for(cls, name)
+                if folder in LOADER_FOLDERS and isinstance(value, str):
+                    targets.append(Target(nid, name, value, f"{self.g.label(nid)}.{name}", self.g.label(nid),
+                                          kind=folder))
+        if not targets:
+            return None, "the workflow loads no checkpoint, diffusion model, LoRA or VAE file"
+        slot = Slot("loaders", targets)
+        slot.note = "set one with --set NODE.INPUT=FILE; add LoRAs with --lora NAME:STRENGTH"
+        return slot, None
+
     def prefix_slot(self):
         targets = []
         for nid in self.g.ordered(self.g.reachable):
@@ -679,6 +699,7 @@ def find_slots(api_workflow, object_info):
         keep(name, finder.setting_slot(name))
     keep("inputs", finder.inputs_slot())
     keep("prefix", finder.prefix_slot())
+    keep("loaders", finder.loaders_slot())
     return Slots(found, absent, finder.makers)
 
 

@@ -3,8 +3,8 @@
 import json
 import os
 
-from .. import cli, config, generate, pipeline, slots
-from ..errors import ServerUnreachable
+from .. import cli, config, edits, generate, pipeline, slots
+from ..errors import InputError, ServerUnreachable
 from ..progress import Progress
 from . import run as run_cmd
 
@@ -36,8 +36,11 @@ files it needs are named), or the run failed; 2 bad input; 3 no server and no sn
 def build_parser():
     p = cli.parser("generate.py", "Make an image, video or sound from one sentence with the models installed.",
                    EPILOG)
-    p.add_argument("request", help="what to make, in words (it becomes the prompt)")
-    p.add_argument("--image", metavar="PATH", help="an input image (edit, image-to-image, upscale, image-to-video)")
+    p.add_argument("request", nargs="?", help="what to make, in words (it becomes the prompt)")
+    p.add_argument("--image", metavar="PATH", help="an input image (edit, image-to-image, upscale, image-to-video): "
+                   "a path, last (the newest output), last:N (the Nth of the newest command), PROMPT_ID:N")
+    p.add_argument("--again", metavar="PROMPT_ID",
+                   help="the workflow of an earlier run once more, with the options given changed")
     p.add_argument("--task", choices=list(generate.TASKS), help="what to do (default: read from the request)")
     p.add_argument("--negative", metavar="TEXT", help="what to keep out of it")
     p.add_argument("--count", type=cli.positive_int, default=1, metavar="N", help="how many (a batch, else N prompts)")
@@ -53,11 +56,20 @@ def build_parser():
     p.add_argument("--out", help="download folder (default: projects/<project>/outputs)")
     p.add_argument("--no-wait", action="store_true", help="print the prompt id and return at once")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    edits.add_flags(p)
     return p
 
 
 def run(args):
-    image = generate.image_file(args.image) if args.image else None
+    if args.again:
+        return again(args)
+    if not args.request:
+        raise InputError("say what to make (the request), or give --again PROMPT_ID")
+    ref = edits.input_image(args, args.project)
+    image = generate.image_file(ref.path) if ref else None
+    args.task, args.size, args.seed = edits.edit_defaults(args, ref, args.task)
+    reporter = Progress(enabled=not args.quiet and not args.no_wait)
+    graph_edits = edits.from_args(args, str(image) if image else None, reporter, args.project)
     if args.size:
         slots.parse_size(args.size)  # a bad --size is refused before the server is asked anything
     client = cli.client_from(args, connect_timeout=1.5)
@@ -87,6 +99,25 @@ def run(args):
         project=args.project, timeout=args.timeout,
         api_key=args.api_key or os.environ.get("COMFYUI_API_KEY") or None, seeds=seeds, out=args.out,
         wait=not args.no_wait, allow_api=args.allow_api, extra_data=run_cmd.partner_key(args.allow_api),
-        reporter=Progress(enabled=not args.quiet and not args.no_wait),
-        filled={c.slot if c.slot != "inputs" else "image": c.new for c in chosen.changes})
+        reporter=reporter, filled={c.slot if c.slot != "inputs" else "image": c.new for c in chosen.changes},
+        edits=graph_edits)
+    return run_cmd.show(args, result)
+
+
+def again(args):
+    """--again PROMPT_ID: that run's workflow, with what this call gives changed (the rest kept)."""
+    ref = edits.input_image(args, args.project)
+    values = {k: v for k, v in dict(prompt=args.request, negative=args.negative, seed=args.seed, steps=args.steps,
+                                    denoise=args.denoise).items() if v is not None}
+    if args.size:
+        values["width"], values["height"] = slots.parse_size(args.size)
+    if ref:
+        values["images"] = [ref.path]
+    reporter = Progress(enabled=not args.quiet and not args.no_wait)
+    result = pipeline.again(
+        args.again, url=args.url, project=args.project, timeout=args.timeout,
+        api_key=args.api_key or os.environ.get("COMFYUI_API_KEY") or None,
+        seeds=args.count if args.count > 1 else None, out=args.out, wait=not args.no_wait, allow_api=args.allow_api,
+        extra_data=run_cmd.partner_key(args.allow_api), slot_values=values, reporter=reporter,
+        edits=edits.from_args(args, ref and ref.path, reporter, args.project))
     return run_cmd.show(args, result)

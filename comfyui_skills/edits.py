@@ -1,0 +1,64 @@
+"""The chat-loop options generate.py and run.py share: LoRAs, a mask (file, region or box), and
+earlier outputs as inputs. `add_flags` puts them on a parser; `from_args` turns them into the
+graph edits `pipeline.run(edits=...)` applies on the chosen server."""
+
+from . import loras, masks, references
+
+MASK_HELP = ("a mask image of the input's size: WHITE is repainted, BLACK kept (as LoadImageMask reads "
+             "its red channel); also last, last:N, PROMPT_ID:N")
+
+
+def add_flags(p):
+    g = p.add_argument_group("chat loop (LoRAs, masks, earlier outputs)")
+    g.add_argument("--lora", action="append", default=[], metavar="NAME[:STRENGTH[:CLIP]]",
+                   help="apply a LoRA file (extension optional), strength 1 unless given; repeatable, in order")
+    g.add_argument("--trigger", action="store_true", help="add the LoRAs' trigger words to the prompt")
+    g.add_argument("--mask", metavar="FILE", help=MASK_HELP)
+    g.add_argument("--region", metavar="NAME", help="repaint only this part: " + ", ".join(masks.REGIONS))
+    g.add_argument("--box", metavar="X,Y,W,H", help="repaint only this box: pixels, or percent (10%%,0,50%%,50%%)")
+    return g
+
+
+def mask_asked(args):
+    return bool(getattr(args, "mask", None) or getattr(args, "region", None) or getattr(args, "box", None))
+
+
+def from_args(args, image, reporter, project=None):
+    """[edit] for pipeline.run: the LoRAs, then the mask (painted for `image`, a local path)."""
+    out = []
+    if getattr(args, "lora", None):
+        out.append(loras.edit(args.lora, trigger=args.trigger, reporter=reporter))
+    elif getattr(args, "trigger", False):
+        from .errors import InputError
+
+        raise InputError("--trigger adds the trigger words of --lora files: give --lora NAME too")
+    if mask_asked(args):
+        mask_file = masks.mask_for(image, mask=references.resolve(args.mask, "--mask", project) if args.mask
+                                   else None, region=args.region, box=args.box, project=project)
+        out.append(masks.edit(mask_file, image))
+    return out
+
+
+EDIT_TASKS = ("image-to-image", "image-edit", "inpaint", "outpaint")
+
+
+def input_image(args, project=None):
+    """The --image as a references.Ref (last, last:N, PROMPT_ID:N or a path), or None."""
+    return references.resolve(args.image, "--image", project) if getattr(args, "image", None) else None
+
+
+def edit_defaults(args, ref, task):
+    """(task, size, seed) for an edit of `ref`: a mask makes it an inpaint; an edit keeps the input's
+    size, and an earlier output's seed, unless the user gives them."""
+    if ref is None:
+        return task, args.size, args.seed
+    if task is None and mask_asked(args):
+        task = "inpaint"
+    size, seed = args.size, args.seed
+    if (task or "image-to-image") in EDIT_TASKS:
+        if size is None:
+            width, height = masks.image_size(ref.path)
+            size = f"{width}x{height}"
+        if seed is None and isinstance(ref.settings.get("seed"), int):
+            seed = ref.settings["seed"]
+    return task, size, seed
