@@ -517,8 +517,8 @@ def settle(result):
     rec["outputs"] = [dict({k: o.get(k) for k in ("kind", "node", "class_type") if o.get(k) is not None},
                            path=str(Path(o["path"]).resolve()))
                       for o in result.get("outputs") or [] if o.get("path")]
-    if result.get("error"):
-        rec["error"] = result["error"]
+    if result.get("error"):  # its diagnose step is rendered for the server when printed, not stored
+        rec["error"] = {k: v for k, v in result["error"].items() if k != "diagnose"}
     for key in ("settings", "filled"):
         if result.get(key) and not rec.get(key):
             rec[key] = result[key]
