@@ -261,6 +261,7 @@ def edit(specs, trigger=False, reporter=None):
         if trigger and words:
             done["trigger"] = add_to_prompt(api, object_info, words)
         return api, done
+    apply.classes = ("LoraLoader", "LoraLoaderModelOnly")
     return apply
 
 

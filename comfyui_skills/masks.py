@@ -225,4 +225,5 @@ def edit(mask_file, image):
     def apply(api, object_info, client):
         api, how = insert(api, object_info, mask_file, image)
         return api, {"mask": str(Path(mask_file)), "inpaint": how}
+    apply.classes = ("LoadImageMask", "SetLatentNoiseMask", "ImageCompositeMasked")
     return apply

@@ -42,6 +42,7 @@ class RunResult:
     queued_only: bool = False                  # wait=False: queued, not waited for
     offline: Optional[dict] = None             # no server answered: the export made instead
     url: Optional[str] = None
+    contact_sheet: Optional[str] = None        # one PNG of all the files, when there are several
 
     @property
     def status(self):
@@ -67,14 +68,19 @@ class RunResult:
             return {"status": "queued", "runs": self.runs}
         status = ("success" if counts.get("success") == len(self.runs) else
                   "partial" if counts.get("success") else "failed")
-        return {"status": status, "counts": counts, "outputs": sum(len(r["outputs"]) for r in self.runs),
-                "folder": str(self.folder), "runs": self.runs}
+        out = {"status": status, "counts": counts, "outputs": sum(len(r["outputs"]) for r in self.runs),
+               "folder": str(self.folder), "runs": self.runs}
+        if self.contact_sheet:
+            out["contact_sheet"] = self.contact_sheet
+        return out
 
     def as_dict(self):
         """The JSON run.py and queue.py print (NextSteps still to be rendered)."""
         if self.offline is not None:
             return self.offline
-        return self.runs[0] if len(self.runs) == 1 else self.summary()
+        if len(self.runs) == 1:
+            return dict(self.runs[0], contact_sheet=self.contact_sheet) if self.contact_sheet else self.runs[0]
+        return self.summary()
 
 
 # -- run ----------------------------------------------------------------------------------------
@@ -114,7 +120,10 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
                for u in config.resolve_urls(url, project)]
     project = project or "default"
     runs.check_cancel(cancel)
-    probes = runs.probe_all(clients, classes_of(fmt, workflow))
+    # the classes edits add (LoRA loaders, mask nodes) and a size may bring in (ImageScale) are read too
+    extra = set().union(*(getattr(e, "classes", ()) for e in edits or ()))
+    extra |= {"ImageScale"} if (slot_values or {}).get("width") or (slot_values or {}).get("height") else set()
+    probes = runs.probe_all(clients, classes_of(fmt, workflow) | extra)
     up = [p for p in probes if "error" not in p]
     if not up:
         answered = [p for p in probes if not p["unreachable"]]
@@ -443,7 +452,37 @@ def finished(client, jobs, results, root, warnings):
     records = [job_record(j, client, results.get(j.prompt_id)) for j in jobs]
     for r in records:
         settle(r)
-    return RunResult(records, root, warnings, exit_code(jobs, records), url=client.url)
+    update_gallery(records, warnings)
+    return RunResult(records, root, warnings, exit_code(jobs, records), url=client.url,
+                     contact_sheet=sheet_of(records, root, warnings))
+
+
+def update_gallery(records, warnings):
+    """Runs keep projects/<project>/gallery.html up to date."""
+    projects = {(recorded(r["prompt_id"]) or {}).get("project") for r in records if r.get("outputs")}
+    for project in sorted(p for p in projects if p):
+        from . import gallery
+
+        try:
+            gallery.write_page(project)
+        except OSError as exc:
+            warnings.append(f"gallery of {project} not updated: {exc}")
+
+
+def sheet_of(records, root, warnings):
+    """One contact sheet of every file the prompts made, when they made more than one; its path."""
+    items = [(o["path"], dict(r.get("settings") or {}, **(r.get("values") or {})))
+             for r in records for o in r.get("outputs") or [] if o.get("path") and o.get("kind") != "text"]
+    if len(items) < 2:
+        return None
+    from . import sheets
+
+    try:
+        return sheets.contact_sheet([p for p, _ in items], Path(root) / f"contact-sheet-{records[0]['prompt_id'][:8]}.png",
+                                    sheets.labels_for(items))
+    except (ImportError, OSError) as exc:  # the files are there; only the overview is missing
+        warnings.append(f"no contact sheet: {exc}")
+        return None
 
 
 def queued_record(job, client):

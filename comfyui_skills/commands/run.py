@@ -140,6 +140,8 @@ def show(args, result):
         counts = result.counts()
         text += f"\n{len(result.runs)} prompts: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + \
                 f"; {sum(len(r['outputs']) for r in result.runs)} outputs in {result.folder}"
+    if result.contact_sheet:
+        text += f"\ncontact sheet: {result.contact_sheet}"
     cli.emit(args, result.as_dict(), text)
     return result.exit_code
 

@@ -1,0 +1,68 @@
+"""The chat loop against the test double: records that end in their real status, contact sheets
+for runs that make several files, earlier outputs as inputs (last, last:N), the gallery."""
+
+import json
+from pathlib import Path
+
+from conftest import ROOT, script
+
+SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
+
+
+def run(double, env, *args):
+    r = script("run", *map(str, args), "--url", double.url, "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def records(env):
+    folder = Path(env["COMFYUI_SKILLS_STATE"]) / "runs"
+    return [json.loads(p.read_text()) for p in folder.glob("*.json")]
+
+
+def test_a_finished_run_records_success_its_outputs_and_what_it_filled(comfy_double, pack_env):
+    out = run(comfy_double, pack_env, SOLID, "--set", "1.color=255")
+    (rec,) = records(pack_env)
+    assert rec["status"] == "success" and rec["prompt_id"] == out["prompt_id"]
+    assert [o["path"] for o in rec["outputs"]] == [str(Path(o["path"]).resolve()) for o in out["outputs"]]
+    assert rec["filled"] == {"1.color": 255} == out["filled"]
+
+
+def test_a_sweep_writes_one_labelled_contact_sheet_and_last_n_counts_the_whole_command(comfy_double, pack_env):
+    from PIL import Image
+
+    out = run(comfy_double, pack_env, SOLID, "--sweep", "1.color=0,255,65280")
+    sheet = out["contact_sheet"]
+    assert Path(sheet).is_file() and len(out["runs"]) == 3
+    with Image.open(sheet) as im:
+        assert im.width > 2 * 64 and im.height > 2 * 64  # 3 tiles: a 2x2 grid
+    third = out["runs"][2]["outputs"][0]["path"]
+    again = script("preview", "last:3", "last:1", "--json", env=pack_env)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["files"][0] == str(Path(third).resolve())
+    bad = script("preview", "last:9", env=pack_env)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert "made 3 file(s); give last:1 to last:3" in bad.stderr
+
+
+def test_the_gallery_lists_every_output_newest_first_with_its_settings(comfy_double, pack_env):
+    run(comfy_double, pack_env, SOLID, "--set", "1.color=1")
+    second = run(comfy_double, pack_env, SOLID, "--set", "1.color=2")
+    r = script("gallery", "--json", "--since", "today", env=pack_env)
+    assert r.returncode == 0, r.stderr
+    g = json.loads(r.stdout)
+    assert g["count"] == 2 and g["outputs"][0]["prompt_id"] == second["prompt_id"]
+    assert g["outputs"][0]["filled"] == {"1.color": 2}
+    page = Path(pack_env["COMFYUI_SKILLS_PROJECTS"]) / "default" / "gallery.html"
+    assert page.is_file()  # the runs wrote it
+    text = page.read_text()
+    assert text.count('class="item"') == 2 and second["prompt_id"] in text
+
+
+def test_again_with_an_output_file_remakes_it(comfy_double, pack_env):
+    first = run(comfy_double, pack_env, SOLID, "--set", "1.color=77")
+    path = first["outputs"][0]["path"]
+    again = run(comfy_double, pack_env, "--again", path)
+    assert again["prompt_id"] != first["prompt_id"]
+    sent = comfy_double.history[again["prompt_id"]]["prompt"][2]
+    assert sent["1"]["inputs"]["color"] == 77
