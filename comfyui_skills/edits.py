@@ -3,6 +3,7 @@ earlier outputs as inputs. `add_flags` puts them on a parser; `from_args` turns 
 graph edits `pipeline.run(edits=...)` applies on the chosen server."""
 
 from . import loras, masks, references
+from .errors import InputError
 
 MASK_HELP = ("a mask image of the input's size: WHITE is repainted, BLACK kept (as LoadImageMask reads "
              "its red channel); also last, last:N, PROMPT_ID:N")
@@ -24,17 +25,22 @@ def mask_asked(args):
 
 
 def from_args(args, image, reporter, project=None):
+    """from_options() with a parsed command line's flags."""
+    return from_options(image, reporter, project, lora=getattr(args, "lora", None),
+                        trigger=getattr(args, "trigger", False), mask=getattr(args, "mask", None),
+                        region=getattr(args, "region", None), box=getattr(args, "box", None))
+
+
+def from_options(image, reporter, project=None, lora=None, trigger=False, mask=None, region=None, box=None):
     """[edit] for pipeline.run: the LoRAs, then the mask (painted for `image`, a local path)."""
     out = []
-    if getattr(args, "lora", None):
-        out.append(loras.edit(args.lora, trigger=args.trigger, reporter=reporter))
-    elif getattr(args, "trigger", False):
-        from .errors import InputError
-
+    if lora:
+        out.append(loras.edit(lora, trigger=trigger, reporter=reporter))
+    elif trigger:
         raise InputError("--trigger adds the trigger words of --lora files: give --lora NAME too")
-    if mask_asked(args):
-        mask_file = masks.mask_for(image, mask=references.resolve(args.mask, "--mask", project) if args.mask
-                                   else None, region=args.region, box=args.box, project=project)
+    if mask or region or box:
+        mask_file = masks.mask_for(image, mask=references.resolve(mask, "--mask", project).path if mask else None,
+                                   region=region, box=box, project=project)
         out.append(masks.edit(mask_file, image))
     return out
 
@@ -48,13 +54,17 @@ def input_image(args, project=None):
 
 
 def edit_defaults(args, ref, task):
+    """edit_values() with a parsed command line's flags."""
+    return edit_values(ref, task, args.size, args.seed, mask_asked(args))
+
+
+def edit_values(ref, task, size, seed, masked):
     """(task, size, seed) for an edit of `ref`: a mask makes it an inpaint; an edit keeps the input's
     size, and an earlier output's seed, unless the user gives them."""
     if ref is None:
-        return task, args.size, args.seed
-    if task is None and mask_asked(args):
+        return task, size, seed
+    if task is None and masked:
         task = "inpaint"
-    size, seed = args.size, args.seed
     if (task or "image-to-image") in EDIT_TASKS:
         if size is None:
             width, height = masks.image_size(ref.path)

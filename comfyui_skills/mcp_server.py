@@ -29,6 +29,8 @@ from mcp.server.lowlevel import Server
 
 from . import (__version__, config, conversion, diagnosis, downloads, files, generate, inventory, needs, nextsteps,
                nodepacks, pipeline, runs, slots, status, templates, uploads, validation)
+from . import edits as edits_mod
+from . import gallery, references
 from . import workflow as wfmod
 from .api import ComfyUI
 from .errors import ComfyError, InputError, ServerTimeout, ServerUnreachable
@@ -265,12 +267,39 @@ def tool_validate(call, args):
     return Reply(out)
 
 
-SLOT_ARGS = ("prompt", "negative", "seed", "width", "height", "steps")
+SLOT_ARGS = ("prompt", "negative", "seed", "width", "height", "steps", "denoise")
+# the chat loop's options (edits.py), the same on run and generate
+CHAT_ARGS = {
+    "lora": {"type": "array", "items": {"type": "string"},
+             "description": "LoRA files to apply, in order: 'NAME[:STRENGTH[:CLIP_STRENGTH]]' (extension optional)"},
+    "trigger": {"type": "boolean", "default": False, "description": "add the LoRAs' trigger words to the prompt"},
+    "mask": {"type": "string", "description": "mask image of the input's size: WHITE is repainted, BLACK kept "
+                                              "(a path, last, last:N or PROMPT_ID:N)"},
+    "region": {"type": "string", "enum": list(edits_mod.masks.REGIONS), "description": "repaint only this part"},
+    "box": {"type": "string", "description": "repaint only this box: X,Y,W,H in pixels or percent"},
+    "denoise": {"type": "number", "minimum": 0, "maximum": 1, "description": "how much of the input to change"},
+}
+
+
+def chat_edits(call, args, image):
+    return edits_mod.from_options(image, call.reporter, args.get("project") or call.settings.project,
+                                  lora=args.get("lora"), trigger=args.get("trigger", False), mask=args.get("mask"),
+                                  region=args.get("region"), box=args.get("box"))
+
+
+def input_ref(call, args):
+    """The image argument, a path or a reference to an earlier output (last, last:N, PROMPT_ID:N)."""
+    if not args.get("image"):
+        return None
+    return references.resolve(args["image"], "image", args.get("project") or call.settings.project)
 
 
 def tool_run(call, args):
     fmt, wf, name, base = workflow_arg(args)
     asked = {k: args[k] for k in SLOT_ARGS if k in args}
+    ref = input_ref(call, args)
+    if ref:
+        asked["images"] = [ref.path]
     if asked:  # slots are found in the API graph against the server's own schema
         info = client(call, args).object_info()
         api = wf if fmt == wfmod.API else conversion.ui_to_api(wf, info)
@@ -281,7 +310,7 @@ def tool_run(call, args):
         project=args.get("project") or call.settings.project, api_key=call.settings.key_for(args.get("url")),
         timeout=call.settings.timeout, sets=args.get("set", []), out=args.get("out"),
         check=args.get("validate", True), max_wait=args.get("max_wait", call.settings.max_wait),
-        reporter=call.reporter, cancel=call.cancel)
+        reporter=call.reporter, cancel=call.cancel, edits=chat_edits(call, args, ref and ref.path))
     return run_reply(result)
 
 
@@ -291,10 +320,14 @@ def tool_generate(call, args):
         catalog = generate.catalog_from_server(c, config.state_dir())
     except ServerUnreachable:
         catalog = generate.catalog_from_snapshot(config.state_dir())
+    ref = input_ref(call, args)
+    image = generate.image_file(ref.path) if ref else None
+    task, size, seed = edits_mod.edit_values(ref, args.get("task"), args.get("size"), args.get("seed"),
+                                             bool(args.get("mask") or args.get("region") or args.get("box")))
+    graph_edits = chat_edits(call, args, str(image) if image else None)
     chosen = generate.plan(args["request"], catalog.index, catalog.load_template, catalog.object_info,
-                           catalog.models_by_folder, task=args.get("task"), template=args.get("template"),
-                           image=generate.image_file(args["image"]) if args.get("image") else None,
-                           negative=args.get("negative"), seed=args.get("seed"), size=args.get("size"),
+                           catalog.models_by_folder, task=task, template=args.get("template"), image=image,
+                           denoise=args.get("denoise"), negative=args.get("negative"), seed=seed, size=size,
                            steps=args.get("steps"), count=args.get("count"), model=args.get("model"),
                            allow_api=args.get("allow_api", False), memory_bytes=catalog.memory_bytes,
                            frontend_version=catalog.frontend)
@@ -304,7 +337,10 @@ def tool_generate(call, args):
         chosen.workflow, name=f"template {chosen.template}", url=args.get("url") or call.settings.url,
         project=args.get("project") or call.settings.project, api_key=call.settings.key_for(args.get("url")),
         timeout=call.settings.timeout, out=args.get("out"), allow_api=args.get("allow_api", False),
-        max_wait=args.get("max_wait", call.settings.max_wait), reporter=call.reporter, cancel=call.cancel)
+        max_wait=args.get("max_wait", call.settings.max_wait), reporter=call.reporter, cancel=call.cancel,
+        seeds=args["count"] if args.get("count", 1) > 1 and not any(c.slot == "batch" for c in chosen.changes)
+        else None, filled={c.slot if c.slot != "inputs" else "image": c.new for c in chosen.changes},
+        edits=graph_edits)
     reply = run_reply(result)
     reply.data = dict(reply.data, template=chosen.template, models=chosen.models, why=chosen.why)
     return reply
@@ -366,6 +402,10 @@ def tool_install_nodes(call, args):
                       "note": f"{c.url} has no ComfyUI-Manager; run one of these where the server lives, then "
                               "restart it"}, is_error=True)
     return Reply(nodepacks.install(c, args["pack"], reporter=call.reporter))
+
+
+def tool_gallery(call, args):
+    return Reply(gallery.as_json(args.get("project") or call.settings.project or "default", args.get("since")))
 
 
 def tool_queue(call, args):
@@ -509,6 +549,8 @@ TOOLS = [
                  "seed": {"type": "integer", "minimum": 0},
                  "width": {"type": "integer", "minimum": 1}, "height": {"type": "integer", "minimum": 1},
                  "steps": {"type": "integer", "minimum": 1},
+                 "image": {"type": "string", "description": "input image: a path, last, last:N or PROMPT_ID:N"},
+                 **CHAT_ARGS,
                  "max_wait": MAX_WAIT_ARG,
                  "validate": {"type": "boolean", "default": True, "description": "false: send without checking"},
                  "out": {"type": "string", "description": "download folder (default projects/<project>/outputs)"},
@@ -545,7 +587,9 @@ TOOLS = [
                      "it chose and why. dry_run: the choice and workflow only. Partner (paid) templates only with "
                      "allow_api, when the user asked.",
          schema({"request": {"type": "string", "minLength": 1, "description": "what to make, in words"},
-                 "image": {"type": "string", "description": "path of an input image (edit, img2img, upscale, i2v)"},
+                 "image": {"type": "string", "description": "input image (edit, img2img, upscale, i2v): a path, "
+                                                           "last, last:N (the Nth of the newest call) or PROMPT_ID:N"},
+                 **CHAT_ARGS,
                  "task": {"type": "string", "enum": list(generate.TASKS)},
                  "negative": {"type": "string"}, "seed": {"type": "integer", "minimum": 0},
                  "size": {"type": "string", "pattern": "^[0-9]+[xX][0-9]+$", "description": "WIDTHxHEIGHT"},
@@ -555,6 +599,10 @@ TOOLS = [
                  "allow_api": {"type": "boolean", "default": False}, "dry_run": {"type": "boolean", "default": False},
                  "max_wait": MAX_WAIT_ARG, "out": {"type": "string"}, "url": URL_ARG, "project": PROJECT_ARG},
                 ["request"]), tool_generate, long=True),
+    Tool("gallery", "What was made in this project: every output file with its prompt, negative, seed, model, "
+                    "LoRAs, steps, cfg, sampler, size, denoise, input image and mask, prompt id, server and time, "
+                    "newest first. since: 'today' or a date.",
+         schema({"since": {"type": "string"}, "project": PROJECT_ARG}), tool_gallery),
     Tool("needs", "What a workflow or template needs that the server lacks: model files (folder, size, link, "
                   "sha256, the download command) and node packs (the install command); a file listed under another "
                   "subfolder comes with the value to use. download: fetch the files with known links, then "
@@ -592,7 +640,7 @@ def run_reply(result):
     still = [r["prompt_id"] for r in result.runs if r["status"] in STILL_GOING]
     if still:
         data = dict(data, next=f"call queue with action=wait and prompt_ids={json.dumps(still)}")
-    images, skipped = inline_images(result.files)
+    images, skipped = inline_images(([result.contact_sheet] if result.contact_sheet else []) + result.files)
     if skipped:
         data = dict(data, not_inline=skipped)
     return Reply(data, images, is_error=result.exit_code != 0 and not still)

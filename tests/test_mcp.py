@@ -30,7 +30,7 @@ SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
 SLOTS_DEFAULT = ROOT / "tests" / "fixtures" / "slots" / "default.json"
 FAILURES = ROOT / "tests" / "fixtures" / "failures"
 TOOLS = {"status", "search_nodes", "list_models", "list_templates", "show_template", "validate", "run", "queue",
-         "upload", "convert", "diagnose", "generate", "needs", "download_model", "install_nodes"}
+         "upload", "convert", "diagnose", "generate", "needs", "download_model", "install_nodes", "gallery"}
 
 
 def serve(env, *flags):
@@ -495,3 +495,13 @@ def test_without_the_mcp_package_the_script_says_how_to_get_it(pack_env, tmp_pat
     r = subprocess.run([sys.executable, str(SERVER)], env=env, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "mcp" in r.stderr and ".[mcp]" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_gallery_answers_what_was_made(comfy_double, pack_env):
+    r = call(pack_env, comfy_double.url, "run", {"workflow_path": str(SOLID), "set": ["1.color=3"]})
+    assert not r.isError, r.content[0].text
+    first = data(r)["prompt_id"]
+    g = call(pack_env, comfy_double.url, "gallery", {"since": "today"})
+    made = data(g)
+    assert made["count"] == 1 and made["outputs"][0]["prompt_id"] == first
+    assert made["outputs"][0]["filled"] == {"1.color": 3}
