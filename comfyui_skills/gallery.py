@@ -9,6 +9,7 @@ thousand outputs is written in well under a second.
 
 import html
 import json
+import os
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -67,12 +68,12 @@ AUDIO_EXT = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus", ".aac")
 
 def _href(path, page_dir):
     """The file as the page links it: relative when it lies under the page's folder (the page and
-    its outputs move together), else a file:// URL."""
-    p = Path(path).resolve()
-    try:
-        return "/".join(quote(part) for part in p.relative_to(page_dir.resolve()).parts)
-    except ValueError:
-        return p.as_uri()
+    its outputs move together), else a file:// URL. `page_dir` is resolved; records hold
+    resolved paths, so no file system call is needed per file."""
+    rel = os.path.relpath(path, page_dir)
+    if rel.startswith(".."):
+        return Path(path).as_uri()
+    return "/".join(quote(part) for part in rel.split(os.sep))
 
 
 def _media(e, href):
@@ -137,13 +138,14 @@ def write_page(project="default", out=None):
     """Write projects/<project>/gallery.html; returns (path, number of outputs)."""
     folder = config.projects_dir() / project
     target = Path(out) if out else folder / "gallery.html"
+    page_dir = str(target.parent.resolve())
     parts = []
     items = entries(project)
     for e in items:
-        href = html.escape(_href(e["path"], target.parent))
+        href = html.escape(_href(e["path"], page_dir))
         text = " ".join([json.dumps(e["settings"], default=str), e["path"], str(e["prompt_id"]),
                          json.dumps(e["values"], default=str)]).lower()
-        media = _media(e, href) if Path(e["path"]).exists() else \
+        media = _media(e, href) if os.path.exists(e["path"]) else \
             f'<div class="gone">{html.escape(Path(e["path"]).name)}: file gone</div>'
         parts.append(f'<div class="item" data-text="{html.escape(text)}"><a href="{href}" '
                      f'title="{html.escape(e["path"])}">{media}</a>{_settings_html(e)}</div>')

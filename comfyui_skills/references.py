@@ -26,7 +26,14 @@ class Ref:
 
     def __init__(self, path, record=None):
         self.path = str(path)
-        self.record = record
+        self._record = record
+
+    @property
+    def record(self):
+        """The run record that made the file (looked up on first use: a path costs a scan of the records)."""
+        if self._record is None:
+            self._record = record_of_file(self.path) or {}
+        return self._record or None
 
     @property
     def settings(self):
@@ -112,7 +119,7 @@ def resolve(text, flag="--image", project=None):
             raise InputError(f"{flag} {text}: prompt {pid} made {len(made)} file(s); "
                              + (f"give {pid}:1 to {pid}:{len(made)}" if made else "nothing to use"))
         return Ref(*made[n - 1])
-    return Ref(text, record_of_file(text))
+    return Ref(text)
 
 
 def _record(prompt_id):
