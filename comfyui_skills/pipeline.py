@@ -215,10 +215,12 @@ def again(run_id, *, url=None, project=None, api_key=None, timeout=config.DEFAUL
     """`run()` the workflow of an earlier run once more (its record in state/runs/, else the
     server's history of that prompt), with any new sets, sweeps or seeds; same server and project
     unless given."""
-    if Path(str(run_id)).is_file():  # an output file: the run that made it, else the workflow saved in it
-        from .references import record_of_file
+    from . import references
 
-        made_by = record_of_file(run_id)
+    if references.is_reference(run_id):  # last, last:N, PROMPT_ID:N: the file, then the run that made it
+        run_id = references.resolve(run_id, "--again", project).path
+    if Path(str(run_id)).is_file():  # an output file: the run that made it, else the workflow saved in it
+        made_by = references.record_of_file(run_id)
         if made_by is None:
             return run_file(run_id, url=url, project=project, api_key=api_key, timeout=timeout, **kw)
         run_id = made_by.get("prompt_id") or made_by.get("run_id")
