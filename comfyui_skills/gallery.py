@@ -97,6 +97,8 @@ def _settings_html(e):
             value = ", ".join(f"{lo.get('name')} @{lo.get('strength')}" for lo in value)
         elif isinstance(value, list):
             value = ", ".join(map(str, value))
+        elif isinstance(value, float):
+            value = f"{value:.4g}"  # 0.8700000000000001 is the template's 0.87
         rows.append(f"<dt>{html.escape(key)}</dt><dd>{html.escape(str(value))}</dd>")
     for key, value in list(e["values"].items()) + list(e["filled"].items()):
         if key not in s and key not in SHOWN:
