@@ -66,3 +66,55 @@ def test_again_with_an_output_file_remakes_it(comfy_double, pack_env):
     assert again["prompt_id"] != first["prompt_id"]
     sent = comfy_double.history[again["prompt_id"]]["prompt"][2]
     assert sent["1"]["inputs"]["color"] == 77
+
+
+CHECKPOINT = "v1-5-pruned-emaonly-fp16.safetensors"
+
+
+def one_line_refusal(r, code=2):
+    assert r.returncode == code, r.stderr
+    assert "Traceback" not in r.stderr
+    return r.stderr.strip().splitlines()[-1]
+
+
+def test_odd_input_gets_one_line(comfy_double, pack_env, tmp_path):
+    from PIL import Image
+
+    comfy_double.add_model("checkpoints", CHECKPOINT, "CheckpointLoaderSimple.ckpt_name")
+    loras = tmp_path / "loras"
+    loras.mkdir()
+    (loras / "notalora.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}garbage")
+    comfy_double.model_paths["loras"] = [str(loras)]
+    comfy_double.add_model("loras", "notalora.safetensors", "LoraLoader.lora_name", "LoraLoaderModelOnly.lora_name")
+    env = dict(pack_env, COMFYUI_URL=comfy_double.url)
+    r = script("generate", "a fox", "--lora", "notalora:0.7", env=env)
+    assert "--lora notalora.safetensors: not a" in one_line_refusal(r)
+    picture = tmp_path / "in.png"
+    Image.new("RGB", (64, 48)).save(picture)
+    mask = tmp_path / "mask.png"
+    Image.new("RGB", (32, 32)).save(mask)
+    line = one_line_refusal(script("generate", "a fox", "--image", str(picture), "--mask", str(mask), env=env))
+    assert "32x32, but the image" in line and "64x48" in line
+    line = one_line_refusal(script("generate", "a fox", "--image", str(picture), "--region", "middle", env=env))
+    assert "--region 'middle': no such region" in line
+    line = one_line_refusal(script("generate", "a fox", "--image", "last:2", env=env))
+    assert "project default has no outputs yet" in line
+    assert not list((Path(pack_env["COMFYUI_SKILLS_STATE"]) / "runs").glob("*.json")) if \
+        (Path(pack_env["COMFYUI_SKILLS_STATE"]) / "runs").is_dir() else True  # nothing was queued
+
+
+def test_a_workflow_that_cannot_inpaint_is_refused_with_the_reason_not_run_unmasked(comfy_double, pack_env,
+                                                                                       tmp_path):
+    from PIL import Image
+
+    picture = tmp_path / "in.png"
+    Image.new("RGB", (64, 64)).save(picture)
+    wf = tmp_path / "invert.json"
+    wf.write_text(json.dumps({"1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}},
+                              "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+                              "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "i"}}}))
+    r = script("run", str(wf), "--image", str(picture), "--region", "top", "--url", comfy_double.url, env=pack_env)
+    line = one_line_refusal(r, code=1)
+    assert "cannot inpaint with this workflow: no sampler takes a latent encoded from the input image" in line
+    assert "nothing was run" in line and "--task image-to-image" in line
+    assert not comfy_double.history
