@@ -55,17 +55,19 @@ def input_image(args, project=None):
 
 def edit_defaults(args, ref, task):
     """edit_values() with a parsed command line's flags."""
-    return edit_values(ref, task, args.size, args.seed, mask_asked(args))
+    return edit_values(ref, task, args.size, args.seed, mask_asked(args), args.request)
 
 
-def edit_values(ref, task, size, seed, masked):
+def edit_values(ref, task, size, seed, masked, request=""):
     """(task, size, seed) for an edit of `ref`: a mask makes it an inpaint; an edit keeps the input's
-    size, and an earlier output's seed, unless the user gives them."""
+    size, and an earlier output's seed, unless the user gives them (an upscale or a video does not)."""
     if ref is None:
         return task, size, seed
-    if task is None and masked:
-        task = "inpaint"
-    if (task or "image-to-image") in EDIT_TASKS:
+    if task is None:
+        from .generate import infer_task
+
+        task = "inpaint" if masked else infer_task(request, True)
+    if task in EDIT_TASKS:
         if size is None:
             width, height = masks.image_size(ref.path)
             size = f"{width}x{height}"

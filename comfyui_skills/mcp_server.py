@@ -323,7 +323,8 @@ def tool_generate(call, args):
     ref = input_ref(call, args)
     image = generate.image_file(ref.path) if ref else None
     task, size, seed = edits_mod.edit_values(ref, args.get("task"), args.get("size"), args.get("seed"),
-                                             bool(args.get("mask") or args.get("region") or args.get("box")))
+                                             bool(args.get("mask") or args.get("region") or args.get("box")),
+                                             args["request"])
     graph_edits = chat_edits(call, args, str(image) if image else None)
     chosen = generate.plan(args["request"], catalog.index, catalog.load_template, catalog.object_info,
                            catalog.models_by_folder, task=task, template=args.get("template"), image=image,
