@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from . import config, files, references
+from . import config, files, nextsteps, references
 
 THUMB = 160
 SHOWN = ("prompt", "negative", "seed", "model", "loras", "steps", "cfg", "sampler", "scheduler", "width", "height",
@@ -43,7 +43,7 @@ def entries(project="default", since=None):
                         "status": rec.get("status"), "made_at": made, "server": rec.get("url"),
                         "template": rec.get("file"), "values": rec.get("values") or {}, "settings": settings,
                         "filled": rec.get("filled") or {},
-                        "again": f"python scripts/run.py --again {o['path']}"})
+                        "again": nextsteps.step("run", "--again", o["path"], finds_server=True)})
     out.reverse()
     return out
 

@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from . import families, models
+from . import families, models, nextsteps
 from .errors import InputError, TransportError
 from .schema import NodeSpec
 
@@ -70,8 +70,8 @@ def resolve(lora, object_info):
     close = [f for f in files if want[:4] in f.lower()] or files
     raise InputError(f"--lora {lora.name}: the server has no LoRA file of that name",
                      hint=(f"its LoRAs: {', '.join(close[:12])}" if files else
-                           "it has none: put the file in models/loras/ (python scripts/models.py download URL "
-                           "--folder loras)"))
+                           "it has none: put the file in models/loras/ "
+                           f"({nextsteps.step('models', 'download', '<url>', '--folder', 'loras')})"))
 
 
 def _stem(name):

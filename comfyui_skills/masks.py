@@ -15,7 +15,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from . import config
+from . import config, nextsteps
 from .errors import CheckFailed, InputError
 
 SIDES = ("top", "bottom", "left", "right")
@@ -144,9 +144,10 @@ def _upstream(api, nid):
 
 
 def refuse(reason):
+    example = nextsteps.step("generate", "<what to paint>", "--image", "<image>", "--region", "top-third",
+                             "--task", "image-to-image")
     return CheckFailed(f"cannot inpaint with this workflow: {reason}; nothing was run",
-                       hint='inpaint with an image-to-image workflow, e.g.: python scripts/generate.py "TEXT" '
-                            "--image IMAGE --region top-third --task image-to-image")
+                       hint=f"inpaint with an image-to-image workflow, e.g.: {example}")
 
 
 def insert(api, object_info, mask_file, image):

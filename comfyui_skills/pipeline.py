@@ -454,15 +454,18 @@ def finished(client, jobs, results, root, warnings):
     records = [job_record(j, client, results.get(j.prompt_id)) for j in jobs]
     for r in records:
         settle(r)
-    update_gallery(records, warnings)
+    update_gallery(records, root, warnings)
     return RunResult(records, root, warnings, exit_code(jobs, records), url=client.url,
                      contact_sheet=sheet_of(records, root, warnings))
 
 
-def update_gallery(records, warnings):
-    """Runs keep projects/<project>/gallery.html up to date."""
+def update_gallery(records, root, warnings):
+    """Runs that download into a project's outputs keep projects/<project>/gallery.html up to date
+    (a run sent elsewhere with --out writes nothing outside that folder)."""
     projects = {(recorded(r["prompt_id"]) or {}).get("project") for r in records if r.get("outputs")}
     for project in sorted(p for p in projects if p):
+        if Path(root).resolve() != (config.projects_dir() / project / "outputs").resolve():
+            continue
         from . import gallery
 
         try:

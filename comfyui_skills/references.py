@@ -14,7 +14,7 @@ import json
 import re
 from pathlib import Path
 
-from . import config
+from . import config, nextsteps
 from .errors import InputError
 
 LAST = re.compile(r"last(?::(\d+))?", re.I)
@@ -98,7 +98,8 @@ def resolve(text, flag="--image", project=None):
         made = files_of(newest_command(project))
         if not made:
             raise InputError(f"{flag} {text}: project {project} has no outputs yet",
-                             hint="make one first (python scripts/generate.py \"...\"), or give a file path")
+                             hint=f"make one first ({nextsteps.step('generate', '<what to make>')}), or give a "
+                                  "file path")
         if m.group(1) is None:
             return Ref(*made[-1])
         n = int(m.group(1))
@@ -113,7 +114,7 @@ def resolve(text, flag="--image", project=None):
         rec = _record(pid)
         if rec is None:
             raise InputError(f"{flag} {text}: no run recorded under prompt {pid} in {config.state_dir() / 'runs'}",
-                             hint="python scripts/gallery.py --json lists the prompt ids of what was made")
+                             hint=f"{nextsteps.step('gallery', '--json')} lists the prompt ids of what was made")
         made = files_of([rec])
         if not 1 <= n <= len(made):
             raise InputError(f"{flag} {text}: prompt {pid} made {len(made)} file(s); "
