@@ -10,7 +10,6 @@ reported, and `trigger=True` adds them to the prompt.
 """
 
 import json
-import re
 from dataclasses import dataclass
 
 from . import families, models, nextsteps
