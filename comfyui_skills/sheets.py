@@ -47,6 +47,9 @@ def tile_of(path, size=TILE):
             if factor > 1:
                 im = im.reduce(factor)  # whole-pixel box averaging: several times faster than a resample
             im.thumbnail((size, size), Image.BILINEAR)
+            grow = size // max(im.size)
+            if grow > 1:  # a small picture (64x64 tests, icons) fills its tile, pixels kept sharp
+                im = im.resize((im.width * grow, im.height * grow), Image.NEAREST)
             return im
     except (OSError, ValueError) as exc:
         return _note_tile(size, Path(path).suffix or "file", f"not readable: {str(exc)[:40]}")
