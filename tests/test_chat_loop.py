@@ -118,3 +118,22 @@ def test_a_workflow_that_cannot_inpaint_is_refused_with_the_reason_not_run_unmas
     assert "cannot inpaint with this workflow: no sampler takes a latent encoded from the input image" in line
     assert "nothing was run" in line and "--task image-to-image" in line
     assert not comfy_double.history
+
+
+def test_a_dry_run_shows_the_lora_and_mask_in_the_graph(comfy_double, pack_env, tmp_path):
+    from PIL import Image
+
+    comfy_double.add_model("checkpoints", CHECKPOINT, "CheckpointLoaderSimple.ckpt_name")
+    comfy_double.add_model("loras", "detail_style.safetensors", "LoraLoader.lora_name", "LoraLoaderModelOnly.lora_name")
+    picture = tmp_path / "in.png"
+    Image.new("RGB", (64, 48)).save(picture)
+    r = script("generate", "a stormy sky", "--image", str(picture), "--region", "top-half", "--lora",
+               "detail_style:0.6", "--dry-run", "--json", "--url", comfy_double.url, env=pack_env)
+    assert r.returncode == 0, r.stderr
+    wf = json.loads(r.stdout)["workflow"]
+    classes = [n["class_type"] for n in wf.values()]
+    assert {"LoraLoader", "LoadImageMask", "SetLatentNoiseMask", "ImageCompositeMasked"} <= set(classes)
+    assert next(n for n in wf.values() if n["class_type"] == "LoraLoader")["inputs"]["strength_model"] == 0.6
+    scale = next(n for n in wf.values() if n["class_type"] == "ImageScale")  # the edit keeps the input's size
+    assert (scale["inputs"]["width"], scale["inputs"]["height"]) == (64, 48)
+    assert not comfy_double.history

@@ -91,6 +91,9 @@ def run(args):
     for line in chosen.why:
         cli.note(f"  {line}")
     if args.dry_run:
+        if graph_edits:  # the LoRAs and mask go in, as a run would send them (the mask not uploaded)
+            chosen.workflow = pipeline.apply_edits(chosen.workflow, catalog.object_info, client if online else None,
+                                                   graph_edits, {}, reporter)
         cli.emit(args, chosen.as_dict(), json.dumps(chosen.workflow, indent=2))
         return 0
     seeds = args.count if args.count > 1 and not any(c.slot == "batch" for c in chosen.changes) else None
