@@ -246,7 +246,7 @@ def edit(specs, trigger=False, reporter=None):
             resolve(lora, object_info)
         model_ids = [(file, identify(client, _folder_of(api, nid, name), file)[0])
                      for nid, name, file in model_loaders(api)]
-        words = []
+        words, per_file = [], {}
         for lora in loras:
             ident, metadata = identify(client, "loras", lora.file)
             check_family(lora, ident, model_ids)
@@ -255,8 +255,11 @@ def edit(specs, trigger=False, reporter=None):
                 reporter.note(f"LoRA {lora.file} trigger words: {', '.join(found)}"
                               + ("" if trigger else " (add them to the prompt with --trigger)"))
             words += found
+            per_file[lora.file] = found
         api, added = insert(api, object_info, loras)
-        done = {"loras": [{k: v for k, v in a.items() if k != "loader"} for a in added]}
+        done = {"loras": [dict({k: v for k, v in a.items() if k != "loader"},
+                               **({"trigger_words": per_file[a["name"]]} if per_file.get(a["name"]) else {}))
+                          for a in added]}
         if trigger and words:
             done["trigger"] = add_to_prompt(api, object_info, words)
         return api, done
