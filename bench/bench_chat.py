@@ -8,13 +8,16 @@ a 64x64 PNG, with the settings a generate run records) and `--images` PNGs of no
 included), and in this process:
   gallery:       python scripts/gallery.py         (target: under 2 s for 1,000 outputs)
   contact sheet: python scripts/preview.py FILES   (target: under 0.5 s for 16 of 512x512, in process)
-Medians of --runs after one untimed warm-up. Exit 0 when both targets are met.
+Medians of --runs after one untimed warm-up, wall and CPU time (this process's threads and its
+children). Exit 0 when both targets are met: on the wall time, or, when the machine is
+oversubscribed (load average above its CPU count), on the CPU time.
 """
 
 import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -75,14 +78,23 @@ def make_images(folder, n, side, noise=False):
     return paths
 
 
+def _cpu():
+    """CPU seconds of this process (all threads) and of its finished children."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def timed(fn, runs):
+    """(median wall seconds, median CPU seconds). On a shared machine the wall time includes waiting
+    for a core; the CPU time is what the work itself took."""
     fn()  # warm-up
-    times = []
+    walls, cpus = [], []
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu()
         fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - t)
+        cpus.append(_cpu() - c)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def process(args, env):
@@ -123,13 +135,19 @@ def main(argv=None):
              timed(process([str(ROOT / "scripts" / "preview.py"), *images, "--out", str(Path(tmp) / "s.png")],
                            env), a.runs), None),
         ]
-    lines = ["| what | median | target | ok |", "|---|---|---|---|"]
+    load = os.getloadavg()[0]
+    lines = ["| what | wall (median) | CPU (median) | target | ok |", "|---|---|---|---|---|"]
     ok = True
-    for what, seconds, target in rows:
-        passed = target is None or seconds < target
+    for what, (wall, cpu), target in rows:
+        # judged on the wall time, unless the machine is oversubscribed (load above its cores):
+        # then the wall time is mostly waiting for a core, and the CPU time is judged instead
+        judged = cpu if load > (os.cpu_count() or 1) else wall
+        passed = target is None or judged < target
         ok &= passed
-        lines.append(f"| {what} | {seconds:.3f} s | {f'< {target} s' if target else '(reference)'} | "
+        lines.append(f"| {what} | {wall:.3f} s | {cpu:.3f} s | {f'< {target} s' if target else '(reference)'} | "
                      f"{'yes' if passed else 'NO'} |")
+    lines.append(f"\nload average {load:.1f} on {os.cpu_count()} CPUs"
+                 + (": oversubscribed, so the CPU time is judged" if load > (os.cpu_count() or 1) else ""))
     table = "\n".join(lines)
     print(table)
     if a.out:
