@@ -407,7 +407,7 @@ def submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, 
     finally:
         watcher.close()
     reporter.done()
-    return finished(client, jobs, results, root, warnings)
+    return finished(client, jobs, results, root, warnings, sheet=True)
 
 
 def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings, name, info=None,
@@ -450,13 +450,15 @@ def download(client, job, root, previews):
         raise
 
 
-def finished(client, jobs, results, root, warnings):
+def finished(client, jobs, results, root, warnings, sheet=False):
+    """The RunResult of jobs that ended; `sheet`: the prompts are one command's (run/generate), so
+    several files get a contact sheet (prompts collected together by queue.py need not be related)."""
     records = [job_record(j, client, results.get(j.prompt_id)) for j in jobs]
     for r in records:
         settle(r)
     update_gallery(records, root, warnings)
     return RunResult(records, root, warnings, exit_code(jobs, records), url=client.url,
-                     contact_sheet=sheet_of(records, root, warnings))
+                     contact_sheet=sheet_of(records, root, warnings) if sheet else None)
 
 
 def update_gallery(records, root, warnings):
