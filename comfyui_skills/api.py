@@ -474,6 +474,17 @@ class ComfyUI(Client):
         return self._if_served(f"/global_subgraphs/{quote(subgraph_id, safe='')}",
                                f"reading blueprint {subgraph_id}")
 
+    def view_metadata(self, folder, filename):
+        """A .safetensors file's __metadata__ (server.py at a125cd84: GET /view_metadata/{folder});
+        None when it has none, or is not .safetensors (the server answers 404 for both)."""
+        try:
+            return self.get_json(f"/view_metadata/{quote(folder, safe='')}", params={"filename": filename},
+                                 what=f"reading the metadata of {folder}/{filename}")
+        except ServerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def _if_served(self, path, what):
         try:
             return self.get_json(path, what=what)

@@ -19,7 +19,7 @@ PACK_ROOT = Path(__file__).resolve().parent.parent
 MIN_PYTHON = (3, 9)
 # import name -> the distribution that provides it (pyproject.toml's dependencies)
 DEPENDENCIES = (("requests", "requests"), ("yaml", "pyyaml"), ("jsonschema", "jsonschema"),
-                ("websocket", "websocket-client"))
+                ("websocket", "websocket-client"), ("PIL", "pillow"))
 # pyproject.toml's optional extras a script may need on top: extra -> ((import name, distribution),)
 EXTRAS = {"mcp": (("mcp", "mcp"),)}
 ENV_DIRS = (".venv", "venv")

@@ -203,12 +203,13 @@ def list_models(settings, inv, folder=None, may_snapshot=True, reporter=None):
 # -- run ------------------------------------------------------------------------------------------
 def run(settings, *, workflow_path=None, workflow=None, again=None, sets=(), sweeps=(), seeds=None, slots=None,
         out=None, previews=False, check=True, wait=True, max_wait=None, websocket=True, online_only=False,
-        allow_api=False, use_installed=False, reporter=None, cancel=None):
+        allow_api=False, use_installed=False, edits=(), filled=None, reporter=None, cancel=None):
     """Run a workflow (a file, an inline one, or `again`: the prompt id of an earlier run) and
     download its outputs: a `pipeline.RunResult`.
 
     use_installed: each model file the server lacks becomes an installed file of the same family
-    and kind, a missing LoRA is left out; each change is a note.
+    and kind, a missing LoRA is left out; each change is a note. edits: graph changes made on the
+    chosen server (edits.py: LoRAs, a mask); filled: what the caller already wrote in, for the record.
 
     slots: {prompt, negative, seed, size, ...} as `slot_values` takes them. max_wait None: the
     settings' (None there too: as long as it takes). allow_api: partner nodes may run, and the
@@ -218,7 +219,7 @@ def run(settings, *, workflow_path=None, workflow=None, again=None, sets=(), swe
     kw = dict(sets=list(sets or ()), sweeps=list(sweeps or ()), seeds=seeds, out=out, previews=previews,
               check=check, wait=wait, max_wait=max_wait if max_wait is not None else settings.max_wait,
               websocket=websocket, online_only=online_only, slot_values=slot_values(**(slots or {})),
-              allow_api=allow_api, reporter=reporter, cancel=cancel)
+              allow_api=allow_api, reporter=reporter, cancel=cancel, edits=edits, filled=filled)
     if again is not None:
         if workflow_path is not None or workflow is not None:
             raise InputError("give a workflow or an earlier run's id to run again, not both")
@@ -270,7 +271,7 @@ class Generated:
 
 def generate(settings, request, *, image=None, task=None, negative=None, seed=None, size=None, steps=None,
              count=1, model=None, template=None, allow_api=False, dry_run=False, out=None, wait=True,
-             max_wait=None, reporter=None, cancel=None):
+             max_wait=None, denoise=None, edits=(), reporter=None, cancel=None):
     """One sentence in, files out: choose an official template this server can run with the files
     it has (else from the snapshot, and the run exports offline), fill it, run it."""
     from . import generate as gen
@@ -291,18 +292,23 @@ def generate(settings, request, *, image=None, task=None, negative=None, seed=No
                       task=task, template=template, image=picture, negative=negative, seed=seed, size=size,
                       steps=steps, count=count, model=model, allow_api=allow_api,
                       memory_bytes=catalog.memory_bytes, frontend_version=catalog.frontend,
-                      identities=catalog.identities)
+                      identities=catalog.identities, denoise=denoise)
     reporter.note(f"{chosen.label} ({chosen.title}); model "
                   + ", ".join(m["name"] for m in chosen.models[:3]) + (" ..." if len(chosen.models) > 3 else ""))
     for line in chosen.why:
         reporter.note(f"  {line}")
     if dry_run:
+        if edits:  # the LoRAs and mask go in, as a run would send them (the mask not uploaded)
+            online = catalog.source == client.url
+            chosen.workflow = pipeline.apply_edits(chosen.workflow, catalog.object_info, client if online else None,
+                                                   edits, {}, reporter)
         return Generated(chosen, source=catalog.source)
     # a template without a batch input makes `count` images as that many prompts
     seeds = count if count > 1 and not any(c.slot == "batch" for c in chosen.changes) else None
     result = pipeline.run(chosen.workflow, settings, name=chosen.label, fmt=wfmod.API, seeds=seeds,
                           out=out, wait=wait, max_wait=max_wait if max_wait is not None else settings.max_wait,
-                          allow_api=allow_api, reporter=reporter, cancel=cancel)
+                          allow_api=allow_api, reporter=reporter, cancel=cancel, edits=edits,
+                          filled={c.slot if c.slot != "inputs" else "image": c.new for c in chosen.changes})
     return Generated(chosen, result, source=catalog.source)
 
 

@@ -215,7 +215,7 @@ def _files_used(f):
 
 def plan(request, index, load_template, object_info, models_by_folder, *, task=None, template=None,
          image=None, negative=None, seed=None, size=None, steps=None, count=None, model=None,
-         allow_api=False, memory_bytes=None, frontend_version=None, identities=None):
+         allow_api=False, memory_bytes=None, frontend_version=None, identities=None, denoise=None):
     """The workflow to queue for `request` (see the module's docstring). Nothing is sent."""
     has_image = image is not None
     task = check_task(task) if task else infer_task(request, has_image)
@@ -264,7 +264,7 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
             found = plan(request, index, load_template, object_info, models_by_folder, task=FALLBACK[task],
                          image=image, negative=negative, seed=seed, size=size, steps=steps, count=count,
                          model=model, allow_api=allow_api, memory_bytes=memory_bytes,
-                         frontend_version=frontend_version, identities=identities)
+                         frontend_version=frontend_version, identities=identities, denoise=denoise)
         except CheckFailed:
             raise _nothing_runnable(best, task, ranked=ranked, memory_bytes=memory_bytes,
                                     allow_api=allow_api) from None
@@ -278,7 +278,8 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
         raise CheckFailed(f"template {best.template.name} uses partner (API) nodes, which spend credits",
                           hint=f"add {flag('allow_api')} to run it (the Comfy account key comes from COMFY_API_KEY)")
     return _build(best, task, request, image, negative, seed, size, steps, count, object_info,
-                  considered=len(fits), why=_why(best, ranked, task, memory_bytes), frontend_version=frontend_version)
+                  considered=len(fits), why=_why(best, ranked, task, memory_bytes), frontend_version=frontend_version,
+                  denoise=denoise)
 
 
 def _force_model(f, model, models_by_folder, identities=None):
@@ -413,7 +414,7 @@ def _why(best, ranked, task, memory_bytes):
 
 
 def _build(f, task, request, image, negative, seed, size, steps, count, object_info, considered, why,
-           frontend_version=None):
+           frontend_version=None, denoise=None):
     api = conversion.ui_to_api(f.workflow, object_info, frontend_version=frontend_version)
     used = []
     for need in f.needs.models:
@@ -427,7 +428,7 @@ def _build(f, task, request, image, negative, seed, size, steps, count, object_i
     width, height = slots.parse_size(size) if size else (None, None)
     found = slots.find_slots(api, object_info)
     values = dict(prompt=request, negative=negative, seed=seed, width=width, height=height, steps=steps,
-                  images=[str(image)] if image is not None else None)
+                  denoise=denoise, images=[str(image)] if image is not None else None)
     if count and count > 1 and "batch" in found.found:
         values["batch"] = count
     if seed is None and "seed" in found.found:

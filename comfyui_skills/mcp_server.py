@@ -28,6 +28,8 @@ from mcp.server.lowlevel import Server
 
 from . import (__version__, conversion, downloads, engine, files, generate, inventory,
                nextsteps, pipeline, runs, status, uploads)
+from . import edits as edits_mod
+from . import gallery, references
 from . import workflow as wfmod
 from .config import Settings
 from .errors import ComfyError, InputError
@@ -210,29 +212,65 @@ SLOT_ARGS = ("prompt", "negative", "seed", "width", "height", "size", "length", 
              "images", "prefix")
 
 
+# the chat loop's options (edits.py), the same on run and generate
+CHAT_ARGS = {
+    "lora": {"type": "array", "items": {"type": "string"},
+             "description": "LoRA files to apply, in order: 'NAME[:STRENGTH[:CLIP_STRENGTH]]' (extension optional)"},
+    "trigger": {"type": "boolean", "default": False, "description": "add the LoRAs' trigger words to the prompt"},
+    "mask": {"type": "string", "description": "mask image of the input's size: WHITE is repainted, BLACK kept "
+                                              "(a path, last, last:N or PROMPT_ID:N)"},
+    "region": {"type": "string", "enum": list(edits_mod.masks.REGIONS), "description": "repaint only this part"},
+    "box": {"type": "string", "description": "repaint only this box: X,Y,W,H in pixels or percent"},
+    "denoise": {"type": "number", "minimum": 0, "maximum": 1, "description": "how much of the input to change"},
+}
+
+
+def chat_edits(call, args, image):
+    return edits_mod.from_options(image, call.reporter, args.get("project") or call.settings.project,
+                                  lora=args.get("lora"), trigger=args.get("trigger", False), mask=args.get("mask"),
+                                  region=args.get("region"), box=args.get("box"))
+
+
+def input_ref(call, args):
+    """The image argument, a path or a reference to an earlier output (last, last:N, PROMPT_ID:N)."""
+    if not args.get("image"):
+        return None
+    return references.resolve(args["image"], "image", args.get("project") or call.settings.project)
+
+
 def tool_run(call, args):
-    """run.py: the same engine call, argument for flag."""
+    """run.py: the same engine call, argument for flag (image: a path or an earlier output)."""
     if args.get("again") is None and args.get("workflow_path") is None and args.get("workflow") is None:
         raise InputError("give workflow_path, workflow (inline JSON) or again (an earlier run's prompt id); "
                          "neither was given")
+    ref = input_ref(call, args)
+    slot_args = {k: args.get(k) for k in SLOT_ARGS}
+    if ref:
+        slot_args["images"] = [ref.path] + list(slot_args.get("images") or [])
     result = engine.run(
         settings_for(call, args), workflow_path=args.get("workflow_path"), workflow=args.get("workflow"),
         again=args.get("again"), sets=args.get("set", []), sweeps=args.get("sweep", []), seeds=args.get("seeds"),
-        slots={k: args.get(k) for k in SLOT_ARGS}, out=args.get("out"), previews=args.get("previews", False),
+        slots=slot_args, out=args.get("out"), previews=args.get("previews", False),
         check=args.get("validate", True), wait=args.get("wait", True), max_wait=args.get("max_wait"),
         online_only=args.get("online_only", False), allow_api=args.get("allow_api", False),
-        use_installed=args.get("use_installed", False), reporter=call.reporter, cancel=call.cancel)
+        use_installed=args.get("use_installed", False), edits=chat_edits(call, args, ref and ref.path),
+        reporter=call.reporter, cancel=call.cancel)
     return run_reply(result)
 
 
 def tool_generate(call, args):
-    """generate.py: the same engine call, argument for flag."""
+    """generate.py: the same engine call, argument for flag (image: a path or an earlier output)."""
+    ref = input_ref(call, args)
+    task, size, seed = edits_mod.edit_values(ref, args.get("task"), args.get("size"), args.get("seed"),
+                                             bool(args.get("mask") or args.get("region") or args.get("box")),
+                                             args["request"])
     generated = engine.generate(
-        settings_for(call, args), args["request"], image=args.get("image"), task=args.get("task"),
-        negative=args.get("negative"), seed=args.get("seed"), size=args.get("size"), steps=args.get("steps"),
+        settings_for(call, args), args["request"], image=ref.path if ref else None, task=task,
+        negative=args.get("negative"), seed=seed, size=size, steps=args.get("steps"),
         count=args.get("count", 1), model=args.get("model"), template=args.get("template"),
         allow_api=args.get("allow_api", False), dry_run=args.get("dry_run", False), out=args.get("out"),
-        wait=args.get("wait", True), max_wait=args.get("max_wait"), reporter=call.reporter, cancel=call.cancel)
+        wait=args.get("wait", True), max_wait=args.get("max_wait"), denoise=args.get("denoise"),
+        edits=chat_edits(call, args, str(ref.path) if ref else None), reporter=call.reporter, cancel=call.cancel)
     if generated.result is None:
         return Reply(generated.as_dict())
     return run_reply(generated.result, generated.as_dict())
@@ -280,6 +318,10 @@ def tool_install_nodes(call, args):
     """nodes.py install PACK: the same engine call."""
     done = engine.install_nodes(settings_for(call, args), args["pack"], reporter=call.reporter)
     return Reply(done, is_error=not done.get("installed", True))
+
+
+def tool_gallery(call, args):
+    return Reply(gallery.as_json(args.get("project") or call.settings.project or "default", args.get("since")))
 
 
 def tool_queue(call, args):
@@ -432,6 +474,8 @@ TOOLS = [
                  "images": {"type": "array", "items": {"type": "string"},
                             "description": "input image/video/audio paths, in node order"},
                  "prefix": {"type": "string", "description": "output file name prefix"},
+                 "image": {"type": "string", "description": "an input image: a path, last, last:N or PROMPT_ID:N"},
+                 **CHAT_ARGS,
                  "max_wait": MAX_WAIT_ARG,
                  "wait": {"type": "boolean", "default": True, "description": "false: return the prompt ids once queued"},
                  "validate": {"type": "boolean", "default": True, "description": "false: send without checking"},
@@ -480,7 +524,9 @@ TOOLS = [
                      "it chose and why. dry_run: the choice and workflow only. Partner (paid) templates only with "
                      "allow_api, when the user asked.",
          schema({"request": {"type": "string", "minLength": 1, "description": "what to make, in words"},
-                 "image": {"type": "string", "description": "path of an input image (edit, img2img, upscale, i2v)"},
+                 "image": {"type": "string", "description": "input image (edit, img2img, upscale, i2v): a path, "
+                                                           "last, last:N (the Nth of the newest call) or PROMPT_ID:N"},
+                 **CHAT_ARGS,
                  "task": {"type": "string", "enum": list(generate.TASKS)},
                  "negative": {"type": "string"}, "seed": {"type": "integer", "minimum": 0},
                  "size": {"type": "string", "pattern": "^[0-9]+[xX][0-9]+$", "description": "WIDTHxHEIGHT"},
@@ -491,6 +537,10 @@ TOOLS = [
                  "max_wait": MAX_WAIT_ARG, "wait": {"type": "boolean", "default": True},
                  "out": {"type": "string"}, "url": URL_ARG, "project": PROJECT_ARG},
                 ["request"]), tool_generate, long=True),
+    Tool("gallery", "What was made in this project: every output file with its prompt, negative, seed, model, "
+                    "LoRAs, steps, cfg, sampler, size, denoise, input image and mask, prompt id, server and time, "
+                    "newest first. since: 'today' or a date.",
+         schema({"since": {"type": "string"}, "project": PROJECT_ARG}), tool_gallery),
     Tool("needs", "What a workflow or template needs that the server lacks: model files (folder, size, link, "
                   "sha256, the download command) and node packs (the install command); a file listed under another "
                   "subfolder comes with the value to use. download: fetch the files with known links, then "
@@ -525,7 +575,7 @@ def run_reply(result, data=None):
     prompt still going is no error."""
     data = data if data is not None else result.as_dict()
     still = [r["prompt_id"] for r in result.runs if r["status"] in STILL_GOING]
-    images, skipped = inline_images(result.files)
+    images, skipped = inline_images(([result.contact_sheet] if result.contact_sheet else []) + result.files)
     if skipped:
         data = dict(data, not_inline=skipped)
     return Reply(data, images, is_error=result.exit_code != 0 and not still)

@@ -23,6 +23,8 @@ from typing import Optional
 # conversion loads its parts on first use; export and inventory are imported where the offline
 # path and --show-slots use them: a run on a server needs neither, and every run pays its imports.
 from . import config, conversion, files, nextsteps, outputs, overrides, runs, schema, validation
+# run settings read back from a graph (prompt, seed, model, LoRAs...): not the engine's Settings
+from . import settings as graph_settings
 from . import workflow as wfmod
 from .errors import CheckFailed, ComfyError, InputError, ServerTimeout, ServerUnreachable, TransportError
 from .progress import Reporter
@@ -41,6 +43,7 @@ class RunResult:
     queued_only: bool = False                  # wait=False: queued, not waited for
     offline: Optional[dict] = None             # no server answered: the export made instead
     url: Optional[str] = None
+    contact_sheet: Optional[str] = None        # one PNG of all the files, when there are several
 
     @property
     def status(self):
@@ -66,14 +69,20 @@ class RunResult:
             return {"status": "queued", "runs": self.runs}
         status = ("success" if counts.get("success") == len(self.runs) else
                   "partial" if counts.get("success") else "failed")
-        return {"status": status, "counts": counts, "outputs": sum(len(r["outputs"]) for r in self.runs),
-                "folder": str(self.folder), "runs": self.runs}
+        out = {"status": status, "counts": counts, "outputs": sum(len(r["outputs"]) for r in self.runs),
+               "folder": str(self.folder), "runs": self.runs}
+        if self.contact_sheet:
+            out["contact_sheet"] = self.contact_sheet
+        return out
 
     def as_dict(self):
         """The JSON run.py and queue.py print (NextSteps still to be rendered)."""
         if self.offline is not None:
             return self.offline
-        data = self.runs[0] if len(self.runs) == 1 else self.summary()
+        if len(self.runs) == 1:
+            data = dict(self.runs[0], contact_sheet=self.contact_sheet) if self.contact_sheet else self.runs[0]
+        else:
+            data = self.summary()
         return dict(data, warnings=self.warnings) if self.warnings else data
 
 
@@ -89,7 +98,7 @@ def run_file(path, **kw):
 
 def run(workflow, settings=None, *, name="workflow", base_dir=None, fmt=None, sets=(), sweeps=(), seeds=None,
         out=None, previews=False, check=True, wait=True, max_wait=None, websocket=True, online_only=False,
-        slot_values=None, allow_api=False, reporter=None, cancel=None):
+        slot_values=None, allow_api=False, reporter=None, cancel=None, filled=None, edits=()):
     """Run `workflow` (API or editor format) on the least busy server that has what it needs.
 
     settings (config.Settings): the servers, project, keys and timeouts. sets: ["NODE.INPUT=VALUE"],
@@ -98,10 +107,14 @@ def run(workflow, settings=None, *, name="workflow", base_dir=None, fmt=None, se
     ({"prompt": ..., "seed": ..., "width": ...}, see slots.apply_slots) are written where the graph
     says they go, after `sets`. A workflow with partner (API) nodes, which spend the user's
     credits, is refused unless allow_api; allowed, the Comfy account key goes into the prompt's
-    extra_data (never logged).
+    extra_data (never logged). filled: what the caller already wrote into the workflow ({slot:
+    value}), kept in each run's record with what is filled here. edits: graph changes run on the
+    chosen server (`edit(api, object_info, client) -> (api, {what: value})`: LoRAs, a mask), after
+    the slots are filled.
     """
     settings = settings or config.Settings.resolve()
     reporter = reporter or Reporter()
+    filled = dict(filled or {})
     fmt = fmt or wfmod.detect_format(workflow)
     if fmt is None:
         raise InputError(f"{name}: not a ComfyUI workflow: {wfmod.describe(workflow)}")
@@ -110,14 +123,17 @@ def run(workflow, settings=None, *, name="workflow", base_dir=None, fmt=None, se
     clients = settings.clients(probe=True)
     project = settings.project_name
     runs.check_cancel(cancel)
-    probes = runs.probe_all(clients, classes_of(fmt, workflow))
+    # the classes edits add (LoRA loaders, mask nodes) and a size may bring in (ImageScale) are read too
+    extra = set().union(*(getattr(e, "classes", ()) for e in edits or ()))
+    extra |= {"ImageScale"} if (slot_values or {}).get("width") or (slot_values or {}).get("height") else set()
+    probes = runs.probe_all(clients, classes_of(fmt, workflow) | extra)
     up = [p for p in probes if "error" not in p]
     if not up:
         answered = [p for p in probes if not p["unreachable"]]
         if answered:  # it is there but slow or broken: the user's job must not turn into an export
             raise answered[0]["exception"]
         return offline(workflow, fmt, name, project, probes, sets, slot_values, bool(sweeps or seeds), online_only,
-                       reporter)
+                       reporter, edits)
     quietest = min(up, key=lambda p: p["load"])
     least_busy = quietest["object_info"]
     blueprints = None
@@ -127,9 +143,10 @@ def run(workflow, settings=None, *, name="workflow", base_dir=None, fmt=None, se
         inner = classes_of(wfmod.UI, {"nodes": [], "definitions": {"subgraphs": blueprint_graphs(blueprints)}})
         least_busy.update(runs.class_info(quietest["client"], inner - set(least_busy)))
     api = fill(to_api(fmt, workflow, least_busy, name, reporter, lambda: served_frontend(quietest["client"]),
-                      blueprints), least_busy, sets, slot_values, reporter)
+                      blueprints), least_busy, sets, slot_values, reporter, filled)
     chosen = runs.pick(up, api)
     client, info = chosen["client"], chosen["object_info"]
+    api = apply_edits(api, info, client, edits, filled, reporter)
     refuse_unasked_spending(api, info, name, allow_api)
     if len(clients) > 1:
         reporter.note(f"using {client.url} (queue {chosen['load']}, of {len(clients)} servers)")
@@ -145,20 +162,35 @@ def run(workflow, settings=None, *, name="workflow", base_dir=None, fmt=None, se
             raise rejected(exc, name, client.url, project, entry, "validation") from None
     root = Path(out) if out else settings.outputs_dir()
     result = submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, websocket,
-                             settings.partner_extra(allow_api), reporter, cancel, name)
+                             settings.partner_extra(allow_api), reporter, cancel, name, info=info, filled=filled)
     result.warnings = warnings + result.warnings
     return result
 
 
-def fill(api, object_info, sets, slot_values, reporter):
-    """--set values, then the slots (prompt, seed, size...) found from the graph."""
-    api, _ = overrides.apply_sets(api, object_info, sets)
+def fill(api, object_info, sets, slot_values, reporter, filled=None):
+    """--set values, then the slots (prompt, seed, size...) found from the graph; what was written
+    goes into `filled` ({"NODE.INPUT" or slot: value})."""
+    api, applied = overrides.apply_sets(api, object_info, sets)
+    if filled is not None:
+        filled.update(applied)
     if slot_values:
         from . import slots
 
         api, changes = slots.apply_slots(api, object_info, **slot_values)
         for c in changes:
             reporter.note(f"{c.slot}: node {c.node} {c.input} = {str(c.new)[:80]!r}")
+            if filled is not None:
+                filled[c.slot if c.slot != "inputs" else "image"] = c.new
+    return api
+
+
+def apply_edits(api, object_info, client, edits, filled, reporter):
+    """The callers' graph changes (LoRAs, masks), in order, each noted."""
+    for edit in edits or ():
+        api, done = edit(api, object_info, client)
+        for key, value in (done or {}).items():
+            reporter.note(f"{key}: {str(value)[:120]}")
+            filled[key] = value
     return api
 
 
@@ -189,6 +221,15 @@ def again(run_id, settings=None, **kw):
     server's history of that prompt), with any new sets, sweeps or seeds; same server and project
     unless given."""
     settings = settings or config.Settings.resolve()
+    from . import references
+
+    if references.is_reference(run_id):  # last, last:N, PROMPT_ID:N: the file, then the run that made it
+        run_id = references.resolve(run_id, "--again", settings.project).path
+    if Path(str(run_id)).is_file():  # an output file: the run that made it, else the workflow saved in it
+        made_by = references.record_of_file(run_id)
+        if made_by is None:
+            return run_file(run_id, settings, **kw)
+        run_id = made_by.get("prompt_id") or made_by.get("run_id")
     rec = recorded(run_id) or {}
     wf = rec.get("workflow")
     if not settings.url:
@@ -358,18 +399,20 @@ def values_text(values):
 
 # -- queue and wait -----------------------------------------------------------------------------
 def submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, websocket, extra_data,
-                    reporter, cancel, name="workflow"):
+                    reporter, cancel, name="workflow", info=None, filled=None):
     results = {}
     watcher = runs.Watcher(client, reporter, use_ws=websocket and wait, cancel=cancel,
                            on_finished=lambda job: results.__setitem__(
                                job.prompt_id, download(client, job, root, previews)))
     watcher.open()
     jobs, warnings = [], []
+    # one command (a whole --count/--seeds/--sweep) is one unit for `last:N` (references.py)
+    command = {"id": uuid.uuid4().hex[:12], "t": time.time()}
     try:
-        for values, wf in plan:
+        for index, (values, wf) in enumerate(plan):
             runs.check_cancel(cancel)
             jobs.append(submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings,
-                                   name))
+                                   name, info, filled, dict(command, index=index)))
         reporter.resume_hint = nextsteps.resume(j.prompt_id for j in jobs)
         if not wait:
             return RunResult([queued_record(j, client) for j in jobs], root, warnings, 0, queued_only=True,
@@ -382,11 +425,13 @@ def submit_and_wait(client, plan, project, root, out, previews, wait, max_wait, 
     finally:
         watcher.close()
     reporter.done()
-    return finished(client, jobs, results, root, warnings)
+    return finished(client, jobs, results, root, warnings, sheet=True)
 
 
-def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings, name):
+def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, warnings, name, info=None,
+               filled=None, command=None):
     prompt_id = runs.new_prompt_id()
+    described = graph_settings.of(wf, info) if info else {}
     queued_at = time.monotonic()  # a cached prompt can finish before POST /prompt has answered
     try:
         answer = runs.submit(client, wf, watcher.client_id, extra_data=extra_data, prompt_id=prompt_id)
@@ -394,7 +439,8 @@ def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, 
         raise rejected(exc, name, client.url, project, (values, wf), "server") from None
     except ServerTimeout as exc:
         # the server may have queued it all the same: it carries our id, so it can be found
-        remember(runs.Job(prompt_id, wf, values=values), client, project, out, name, status="unanswered")
+        remember(runs.Job(prompt_id, wf, values=values), client, project, out, name, status="unanswered",
+                 settings=described, filled=filled, command=command)
         exc.message += f"; it may have been queued as prompt {prompt_id}"
         exc.hint = f"see whether it runs, and collect it, with: {nextsteps.resume([prompt_id])}"
         exc.details["prompt_id"] = prompt_id
@@ -406,7 +452,8 @@ def submit_one(client, watcher, wf, values, project, out, extra_data, reporter, 
         warnings.append(f"{d['label']} will not be produced: the server found errors in node(s) "
                         f"{', '.join(d['because_of'])}")
         reporter.note(f"warning: {warnings[-1]}")
-    remember(job, client, project, out, name)
+    job.settings, job.filled, job.name = described, dict(filled or {}), name
+    remember(job, client, project, out, name, settings=described, filled=filled, command=command)
     watcher.add(job)
     return job
 
@@ -421,9 +468,46 @@ def download(client, job, root, previews):
         raise
 
 
-def finished(client, jobs, results, root, warnings):
+def finished(client, jobs, results, root, warnings, sheet=False):
+    """The RunResult of jobs that ended; `sheet`: the prompts are one command's (run/generate), so
+    several files get a contact sheet (prompts collected together by queue.py need not be related)."""
     records = [job_record(j, client, results.get(j.prompt_id)) for j in jobs]
-    return RunResult(records, root, warnings, exit_code(jobs, records), url=client.url)
+    for r in records:
+        settle(r)
+    update_gallery(records, root, warnings)
+    return RunResult(records, root, warnings, exit_code(jobs, records), url=client.url,
+                     contact_sheet=sheet_of(records, root, warnings) if sheet else None)
+
+
+def update_gallery(records, root, warnings):
+    """Runs that download into a project's outputs keep projects/<project>/gallery.html up to date
+    (a run sent elsewhere with --out writes nothing outside that folder)."""
+    projects = {(recorded(r["prompt_id"]) or {}).get("project") for r in records if r.get("outputs")}
+    for project in sorted(p for p in projects if p):
+        if Path(root).resolve() != (config.projects_dir() / project / "outputs").resolve():
+            continue
+        from . import gallery
+
+        try:
+            gallery.write_page(project)
+        except OSError as exc:
+            warnings.append(f"gallery of {project} not updated: {exc}")
+
+
+def sheet_of(records, root, warnings):
+    """One contact sheet of every file the prompts made, when they made more than one; its path."""
+    items = [(o["path"], dict(r.get("settings") or {}, **(r.get("values") or {})))
+             for r in records for o in r.get("outputs") or [] if o.get("path") and o.get("kind") != "text"]
+    if len(items) < 2:
+        return None
+    from . import sheets
+
+    try:
+        return sheets.contact_sheet([p for p, _ in items], Path(root) / f"contact-sheet-{records[0]['prompt_id'][:8]}.png",
+                                    sheets.labels_for(items))
+    except (ImportError, OSError) as exc:  # the files are there; only the overview is missing
+        warnings.append(f"no contact sheet: {exc}")
+        return None
 
 
 def queued_record(job, client):
@@ -435,6 +519,9 @@ def job_record(job, client, saved):
     status = job.outcome() if job.done else job.state
     out = {"prompt_id": job.prompt_id, "status": status, "url": client.url,
            "elapsed_s": job.elapsed(), "outputs": saved or []}
+    for key in ("settings", "filled"):
+        if getattr(job, key, None):
+            out[key] = getattr(job, key)
     if job.values:
         out["values"] = job.values
     if job.done and job.state == "finished":
@@ -471,14 +558,39 @@ def exit_code(jobs, records):
 
 
 # -- picking up prompts queued earlier ----------------------------------------------------------
-def remember(job, client, project, out, name="workflow", status="queued"):
+def remember(job, client, project, out, name="workflow", status="queued", settings=None, filled=None,
+             command=None):
     """A note in state/runs/ so wait/collect find the server and folder from any process, and
     `again()` finds the workflow exactly as it was queued. status "unanswered": POST /prompt got
-    no answer in time, so the server may or may not have it."""
+    no answer in time, so the server may or may not have it. `settle()` writes how it ended."""
     _write_record(job.prompt_id, {
         "prompt_id": job.prompt_id, "status": status, "url": client.url, "project": project,
         "out": str(Path(out).resolve()) if out else None, "values": job.values, "file": name,
-        "submitted_at": _now(), "workflow": job.workflow})
+        "submitted_at": _now(), "command": command, "settings": settings or {}, "filled": filled or {},
+        "workflow": job.workflow})
+
+
+def settle(result):
+    """Write a prompt's end (status, outputs, time) into its record, so the record never says
+    "queued" of a prompt that ran, and each output file leads back to the run that made it."""
+    rec = recorded(result["prompt_id"])
+    if not isinstance(rec, dict) or result["status"] in ("queued", "running"):
+        return
+    rec["status"] = result["status"]
+    rec["finished_at"] = _now()
+    rec["outputs"] = [dict({k: o.get(k) for k in ("kind", "node", "class_type") if o.get(k) is not None},
+                           path=str(Path(o["path"]).resolve()))
+                      for o in result.get("outputs") or [] if o.get("path")]
+    if result.get("error"):  # its diagnose step is rendered for the server when printed, not stored
+        rec["error"] = {k: v for k, v in result["error"].items() if k != "diagnose"}
+    for key in ("settings", "filled"):
+        if result.get(key) and not rec.get(key):
+            rec[key] = result[key]
+    if rec.get("settings") and not result.get("settings"):
+        result["settings"] = rec["settings"]
+    if rec.get("filled") and not result.get("filled"):
+        result["filled"] = rec["filled"]
+    _write_record(result["prompt_id"], rec)
 
 
 def rejected(exc, name, url, project, entry, by):
@@ -600,7 +712,7 @@ def collect(prompt_ids, settings=None, *, out=None, previews=False):
 
 
 # -- offline ------------------------------------------------------------------------------------
-def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_only, reporter):
+def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_only, reporter, edits=()):
     """No server answers: check against the inventory and export, so the work is not lost."""
     from . import export, inventory
 
@@ -611,6 +723,7 @@ def offline(wf, fmt, name, project, probes, sets, slot_values, multi, online_onl
     api = fill(to_api(fmt, wf, inv.object_info, name, reporter,
                       lambda: pinned_frontend(inv)),
                inv.object_info, sets, slot_values, reporter)
+    api = apply_edits(api, inv.object_info, None, edits, {}, reporter)
     receipt = export.export_workflow(api, project, Path(name).name, fmt="api", inventory=inv)
     path = receipt["files"]["api"]
     result = {"status": "offline", "reason": reason, "path": path,

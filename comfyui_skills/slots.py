@@ -11,7 +11,11 @@ declare their inputs the usual way:
   each to the output of that name (ControlNetApplyAdvanced, WanImageToVideo...), any other passes
   all its CONDITIONING inputs on (ConditioningCombine, FluxGuidance...). An input named
   negative... is the negative; every other conditioning input of a sampler or guider is positive.
-- width/height/length/batch are on the first node up the sampler's LATENT input that has them.
+- width/height/length/batch are on the first node up the sampler's LATENT input that has them;
+  for width/height, a latent encoded from pixels (VAEEncode) is followed up its IMAGE input to
+  the rescale that decides its size (ImageScale; a rescale by megapixels or factor is turned into
+  an ImageScale when a size is asked), and rescales between a sampler and the saved file
+  (upscale targets) follow the size too.
 - a value that arrives through a link is followed to the node where it is typed in.
 
 When the structure does not settle which node is meant, the slot is ambiguous and names the
@@ -34,9 +38,11 @@ SIZE_INPUTS = {"width": ("width",), "height": ("height",),
 SETTING_SLOTS = ("steps", "cfg", "denoise", "sampler_name", "scheduler")
 # Where a sampler's settings may sit instead of on the sampler itself.
 SETTING_LINK_TYPES = ("SIGMAS", "SAMPLER", "GUIDER")
-SLOT_ORDER = ("prompt", "negative", "seed") + tuple(SIZE_INPUTS) + SETTING_SLOTS + ("inputs", "prefix")
+SLOT_ORDER = ("prompt", "negative", "seed") + tuple(SIZE_INPUTS) + SETTING_SLOTS + ("inputs", "prefix", "loaders")
+# model folders whose loaders --show-slots lists (set them with --set NODE.INPUT=FILE; LoRAs with --lora)
+LOADER_FOLDERS = ("checkpoints", "diffusion_models", "unet", "loras", "vae")
 # the option that fills each slot, where its name is not the slot's (nextsteps spells it per face)
-OPTIONS = {"inputs": "image", "sampler_name": "sampler"}
+OPTIONS = {"inputs": "image", "sampler_name": "sampler", "loaders": "set"}
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v")
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus", ".aac")
 
@@ -484,7 +490,10 @@ class _Finder:
                 if holder is None:
                     problems += [problem] if problem else []
                     continue
-                name = next(n for n in names if n in self.g.inputs(holder))
+                name = next((n for n in names if n in self.g.inputs(holder)), None)
+                if name is None:  # a rescale by megapixels or factor: its size is computed
+                    targets.append(Target(holder, names[0], None, how, self.g.label(holder), kind="rescale"))
+                    continue
                 found, problem = self.leaves(holder, name, how)
                 targets += [t for t in found if t.key not in [x.key for x in targets]]
                 problems += [problem] if problem else []
@@ -497,6 +506,7 @@ class _Finder:
             slot.note = f"{len(targets)} latent sources share this {slot_name}"
         if slot_name in ("width", "height"):
             slot.targets += self.model_followers(slot_name, targets)
+            slot.targets += self.pixel_followers(slot_name, slot.targets)
         return slot, None
 
     def latent_source(self, nid, how, names, seen=None):
@@ -512,6 +522,9 @@ class _Finder:
         if any(n in spec.inputs and n in self.g.inputs(nid) for n in names):
             return nid, how, None
         ups = self.g.linked_inputs(nid, ("LATENT",))
+        pixels = self.g.linked_inputs(nid, ("IMAGE",))
+        if not ups and pixels and names[0] in ("width", "height"):
+            return self.pixel_source(pixels[0][1], how, names, seen)
         if not ups:
             return None, how, f"{names[0]} is not set here: the latent comes from {self.g.label(nid)}"
         problem = None
@@ -520,6 +533,49 @@ class _Finder:
             if holder is not None:
                 return holder, path, None
         return None, how, problem
+
+    def pixel_source(self, nid, how, names, seen):
+        """(node deciding the size of the pixels an encoder takes, path, problem), up IMAGE links."""
+        while nid not in seen:
+            seen.add(nid)
+            spec = self.g.spec(nid)
+            how = f"{how} <- {self.g.label(nid)}"
+            if spec is None:
+                return None, how, f"{how}, a class this server does not have"
+            if any(n in spec.inputs and n in self.g.inputs(nid) for n in names):
+                return nid, how, None
+            if _rescale_by(self.g.inputs(nid)):
+                return nid, how, None  # a rescale by megapixels or factor: apply_slots makes it an ImageScale
+            ups = self.g.linked_inputs(nid, ("IMAGE",))
+            if not ups:
+                return None, how, (f"{names[0]} follows the input image of {self.g.label(nid)}; "
+                                   f"no node rescales it before encoding")
+            nid = ups[0][1]
+        return None, how, None
+
+    def pixel_followers(self, name, primary):
+        """Rescales between the samplers and the saved files (upscale targets): they get the size too."""
+        out, keys = [], {t.key for t in primary}
+        for nid in self.g.ordered(self.g.reachable):
+            spec = self.g.spec(nid)
+            if not (spec and spec.output_node):
+                continue
+            todo, seen = [nid], set()
+            while todo:
+                cur = todo.pop()
+                if cur in seen:
+                    continue
+                seen.add(cur)
+                cur_spec = self.g.spec(cur)
+                if cur_spec is None or "LATENT" in [i.type for i in cur_spec.visible_inputs()]:
+                    continue  # a decoder: what lies above it is the sampler's side
+                if cur != nid and name in self.g.inputs(cur) and name in cur_spec.inputs \
+                        and self.g.linked_inputs(cur, ("IMAGE",)):
+                    found, _ = self.leaves(cur, name, f"{self.g.label(nid)} (an upscale target follows the size)")
+                    out += [t for t in found if t.key not in keys]
+                    keys |= {t.key for t in found}
+                todo += [sid for _, sid, _ in self.g.linked_inputs(cur, ("IMAGE",))]
+        return out
 
     def model_followers(self, name, primary):
         """Nodes on the samplers' MODEL chain that are told the image size (ModelSamplingFlux)."""
@@ -554,6 +610,24 @@ class _Finder:
                     targets += found
         return (Slot("inputs", targets), None) if targets else (None, "the workflow loads no image, video or audio file")
 
+    def loaders_slot(self):
+        """The model files the run loads (checkpoint, diffusion model, LoRA, VAE): set with --set."""
+        from .models import folder_for
+
+        targets = []
+        for nid in self.g.ordered(self.g.reachable):
+            cls = self.g.wf[nid].get("class_type")
+            for name, value in self.g.inputs(nid).items():
+                folder = folder_for(cls, name)
+                if folder in LOADER_FOLDERS and isinstance(value, str):
+                    targets.append(Target(nid, name, value, f"{self.g.label(nid)}.{name}", self.g.label(nid),
+                                          kind=folder))
+        if not targets:
+            return None, "the workflow loads no checkpoint, diffusion model, LoRA or VAE file"
+        slot = Slot("loaders", targets)
+        slot.note = "set one with --set NODE.INPUT=FILE; add LoRAs with --lora NAME:STRENGTH"
+        return slot, None
+
     def prefix_slot(self):
         targets = []
         for nid in self.g.ordered(self.g.reachable):
@@ -567,6 +641,23 @@ class _Finder:
         if len(targets) > 1:
             slot.note = f"every saving node gets the prefix ({len(targets)})"
         return slot, None
+
+
+def _rescale_by(inputs):
+    return "megapixels" in inputs or "scale_by" in inputs
+
+
+def _as_image_scale(node, object_info):
+    """A rescale by megapixels or factor rewritten as an ImageScale to an exact size."""
+    if "ImageScale" not in object_info:
+        raise InputError(f"--size: {node.get('class_type')} decides the size by "
+                         f"{'megapixels' if 'megapixels' in node['inputs'] else 'a factor'} and this server "
+                         f"has no ImageScale to set an exact one", hint="set it with --set NODE.INPUT=VALUE")
+    ins = node["inputs"]
+    node["class_type"] = "ImageScale"
+    node["inputs"] = {"image": ins.get("image"), "upscale_method": ins.get("upscale_method", "nearest-exact"),
+                      "width": 0, "height": 0, "crop": "center"}  # 0 keeps the aspect
+    (node.setdefault("_meta", {}))["title"] = "Upscale Image (the size asked)"
 
 
 def _splits_steps(inputs):
@@ -607,6 +698,7 @@ def find_slots(api_workflow, object_info):
         keep(name, finder.setting_slot(name))
     keep("inputs", finder.inputs_slot())
     keep("prefix", finder.prefix_slot())
+    keep("loaders", finder.loaders_slot())
     return Slots(found, absent, finder.makers)
 
 
@@ -728,6 +820,9 @@ def apply_slots(api_workflow, object_info, prompt=None, negative=None, seed=None
         writes += [(t, name, "inputs") for t, name in _image_writes(slots.get("inputs"), images)]
     wf = copy.deepcopy(api_workflow)
     changes = []
+    for target, _, _ in writes:
+        if target.kind == "rescale" and _rescale_by(wf[target.node]["inputs"]):
+            _as_image_scale(wf[target.node], object_info)
     for target, value, name in writes:
         wf[target.node]["inputs"][target.input] = value
         changes.append(Change(target.node, target.input, target.value, value, name))

@@ -111,6 +111,7 @@ RECORDINGS = Path(__file__).resolve().parent / "recordings"
 PREVIEW_LETTERS = "abcdefghijklmnopqrstupvxyz"  # the real server's own alphabet (a 'p' twice, no 'w')
 # folder_paths.supported_pt_extensions of ComfyUI 0.3.64
 MODEL_EXTENSIONS = {".ckpt", ".pt", ".pt2", ".bin", ".pth", ".safetensors", ".pkl", ".sft"}
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 SERVER_ERROR_TEXT = "500 Internal Server Error\n\nServer got itself in trouble"
 
 
@@ -297,9 +298,13 @@ class ComfyDouble:
         return self.models[folder] + [n for n in self._disk_files(folder) if n not in self.models[folder]]
 
     def _current_object_info(self):
-        if not self.disk_folders:
+        # An uploaded image is offered by the image loaders at once, as the real server showed
+        # (recordings/generate/sd15-img2img.json: loader_options after its upload).
+        inputs = sorted(f"{sub}/{name}" if sub else name for (type_, sub, name) in self.files
+                        if type_ == "input" and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS)
+        if not self.disk_folders and not inputs:
             return self.object_info
-        listed = {}
+        listed = {"LoadImage.image": list(inputs), "LoadImageMask.image": list(inputs)} if inputs else {}
         for folder, refs in self.disk_folders.items():
             names = self._disk_files(folder)
             for ref in refs:

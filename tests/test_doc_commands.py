@@ -33,6 +33,9 @@ def run_doc(doc, url, tmp_path, small_images=False):
     assert queued.returncode == 0, queued.stderr
     env["PROMPT_ID"] = json.loads(queued.stdout)["prompt_ids"][0] if "prompt_ids" in queued.stdout \
         else json.loads(queued.stdout)["prompt_id"]
+    listed = subprocess.run([sys.executable, "scripts/inventory.py", "models", "loras", "--json"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    env["LORA"] = next(iter(_names(listed.stdout)), "no-lora-installed")  # $LORA: a LoRA the server has
     failures = []
     for _, line, script, rest, expected in [c for c in commands() if c[0] == doc]:
         args = argv(script, rest, env)
@@ -44,6 +47,16 @@ def run_doc(doc, url, tmp_path, small_images=False):
         if "Traceback" in r.stderr:
             failures.append(f"{line}\n  printed a traceback")
     return failures
+
+
+def _names(text):
+    """File names in an `inventory.py models loras --json` answer, extensions off."""
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return []
+    files = (found.get("folders") or {}).get("loras") or []
+    return [f["name"].rsplit(".", 1)[0] for f in files if isinstance(f, dict) and isinstance(f.get("name"), str)]
 
 
 DOCS = sorted({c[0] for c in commands()})
@@ -58,6 +71,7 @@ def test_docs_show_commands():
 @pytest.mark.parametrize("doc", DOCS)
 def test_every_documented_command_runs_against_the_double(doc, comfy_double, tmp_path):  # noqa: F811
     comfy_double.add_model("checkpoints", CHECKPOINT, "CheckpointLoaderSimple.ckpt_name")
+    comfy_double.add_model("loras", "detail_style.safetensors", "LoraLoader.lora_name", "LoraLoaderModelOnly.lora_name")
     failures = run_doc(doc, comfy_double.url, tmp_path)
     assert not failures, "\n".join(failures)
 

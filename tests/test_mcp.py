@@ -38,7 +38,7 @@ SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
 SLOTS_DEFAULT = ROOT / "tests" / "fixtures" / "slots" / "default.json"
 FAILURES = ROOT / "tests" / "fixtures" / "failures"
 TOOLS = {"status", "search_nodes", "list_models", "list_templates", "show_template", "validate", "run", "queue",
-         "upload", "convert", "diagnose", "generate", "needs", "download_model", "install_nodes", "model_guide"}
+         "upload", "convert", "diagnose", "generate", "needs", "download_model", "install_nodes", "model_guide", "gallery"}
 
 
 def serve(env, *flags):
@@ -575,3 +575,13 @@ def test_model_guide_gives_a_familys_prompting_and_settings_with_the_source(comf
     assert out["family"] == "flux1" and out["settings"]["steps"] == 4
     assert "no recipe or guide" in error_line(call(pack_env, comfy_double.url, "model_guide",
                                                    {"what": "wan2.1_t2v_1.3B_fp16.safetensors"}))
+
+
+def test_gallery_answers_what_was_made(comfy_double, pack_env):
+    r = call(pack_env, comfy_double.url, "run", {"workflow_path": str(SOLID), "set": ["1.color=3"]})
+    assert not r.isError, r.content[0].text
+    first = data(r)["prompt_id"]
+    g = call(pack_env, comfy_double.url, "gallery", {"since": "today"})
+    made = data(g)
+    assert made["count"] == 1 and made["outputs"][0]["prompt_id"] == first
+    assert made["outputs"][0]["filled"] == {"1.color": 3}

@@ -6,6 +6,7 @@ templates-2026/api) and object_info.json, the classes they use out of ComfyUI 0.
 """
 
 import glob
+import gzip
 import json
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from conftest import CONFORMANCE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "slots"
 OBJECT_INFO = json.loads((FIXTURES / "object_info.json").read_text())
+# a real 0.3.64's whole schema, for classes the fixture's excerpt lacks
+RECORDED_INFO = json.loads(gzip.decompress((Path(__file__).parent / "recordings" / "object_info.json.gz").read_bytes()))
 SETS = [("convert/api", "object_info/comfyui-0.3.64-models.json"),
         ("templates-2026/api", "templates-2026/object_info-0.3.64-models-2026.json")]
 
@@ -116,12 +119,38 @@ def test_wan22_image_to_video_passes_prompts_and_size_through_wan_image_to_video
     assert where(slots["inputs"]) == [("97", "image")]
 
 
-@pytest.mark.parametrize("name", ["image2image", "inpaint_example"])
-def test_image_to_image_has_no_size_slot_and_one_input(name):
-    slots = find_slots(load(name), OBJECT_INFO)
-    assert "width" not in slots and "the latent comes from VAEEncode" in slots.absent["width"]
+def test_image_to_image_size_is_the_rescale_before_encoding_and_size_makes_it_exact():
+    wf = load("image2image")
+    info = dict(OBJECT_INFO, ImageScale=RECORDED_INFO["ImageScale"])
+    slots = find_slots(wf, info)
+    assert where(slots["width"]) == [("18", "width")] and "VAEEncode#12" in slots["width"].targets[0].how
     assert len(slots["inputs"].targets) == 1
     assert where(slots["denoise"]) == [("3", "denoise")]
+    out, _ = apply_slots(wf, info, width=200, height=120)
+    assert out["18"]["class_type"] == "ImageScale"
+    assert (out["18"]["inputs"]["width"], out["18"]["inputs"]["height"]) == (200, 120)
+    assert out["18"]["inputs"]["image"] == wf["18"]["inputs"]["image"]
+
+
+def test_an_encoder_fed_the_loaded_image_as_is_says_the_size_follows_the_input_image():
+    wf = load("inpaint_example")
+    assert wf["33"]["class_type"] == "ImageScaleToTotalPixels"
+    wf["26"]["inputs"]["pixels"] = wf.pop("33")["inputs"]["image"]
+    slots = find_slots(wf, OBJECT_INFO)
+    assert "width" not in slots and "follows the input image of LoadImage#20" in slots.absent["width"]
+    with pytest.raises(InputError, match="no width slot.*follows the input image"):
+        apply_slots(wf, OBJECT_INFO, width=64, height=64)
+
+
+def test_an_upscale_after_decoding_follows_the_size():
+    wf = load("image2image")
+    wf["30"] = {"class_type": "ImageScale", "inputs": {"image": [wf["9"]["inputs"]["images"][0], 0],
+                                                        "upscale_method": "nearest-exact", "width": 1024,
+                                                        "height": 1024, "crop": "disabled"}}
+    wf["9"]["inputs"]["images"] = ["30", 0]
+    out, changes = apply_slots(wf, dict(OBJECT_INFO, ImageScale=RECORDED_INFO["ImageScale"]), width=96, height=64)
+    assert (out["30"]["inputs"]["width"], out["30"]["inputs"]["height"]) == (96, 64)
+    assert {(c.node, c.input) for c in changes} >= {("18", "width"), ("30", "width"), ("30", "height")}
 
 
 def test_latent_upscale_makes_size_and_differing_settings_ambiguous():

@@ -2,7 +2,8 @@
 
 import json
 
-from .. import cli, engine, generate
+from .. import cli, edits, engine, generate
+from ..errors import InputError
 from ..progress import Progress
 from . import run as run_cmd
 
@@ -36,14 +37,19 @@ files it needs are named), or the run failed; 2 bad input; 3 no server and no sn
 def build_parser():
     p = cli.parser("generate.py", "Make an image, video or sound from one sentence with the models installed.",
                    EPILOG)
-    p.add_argument("request", help="what to make, in words (it becomes the prompt)")
-    p.add_argument("--image", metavar="PATH", help="an input image (edit, image-to-image, upscale, image-to-video)")
+    p.add_argument("request", nargs="?", help="what to make, in words (it becomes the prompt)")
+    p.add_argument("--image", metavar="PATH", help="an input image (edit, image-to-image, upscale, image-to-video): "
+                   "a path, last (the newest output), last:N (the Nth of the newest command), PROMPT_ID:N")
+    p.add_argument("--again", metavar="PROMPT_ID",
+                   help="the workflow of an earlier run once more, with the options given changed")
     p.add_argument("--task", choices=list(generate.TASKS), help="what to do (default: read from the request)")
     p.add_argument("--negative", metavar="TEXT", help="what to keep out of it")
     p.add_argument("--count", type=cli.positive_int, default=1, metavar="N", help="how many (a batch, else N prompts)")
     p.add_argument("--size", metavar="WxH", help="width x height (the family's own when not given)")
     p.add_argument("--seed", type=int, help="noise seed (random each run when not given)")
     p.add_argument("--steps", type=cli.positive_int, help="sampler steps (the template's when not given)")
+    p.add_argument("--denoise", type=float, metavar="0-1",
+                   help="how much of the input image to change (the template's when not given)")
     p.add_argument("--model", metavar="FILE", help="use this installed model file")
     p.add_argument("--template", metavar="NAME", help="use this official template")
     p.add_argument("--allow-api", action="store_true", help="allow partner (API) nodes, which spend credits")
@@ -51,16 +57,38 @@ def build_parser():
     p.add_argument("--out", help="download folder (default: projects/<project>/outputs)")
     p.add_argument("--no-wait", action="store_true", help="print the prompt id and return at once")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    edits.add_flags(p)
     return p
 
 
 def run(args):
+    if args.again:
+        return again(args)
+    if not args.request:
+        raise InputError("say what to make (the request), or give --again PROMPT_ID")
+    ref = edits.input_image(args, args.project)
+    args.task, args.size, args.seed = edits.edit_defaults(args, ref, args.task)
+    reporter = Progress(enabled=not args.quiet and not args.no_wait)
     result = engine.generate(
-        cli.settings_from(args), args.request, image=args.image, task=args.task, negative=args.negative,
-        seed=args.seed, size=args.size, steps=args.steps, count=args.count, model=args.model, template=args.template,
-        allow_api=args.allow_api, dry_run=args.dry_run, out=args.out, wait=not args.no_wait,
-        reporter=Progress(enabled=not args.quiet and not args.no_wait))
+        cli.settings_from(args), args.request, image=ref.path if ref else None, task=args.task,
+        negative=args.negative, seed=args.seed, size=args.size, steps=args.steps, count=args.count,
+        model=args.model, template=args.template, allow_api=args.allow_api, dry_run=args.dry_run, out=args.out,
+        wait=not args.no_wait, denoise=args.denoise,
+        edits=edits.from_args(args, str(ref.path) if ref else None, reporter, args.project), reporter=reporter)
     if result.result is None:
         cli.emit(args, result.as_dict(), json.dumps(result.plan.workflow, indent=2))
         return 0
     return run_cmd.show(args, result.result, result.as_dict())
+
+
+def again(args):
+    """--again PROMPT_ID: that run's workflow, with what this call gives changed (the rest kept)."""
+    ref = edits.input_image(args, args.project)
+    values = dict(prompt=args.request, negative=args.negative, seed=args.seed, steps=args.steps,
+                  denoise=args.denoise, size=args.size, images=[ref.path] if ref else None)
+    reporter = Progress(enabled=not args.quiet and not args.no_wait)
+    result = engine.run(
+        cli.settings_from(args), again=args.again, slots=values, seeds=args.count if args.count > 1 else None,
+        out=args.out, wait=not args.no_wait, allow_api=args.allow_api,
+        edits=edits.from_args(args, ref and ref.path, reporter, args.project), reporter=reporter)
+    return run_cmd.show(args, result)

@@ -1,6 +1,8 @@
 """queue.py: see and steer the server's queue; pick up a run from any process (wait, outputs)."""
 
-from .. import cli, engine, outputs, runs
+import time
+
+from .. import cli, engine, outputs, pipeline, runs
 from ..errors import CheckFailed
 from ..progress import Progress
 from . import run as run_cmd
@@ -111,9 +113,11 @@ def cmd_history(args):
             raise CheckFailed(f"{client.url} has no history for prompt {args.prompt_id}",
                               hint="it may still be queued (queue.py list), or the server was restarted")
         info = _summary(args.prompt_id, entry)
+        _add_settings([info])
         cli.emit(args, info, _summary_text(info))
         return 0
     items = [_summary(pid, e) for pid, e in reversed(list(client.recent_history(args.max).items()))]
+    _add_settings(items)
     cli.emit(args, {"url": client.url, "history": items},
              "\n".join(_summary_text(i) for i in items) or "no history")
     return 0
@@ -124,8 +128,10 @@ def _summary(prompt_id, entry):
     job.entry, job.state = entry, "finished"
     job.workflow = runs.prompt_of(entry)
     items = outputs.collect(entry, job.workflow)
+    ended = job.server_end()
     out = {"prompt_id": prompt_id, "status": job.outcome(), "server_s": job.server_seconds(),
-           "outputs": [{k: v for k, v in i.items() if k != "key"} for i in items]}
+           "ended_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ended)) if ended else None,
+           "outputs": [{k: v for k, v in i.items() if k != "key"} for i in items], "_workflow": job.workflow}
     failure = job.failure()
     if failure:
         out["failure"] = {k: failure.get(k) for k in ("kind", "node_id", "node_type", "exception_type",
@@ -133,11 +139,34 @@ def _summary(prompt_id, entry):
     return out
 
 
+def _add_settings(items):
+    """Each prompt's settings (prompt, seed, model, LoRAs, size...): from its run record when this
+    pack queued it, else read from the graph the server kept, against the inventory."""
+    from .. import inventory, settings
+
+    info = None
+    for item in items:
+        wf = item.pop("_workflow", None) or {}
+        rec = pipeline.recorded(item["prompt_id"]) or {}
+        if rec.get("settings"):
+            item["settings"] = rec["settings"]
+            continue
+        if info is None:
+            info = inventory.load().object_info
+        item["settings"] = settings.of(wf, info)
+
+
 def _summary_text(info):
     files = [o.get("filename") or repr(o.get("text", ""))[:40] for o in info["outputs"]]
     line = f"{info['prompt_id']}  {info['status']}"
+    if info.get("ended_at"):
+        line += f"  {info['ended_at']}"
     if info.get("server_s") is not None:
         line += f"  {info['server_s']:.2f}s"
+    shown = {k: info.get("settings", {}).get(k) for k in ("seed", "model", "steps")}
+    if info.get("settings", {}).get("prompt"):
+        line += f"  {str(info['settings']['prompt'])[:50]!r}"
+    line += "".join(f"  {k}={v}" for k, v in shown.items() if v is not None)
     if info.get("failure"):
         f = info["failure"]
         line += f"  at #{f.get('node_id')} {f.get('node_type')}: {f.get('exception_type', '')} " \

@@ -1,6 +1,6 @@
 """run.py: validate, queue, wait (WebSocket, else polling), download every output; offline fallback."""
 
-from .. import cli, engine, nextsteps, pipeline
+from .. import cli, edits, engine, nextsteps, pipeline, references
 from ..errors import InputError
 from ..progress import Progress
 
@@ -13,6 +13,8 @@ examples:
   python scripts/run.py wf.json --sweep 3.cfg=4,6,8 --sweep 3.steps=10,20   # 6 prompts
   python scripts/run.py wf.json --seeds 4 --json
   python scripts/run.py --again PROMPT_ID --seeds 3     # an earlier run once more, with changes
+  python scripts/run.py --again projects/default/outputs/ComfyUI_00001_.png   # remake an output file
+  python scripts/run.py wf.json --lora my_style:0.7 --image last --region top-third
   python scripts/run.py wf.json --no-wait            # prints the prompt id at once
   python scripts/queue.py wait PROMPT_ID             # ...and collects it later, from any process
   python scripts/run.py wf.json --out /tmp/renders --previews
@@ -35,7 +37,8 @@ def build_parser():
     p = cli.parser("run.py", "Run a workflow on ComfyUI and download its outputs.", EPILOG)
     p.add_argument("file", nargs="?", help="workflow JSON (API format; an editor workflow is converted first)")
     p.add_argument("--again", metavar="PROMPT_ID",
-                   help="instead of a file: the workflow an earlier run queued (or was refused), as it was")
+                   help="instead of a file: the workflow an earlier run queued (or was refused), as it was; "
+                        "or an output FILE: the run that made it")
     p.add_argument("--set", action="append", default=[], metavar="NODE.INPUT=VALUE",
                    help="change an input; NODE is an id or a title (repeatable)")
     p.add_argument("--sweep", action="append", default=[], metavar="NODE.INPUT=a,b,c",
@@ -51,7 +54,8 @@ def build_parser():
     s.add_argument("--steps", type=cli.positive_int, help="sampler steps")
     s.add_argument("--cfg", type=float, help="guidance scale")
     s.add_argument("--denoise", type=float, help="how much of an input image to change (0-1)")
-    s.add_argument("--image", action="append", metavar="PATH", help="input image/video/audio (repeatable, in node order)")
+    s.add_argument("--image", action="append", metavar="PATH",
+                   help="input image/video/audio (repeatable, in node order): a path, last, last:N, PROMPT_ID:N")
     s.add_argument("--prefix", metavar="TEXT", help="output file name prefix")
     s.add_argument("--show-slots", action="store_true", help="print the slots found and exit (nothing is sent)")
     p.add_argument("--out", help="download folder (default: projects/<project>/outputs)")
@@ -68,6 +72,7 @@ def build_parser():
     p.add_argument("--use-installed", action="store_true",
                    help="swap each missing model for an installed file of the same family and kind; leave a "
                         "missing LoRA out; say each change")
+    edits.add_flags(p)
     return p
 
 
@@ -83,12 +88,16 @@ def run(args):
     if (args.file is None) == (args.again is None):
         raise InputError("give a workflow file or --again PROMPT_ID (one of the two)",
                          hint="see python scripts/run.py --help")
+    reporter = Progress(enabled=not args.quiet and not args.no_wait)
+    if args.image:
+        args.image = [references.resolve(i, "--image", args.project).path for i in args.image]
     result = engine.run(
         cli.settings_from(args), workflow_path=args.file, again=args.again, sets=args.set, sweeps=args.sweep,
         seeds=args.seeds, slots=slot_values(args), out=args.out, previews=args.previews,
         check=not args.no_validate, wait=not args.no_wait, max_wait=args.max_wait, websocket=not args.poll,
         online_only=args.online_only, allow_api=args.allow_api, use_installed=args.use_installed,
-        reporter=Progress(enabled=not args.quiet and not args.no_wait))
+        edits=edits.from_args(args, args.image[0] if args.image else None, reporter, args.project),
+        reporter=reporter)
     return show(args, result)
 
 
@@ -120,6 +129,8 @@ def show(args, result, data=None):
         counts = result.counts()
         text += f"\n{len(result.runs)} prompts: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + \
                 f"; {sum(len(r['outputs']) for r in result.runs)} outputs in {result.folder}"
+    if result.contact_sheet:
+        text += f"\ncontact sheet: {result.contact_sheet}"
     cli.emit(args, data, text)
     return result.exit_code
 

@@ -1,0 +1,76 @@
+"""The chat-loop options generate.py and run.py share: LoRAs, a mask (file, region or box), and
+earlier outputs as inputs. `add_flags` puts them on a parser; `from_args` turns them into the
+graph edits `pipeline.run(edits=...)` applies on the chosen server."""
+
+from . import loras, masks, references
+from .errors import InputError
+
+MASK_HELP = ("a mask image of the input's size: WHITE is repainted, BLACK kept (as LoadImageMask reads "
+             "its red channel); also last, last:N, PROMPT_ID:N")
+
+
+def add_flags(p):
+    g = p.add_argument_group("chat loop (LoRAs, masks, earlier outputs)")
+    g.add_argument("--lora", action="append", default=[], metavar="NAME[:STRENGTH[:CLIP]]",
+                   help="apply a LoRA file (extension optional), strength 1 unless given; repeatable, in order")
+    g.add_argument("--trigger", action="store_true", help="add the LoRAs' trigger words to the prompt")
+    g.add_argument("--mask", metavar="FILE", help=MASK_HELP)
+    g.add_argument("--region", metavar="NAME", help="repaint only this part: " + ", ".join(masks.REGIONS))
+    g.add_argument("--box", metavar="X,Y,W,H", help="repaint only this box: pixels, or percent (10%%,0,50%%,50%%)")
+    return g
+
+
+def mask_asked(args):
+    return bool(getattr(args, "mask", None) or getattr(args, "region", None) or getattr(args, "box", None))
+
+
+def from_args(args, image, reporter, project=None):
+    """from_options() with a parsed command line's flags."""
+    return from_options(image, reporter, project, lora=getattr(args, "lora", None),
+                        trigger=getattr(args, "trigger", False), mask=getattr(args, "mask", None),
+                        region=getattr(args, "region", None), box=getattr(args, "box", None))
+
+
+def from_options(image, reporter, project=None, lora=None, trigger=False, mask=None, region=None, box=None):
+    """[edit] for pipeline.run: the LoRAs, then the mask (painted for `image`, a local path)."""
+    out = []
+    if lora:
+        out.append(loras.edit(lora, trigger=trigger, reporter=reporter))
+    elif trigger:
+        raise InputError("--trigger adds the trigger words of --lora files: give --lora NAME too")
+    if mask or region or box:
+        mask_file = masks.mask_for(image, mask=references.resolve(mask, "--mask", project).path if mask else None,
+                                   region=region, box=box, project=project)
+        out.append(masks.edit(mask_file, image))
+    return out
+
+
+EDIT_TASKS = ("image-to-image", "image-edit", "inpaint", "outpaint")
+
+
+def input_image(args, project=None):
+    """The --image as a references.Ref (last, last:N, PROMPT_ID:N or a path), or None."""
+    return references.resolve(args.image, "--image", project) if getattr(args, "image", None) else None
+
+
+def edit_defaults(args, ref, task):
+    """edit_values() with a parsed command line's flags."""
+    return edit_values(ref, task, args.size, args.seed, mask_asked(args), args.request)
+
+
+def edit_values(ref, task, size, seed, masked, request=""):
+    """(task, size, seed) for an edit of `ref`: a mask makes it an inpaint; an edit keeps the input's
+    size, and an earlier output's seed, unless the user gives them (an upscale or a video does not)."""
+    if ref is None:
+        return task, size, seed
+    if task is None:
+        from .generate import infer_task
+
+        task = "inpaint" if masked else infer_task(request, True)
+    if task in EDIT_TASKS:
+        if size is None:
+            width, height = masks.image_size(ref.path)
+            size = f"{width}x{height}"
+        if seed is None and isinstance(ref.settings.get("seed"), int):
+            seed = ref.settings["seed"]
+    return task, size, seed
