@@ -10,10 +10,8 @@ and COMFYUI_HOME set), the whole procedure is repeated on a ComfyUI of our own.
 
 import gzip
 import json
-import os
 import subprocess
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -123,22 +121,19 @@ def test_stand_ins_need_the_memory_of_the_template_that_names_them():
 
 # -- live: the whole procedure on a ComfyUI of our own -----------------------------------------------
 LIVE_PORT = 8198
-COMFY = Path(os.environ.get("COMFYUI_HOME") or "/nonexistent")  # a ComfyUI install with its .venv
 
 
 @pytest.fixture(scope="module")
-def own_comfy(tmp_path_factory):
-    if not (COMFY / "main.py").is_file():
-        pytest.skip("set COMFYUI_HOME to a ComfyUI install (with .venv) to run a private instance")
+def own_comfy(comfy_home, tmp_path_factory):
     base = tmp_path_factory.mktemp("comfy8198")
     for d in ("input", "output", "temp", "user", "models", "custom_nodes"):
         (base / d).mkdir()
     url = f"http://127.0.0.1:{LIVE_PORT}"
     with open(base / "server.log", "ab") as log:
         proc = subprocess.Popen(
-            [str(COMFY / ".venv" / "bin" / "python"), "main.py", "--cpu", "--listen", "127.0.0.1",
+            [str(comfy_home / ".venv" / "bin" / "python"), "main.py", "--cpu", "--listen", "127.0.0.1",
              "--port", str(LIVE_PORT), "--base-directory", str(base)],
-            cwd=COMFY, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=comfy_home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         end = time.monotonic() + 120
         while True:
