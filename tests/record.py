@@ -127,7 +127,7 @@ class WsTap:
                     self.done.add(msg["data"].get("prompt_id"))
                 self.lock.notify_all()
 
-    def wait_done(self, prompt_id, timeout=300):
+    def wait_done(self, prompt_id, timeout=1800):  # on a shared server, others' sampling queues first
         with self.lock:
             self.lock.wait_for(lambda: prompt_id in self.done, timeout=timeout)
         time.sleep(0.3)  # the status that follows task_done may trail
@@ -353,12 +353,15 @@ def record_server(rec):
     client_id = str(uuid.uuid4())
     tap = WsTap(rec.url, client_id)
     time.sleep(0.3)
+    accepted = []
     for kind, pid in ids.items():
         wf = json.loads(json.dumps(QUICK).replace('"color": 123', f'"color": {len(kind)}'))
-        rec.call(f"prompt with {kind} prompt_id", "POST", "/prompt",
-                 json={"prompt": wf, "client_id": client_id, "prompt_id": pid})
-    for pid in ids.values():
-        tap.wait_done(pid, timeout=60)
+        resp = rec.call(f"prompt with {kind} prompt_id", "POST", "/prompt",
+                        json={"prompt": wf, "client_id": client_id, "prompt_id": pid})
+        if resp.ok:  # a refused id (newer servers take canonical UUIDs only) never runs
+            accepted.append(pid)
+    for pid in accepted:
+        tap.wait_done(pid)
     tap.close()
     for kind, pid in ids.items():
         rec.call(f"history of {kind} prompt_id", "GET", f"/history/{pid}")
