@@ -46,7 +46,7 @@ def server_id(url, seen):
     try:
         import requests
         version = requests.get(("" if "://" in url else "http://") + url.rstrip("/") + "/system_stats",
-                               timeout=3).json()["system"]["comfyui_version"]
+                               timeout=15).json()["system"]["comfyui_version"]  # a busy server is slow
     except Exception:  # down or not a ComfyUI: the address still names it, and its tests will say why
         version = None
     name = version if version and version not in seen else address
