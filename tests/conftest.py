@@ -34,7 +34,8 @@ def live_servers():
     if not urls:
         url = os.environ.get("COMFYUI_URL", "").strip()
         return [(url, os.environ.get("COMFYUI_HOME") or None)] if url else []
-    homes = [h.strip() or None for h in os.environ.get("COMFYUI_HOMES", "").split(",")] if os.environ.get("COMFYUI_HOMES") else []
+    given = os.environ.get("COMFYUI_HOMES")
+    homes = [h.strip() or None for h in given.split(",")] if given else []
     if len(homes) > len(urls):
         raise pytest.UsageError(f"COMFYUI_HOMES names {len(homes)} installs for {len(urls)} COMFYUI_URLS")
     return list(zip(urls, homes + [None] * (len(urls) - len(homes))))
