@@ -24,18 +24,81 @@ def pytest_terminal_summary(terminalreporter):
                                         "CI has nothing there, so a pass here may not hold on CI", yellow=True)
 
 
+def live_servers():
+    """[(url, home or None)]: the real ComfyUIs the live tests run against, each test once per server.
+
+    COMFYUI_URLS is a comma-separated list; COMFYUI_HOMES, also comma-separated, pairs an install
+    with each URL by position (an empty entry: none), for the tests that start a ComfyUI of their
+    own from that install. Without COMFYUI_URLS, COMFYUI_URL and COMFYUI_HOME name one server."""
+    urls = [u.strip() for u in os.environ.get("COMFYUI_URLS", "").split(",") if u.strip()]
+    if not urls:
+        url = os.environ.get("COMFYUI_URL", "").strip()
+        return [(url, os.environ.get("COMFYUI_HOME") or None)] if url else []
+    given = os.environ.get("COMFYUI_HOMES")
+    homes = [h.strip() or None for h in given.split(",")] if given else []
+    if len(homes) > len(urls):
+        raise pytest.UsageError(f"COMFYUI_HOMES names {len(homes)} installs for {len(urls)} COMFYUI_URLS")
+    return list(zip(urls, homes + [None] * (len(urls) - len(homes))))
+
+
+def server_id(url, seen):
+    """A readable test id: the server's ComfyUI version, else (or when two share one) its host:port."""
+    address = url.split("://", 1)[-1].rstrip("/")
+    try:
+        import requests
+        version = requests.get(("" if "://" in url else "http://") + url.rstrip("/") + "/system_stats",
+                               timeout=15).json()["system"]["comfyui_version"]  # a busy server is slow
+    except Exception:  # down or not a ComfyUI: the address still names it, and its tests will say why
+        version = None
+    name = version if version and version not in seen else address
+    seen.add(name)
+    return name
+
+
+def pytest_generate_tests(metafunc):
+    # every test that needs a live server (through live_url or comfy_home) runs once per server;
+    # session scope groups a server's tests together, so module fixtures start once per server
+    if "live_server" in metafunc.fixturenames:
+        servers = live_servers()
+        if servers:
+            if not hasattr(pytest_generate_tests, "ids"):
+                seen = set()
+                pytest_generate_tests.ids = [server_id(url, seen) for url, _ in servers]
+            metafunc.parametrize("live_server", servers, ids=pytest_generate_tests.ids, indirect=True,
+                                 scope="session")
+
+
 def pytest_collection_modifyitems(config, items):
-    live_url = os.environ.get("COMFYUI_URL")
+    live = bool(live_servers())
     for item in items:
-        if "live" in item.keywords and not live_url:
-            item.add_marker(pytest.mark.skip(reason="live test: set COMFYUI_URL to a real ComfyUI"))
+        if "live" in item.keywords and not live:
+            item.add_marker(pytest.mark.skip(reason="live test: set COMFYUI_URL (or COMFYUI_URLS) to a real ComfyUI"))
         if "conformance" in item.keywords and not CONFORMANCE.is_dir():
             item.add_marker(pytest.mark.skip(reason="../shared/conformance is absent"))
 
 
-@pytest.fixture
-def live_url():
-    return os.environ["COMFYUI_URL"]
+@pytest.fixture(scope="session")
+def live_server(request):
+    """(url, home) of the real ComfyUI this test runs against (see live_servers)."""
+    if not hasattr(request, "param"):
+        pytest.skip("live test: set COMFYUI_URL (or COMFYUI_URLS) to a real ComfyUI")
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def live_url(live_server):
+    url = live_server[0].rstrip("/")
+    return url if "://" in url else f"http://{url}"
+
+
+@pytest.fixture(scope="session")
+def comfy_home(live_server):
+    """The install of the live server, for tests that start a private ComfyUI of their own from it."""
+    home = live_server[1]
+    if not home or not (Path(home) / "main.py").is_file():
+        pytest.skip(f"no ComfyUI install for {live_server[0]}: set COMFYUI_HOME (or COMFYUI_HOMES, paired "
+                    "with COMFYUI_URLS) to one with a .venv to run a private instance")
+    return Path(home)
 
 
 @pytest.fixture

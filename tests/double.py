@@ -1102,6 +1102,15 @@ class ComfyDouble:
         for nid, node in prompt.items():
             if not isinstance(node, dict) or node.get("class_type") not in self.rec.object_info:
                 ctype = node.get("class_type") if isinstance(node, dict) else None
+                if self.newer and ctype is not None:
+                    # recorded on 0.33.0 (recordings/server-0.33.0/rest.json, "prompt unknown class");
+                    # 0.9.2 still answers as 0.3.64 does
+                    title = (node.get("_meta") or {}).get("title", ctype)
+                    return {"error": {"type": "missing_node_type",
+                                      "message": f"Node '{title}' not found. The custom node may not be installed.",
+                                      "details": f"Node ID '#{nid}'",
+                                      "extra_info": {"node_id": nid, "class_type": ctype, "node_title": title}},
+                            "node_errors": {}}
                 return {"error": {"type": "invalid_prompt",
                                   "message": f"Cannot execute because node {ctype} does not exist.",
                                   "details": f"Node ID '#{nid}'", "extra_info": {}}, "node_errors": {}}

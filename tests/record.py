@@ -9,6 +9,11 @@
     python tests/record.py URL server          # what newer servers changed: /api/jobs, client-supplied prompt_id
     python tests/record.py URL newer-routes    # routes only newer servers have (node replacements, blueprints)
 
+What the double replays is 0.3.64's: a server of that version writes tests/recordings/NAME, any
+other version tests/recordings/server-VERSION/NAME, beside it, for comparing the double's `newer`
+mode with. --shared (after the mode): a server others use too; `rest` then leaves out POST /free,
+which would unload the models their runs have loaded.
+
 `progress` runs ImageUpscaleWithModel, the one core node that reports steps without a diffusion
 model: any upscale model the server lists will do (a few-kB RealESRGAN Compact with random weights
 is enough; CPU takes well under a second). Writes JSON under tests/recordings/. It talks to URL only, and queues only small model-free
@@ -28,6 +33,7 @@ import requests
 import websocket
 
 HERE = Path(__file__).resolve().parent / "recordings"
+BASELINE = "0.3.64"  # the version the double replays
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -61,8 +67,10 @@ def encode_body(resp):
 
 
 class Recorder:
-    def __init__(self, url):
+    def __init__(self, url, shared=False):
         self.url = url.rstrip("/")
+        self.shared = shared
+        self.version = None
         self.http = requests.Session()
         self.http.trust_env = False
         self.exchanges = []
@@ -119,7 +127,7 @@ class WsTap:
                     self.done.add(msg["data"].get("prompt_id"))
                 self.lock.notify_all()
 
-    def wait_done(self, prompt_id, timeout=300):
+    def wait_done(self, prompt_id, timeout=1800):  # on a shared server, others' sampling queues first
         with self.lock:
             self.lock.wait_for(lambda: prompt_id in self.done, timeout=timeout)
         time.sleep(0.3)  # the status that follows task_done may trail
@@ -212,11 +220,12 @@ def record_rest(rec):
     rec.call("view uploaded", "GET", "/view", params={"filename": name, "type": "input", "subfolder": ""})
     rec.call("view uploaded mask", "GET", "/view",
              params={"filename": f"rec-{stamp}_mask.png", "type": "input", "subfolder": ""})
-    rec.call("free", "POST", "/free", json={"unload_models": True, "free_memory": True})
+    if not rec.shared:
+        rec.call("free", "POST", "/free", json={"unload_models": True, "free_memory": True})
     rec.call("interrupt nothing running", "POST", "/interrupt", json={"prompt_id": str(uuid.uuid4())})
     save("rest.json", {"exchanges": rec.exchanges})
     info = rec.get_json("/object_info")
-    (HERE / "object_info.json.gz").write_bytes(gzip.compress(json.dumps(info, sort_keys=True).encode(), mtime=0))
+    (OUT / "object_info.json.gz").write_bytes(gzip.compress(json.dumps(info, sort_keys=True).encode(), mtime=0))
 
 
 def queue_and_watch(rec, prompts, after_post=None, client_id=None, runs=None):
@@ -334,8 +343,9 @@ def record_server(rec):
     jobs there), and POST /prompt with a prompt_id of the client's (newer ones take only a
     canonical lowercase UUID). Queues three tiny model-free prompts, each under a given id."""
     job = str(uuid.uuid4())
-    rec.call("jobs list", "GET", "/api/jobs")
-    rec.call("jobs list pending", "GET", "/api/jobs", params={"status": "pending,in_progress"})
+    # a limit keeps a busy server's whole history out of the file (0.3.64 answers 404 either way)
+    rec.call("jobs list", "GET", "/api/jobs", params={"limit": 2})
+    rec.call("jobs list pending", "GET", "/api/jobs", params={"status": "pending,in_progress", "limit": 2})
     rec.call("job by id", "GET", f"/api/jobs/{job}")
     rec.call("jobs without /api", "GET", "/jobs")
     stamp = uuid.uuid4().hex[:8]
@@ -343,16 +353,20 @@ def record_server(rec):
     client_id = str(uuid.uuid4())
     tap = WsTap(rec.url, client_id)
     time.sleep(0.3)
+    accepted = []
     for kind, pid in ids.items():
         wf = json.loads(json.dumps(QUICK).replace('"color": 123', f'"color": {len(kind)}'))
-        rec.call(f"prompt with {kind} prompt_id", "POST", "/prompt",
-                 json={"prompt": wf, "client_id": client_id, "prompt_id": pid})
-    for pid in ids.values():
-        tap.wait_done(pid, timeout=60)
+        resp = rec.call(f"prompt with {kind} prompt_id", "POST", "/prompt",
+                        json={"prompt": wf, "client_id": client_id, "prompt_id": pid})
+        if resp.ok:  # a refused id (newer servers take canonical UUIDs only) never runs
+            accepted.append(pid)
+    for pid in accepted:
+        tap.wait_done(pid)
     tap.close()
     for kind, pid in ids.items():
         rec.call(f"history of {kind} prompt_id", "GET", f"/history/{pid}")
-    save("server/0.3.64.json", {"exchanges": rec.exchanges})
+    rec.call("job of canonical prompt_id", "GET", f"/api/jobs/{ids['canonical']}")
+    save(f"server/{rec.version}.json", {"exchanges": rec.exchanges})
 
 
 def record_newer_routes(rec):
@@ -363,19 +377,26 @@ def record_newer_routes(rec):
     save("newer_routes.json", {"exchanges": rec.exchanges})
 
 
+OUT = HERE  # where this run writes: set in main from the server's version
+
+
 def save(name, obj):
-    path = HERE / name
+    path = OUT / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {path}", file=sys.stderr)
 
 
 def main(argv):
+    global OUT
+    shared = "--shared" in argv
+    argv = [a for a in argv if a != "--shared"]
     if len(argv) != 2 or argv[1] not in ("rest", "runs", "interrupts", "progress", "rejections", "server", "newer-routes"):
         sys.exit(__doc__)
-    rec = Recorder(argv[0])
-    version = rec.get_json("/system_stats")["system"]["comfyui_version"]
-    print(f"recording ComfyUI {version} at {rec.url}", file=sys.stderr)
+    rec = Recorder(argv[0], shared)
+    rec.version = rec.get_json("/system_stats")["system"]["comfyui_version"]
+    OUT = HERE if rec.version == BASELINE else HERE / f"server-{rec.version}"
+    print(f"recording ComfyUI {rec.version} at {rec.url}", file=sys.stderr)
     {"rest": record_rest, "runs": record_runs, "interrupts": record_interrupts,
      "progress": record_progress, "rejections": record_rejections, "server": record_server,
      "newer-routes": record_newer_routes}[argv[1]](rec)

@@ -61,8 +61,8 @@ def api_files():
 # -- fixtures ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def server():
-    return os.environ["COMFYUI_URL"].rstrip("/")
+def server(live_url):
+    return live_url
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,6 @@ from conftest import script, start
 from fileserver import FileServer
 from helpers_models import safetensors_bytes
 
-COMFY = Path(os.environ.get("COMFYUI_HOME") or "/nonexistent")
 RUN = uuid.uuid4().hex[:8]  # this run's file names
 pytestmark = pytest.mark.live
 
@@ -55,17 +54,16 @@ def layout(url):
 
 
 @pytest.fixture(scope="module")
-def comfy(tmp_path_factory):
-    given = os.environ["COMFYUI_URL"]
-    if "://" not in given:
-        given = f"http://{given}"
+def comfy(live_server, live_url, tmp_path_factory):
+    given = live_url
     found = layout(given)
     if found:
         yield found
         return
-    if not (COMFY / "main.py").is_file():
+    home = Path(live_server[1] or "/nonexistent")
+    if not (home / "main.py").is_file():
         pytest.skip(f"{given} is not a ComfyUI on this machine with an extra_model_paths.yaml root for loras; "
-                    "set COMFYUI_HOME to a ComfyUI install (with .venv) to start one")
+                    "set COMFYUI_HOME (or COMFYUI_HOMES) to a ComfyUI install (with .venv) to start one")
     base = tmp_path_factory.mktemp("comfy-downloads")
     extra = base / "extra"
     for d in ("input", "output", "temp", "user", "models/loras", "models/vae", "models/upscale_models",
@@ -76,10 +74,10 @@ def comfy(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = open(base / "server.log", "ab")
-    proc = subprocess.Popen([str(COMFY / ".venv/bin/python"), "main.py", "--cpu", "--listen", "127.0.0.1",
+    proc = subprocess.Popen([str(home / ".venv/bin/python"), "main.py", "--cpu", "--listen", "127.0.0.1",
                              "--port", str(port), "--base-directory", str(base),
                              "--extra-model-paths-config", str(base / "extra_model_paths.yaml")],
-                            cwd=COMFY, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                            cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     end = time.monotonic() + 120
     while time.monotonic() < end:

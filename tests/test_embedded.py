@@ -8,7 +8,6 @@ source does (make_with_pyav.py). The damaged and missing-field files are built h
 
 import importlib.util
 import json
-import os
 import struct
 import zlib
 from pathlib import Path
@@ -303,12 +302,12 @@ def ui_to_api(editor):
 
 
 # -- live --------------------------------------------------------------------------------------
-@pytest.mark.skipif(not os.environ.get("COMFYUI_URL"), reason="COMFYUI_URL not set")
-def test_live_saved_files_round_trip(tmp_path):
+@pytest.mark.live
+def test_live_saved_files_round_trip(live_url, tmp_path):
     spec = importlib.util.spec_from_file_location("record_live", FIX / "record_live.py")
     recorder = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recorder)
-    sent = recorder.record(os.environ["COMFYUI_URL"], tmp_path)
+    sent = recorder.record(live_url, tmp_path)
     for name in recorder.KEEP.values():
         loaded = workflow.read(tmp_path / name)
         assert loaded.workflow == sent["workflow"] and loaded.also == sent["prompt"], name

@@ -518,9 +518,9 @@ def test_unknown_tensors(tmp_path):
     assert (found.family, found.how, found.confidence) == ("unknown", "header", 0.0)
 
 
-@pytest.mark.skipif(not os.environ.get("COMFYUI_HOME"), reason="COMFYUI_HOME not set")
-def test_live_checkpoints_folder():
-    folder = Path(os.environ["COMFYUI_HOME"]) / "models" / "checkpoints"
+@pytest.mark.live
+def test_live_checkpoints_folder(comfy_home):
+    folder = comfy_home / "models" / "checkpoints"
     files = sorted(p for p in folder.glob("*.safetensors"))
     if not files:
         pytest.skip("no .safetensors checkpoints in {}".format(folder))

@@ -345,14 +345,13 @@ def test_ctrl_c_at_every_stage_exits_130_and_leaves_nothing_behind(comfy_double,
 
 # -- live: our own ComfyUI on port 8195 ---------------------------------------------------------
 LIVE_PORT = 8195
-COMFY = Path(os.environ.get("COMFYUI_HOME") or "/nonexistent")  # a ComfyUI install with its .venv
 
 
 class OwnComfy:
     """A real ComfyUI of our own (never the shared one): killed and started at will."""
 
-    def __init__(self, base):
-        self.base = base
+    def __init__(self, home, base):
+        self.home, self.base = home, base  # home: a ComfyUI install with its .venv
         self.url = f"http://127.0.0.1:{LIVE_PORT}"
         self.proc = None
         for d in ("input", "output", "temp", "user", "models", "custom_nodes"):
@@ -361,9 +360,9 @@ class OwnComfy:
     def start(self, timeout=90):
         log = open(self.base / "server.log", "ab")
         self.proc = subprocess.Popen(
-            [str(COMFY / ".venv" / "bin" / "python"), "main.py", "--cpu", "--listen", "127.0.0.1",
+            [str(self.home / ".venv" / "bin" / "python"), "main.py", "--cpu", "--listen", "127.0.0.1",
              "--port", str(LIVE_PORT), "--base-directory", str(self.base)],
-            cwd=COMFY, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=self.home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         end = time.monotonic() + timeout
         while time.monotonic() < end and self.proc.poll() is None:
             try:
@@ -380,10 +379,8 @@ class OwnComfy:
 
 
 @pytest.fixture
-def own_comfy(tmp_path_factory):
-    if not (COMFY / "main.py").is_file():
-        pytest.skip("set COMFYUI_HOME to a ComfyUI install (with .venv) to run a private instance")
-    server = OwnComfy(tmp_path_factory.mktemp("comfy8195")).start()
+def own_comfy(comfy_home, tmp_path_factory):
+    server = OwnComfy(comfy_home, tmp_path_factory.mktemp("comfy8195")).start()
     try:
         yield server
     finally:

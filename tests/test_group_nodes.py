@@ -162,12 +162,12 @@ def test_a_malformed_group_link_is_named(link):
 
 @pytest.mark.live
 @pytest.mark.skipif(browser.missing() is not None, reason=browser.missing() or "")
-def test_group_node_workflows_convert_as_the_live_frontend_exports_them():
+def test_group_node_workflows_convert_as_the_live_frontend_exports_them(live_url):
     """On 1.27.10 every scenario is built and grouped afresh; on another frontend the workflows
     1.27.10 made are loaded. Each must convert as that frontend exports it (or be refused where
     it refuses)."""
     import requests
-    url = os.environ["COMFYUI_URL"].rstrip("/")
+    url = live_url
     object_info = requests.get(url + "/object_info", timeout=60).json()
     disagree, checked = [], 0
     with browser.Frontend(url) as page:

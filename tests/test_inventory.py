@@ -446,12 +446,9 @@ class OwnComfy:
 
 
 @pytest.mark.live
-def test_live_diff_sees_a_new_model_and_custom_node(tmp_path, pack_env):
-    home = os.environ.get("COMFYUI_HOME")
-    if not home or not (Path(home) / "main.py").is_file():
-        pytest.skip("set COMFYUI_HOME to a ComfyUI install (with .venv) to run a private instance")
+def test_live_diff_sees_a_new_model_and_custom_node(comfy_home, tmp_path, pack_env):
     port = int(os.environ.get("COMFYUI_TEST_PORT", "8192"))
-    comfy = OwnComfy(home, port, tmp_path / "comfy")
+    comfy = OwnComfy(comfy_home, port, tmp_path / "comfy")
     try:
         comfy.start()
         snapshot(comfy.url, pack_env)

@@ -67,10 +67,7 @@ def test_linked_option_inputs_and_autogrow_slots_become_sockets():
 
 # -- live: the real frontend opens our editor files ------------------------------------------
 
-def _live_server():
-    url = os.environ.get("COMFYUI_URL")
-    if not url:
-        return None
+def _live_server(url):
     try:
         has_pack = "ResizeImageMaskNode" in requests.get(url.rstrip("/") + "/object_info/ResizeImageMaskNode",
                                                          timeout=10).json()
@@ -80,12 +77,12 @@ def _live_server():
 
 
 @pytest.mark.live
-def test_the_real_frontend_exports_our_editor_files_as_the_prompts_they_came_from():
+def test_the_real_frontend_exports_our_editor_files_as_the_prompts_they_came_from(live_url):
     sys.path.insert(0, os.path.dirname(__file__))
     import browser
-    url = _live_server()
+    url = _live_server(live_url)
     if url is None or browser.missing():
-        pytest.skip("needs COMFYUI_URL serving tests/fixtures/v3/shape_pack.py, Chromium and Playwright")
+        pytest.skip("needs a live server serving tests/fixtures/v3/shape_pack.py, Chromium and Playwright")
     with browser.Frontend(url) as page:
         for path in RECORDED:
             recorded = pair(path)
