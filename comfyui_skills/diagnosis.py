@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from . import models, nextsteps, validation
 from .evidence import KINDS, Evidence, detect_kind, gather  # noqa: F401 (kept here too: diagnosis.gather(...) is how callers read)
+from .errors import InputError
 from .config import DEFAULT_URL, normalize_url
 
 # -- findings -----------------------------------------------------------------------------------
@@ -361,9 +362,11 @@ def classify_exception(text, nid, ct, quotes, cmd, inputs=None, graph=None, conf
                             "python main.py --force-fp32"),
                         fix("Unload models before retrying.", cmd.pack("queue", "free"))], confidence)
     if FAMILY.search(text) or (SHAPE.search(text) and MODEL_NODE.search(ct or "")):
+        clash = _family_clash(graph)
         return finding("model_family_mismatch", f"{where} got a model whose tensor shapes do not fit: "
                        "a LoRA, VAE, ControlNet or text encoder made for another base model (e.g. SD 1.5 vs "
-                       "SDXL vs Flux), or the wrong text-encoder type.", nid, ct, quotes,
+                       "SDXL vs Flux), or the wrong text-encoder type." + (" " + "; ".join(clash) + "." if clash
+                                                                          else ""), nid, ct, quotes,
                        [fix("Use files from the same model family throughout (checkpoint, LoRA, VAE, text "
                             "encoders, ControlNet); references/models.md lists which belong together.", None),
                         fix("Check the loader's type setting (e.g. CLIPLoader type) matches the model.", None),
@@ -385,6 +388,18 @@ def classify_exception(text, nid, ct, quotes, cmd, inputs=None, graph=None, conf
                    [fix("Read the server log around the traceback.", f"curl -s {cmd.server()}/internal/logs"),
                     fix("If the node belongs to a custom pack, update it; otherwise update ComfyUI.",
                         "comfy node update all")], "low")
+
+
+def _family_clash(graph):
+    """Which file of the graph is of another family than its model, from what the snapshot knows of
+    each installed file (identify.py: its header where it was read), else from the names."""
+    from . import identify, inventory
+
+    try:
+        identities = inventory.load().identities
+    except InputError:
+        identities = None
+    return identify.family_clash(graph, identities)
 
 
 def _oom(text, nid, ct, where, quotes, cmd, confidence):

@@ -98,11 +98,23 @@ def validate(inv, *, workflow_path=None, workflow=None, reporter=None):
     if note:
         reporter.note(f"note: {note}")
     result = validate_against(api, inv)
+    alternatives = installed_alternatives(api, inv) if result["verdict"] != "ok" else {}
+    if alternatives:  # beside each download: what is here already (run with use_installed)
+        result["installed_alternatives"] = alternatives
     paid = partner_nodes(api, inv.object_info)
     if paid:  # accepted like any node, but each run spends the user's Comfy credits
         result["spends_credits"] = paid
     return {"file": name, "inventory": inv.source, **({"source": source} if source else {}),
             **({"note": note} if note else {}), **result}
+
+
+def installed_alternatives(wf, inv):
+    """{missing model file: installed file of the same family and kind} (substitute.py)."""
+    from . import substitute
+
+    if not inv.models or inv.bundled:
+        return {}
+    return substitute.alternatives(wf, inv.object_info, inv.models, inv.identities)
 
 
 def load_api(path, inv):
@@ -191,9 +203,12 @@ def list_models(settings, inv, folder=None, may_snapshot=True, reporter=None):
 # -- run ------------------------------------------------------------------------------------------
 def run(settings, *, workflow_path=None, workflow=None, again=None, sets=(), sweeps=(), seeds=None, slots=None,
         out=None, previews=False, check=True, wait=True, max_wait=None, websocket=True, online_only=False,
-        allow_api=False, reporter=None, cancel=None):
+        allow_api=False, use_installed=False, reporter=None, cancel=None):
     """Run a workflow (a file, an inline one, or `again`: the prompt id of an earlier run) and
     download its outputs: a `pipeline.RunResult`.
+
+    use_installed: each model file the server lacks becomes an installed file of the same family
+    and kind, a missing LoRA is left out; each change is a note.
 
     slots: {prompt, negative, seed, size, ...} as `slot_values` takes them. max_wait None: the
     settings' (None there too: as long as it takes). allow_api: partner nodes may run, and the
@@ -209,7 +224,29 @@ def run(settings, *, workflow_path=None, workflow=None, again=None, sets=(), swe
             raise InputError("give a workflow or an earlier run's id to run again, not both")
         return pipeline.again(again, settings, **kw)
     fmt, wf, name, base = load(workflow_path, workflow, reporter)
+    if use_installed:
+        fmt, wf = wfmod.API, with_installed(settings, fmt, wf, reporter)
     return pipeline.run(wf, settings, name=name, base_dir=base, fmt=fmt, **kw)
+
+
+def with_installed(settings, fmt, wf, reporter):
+    """The workflow (API format) with its missing models swapped for installed files of the same
+    family (substitute.py), each change a note."""
+    from . import generate as gen
+    from . import substitute
+
+    try:
+        catalog = gen.catalog_from_server(settings.client(probe=True), config.state_dir(), fresh=True)
+    except ServerUnreachable:
+        catalog = gen.catalog_from_snapshot(config.state_dir())
+    api = wf if fmt != wfmod.UI else conversion.ui_to_api(wf, catalog.object_info, frontend_version=catalog.frontend)
+    api, changes = substitute.use_installed(api, catalog.object_info, catalog.models_by_folder, catalog.identities)
+    for change in changes:
+        reporter.note(change.line())
+    if not changes:
+        reporter.note("use installed: nothing to swap (every model file is installed, or none has an installed "
+                      "alternative)")
+    return api
 
 
 @dataclass
@@ -227,7 +264,8 @@ class Generated:
     def as_dict(self):
         if self.result is None:
             return self.plan.as_dict()
-        return dict(self.result.as_dict(), template=self.plan.template, models=self.plan.models, why=self.plan.why)
+        return dict(self.result.as_dict(), template=self.plan.template, recipe=self.plan.recipe,
+                    models=self.plan.models, why=self.plan.why)
 
 
 def generate(settings, request, *, image=None, task=None, negative=None, seed=None, size=None, steps=None,
@@ -252,8 +290,9 @@ def generate(settings, request, *, image=None, task=None, negative=None, seed=No
     chosen = gen.plan(request, catalog.index, catalog.load_template, catalog.object_info, catalog.models_by_folder,
                       task=task, template=template, image=picture, negative=negative, seed=seed, size=size,
                       steps=steps, count=count, model=model, allow_api=allow_api,
-                      memory_bytes=catalog.memory_bytes, frontend_version=catalog.frontend)
-    reporter.note(f"template {chosen.template} ({chosen.title}); model "
+                      memory_bytes=catalog.memory_bytes, frontend_version=catalog.frontend,
+                      identities=catalog.identities)
+    reporter.note(f"{chosen.label} ({chosen.title}); model "
                   + ", ".join(m["name"] for m in chosen.models[:3]) + (" ..." if len(chosen.models) > 3 else ""))
     for line in chosen.why:
         reporter.note(f"  {line}")
@@ -261,7 +300,7 @@ def generate(settings, request, *, image=None, task=None, negative=None, seed=No
         return Generated(chosen, source=catalog.source)
     # a template without a batch input makes `count` images as that many prompts
     seeds = count if count > 1 and not any(c.slot == "batch" for c in chosen.changes) else None
-    result = pipeline.run(chosen.workflow, settings, name=f"template {chosen.template}", fmt=wfmod.API, seeds=seeds,
+    result = pipeline.run(chosen.workflow, settings, name=chosen.label, fmt=wfmod.API, seeds=seeds,
                           out=out, wait=wait, max_wait=max_wait if max_wait is not None else settings.max_wait,
                           allow_api=allow_api, reporter=reporter, cancel=cancel)
     return Generated(chosen, result, source=catalog.source)

@@ -9,7 +9,15 @@ that family. Among the runnable ones it prefers what fits the device (the index'
 order. A template that runs on exactly its own files beats one of the same strength that needs a
 stand-in: the official settings are tuned for the file they name (flux_schnell's 4 steps are not
 flux_dev's 20; a pixel-space Chroma Radiance graph is no place for a latent-space Chroma file).
-Partner (API) templates spend money: they are only considered with `allow_api`.
+Partner (API) templates spend money: they are only considered with `allow_api`. A template counts
+for a task only when its graph does it (recipes/graph_task.py: Lotus Depth, tagged text-to-image,
+makes depth maps).
+
+Each installed file is what identify.py says (its header where this machine can read it), so a
+community file named `analogMadness_v70` is SD1.5. Where no official template of the strongest
+installed family runs, or the one that runs is tuned for another variant (SDXL Turbo), the pack's
+own recipe for that family and task is built (recipes/: settings from the family's official
+template or model card) and checked against the node schemas like any workflow.
 
 The returned `Plan` says which template and which files it chose and why; `pipeline.run` runs
 its `workflow`. When nothing installed can do it, `NothingRunnable` names the best template and
@@ -21,7 +29,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import conversion, families, models, nextsteps, slots, templates
+from . import conversion, identify, models, nextsteps, slots, templates, validation
+from .recipes import build as recipe_build, choose as recipe_choose, graph_task, table as recipe_table
 from .errors import CheckFailed, InputError, ServerError
 from .nextsteps import flag
 
@@ -72,9 +81,15 @@ class Plan:
     why: list = field(default_factory=list)
     changes: list = field(default_factory=list)   # slot changes: node, input, old, new
     considered: int = 0
+    recipe: str = None                  # the pack's own recipe (a family id) when no template was used
+
+    @property
+    def label(self):
+        return f"recipe {self.recipe}" if self.recipe else f"template {self.template}"
 
     def as_dict(self):
-        return {"task": self.task, "template": self.template, "title": self.title, "models": self.models,
+        return {"task": self.task, "template": self.template, "recipe": self.recipe, "title": self.title,
+                "models": self.models,
                 "why": self.why, "slots": [c._asdict() for c in self.changes],
                 "considered": self.considered, "workflow": self.workflow}
 
@@ -118,13 +133,13 @@ def candidates(index, task, allow_api=False):
 
 
 # -- can it run here ---------------------------------------------------------------------------------
-def fit(template, workflow, object_info, models_by_folder, allow_api=False):
+def fit(template, workflow, object_info, models_by_folder, allow_api=False, identities=None):
     """What `template` needs here, and which missing files an installed one of its family replaces."""
     needs = templates.requirements(workflow, object_info, models_by_folder)
     swaps, missing = {}, []
     for need in needs.missing_models:
         folder = need.directory
-        replacement = same_family_file(need.name, folder, models_by_folder)
+        replacement = same_family_file(need.name, folder, models_by_folder, identities)
         if replacement:
             swaps[need.name] = replacement
         else:
@@ -132,15 +147,10 @@ def fit(template, workflow, object_info, models_by_folder, allow_api=False):
     return Fit(template, workflow, needs, swaps, missing)
 
 
-def family_of(name, folder):
-    """The family of a file, as the pack knows it: a known file's record, else its name."""
-    known = models.known_file(name)
-    if known and known.families:
-        return known.families[0]
-    identity = families.identify_name(name, folder)
-    if identity and identity.family == "flux1" and identity.variant == "kontext":
-        return "flux1-kontext"  # an edit model apart, as the pack's model data counts it
-    return identity.family if identity else None
+def family_of(name, folder, identities=None):
+    """The family of a file, as the pack knows it: an installed file's identity (its header when
+    it could be read), else a known file's record, else its name (identify.Identities)."""
+    return (identities or identify.Identities()).family_of(name, folder)
 
 
 def _compatible(a, b):
@@ -152,13 +162,16 @@ def _compatible(a, b):
     return base.get(a) == b or base.get(b) == a
 
 
-def same_family_file(name, folder, models_by_folder):
-    """(installed name, folder, family) of a file that can stand in for `name`, or None."""
+def same_family_file(name, folder, models_by_folder, identities=None):
+    """(installed name, folder, family) of a file that can stand in for `name`, or None; a
+    truncated or unreadable file never does."""
     want = family_of(name, folder)
     if not want or not folder:
         return None
     for installed in sorted((models_by_folder or {}).get(folder) or []):
-        if _compatible(family_of(installed, folder), want):
+        if identities is not None and not identities.of(installed, folder).usable:
+            continue
+        if _compatible(family_of(installed, folder, identities), want):
             return installed, folder, want
     return None
 
@@ -202,19 +215,22 @@ def _files_used(f):
 
 def plan(request, index, load_template, object_info, models_by_folder, *, task=None, template=None,
          image=None, negative=None, seed=None, size=None, steps=None, count=None, model=None,
-         allow_api=False, memory_bytes=None, frontend_version=None):
+         allow_api=False, memory_bytes=None, frontend_version=None, identities=None):
     """The workflow to queue for `request` (see the module's docstring). Nothing is sent."""
     has_image = image is not None
     task = check_task(task) if task else infer_task(request, has_image)
+    if identities is None:  # no snapshot's identities: the listed files, by name
+        identities = identify.Identities(identify.identify_listing(models_by_folder))
+    own = None if template else _own_options(identities, task, object_info, memory_bytes, model)
     if template:
         chosen = [templates.find(index, template)]
     else:
         chosen = candidates(index, task, allow_api)
-        if not chosen:
+        if not chosen and not own:
             raise InputError(f"no official template does {task}" + (" without partner (API) nodes" if not allow_api
                                                                     else ""),
                              hint=f"{flag('allow_api')} lets paid partner nodes in; {flag('task')} picks another task")
-    fits = []
+    fits, other_task = [], []
     for t in chosen:
         try:
             wf = load_template(t.name)
@@ -222,20 +238,33 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
             if isinstance(exc, ServerError) and exc.status != 404:
                 raise
             continue  # listed in the index but not shipped by this server's package
-        f = fit(t, wf, object_info, models_by_folder, allow_api)
+        if not template and not graph_task.does(wf, task, object_info):
+            other_task.append(t.name)
+            continue  # tagged for the task, but its graph does something else (Lotus makes depth maps)
+        f = fit(t, wf, object_info, models_by_folder, allow_api, identities)
         if model:
-            f = _force_model(f, model, models_by_folder)
+            f = _force_model(f, model, models_by_folder, identities)
         fits.append(f)
+    ranked = rank(fits, task, memory_bytes) if fits else []
+    if own is not None:
+        picked = _recipe_or_template(own, ranked, task, model, identities)
+        if picked is not None:
+            return _build_recipe(picked, own, task, request, image, negative, seed, size, steps, count, object_info,
+                                 models_by_folder, considered=len(fits))
     if not fits:
+        if other_task or not chosen:
+            raise CheckFailed(f"nothing installed can do {task}: " + _lacking(own) + (
+                f"; the templates tagged for it ({', '.join(other_task[:3])}) do something else by their graph"
+                if other_task else ""), hint=f"install a checkpoint, then generate again ({nextsteps.step('models', 'guide', 'sdxl')} "
+                                             "tells what a family needs)")
         raise InputError(f"none of the {len(chosen)} templates for {task} could be read")
-    ranked = rank(fits, task, memory_bytes)
     best = ranked[0]
     if not best.runnable and not template and FALLBACK.get(task):
         try:
             found = plan(request, index, load_template, object_info, models_by_folder, task=FALLBACK[task],
                          image=image, negative=negative, seed=seed, size=size, steps=steps, count=count,
                          model=model, allow_api=allow_api, memory_bytes=memory_bytes,
-                         frontend_version=frontend_version)
+                         frontend_version=frontend_version, identities=identities)
         except CheckFailed:
             raise _nothing_runnable(best, task, ranked=ranked, memory_bytes=memory_bytes,
                                     allow_api=allow_api) from None
@@ -252,15 +281,124 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
                   considered=len(fits), why=_why(best, ranked, task, memory_bytes), frontend_version=frontend_version)
 
 
-def _force_model(f, model, models_by_folder):
-    """--model NAME: use this installed file for the template's main model (same folder)."""
+def _force_model(f, model, models_by_folder, identities=None):
+    """--model NAME: use this installed file for the template's main model (same folder, and a
+    family that fits: an SDXL file in an SD1.5 graph gives noise)."""
     for need in f.needs.models:
         listed = (models_by_folder or {}).get(need.directory) or []
+        if identities is not None and not _compatible(family_of(model, need.directory, identities),
+                                                      family_of(need.name, need.directory)):
+            continue
         if model in listed:
             f.swaps[need.name] = (model, need.directory, family_of(model, need.directory))
             f.missing = [n for n in f.missing if n.name != need.name]
             return f
     return f
+
+
+# -- the pack's own recipes (comfyui_skills/recipes): where no official template for the family runs -----
+NEEDS_IMAGE = ("image-to-image", "image-edit", "inpaint", "outpaint", "upscale")
+
+
+def _own_options(identities, task, object_info, memory_bytes, model):
+    """The installed files a recipe could run `task` on, best first; --model: that file, checked
+    (one line refusing a LoRA, a truncated file, a family no recipe covers). None: no recipe does
+    the task."""
+    if task not in recipe_table.TASKS:
+        return None
+    if model:
+        return [recipe_choose.forced(identities, model, task, object_info)]
+    return recipe_choose.options(identities, task, object_info, memory_bytes) or None
+
+
+def _template_family(f, identities):
+    """The main family a template fit runs: the strongest of the files it would load."""
+    fams = [family_of(f.swaps[n.name][0] if n.name in f.swaps else (n.use or n.name), n.directory, identities)
+            for n in f.needs.models]
+    order = recipe_table.STRENGTH["text-to-image"] + recipe_table.STRENGTH["image-edit"]
+    known = [x for x in fams if x in order]
+    return min(known, key=order.index) if known else None
+
+
+def _recipe_or_template(own, ranked, task, model, identities):
+    """The recipe option to build, or None when an official template should run: a runnable
+    template of the same family wins (its settings are the official ones); one of a weaker family
+    loses to the recipe of the stronger family installed."""
+    best = next((o for o in own if o.runnable), None)
+    runnable = [f for f in ranked if f.runnable]
+    if model and best is None:
+        if runnable and model in _files_used(runnable[0]):
+            return None
+        raise CheckFailed(f"{flag('model', model)}: {own[0].recipe.name} needs {', '.join(own[0].missing)}",
+                          hint=f"install what it lacks, or choose another {flag('model')}")
+    if best is None:
+        return None
+    if not runnable:
+        return best
+    tfam = _template_family(runnable[0], identities)
+    if model:
+        same = model in _files_used(runnable[0]) and tfam == best.family and _same_variants(runnable[0])
+        return None if same else best
+    if tfam == best.family:  # the official settings win, unless tuned for another variant (Turbo)
+        return None if _same_variants(runnable[0]) else best
+    order = recipe_table.STRENGTH.get(task, ())
+    rank_of = (lambda fam: order.index(fam) if fam in order else len(order))
+    return best if rank_of(best.family) < rank_of(tfam) else None
+
+
+# what a file name says of a distilled or special-purpose variant: a template tuned for one (SDXL
+# Turbo's 1 step at cfg 1) is no place for a file without it
+VARIANT_WORDS = ("turbo", "lightning", "lcm", "hyper", "schnell", "distill", "refiner", "inpaint", "fill", "edit")
+
+
+def _variant_words(name):
+    low = (name or "").lower()
+    return {w for w in VARIANT_WORDS if w in low}
+
+
+def _same_variants(f):
+    """Each stand-in file of a template fit is of the variant the template's own file is."""
+    return all(_variant_words(need) == _variant_words(installed) for need, (installed, _, _) in f.swaps.items())
+
+
+def _build_recipe(opt, own, task, request, image, negative, seed, size, steps, count, object_info,
+                  models_by_folder, considered):
+    recipe = opt.recipe
+    if task in NEEDS_IMAGE and image is None:
+        raise InputError(f"{task} needs an input image", hint=f"add {flag('image', 'PATH')}")
+    width, height = slots.parse_size(size) if size else (None, None)
+    seed = seed if seed is not None else random.randint(0, 2**32 - 1)
+    wf = recipe_build.build(recipe, task, opt.parts, object_info, prompt=request,
+                            negative=negative if recipe.negative else None, seed=seed, width=width, height=height,
+                            steps=steps, count=count or 1)
+    changes = []
+    if image is not None:
+        wf, changes = slots.apply_slots(wf, object_info, images=[str(image)])
+    checked = validation.validate(wf, object_info, models=models_by_folder or None)
+    if checked["verdict"] == "rejected":
+        raise CheckFailed(f"the pack's {recipe.name} graph does not pass this server's node schemas: "
+                          f"{checked['errors'][0]['message']}")
+    main = opt.parts.main or opt.parts.upscaler
+    why = [f"{task}: the pack's own {recipe.name} recipe (no official template for {recipe.id} {task} runs "
+           f"here, or a weaker family's); settings from {recipe.source.split(';')[0]}",
+           f"{main.name}: {main.family}" + (f"/{main.variant}" if main.variant else "")
+           + f" {main.kind}, known by its {main.how} ({main.evidence})"]
+    others = [o.describe() for o in own if o is not opt][:3]
+    if others:
+        why.append("also installed for it: " + "; ".join(others))
+    if negative and not recipe.negative:
+        why.append(f"{recipe.name} uses no negative prompt (cfg {recipe.cfg:g}): {flag('negative')} left out")
+    used = [{"name": f.name, "folder": f.folder, "family": f.recipe_family, "swapped_from": None}
+            for f in opt.parts.files()]
+    return Plan(task, f"recipe:{recipe.id}", recipe.name, wf, used, why, changes, considered, recipe=recipe.id)
+
+
+def _lacking(own):
+    """Why no recipe could run: what the best installed option lacks, in one line."""
+    for o in own or []:
+        if o.missing:
+            return f"{o.describe()} lacks {', '.join(o.missing)}"
+    return "no installed model file of a family the pack has a recipe for"
 
 
 def _why(best, ranked, task, memory_bytes):
@@ -405,6 +543,7 @@ class Catalog:
     memory_bytes: object = None
     source: str = ""
     frontend: str = None        # the frontend whose export rules conversion follows (None: newest)
+    identities: object = None   # identify.Identities of the installed files (header first)
 
 
 def catalog_from_server(client, state_dir, fresh=False):
@@ -421,9 +560,15 @@ def catalog_from_server(client, state_dir, fresh=False):
         except ServerError:  # a folder this server does not have: nothing listed there
             listing[folder] = []
     stats = client.system_stats()
+    if inv is not None and inv.record.get("model_identities") is not None:
+        identities = inv.identities
+    else:  # read now: each file's header where this machine can read it; the server's metadata only
+        # for the main models (a request per file: the snapshot asks it of every folder, once)
+        identities = identify.Identities(identify.identify_server(
+            client, listing, metadata_folders=("checkpoints", "diffusion_models", "unet")))
     return Catalog(index, snap.template if snap else (lambda name: templates.fetch_template(client, name)),
                    object_info, listing, _memory(stats), source=client.url,
-                   frontend=conversion.frontend_served_by(stats))
+                   frontend=conversion.frontend_served_by(stats), identities=identities)
 
 
 def catalog_from_snapshot(state_dir):
@@ -434,7 +579,8 @@ def catalog_from_snapshot(state_dir):
     inv = inventory.load()
     stats = inv.record.get("system_stats") or {}
     return Catalog(snap.index, snap.template, inv.object_info, dict(inv.models or {}), _memory(stats),
-                   source=f"the snapshot in {state_dir}", frontend=conversion.frontend_served_by(stats))
+                   source=f"the snapshot in {state_dir}", frontend=conversion.frontend_served_by(stats),
+                   identities=inv.identities if inv.record.get("model_identities") is not None else None)
 
 
 def _snapshot_of(url, state_dir):

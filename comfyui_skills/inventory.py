@@ -64,6 +64,12 @@ class Inventory:
 
         return Schema(self.object_info)
 
+    @cached_property
+    def identities(self):
+        """What each listed model file is (identify.Identities); empty for an older snapshot."""
+        from . import identify
+        return identify.Identities(identify.from_record(self.record.get("model_identities")))
+
     def node(self, class_type):
         return self.object_info.get(class_type)
 
@@ -405,6 +411,9 @@ def take_snapshot(client, progress=None):
     record = new_record("snapshot", object_info, url=client.url)
     record.update(models=models if folders else None, model_files=model_files or None,
                   input_files=schema.input_files(object_info))
+    if folders:
+        say(f"identifying the model files (header, else /view_metadata, else name)")
+        record["model_identities"] = _identities(client, models, model_files)
     for key, read in (("embeddings", client.embeddings), ("extensions", client.extensions),
                       ("system_stats", client.system_stats), ("features", client.features)):
         record[key] = optional(read)
@@ -422,6 +431,21 @@ def take_snapshot(client, progress=None):
     if errors:
         record["errors"] = errors
     return record
+
+
+def _identities(client, models, model_files):
+    """Every listed model file identified; files unchanged since the last snapshot of this server
+    (same size and time) keep the answer it holds, so a re-snapshot reads only what changed."""
+    from . import identify
+
+    previous = None
+    try:
+        last = load_file(state_path()) if state_path().is_file() else None
+    except InputError:
+        last = None
+    if last is not None and last.url == client.url:
+        previous = last.record.get("model_identities")
+    return identify.to_record(identify.identify_server(client, models, model_files, previous))
 
 
 def save_templates(client, progress=None):
@@ -592,7 +616,19 @@ def model_listing(inv, folder=None):
     for fold, entries in ((inv.record.get("model_files") or {}).items()):
         sizes[fold] = {e.get("name"): e.get("size") for e in entries if isinstance(e, dict)}
     chosen = [folder] if folder else list(models)
-    return {f: [{"name": n, "size": sizes.get(f, {}).get(n)} for n in models.get(f, [])] for f in chosen}
+    known = inv.record.get("model_identities") or {}
+    return {f: [_listed(n, sizes.get(f, {}).get(n), (known.get(f) or {}).get(n)) for n in models.get(f, [])]
+            for f in chosen}
+
+
+def _listed(name, size, identity):
+    """One file of the listing, with what it is when the snapshot identified it."""
+    out = {"name": name, "size": size}
+    if identity:
+        out.update({k: identity.get(k) for k in ("family", "variant", "kind", "confidence", "how", "evidence")})
+        if identity.get("problem"):
+            out["problem"] = identity["problem"]
+    return out
 
 
 # -- comparing two inventories ----------------------------------------------------------------------

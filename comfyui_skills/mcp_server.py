@@ -175,6 +175,16 @@ def tool_list_models(call, args):
                                     reporter=call.reporter))
 
 
+def tool_model_guide(call, args):
+    from .recipes import guide
+
+    try:
+        ids = inventory.load().identities
+    except InputError:
+        ids = None
+    return Reply(guide.guide(args["what"], ids))
+
+
 def tool_list_templates(call, args):
     """templates.py list: the same engine call."""
     catalog = engine.template_catalog(settings_for(call, args))
@@ -211,7 +221,7 @@ def tool_run(call, args):
         slots={k: args.get(k) for k in SLOT_ARGS}, out=args.get("out"), previews=args.get("previews", False),
         check=args.get("validate", True), wait=args.get("wait", True), max_wait=args.get("max_wait"),
         online_only=args.get("online_only", False), allow_api=args.get("allow_api", False),
-        reporter=call.reporter, cancel=call.cancel)
+        use_installed=args.get("use_installed", False), reporter=call.reporter, cancel=call.cancel)
     return run_reply(result)
 
 
@@ -373,9 +383,15 @@ TOOLS = [
                  "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 10}}),
          tool_search_nodes),
     Tool("list_models", "Model files the server has, per folder (checkpoints, loras, vae, ...), from the "
-                        "inventory snapshot (taken first when there is none).",
+                        "inventory snapshot (taken first when there is none); each file with its family, kind and how "
+                        "that was known (its header, metadata or name), and a problem (truncated) where it cannot be used.",
          schema({"folder": {"type": "string", "description": "one folder's files (with sizes)"},
                  "url": URL_ARG}), tool_list_models),
+    Tool("model_guide", "How to prompt a model family (or the family of an installed file): prompt style, "
+                        "size, sampler, steps, cfg or guidance, negative prompt, with the official source.",
+         schema({"what": {"type": "string", "minLength": 1,
+                          "description": "a family id (sdxl, pony, flux1, qwen-image...) or a model file name"}},
+                ["what"]), tool_model_guide),
     Tool("list_templates", "The official workflow templates the server offers (else the saved snapshot), "
                            "filtered by task, output media or words; runnable: only those it can run now.",
          schema({"task": {"type": "string", "enum": list(generate.TASKS)},
@@ -424,6 +440,9 @@ TOOLS = [
                                  "description": "an error instead of an offline export when no server answers"},
                  "allow_api": {"type": "boolean", "default": False,
                                "description": "let partner (paid API) nodes run, only when the user asked"},
+                 "use_installed": {"type": "boolean", "default": False,
+                                   "description": "swap each missing model for an installed file of the same family "
+                                                  "and kind; a missing LoRA is left out"},
                  "out": {"type": "string", "description": "download folder (default projects/<project>/outputs)"},
                  "url": URL_ARG, "project": PROJECT_ARG}), tool_run, long=True),
     Tool("queue", "The server's queue: list running and pending prompts; cancel prompts (pending ones removed, a "

@@ -29,6 +29,7 @@ class Need:
     repo: str = None
     nodes: list = field(default_factory=list)   # "id Class" of the nodes that need it
     fetch: object = None       # the NextStep that gets it
+    alternative: str = None    # an installed file of the same family and kind (run.py --use-installed)
 
     def as_dict(self):
         return {k: v for k, v in self.__dict__.items() if v not in (None, [], "")}
@@ -115,13 +116,28 @@ def lookup(client, state_dir, workflow=None, template=None, name=None, note=None
             from . import inventory
 
             inv = inventory.load()
-            return Lookup(name, workflow, of_workflow(workflow, inv.object_info, inv.models), inv.source, False)
+            found = of_workflow(workflow, inv.object_info, inv.models)
+            _alternatives(found, workflow, inv.object_info, inv.models, inv.identities)
+            return Lookup(name, workflow, found, inv.source, False)
         catalog, online = generate.catalog_from_snapshot(state_dir), False
     if template is not None:
         name = templates.find(catalog.index, template).name
         workflow = catalog.load_template(name)
     found = of_workflow(workflow, catalog.object_info, catalog.models_by_folder)
+    _alternatives(found, workflow, catalog.object_info, catalog.models_by_folder, catalog.identities)
     return Lookup(name, workflow, found, catalog.source, online)
+
+
+def _alternatives(found, workflow, object_info, models_by_folder, identities):
+    """Beside each missing file's download: an installed file of its family and kind, if any."""
+    from . import substitute
+
+    if not models_by_folder:
+        return
+    alts = substitute.alternatives(workflow, object_info, models_by_folder, identities)
+    for m in found.models:
+        if not m.present and m.name in alts:
+            m.alternative = alts[m.name]
 
 
 # -- getting what is missing ----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The converter against what official frontends exported: 1.27.10 for 160 templates, 1.58.1 for
 56 of the newest (templates-2026), 1.49.6 for 90 templates through ComfyUI 0.33.0 (server-0.33.0),
-1.36.14, 1.42.15 and 1.52.7 for the 216 of the first two sets (tests/fixtures/frontend-*)."""
+1.36.14, 1.42.15, 1.46.15 and 1.52.7 for the 216 of the first two sets, 1.36.14 (through ComfyUI 0.9.2),
+1.38.14 and 1.42.15 for templates of the 0.33.0 set (tests/fixtures/frontend-*)."""
 
 import gzip
 import json
@@ -81,7 +82,7 @@ def test_api_to_ui_to_api_gives_back_every_api_file():
         assert conversion.ui_to_api(ui, schema, frontend_version="1.27.10") == api, path.name
 
 
-@pytest.mark.parametrize("version", ["1.36.14", "1.42.15", "1.52.7"])
+@pytest.mark.parametrize("version", ["1.36.14", "1.42.15", "1.46.15", "1.52.7"])
 def test_every_export_of_a_recorded_frontend_is_matched_with_meta(version):
     # the 216 templates of the first two sets through that real frontend (tests/fixtures/frontend-*/README.md)
     exports = json.loads(gzip.decompress((ROOT / "tests" / "fixtures" / f"frontend-{version}" / "exports.json.gz")
@@ -95,22 +96,50 @@ def test_every_export_of_a_recorded_frontend_is_matched_with_meta(version):
         assert conversion.ui_to_api(workflow, schema, frontend_version=version) == prompt, key
 
 
-def test_the_exports_of_frontend_1_36_served_by_comfyui_0_9_2_are_matched_but_two():
+def lost_links(ours, official):
+    """The nodes where the frontend dropped a link into KSampler steps or cfg while loading the file
+    (tests/fixtures/frontend-1.36.14/README.md) and sent the widget value: removed from both, after
+    checking that the link and a number are all that differ there."""
+    nodes = []
+    for node_id, node in official.items():
+        mine = ours.get(node_id)
+        if mine is None or mine == node or node["class_type"] not in ("KSampler", "KSamplerAdvanced"):
+            continue
+        for name in ("steps", "cfg"):
+            if isinstance(mine["inputs"].get(name), list) and isinstance(node["inputs"].get(name), (int, float)):
+                del mine["inputs"][name], node["inputs"][name]
+                nodes.append(node_id)
+    return sorted(set(nodes))
+
+
+@pytest.mark.parametrize("version,lost", [("1.38.14", 5), ("1.42.15", 0)])
+def test_every_export_of_a_recorded_frontend_through_comfyui_0_33_is_matched_with_meta(version, lost):
+    path = ROOT / "tests" / "fixtures" / f"frontend-{version}" / "exports-0.33.0.json.gz"
+    exports = json.loads(gzip.decompress(path.read_bytes()))
+    if not SERVER_0_33.is_dir():
+        pytest.skip("../shared/conformance/server-0.33.0 is absent")
+    schema = conversion.as_schema(json.loads((SERVER_0_33 / "object_info-0.33.0-models.json").read_text()))
+    assert len(exports) == 90
+    dropped = []
+    for key, prompt in exports.items():
+        workflow = json.loads((SERVER_0_33 / "ui" / key.split("/")[1]).read_text())
+        ours = conversion.ui_to_api(workflow, schema, frontend_version=version)
+        dropped += lost_links(ours, prompt)
+        assert ours == prompt, key
+    assert len(dropped) == lost
+
+
+def test_the_exports_of_frontend_1_36_served_by_comfyui_0_9_2_are_matched():
     fixtures = ROOT / "tests" / "fixtures" / "frontend-1.36.14"
     exports = json.loads(gzip.decompress((fixtures / "exports-0.9.2.json.gz").read_bytes()))
     schema = conversion.as_schema(json.loads(gzip.decompress((fixtures / "object_info-0.9.2.json.gz").read_bytes())))
     if not SERVER_0_33.is_dir():
         pytest.skip("../shared/conformance/server-0.33.0 is absent")
-    # 1.36.14 drops the link into KSampler.steps in these two while it loads them (a switch node checks
-    # its links by their stale slot; fixtures README); nothing else differs
-    unmatched = {"image_qwen_image_edit.json": "102:3", "video_wanmove_480p.json": "257:144"}
     assert len(exports) == 58
+    dropped = []
     for key, prompt in exports.items():
-        name = key.split("/")[1]
-        ours = conversion.ui_to_api(json.loads((SERVER_0_33 / "ui" / name).read_text()), schema,
+        ours = conversion.ui_to_api(json.loads((SERVER_0_33 / "ui" / key.split("/")[1]).read_text()), schema,
                                     frontend_version="1.36.14")
-        if name in unmatched:
-            node = unmatched[name]
-            linked, sent = ours[node]["inputs"].pop("steps"), prompt[node]["inputs"].pop("steps")
-            assert isinstance(linked, list) and isinstance(sent, int)
+        dropped += lost_links(ours, prompt)
         assert ours == prompt, key
+    assert dropped == ["102:3", "257:144"]  # image_qwen_image_edit, video_wanmove_480p

@@ -124,7 +124,10 @@ def test_models_with_sizes(replay, pack_env):
     assert PROBE_MODEL in r.stdout and "4.0 KiB" in r.stdout
     r = script("inventory", "--models", "--json", env=pack_env)
     folders = json.loads(r.stdout)["folders"]
-    assert folders["checkpoints"] == [{"name": PROBE_MODEL, "size": 4096}]
+    [probe] = folders["checkpoints"]
+    assert (probe["name"], probe["size"]) == (PROBE_MODEL, 4096)
+    # a file on another machine, with no metadata and a name no rule knows: only its folder says its kind
+    assert (probe["family"], probe["kind"], probe["how"]) == ("unknown", "checkpoint", "none")
 
 
 def test_unknown_model_folder_lists_the_real_ones(replay, pack_env):
@@ -244,7 +247,7 @@ def test_models_with_no_snapshot_takes_one_from_the_server(replay, pack_env):
     assert PROBE_MODEL in r.stdout and "took one from" in r.stderr
     # the snapshot it took is the one later commands read, with no server
     r = script("inventory", "models", "--json", "--url", "http://127.0.0.1:9", env=pack_env)
-    assert json.loads(r.stdout)["folders"]["checkpoints"] == [{"name": PROBE_MODEL, "size": 4096}]
+    assert [(e["name"], e["size"]) for e in json.loads(r.stdout)["folders"]["checkpoints"]] == [(PROBE_MODEL, 4096)]
 
 
 # -- broken state files: clear message, refresh hint, nothing overwritten early ---------------------------

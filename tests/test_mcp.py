@@ -38,7 +38,7 @@ SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
 SLOTS_DEFAULT = ROOT / "tests" / "fixtures" / "slots" / "default.json"
 FAILURES = ROOT / "tests" / "fixtures" / "failures"
 TOOLS = {"status", "search_nodes", "list_models", "list_templates", "show_template", "validate", "run", "queue",
-         "upload", "convert", "diagnose", "generate", "needs", "download_model", "install_nodes"}
+         "upload", "convert", "diagnose", "generate", "needs", "download_model", "install_nodes", "model_guide"}
 
 
 def serve(env, *flags):
@@ -566,3 +566,12 @@ def test_install_nodes_through_manager_4_is_an_error_with_its_reason(comfy_doubl
     r = call(pack_env, comfy_double.url, "install_nodes", {"pack": "comfyui-videohelpersuite"})
     assert r.isError and "Cannot resolve install target" in error_line(r)
     assert "no ComfyUI-Manager" not in error_line(r)
+
+
+def test_model_guide_gives_a_familys_prompting_and_settings_with_the_source(comfy_double, pack_env):
+    out = data(call(pack_env, comfy_double.url, "model_guide", {"what": "pony"}))
+    assert out["family"] == "pony" and out["settings"]["clip_skip"] == 2 and "score_9" in out["prompt_style"]
+    out = data(call(pack_env, comfy_double.url, "model_guide", {"what": "flux1-schnell.safetensors"}))
+    assert out["family"] == "flux1" and out["settings"]["steps"] == 4
+    assert "no recipe or guide" in error_line(call(pack_env, comfy_double.url, "model_guide",
+                                                   {"what": "wan2.1_t2v_1.3B_fp16.safetensors"}))

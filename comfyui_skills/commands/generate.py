@@ -18,7 +18,9 @@ examples:
 It picks, among the official templates for the task, one this server can run now with the files
 it has (a template's model may be swapped for an installed file of the same family, keeping the
 template's resolution, steps, cfg and sampler), fills the prompt, seed, size and input image in,
-validates, runs and downloads. It says which template and model it chose and why. Partner (API)
+validates, runs and downloads. Where no official template of the strongest installed family runs,
+it builds the pack's own recipe for that family (text-to-image, image-to-image, inpaint, outpaint,
+upscale, edit); each file's family is read from its header (inventory.py models FOLDER shows it). It says which template and model it chose and why. Partner (API)
 templates spend credits: only with --allow-api (the Comfy account key comes from $COMFY_API_KEY
 and goes only into the prompt's extra_data, never printed). With no server it builds from the
 snapshot (inventory.py) and exports the workflow.

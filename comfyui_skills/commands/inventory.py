@@ -16,7 +16,7 @@ examples:
   python scripts/inventory.py nodes "->MODEL" --json
   python scripts/inventory.py show KSampler           one node's inputs, ranges, options, outputs
   python scripts/inventory.py models                  model folders and file counts
-  python scripts/inventory.py models checkpoints      files (with sizes) in one folder
+  python scripts/inventory.py models checkpoints      one folder's files: size, family, kind, how known
   python scripts/inventory.py --object-info dump.json nodes sampler   search a raw /object_info dump
   python scripts/inventory.py check                   state/inventory.json against the inventory JSON Schema
 
@@ -357,8 +357,19 @@ def _models_text(listing, folder, limit):
         empty = [f for f, files in listing.items() if not files]
         return "\n".join(lines + ([f"empty: {', '.join(empty)}"] if empty else []))
     files = listing[folder]
-    lines = [f"{e['name']}  {human_bytes(e['size']) if e['size'] is not None else ''}".rstrip() for e in files]
+    lines = [_file_line(e) for e in files]
     return "\n".join(_capped(lines, limit)) if files else f"{folder}: no files"
+
+
+def _file_line(e):
+    """name  size  family/variant kind (how, confidence)  PROBLEM"""
+    line = f"{e['name']}  {human_bytes(e['size']) if e['size'] is not None else ''}".rstrip()
+    if e.get("family"):
+        fam = e["family"] + (f"/{e['variant']}" if e.get("variant") else "")
+        line += f"  {fam} {e.get('kind')} (by {e.get('how')}, {e.get('confidence')})"
+    if e.get("problem"):
+        line += f"  NOT USABLE: {e['problem']}"
+    return line
 
 
 def _total(files):

@@ -18,6 +18,7 @@ examples:
   python scripts/models.py download v1-5-pruned-emaonly-fp16.safetensors    # a file references/models.md lists
   python scripts/models.py download URL --folder checkpoints --sha256 HEX --workflow my_api.json
   python scripts/models.py download URL --folder vae --path /data/models/vae   # one of several folders
+  python scripts/models.py guide pony                     # how to prompt a family (or: guide FILE)
 
 Where it goes: straight into the server's own folder when that folder is on this machine (the
 server's /experiment/models lists its paths, extra_model_paths.yaml roots included; --path picks
@@ -79,11 +80,27 @@ def build_parser():
                    help="with --download: which folder to write to where the server reads one from several "
                         "(repeat for several model folders)")
     n.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    g = cli.subcommand(sub, "guide", "how to prompt a family: prompt style, size, sampler, steps, cfg, sources")
+    g.add_argument("what", metavar="FAMILY|FILE", help="a family id (sdxl, pony, flux1...) or a model file name")
     return p
 
 
 def run(args):
     return COMMANDS[args.command](args)
+
+
+def cmd_guide(args):
+    """The prompting guide of a family, or of an installed file's family (the snapshot's identity
+    of it when there is one: its header; else its name)."""
+    from ..recipes import guide
+
+    try:
+        ids = inventory.load().identities
+    except InputError:
+        ids = None
+    found = guide.guide(args.what, ids)
+    cli.emit(args, found, guide.text(found))
+    return 0
 
 
 def cmd_download(args):
@@ -184,6 +201,8 @@ def _need_text(name, found, url=None):
         else:
             lines.append(f"  NEED   {m.folder or '?'}/{m.name}" + (f"  {m.size}" if m.size else "") +
                          (f"\n         $ {render(m.fetch, url)}" if m.fetch else f"\n         no known source: {m.url or 'search for it'}"))
+            if m.alternative:
+                lines.append(f"         or use the installed {m.alternative} (same family): run.py FILE --use-installed")
     for n in found.nodes:
         lines.append(f"  NEED   node {n.name}" + (f" (pack {n.pack})" if n.pack else "") +
                      (f"\n         $ {render(n.fetch, url)}" if n.fetch else ""))
@@ -236,4 +255,4 @@ def _download_text(name, outcome, url=None):
     return "\n".join(lines)
 
 
-COMMANDS = {"download": cmd_download, "need": cmd_need}
+COMMANDS = {"download": cmd_download, "need": cmd_need, "guide": cmd_guide}

@@ -16,6 +16,7 @@ examples:
   python scripts/run.py wf.json --no-wait            # prints the prompt id at once
   python scripts/queue.py wait PROMPT_ID             # ...and collects it later, from any process
   python scripts/run.py wf.json --out /tmp/renders --previews
+  python scripts/run.py wf.json --use-installed      # missing models -> installed ones of the same family
 
 outputs land in projects/<project>/outputs/ (project "default" unless --project), server
 subfolders kept, never over an existing file. Ctrl-C interrupts our own prompt (or removes it from
@@ -64,6 +65,9 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--allow-api", action="store_true",
                    help="run partner (API) nodes, which spend Comfy credits (refused otherwise)")
+    p.add_argument("--use-installed", action="store_true",
+                   help="swap each missing model for an installed file of the same family and kind; leave a "
+                        "missing LoRA out; say each change")
     return p
 
 
@@ -83,7 +87,7 @@ def run(args):
         cli.settings_from(args), workflow_path=args.file, again=args.again, sets=args.set, sweeps=args.sweep,
         seeds=args.seeds, slots=slot_values(args), out=args.out, previews=args.previews,
         check=not args.no_validate, wait=not args.no_wait, max_wait=args.max_wait, websocket=not args.poll,
-        online_only=args.online_only, allow_api=args.allow_api,
+        online_only=args.online_only, allow_api=args.allow_api, use_installed=args.use_installed,
         reporter=Progress(enabled=not args.quiet and not args.no_wait))
     return show(args, result)
 

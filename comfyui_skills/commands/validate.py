@@ -98,6 +98,9 @@ def _text(report):
             lines.append(f"  {label}: {item['message']}")
             if item.get("hint"):
                 lines.append(f"    hint: {item['hint']}")
+    for missing, installed in (report.get("installed_alternatives") or {}).items():
+        lines.append(f"  installed alternative: {installed} (same family as {missing}); "
+                     f"run it with: python scripts/run.py {report['file']} --use-installed")
     if report.get("spends_credits"):
         nodes = ", ".join(f"#{n} {c}" for n, c in sorted(report["spends_credits"].items()))
         lines.append(f"  spends credits: partner (API) nodes {nodes} call a paid service on every run "

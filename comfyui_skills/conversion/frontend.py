@@ -1,15 +1,15 @@
 """Which official frontend's "Export (API)" the conversion follows.
 
-Exports were recorded from six frontends: 1.27.10 (what ComfyUI 0.3.64 pins), 1.36.14 (ComfyUI
-0.9.2), 1.42.15, 1.49.6 (ComfyUI 0.33.0), 1.52.7 and 1.58.1 (the newest, October 2026); see
-tests/fixtures/frontend-*. Where frontends differ, the conversion follows the one the user's server serves when that
-is known, else the newest. Each rule below starts at the
-first minor version whose code has it, read in the source maps of the comfyui-frontend-package
-releases 1.27.10, 1.36.14, 1.37.11, 1.38.14, 1.39.19, 1.40.10, 1.41.21, 1.42.15, 1.45.21, 1.46.15,
-1.47.12, 1.49.6, 1.50.6, 1.51.10, 1.52.7, 1.53.10, 1.55.18, 1.57.5 and 1.58.1 (a rule seen first in 1.38.14
-and not in 1.37.11 starts at 1.38). Between 1.27.10 and 1.36.14 nothing was read: there the
-1.27.10 rules hold. Patch releases of older lines sometimes carry a newer rule (1.45.21 has the
-text preview widgets that 1.46.15 lacks); the minor version decides here.
+Exports were recorded from eight frontends: 1.27.10 (what ComfyUI 0.3.64 pins), 1.36.14 (ComfyUI
+0.9.2), 1.38.14, 1.42.15, 1.46.15, 1.49.6 (ComfyUI 0.33.0), 1.52.7 and 1.58.1 (the newest, October
+2026); see tests/fixtures/frontend-*. Where frontends differ, the conversion follows the one the
+user's server serves when that is known, else the newest. Each rule below starts at the first minor
+version whose code has it, read in the source maps of the comfyui-frontend-package releases 1.27.10,
+1.36.14, 1.37.11, 1.38.14, 1.39.19, 1.40.10, 1.41.21, 1.42.15, 1.45.21, 1.46.15, 1.47.12, 1.49.6,
+1.50.6, 1.51.10, 1.52.7, 1.53.10, 1.55.18, 1.57.5 and 1.58.1 (a rule seen first in 1.38.14 and not
+in 1.37.11 starts at 1.38). Between 1.27.10 and 1.36.14 nothing was read: there the 1.27.10 rules
+hold. Patch releases of older lines sometimes carry newer code (1.45.21 has the text preview widgets
+that 1.46.15 lacks, though neither sends PreviewAny's previews); the minor version decides here.
 """
 
 import re
@@ -27,12 +27,14 @@ IMAGE_COMPARE_UNSAVED = (1, 39)   # useImageCompareWidget: widget.serialize = fa
 PREVIEW_SPLIT = (1, 40)           # PreviewAny's two `preview` widgets become preview_markdown, preview_text
 MUTED_GIVES_NOTHING = (1, 41)     # ExecutableNodeDTO.resolveOutput: "Muted nodes produce no output"
 CURVE_WIDGET = (1, 41)            # a CURVE input gets a widget (scripts/widgets.ts)
+PROXY_WIDGETS = ((1, 36), (1, 41))  # a subgraph node listing properties.proxyWidgets shows proxies named
+#                                   "<node>: <widget>", so its unlinked inputs pass nothing inside
 PROMOTED_VIEWS = ((1, 41), (1, 46))  # promoted widgets are views of the inner ones (_promotedViewManager):
 #                                   the subgraph node's own widgets_values are not applied
 UNIQUE_IDS = (1, 42)              # subgraph/subgraphDeduplication.ts renumbers clashing inner ids on load
 QUARANTINE = (1, 46)              # SubgraphNode restores proxyWidgetErrorQuarantine host values
 GROUPS_AS_SUBGRAPHS = (1, 47)     # legacy group nodes are unpacked into subgraphs on load
-PREVIEW_UNSENT = (1, 47)          # PreviewAny's text preview widgets (textPreviewWidgets.ts) are not sent
+PREVIEW_UNSENT = (1, 45)          # PreviewAny's previews are not sent (options.serialize false; textPreviewWidgets)
 CURVE_WRAPPED = (1, 52)           # graphToPrompt sends a curve as {"__type__": "CURVE", "__value__": ...}
 SERVER_TITLES = (1, 50)           # the server's display name wins over the locale's (i18n.ts resolveNodeDefText)
 PACK_META = (1, 57)               # graphToPrompt copies cnr_id, aux_id and ver into `_meta`
@@ -67,6 +69,7 @@ class Frontend:
         self.unique_ids = at >= UNIQUE_IDS
         self.quarantine = at >= QUARANTINE
         self.promoted_views = PROMOTED_VIEWS[0] <= at < PROMOTED_VIEWS[1]
+        self.proxy_widgets = PROXY_WIDGETS[0] <= at < PROXY_WIDGETS[1]
         self.groups_as_subgraphs = at >= GROUPS_AS_SUBGRAPHS
         self.curve_wrapped = at >= CURVE_WRAPPED
         self.pack_meta = at >= PACK_META

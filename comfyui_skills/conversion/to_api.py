@@ -530,6 +530,10 @@ class Converter:
             raise InputError(f"{instance.subgraph.where}: input {slot.name!r} is linked to subgraph input "
                              f"{index}, which the subgraph does not have")
         if instance.inputs[index].link is None:
+            properties = instance.raw.get("properties")
+            if self.frontend.proxy_widgets and isinstance(properties, dict) \
+                    and isinstance(properties.get("proxyWidgets"), list):
+                return None  # 1.36 to 1.40: its widgets are proxies the input's name does not find
             pair = instance.widget(instance.inputs[index].name)
             # No saved value (newer files keep promoted values in the inner nodes, listed in
             # properties.proxyWidgets): the inner widget keeps its own, as in both frontends.
