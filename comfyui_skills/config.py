@@ -23,6 +23,11 @@ def projects_dir():
     return Path(os.environ.get("COMFYUI_SKILLS_PROJECTS") or PACK_ROOT / "projects")
 
 
+def mcp_token():
+    """The bearer token the MCP server's HTTP transport requires, from $COMFYUI_MCP_TOKEN."""
+    return os.environ.get("COMFYUI_MCP_TOKEN") or None
+
+
 def normalize_url(raw, source="--url"):
     """Accept `host:port`, `http(s)://host[:port][/path]` (or ws(s)://, the same server); refuse anything else by name."""
     text = (raw or "").strip()
