@@ -23,6 +23,20 @@ def projects_dir():
     return Path(os.environ.get("COMFYUI_SKILLS_PROJECTS") or PACK_ROOT / "projects")
 
 
+API_KINDS = ("auto", "native", "v2")
+
+
+def server_api(flag=None):
+    """Which routes to speak: "native" (ComfyUI's own), "v2" (Comfy API v2), or "auto" (native,
+    and v2 where the server answers native routes with 404 and /api/v2/health with health)."""
+    kind = flag or os.environ.get("COMFYUI_API") or "auto"
+    if kind not in API_KINDS:
+        from .errors import InputError
+
+        raise InputError(f"COMFYUI_API={kind}: expected one of {', '.join(API_KINDS)}")
+    return kind
+
+
 def mcp_token():
     """The bearer token the MCP server's HTTP transport requires, from $COMFYUI_MCP_TOKEN."""
     return os.environ.get("COMFYUI_MCP_TOKEN") or None

@@ -89,7 +89,7 @@ def run_file(path, **kw):
 def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project=None, api_key=None,
         timeout=config.DEFAULT_TIMEOUT, sets=(), sweeps=(), seeds=None, out=None, previews=False,
         check=True, wait=True, max_wait=None, websocket=True, online_only=False, extra_data=None,
-        slot_values=None, allow_api=False, reporter=None, cancel=None):
+        slot_values=None, allow_api=False, reporter=None, cancel=None, api_kind=None):
     """Run `workflow` (API or editor format) on the least busy server that has what it needs.
 
     sets: ["NODE.INPUT=VALUE"], sweeps: ["NODE.INPUT=a,b"] (one prompt per combination), seeds: N
@@ -109,10 +109,18 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
                for u in config.resolve_urls(url, project)]
     project = project or "default"
     runs.check_cancel(cancel)
+    v2_args = dict(fmt=fmt, name=name, base_dir=base_dir, project=project, sets=sets, sweeps=sweeps, seeds=seeds,
+                   slot_values=slot_values, out=out, wait=wait, max_wait=max_wait, extra_data=extra_data,
+                   allow_api=allow_api, check=check, reporter=reporter, cancel=cancel)
+    kind = config.server_api(api_kind)
+    if kind == "v2":
+        return _run_v2(clients[0].url, api_key, timeout, workflow, v2_args)
     probes = runs.probe_all(clients, classes_of(fmt, workflow))
     up = [p for p in probes if "error" not in p]
     if not up:
         answered = [p for p in probes if not p["unreachable"]]
+        if kind == "auto" and answered and _speaks_only_v2(answered[0], api_key):
+            return _run_v2(answered[0]["client"].url, api_key, timeout, workflow, v2_args)
         if answered:  # it is there but slow or broken: the user's job must not turn into an export
             raise answered[0]["exception"]
         return offline(workflow, fmt, name, project, probes, sets, slot_values, bool(sweeps or seeds), online_only,
@@ -147,6 +155,21 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
                              extra_data, reporter, cancel, name)
     result.warnings = warnings + result.warnings
     return result
+
+
+def _speaks_only_v2(probe, api_key):
+    """A server that answered a native route with 404 and answers the v2 health route."""
+    from .v2.client import is_v2
+
+    return getattr(probe.get("exception"), "status", None) == 404 and is_v2(probe["client"].url, api_key)
+
+
+def _run_v2(url, api_key, timeout, workflow, v2_args):
+    from .v2 import run as v2run
+    from .v2.client import V2
+
+    v2_args["reporter"].note(f"{url} speaks Comfy API v2")
+    return v2run.run(V2(url, api_key=api_key, timeout=timeout), workflow, **v2_args)
 
 
 def fill(api, object_info, sets, slot_values, reporter):
@@ -529,13 +552,32 @@ def target(prompt_ids, url=None, project=None, api_key=None, timeout=config.DEFA
     return client, root
 
 
+def v2_target(prompt_ids, url=None, project=None, api_key=None, timeout=config.DEFAULT_TIMEOUT, out=None,
+              api_kind=None):
+    """(V2 client, folder) when these jobs are on a Comfy API v2 server (said so, or their run
+    record says so), else None."""
+    kind = config.server_api(api_kind)
+    rec = recorded(prompt_ids[0]) or {}
+    if kind == "native" or (kind == "auto" and rec.get("api") != "v2"):
+        return None
+    from .v2.client import V2
+
+    client, root = target(prompt_ids, url, project, api_key, timeout, out)
+    return V2(client.url, api_key=api_key, timeout=timeout), root
+
+
 def wait(prompt_ids, *, url=None, project=None, api_key=None, timeout=config.DEFAULT_TIMEOUT, out=None,
-         previews=False, max_wait=None, websocket=True, reporter=None, cancel=None):
+         previews=False, max_wait=None, websocket=True, reporter=None, cancel=None, api_kind=None):
     """Wait for prompts queued earlier (by anyone), then download their outputs.
 
     Stopping (Ctrl-C, cancel) stops the waiting only: the prompts keep running on the server.
     """
     reporter = reporter or Reporter()
+    on_v2 = v2_target(prompt_ids, url, project, api_key, timeout, out, api_kind)
+    if on_v2:
+        from .v2 import run as v2run
+
+        return v2run.wait(on_v2[0], prompt_ids, on_v2[1], reporter, max_wait=max_wait, cancel=cancel)
     client, root = target(prompt_ids, url, project, api_key, timeout, out)
     reporter.resume_hint = nextsteps.resume(prompt_ids)
     results = {}
@@ -559,8 +601,13 @@ def wait(prompt_ids, *, url=None, project=None, api_key=None, timeout=config.DEF
 
 
 def collect(prompt_ids, *, url=None, project=None, api_key=None, timeout=config.DEFAULT_TIMEOUT, out=None,
-            previews=False):
+            previews=False, api_kind=None):
     """Download the outputs of prompts that have finished; CheckFailed for one that has not."""
+    on_v2 = v2_target(prompt_ids, url, project, api_key, timeout, out, api_kind)
+    if on_v2:
+        from .v2 import run as v2run
+
+        return v2run.collect(on_v2[0], prompt_ids, on_v2[1])
     client, root = target(prompt_ids, url, project, api_key, timeout, out)
     jobs, results = [], {}
     for pid in prompt_ids:

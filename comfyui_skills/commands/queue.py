@@ -79,8 +79,13 @@ def _item(x, position):
 
 
 def cmd_cancel(args):
-    client = cli.client_from(args)
-    done = runs.cancel(client, args.prompt_ids)
+    on_v2 = pipeline.v2_target(args.prompt_ids, **_server(args))
+    if on_v2:
+        from ..v2 import run as v2run
+
+        done = v2run.cancel(on_v2[0], args.prompt_ids)
+    else:
+        done = runs.cancel(cli.client_from(args), args.prompt_ids)
     lines = [f"interrupted {p}" for p in done["interrupted"]] + [f"removed {p} from the queue" for p in done["deleted"]]
     lines += [f"not queued or running (finished, or unknown): {p}" for p in done["not_found"]]
     cli.emit(args, done, "\n".join(lines))
@@ -161,11 +166,15 @@ def _summary_text(info):
 
 
 # -- wait / outputs -----------------------------------------------------------------------------
-def _where(args):
-    """The server and folder flags; a prompt's own run record fills in what is not given."""
+def _server(args):
     return {"url": getattr(args, "url", None), "project": getattr(args, "project", None),
             "api_key": getattr(args, "api_key", None) or os.environ.get("COMFYUI_API_KEY") or None,
-            "timeout": getattr(args, "timeout", DEFAULT_TIMEOUT), "out": args.out, "previews": args.previews}
+            "timeout": getattr(args, "timeout", DEFAULT_TIMEOUT), "api_kind": getattr(args, "api", None)}
+
+
+def _where(args):
+    """The server and folder flags; a prompt's own run record fills in what is not given."""
+    return dict(_server(args), out=args.out, previews=args.previews)
 
 
 def cmd_wait(args):

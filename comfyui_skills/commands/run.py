@@ -94,7 +94,7 @@ def run(args):
         sets=args.set, sweeps=args.sweep, seeds=args.seeds, out=args.out, previews=args.previews,
         check=not args.no_validate, wait=not args.no_wait, max_wait=args.max_wait, websocket=not args.poll,
         online_only=args.online_only, slot_values=slot_values(args), allow_api=args.allow_api,
-        extra_data=partner_key(args.allow_api), reporter=reporter)
+        extra_data=partner_key(args.allow_api), reporter=reporter, api_kind=args.api)
     result = pipeline.again(args.again, **kw) if args.again else pipeline.run_file(args.file, **kw)
     return show(args, result)
 

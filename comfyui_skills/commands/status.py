@@ -1,13 +1,14 @@
 """status.py: is ComfyUI up, which versions, which devices, how busy."""
 
-from .. import cli
-from ..errors import ServerTimeout, ServerUnreachable
+from .. import cli, config
+from ..errors import ServerError, ServerTimeout, ServerUnreachable
 from ..status import probe
 
 EPILOG = """\
 examples:
   python scripts/status.py
   python scripts/status.py --url 127.0.0.1:8188 --json
+  python scripts/status.py --url 127.0.0.1:8189       a Comfy API v2 server (comfy-api-proxy, Cloud)
 
 exit codes: 0 online, 3 not reachable (JSON still printed with "online": false), 4 the server
 answered with an error, 5 it took the request but gave no answer within --timeout (busy or stuck;
@@ -20,8 +21,21 @@ def build_parser():
 
 
 def run(args):
+    from ..v2.client import V2, is_v2
+
+    kind = config.server_api(args.api)
     client = cli.client_from(args, connect_timeout=1.5)
-    info = probe(client)
+    info = None
+    if kind != "v2":
+        try:
+            info = probe(client)
+        except ServerError as exc:
+            if not (kind == "auto" and exc.status == 404 and is_v2(client.url, client.api_key)):
+                raise
+    if info is None:
+        from ..v2 import run as v2run
+
+        info = v2run.status(V2(client.url, api_key=client.api_key, timeout=client.timeout, connect_timeout=1.5))
     cli.emit(args, info, _text(info))
     if info["online"]:
         return 0
@@ -30,7 +44,12 @@ def run(args):
 
 def _text(info):
     if not info["online"]:
-        return f"offline: {info['error']} ({info['hint']})"
+        return f"offline: {info.get('error') or info.get('health')} ({info.get('hint') or 'see the server'})"
+    if info.get("api") == "v2":
+        behind = f", in front of ComfyUI at {info['upstream']}" if info.get("upstream") else ""
+        line = f"online: Comfy API v2 at {info['url']} ({info['health']}{behind})"
+        q = info.get("queue")
+        return line + (f"\nqueue: {q['running']} running, {q['pending']} pending" if q else "")
     lines = [f"online: ComfyUI {info['comfyui_version']} at {info['url']} "
              f"(Python {info['python_version']}, PyTorch {info['pytorch_version']}, {info['os']})"]
     if not info["gpu"]:
