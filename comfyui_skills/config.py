@@ -26,14 +26,21 @@ def projects_dir():
 API_KINDS = ("auto", "native", "v2")
 
 
-def server_api(flag=None):
+# Comfy API deployments speak v2 only (openapi-v2.yaml, servers: https://{deployment}.run.comfy.app)
+V2_ONLY_HOSTS = (".run.comfy.app",)
+
+
+def server_api(flag=None, url=None):
     """Which routes to speak: "native" (ComfyUI's own), "v2" (Comfy API v2), or "auto" (native,
-    and v2 where the server answers native routes with 404 and /api/v2/health with health)."""
+    and v2 where the server answers native routes with 404 and /api/v2/health with health).
+    A Comfy API deployment's address means v2."""
     kind = flag or os.environ.get("COMFYUI_API") or "auto"
     if kind not in API_KINDS:
         from .errors import InputError
 
         raise InputError(f"COMFYUI_API={kind}: expected one of {', '.join(API_KINDS)}")
+    if kind == "auto" and url and (urlsplit(url).hostname or "").endswith(V2_ONLY_HOSTS):
+        return "v2"
     return kind
 
 

@@ -112,7 +112,7 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
     v2_args = dict(fmt=fmt, name=name, base_dir=base_dir, project=project, sets=sets, sweeps=sweeps, seeds=seeds,
                    slot_values=slot_values, out=out, wait=wait, max_wait=max_wait, extra_data=extra_data,
                    allow_api=allow_api, check=check, reporter=reporter, cancel=cancel)
-    kind = config.server_api(api_kind)
+    kind = config.server_api(api_kind, clients[0].url)
     if kind == "v2":
         return _run_v2(clients[0].url, api_key, timeout, workflow, v2_args)
     probes = runs.probe_all(clients, classes_of(fmt, workflow))
@@ -120,6 +120,7 @@ def run(workflow, *, name="workflow", base_dir=None, fmt=None, url=None, project
     if not up:
         answered = [p for p in probes if not p["unreachable"]]
         if kind == "auto" and answered and _speaks_only_v2(answered[0], api_key):
+            reporter.note(f"{answered[0]['client'].url} speaks Comfy API v2")
             return _run_v2(answered[0]["client"].url, api_key, timeout, workflow, v2_args)
         if answered:  # it is there but slow or broken: the user's job must not turn into an export
             raise answered[0]["exception"]
@@ -168,7 +169,6 @@ def _run_v2(url, api_key, timeout, workflow, v2_args):
     from .v2 import run as v2run
     from .v2.client import V2
 
-    v2_args["reporter"].note(f"{url} speaks Comfy API v2")
     return v2run.run(V2(url, api_key=api_key, timeout=timeout), workflow, **v2_args)
 
 
@@ -556,13 +556,13 @@ def v2_target(prompt_ids, url=None, project=None, api_key=None, timeout=config.D
               api_kind=None):
     """(V2 client, folder) when these jobs are on a Comfy API v2 server (said so, or their run
     record says so), else None."""
-    kind = config.server_api(api_kind)
     rec = recorded(prompt_ids[0]) or {}
+    client, root = target(prompt_ids, url, project, api_key, timeout, out)
+    kind = config.server_api(api_kind, client.url)
     if kind == "native" or (kind == "auto" and rec.get("api") != "v2"):
         return None
     from .v2.client import V2
 
-    client, root = target(prompt_ids, url, project, api_key, timeout, out)
     return V2(client.url, api_key=api_key, timeout=timeout), root
 
 

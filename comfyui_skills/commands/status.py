@@ -23,8 +23,8 @@ def build_parser():
 def run(args):
     from ..v2.client import V2, is_v2
 
-    kind = config.server_api(args.api)
     client = cli.client_from(args, connect_timeout=1.5)
+    kind = config.server_api(args.api, client.url)
     info = None
     if kind != "v2":
         try:

@@ -52,8 +52,15 @@ class V2(Client):
 
     # -- health ----------------------------------------------------------------------------
     def health(self):
-        """The health answer ({"status": "healthy", ...}); the proxy adds its `upstream` ComfyUI."""
-        return self._call("GET", "/api/v2/health", "GET /api/v2/health", retry=False).json()
+        """The health answer ({"status": "healthy", ...}); the proxy adds its `upstream` ComfyUI.
+        The contract itself has no health route (Cloud answers 404): there, a job listing that
+        answers is the sign of health."""
+        resp = self.request("GET", "/api/v2/health", retry=False)
+        if resp.status_code == 404:
+            self._call("GET", "/api/v2/jobs", "GET /api/v2/jobs", params={"limit": 1}, retry=False)
+            return {"status": "healthy"}
+        raise_for(resp, "GET /api/v2/health", self.url)
+        return resp.json()
 
     # -- jobs ------------------------------------------------------------------------------
     def submit(self, workflow, extra_data=None):
@@ -259,7 +266,8 @@ def is_v2(url, api_key=None, timeout=2.0):
     """Does the server at `url` answer the v2 health route? One short request."""
     client = V2(url, api_key=api_key, timeout=timeout, connect_timeout=min(timeout, 1.5))
     try:
-        body = client.health()
+        resp = client.request("GET", "/api/v2/health", retry=False)
+        body = resp.json() if resp.status_code == 200 else None
     except (ServerError, ServerUnreachable, ServerTimeout, ValueError):
         return False
     finally:
