@@ -4,7 +4,7 @@ import json
 import os
 
 from .. import cli, config, generate, pipeline, slots
-from ..errors import ServerUnreachable
+from ..errors import ServerError, ServerUnreachable
 from ..progress import Progress
 from . import run as run_cmd
 
@@ -60,12 +60,27 @@ def run(args):
         slots.parse_size(args.size)  # a bad --size is refused before the server is asked anything
     client = cli.client_from(args, connect_timeout=1.5)
     online = True
-    try:
-        catalog = generate.catalog_from_server(client, config.state_dir())
-    except ServerUnreachable as exc:
-        online = False
-        cli.note(f"no ComfyUI answered ({exc.message}); choosing from the last snapshot")
+    kind = config.server_api(args.api, client.url)
+    catalog = None
+    if kind != "v2":
+        try:
+            catalog = generate.catalog_from_server(client, config.state_dir())
+        except ServerUnreachable as exc:
+            online = False
+            cli.note(f"no ComfyUI answered ({exc.message}); choosing from the last snapshot")
+            catalog = generate.catalog_from_snapshot(config.state_dir())
+        except ServerError as exc:
+            from ..v2.client import is_v2
+
+            if not (kind == "auto" and exc.status == 404 and is_v2(client.url, client.api_key)):
+                raise
+            kind = "v2"
+    if catalog is None:
+        # v2 serves no templates, node schemas or model lists: those come from a snapshot taken of
+        # the ComfyUI behind it (inventory.py --url ITS_URL); the run itself goes through v2
         catalog = generate.catalog_from_snapshot(config.state_dir())
+        cli.note(f"{client.url} speaks Comfy API v2, which lists no templates or models: "
+                 f"choosing from {catalog.source}")
     chosen = generate.plan(args.request, catalog.index, catalog.load_template, catalog.object_info,
                            catalog.models_by_folder, task=args.task, template=args.template, image=image,
                            negative=args.negative, seed=args.seed, size=args.size, steps=args.steps,
@@ -84,5 +99,5 @@ def run(args):
         project=args.project, timeout=args.timeout,
         api_key=args.api_key or os.environ.get("COMFYUI_API_KEY") or None, seeds=seeds, out=args.out,
         wait=not args.no_wait, allow_api=args.allow_api, extra_data=run_cmd.partner_key(args.allow_api),
-        reporter=Progress(enabled=not args.quiet and not args.no_wait))
+        reporter=Progress(enabled=not args.quiet and not args.no_wait), api_kind=kind)
     return run_cmd.show(args, result)
