@@ -161,3 +161,16 @@ def test_proxy_and_cloud_give_the_same_json_shape(tmp_path, pack_env):
             v2.stop()
             comfy.stop()
     assert shapes[0] == shapes[1]
+
+
+def test_upload_makes_an_asset_and_sends_known_bytes_once(v2_double, env, tmp_path):
+    pytest.importorskip("blake3")
+    from record import tiny_png
+
+    (tmp_path / "p.png").write_bytes(tiny_png())
+    first = json.loads(script("upload", tmp_path / "p.png", *flags(v2_double), "--json", env=env).stdout)
+    again = json.loads(script("upload", tmp_path / "p.png", *flags(v2_double), "--json", env=env).stdout)
+    assert first["ref"]["__type"] == "core/ASSET" and first["reused"] is False and again["reused"] is True
+    assert [p for m, p, _ in v2_double.requests if m == "POST"].count("/api/v2/assets") == 1
+    r = script("upload", tmp_path / "p.png", "--subfolder", "x", *flags(v2_double), env=env)
+    assert r.returncode == 2 and "assets" in r.stderr
