@@ -39,7 +39,11 @@ def add_server_flags(p):
     g.add_argument("--api-key", default=None, help="API key (default: $COMFYUI_API_KEY)")
     g.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT,
                    help="seconds to wait for each API call (default: %(default)s)")
-    g.add_argument("--api", choices=("auto", "native", "v2"), default=None,
+
+
+def add_api_flag(p, suppress=False):
+    """--api, for the commands that also drive a Comfy API v2 server."""
+    p.add_argument("--api", choices=("auto", "native", "v2"), default=argparse.SUPPRESS if suppress else None,
                    help="ComfyUI's own routes, or Comfy API v2 (Comfy Cloud, Comfy API deployments, "
                         "comfy-api-proxy); default $COMFYUI_API, else auto: v2 where the server speaks only v2")
 
@@ -63,8 +67,6 @@ def subcommand(sub, name, help_text, epilog=None):
     sp.add_argument("--api-key", default=argparse.SUPPRESS, help="API key")
     sp.add_argument("--timeout", type=positive_float, default=argparse.SUPPRESS,
                     help=f"seconds per API call (default: {DEFAULT_TIMEOUT:g})")
-    sp.add_argument("--api", choices=("auto", "native", "v2"), default=argparse.SUPPRESS,
-                    help="native routes or Comfy API v2 (default: $COMFYUI_API, else auto)")
     return sp
 
 

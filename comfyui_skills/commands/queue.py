@@ -32,6 +32,7 @@ def build_parser():
     p, sub = cli.subcommands("queue.py", "List, cancel, interrupt and collect prompts on a ComfyUI server.", EPILOG)
     cli.subcommand(sub, "list", "running and pending prompts")
     c = cli.subcommand(sub, "cancel", "remove pending prompts, interrupt a running one (by id: never another prompt)")
+    cli.add_api_flag(c, suppress=True)
     c.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
     cli.subcommand(sub, "clear", "remove every pending prompt")
     i = cli.subcommand(sub, "interrupt", "interrupt the running prompt (only PROMPT_ID, when given)")
@@ -40,6 +41,7 @@ def build_parser():
     h.add_argument("prompt_id", nargs="?", metavar="PROMPT_ID")
     h.add_argument("--max", type=int, default=20, help="how many entries (default: %(default)s)")
     w = cli.subcommand(sub, "wait", "wait for prompts, then download their outputs")
+    cli.add_api_flag(w, suppress=True)
     w.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
     w.add_argument("--max-wait", type=cli.positive_float, metavar="SECONDS", help="stop waiting after this long")
     w.add_argument("--poll", action="store_true", help="do not use the WebSocket; poll")
@@ -47,6 +49,7 @@ def build_parser():
     for sp in (w, cli.subcommand(sub, "outputs", "download the outputs of finished prompts")):
         if sp is not w:
             sp.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
+            cli.add_api_flag(sp, suppress=True)
         sp.add_argument("--out", help="download folder (default: the one the prompt was run for)")
         sp.add_argument("--previews", action="store_true", help="also download temp previews")
     cli.subcommand(sub, "free", "unload models and free memory")

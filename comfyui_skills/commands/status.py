@@ -17,7 +17,9 @@ answered with an error, 5 it took the request but gave no answer within --timeou
 
 
 def build_parser():
-    return cli.parser("status.py", "Probe a ComfyUI server: versions, OS, devices (GPU or CPU only) and their memory, queue.", EPILOG)
+    p = cli.parser("status.py", "Probe a ComfyUI server: versions, OS, devices (GPU or CPU only) and their memory, queue.", EPILOG)
+    cli.add_api_flag(p)
+    return p
 
 
 def run(args):

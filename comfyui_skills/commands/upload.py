@@ -24,6 +24,7 @@ exit codes: 0 uploaded, 2 missing or non-image file or bad flags, 3 server unrea
 
 def build_parser():
     p = cli.parser("upload.py", "Upload an image (or a mask with --mask) to ComfyUI's input folder.", EPILOG)
+    cli.add_api_flag(p)
     p.add_argument("file", help="image file: PNG, JPEG, WEBP, GIF, BMP or TIFF")
     p.add_argument("--mask", action="store_true", help="upload FILE as the mask of --original")
     p.add_argument("--original", metavar="NAME", help="the image the mask belongs to, as the server names it")
