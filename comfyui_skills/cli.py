@@ -42,6 +42,13 @@ def add_server_flags(p):
                    help="seconds to wait for each API call (default: %(default)s)")
 
 
+def add_api_flag(p, suppress=False):
+    """--api, for the commands that also drive a Comfy API v2 server."""
+    p.add_argument("--api", choices=("auto", "native", "v2"), default=argparse.SUPPRESS if suppress else None,
+                   help="ComfyUI's own routes, or Comfy API v2 (Comfy Cloud, Comfy API deployments, "
+                        "comfy-api-proxy); default $COMFYUI_API, else auto: v2 where the server speaks only v2")
+
+
 def subcommands(prog, description, epilog):
     """(parser, subparsers) for a script whose first word is what to do (queue.py list ...)."""
     p = parser(prog, description, epilog)
@@ -89,7 +96,7 @@ def settings_from(args):
     return config.Settings.resolve(url=getattr(args, "url", None), project=getattr(args, "project", None),
                                    api_key=getattr(args, "api_key", None),
                                    timeout=getattr(args, "timeout", DEFAULT_TIMEOUT),
-                                   max_wait=getattr(args, "max_wait", None))
+                                   max_wait=getattr(args, "max_wait", None), api=getattr(args, "api", None))
 
 
 def client_from(args, connect_timeout=None, probe=False):

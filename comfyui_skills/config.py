@@ -10,6 +10,8 @@ environment, the default. This is the only module that reads the environment for
     COMFY_API_KEY            the Comfy account key partner (paid API) nodes spend; sent only in a
                              prompt's extra_data, and only when the run allows partner nodes
     COMFYUI_CLOUD=1          treat the server as Comfy Cloud (its API shape)
+    COMFYUI_API              native, v2 (Comfy API v2) or auto (after --api; default auto)
+    COMFYUI_MCP_TOKEN        the bearer token mcp_server.py --http requires off loopback (after --token)
     COMFYUI_SKILLS_STATE     the state folder (snapshots, run records); default state/
     COMFYUI_SKILLS_PROJECTS  the projects folder; default projects/
     COMFYUI_SKILLS_RETRY_WINDOW  seconds a server may stay away mid-wait (default 120)
@@ -76,6 +78,32 @@ def retry_window():
         return float(os.environ.get("COMFYUI_SKILLS_RETRY_WINDOW") or GIVE_UP_UNREACHABLE)
     except ValueError:
         return GIVE_UP_UNREACHABLE
+
+
+API_KINDS = ("auto", "native", "v2")
+
+
+# Comfy API deployments speak v2 only (openapi-v2.yaml, servers: https://{deployment}.run.comfy.app)
+V2_ONLY_HOSTS = (".run.comfy.app",)
+
+
+def server_api(flag=None, url=None):
+    """Which routes to speak: "native" (ComfyUI's own), "v2" (Comfy API v2), or "auto" (native,
+    and v2 where the server answers native routes with 404 and /api/v2/health with health).
+    A Comfy API deployment's address means v2."""
+    kind = flag or os.environ.get("COMFYUI_API") or "auto"
+    if kind not in API_KINDS:
+        from .errors import InputError
+
+        raise InputError(f"COMFYUI_API={kind}: expected one of {', '.join(API_KINDS)}")
+    if kind == "auto" and url and (urlsplit(url).hostname or "").endswith(V2_ONLY_HOSTS):
+        return "v2"
+    return kind
+
+
+def mcp_token():
+    """The bearer token the MCP server's HTTP transport requires, from $COMFYUI_MCP_TOKEN."""
+    return os.environ.get("COMFYUI_MCP_TOKEN") or None
 
 
 def normalize_url(raw, source="the server URL"):
@@ -175,18 +203,19 @@ class Settings:
     connect_timeout: float = PROBE_CONNECT_TIMEOUT
     max_wait: Optional[float] = None  # None: wait as long as it takes (the MCP server sets one)
     kind: str = NATIVE
+    api: str = "auto"  # which routes: native, v2 (Comfy API v2), or auto (server_api)
     tokens: dict = dataclasses.field(default_factory=dict, repr=False)  # download host -> token
     configured_url: Optional[str] = None  # the server the api_key was given for
 
     @classmethod
-    def resolve(cls, url=None, project=None, api_key=None, timeout=None, max_wait=None, kind=None):
+    def resolve(cls, url=None, project=None, api_key=None, timeout=None, max_wait=None, kind=None, api=None):
         """Flags (or their MCP twins) first, then the manifest and environment, then defaults."""
         if url:
             normalize_url(url)  # refused here, by name, when it is not an address; kept as typed (hints echo it)
         project = project or default_project()
         settings = cls(url=url, project=project, api_key=api_key or server_api_key(), partner_key=partner_key(),
                        timeout=timeout or DEFAULT_TIMEOUT, max_wait=max_wait, kind=kind or NATIVE,
-                       tokens=download_tokens())
+                       api=server_api(api), tokens=download_tokens())
         if kind and kind not in SERVER_KINDS:
             raise InputError(f"server kind {kind!r} is not supported", hint="kinds: " + ", ".join(SERVER_KINDS))
         return dataclasses.replace(settings, configured_url=settings.server_url())
@@ -213,6 +242,10 @@ class Settings:
         if self.api_key and changed.server_url() != self.configured_url:
             changed = dataclasses.replace(changed, api_key=None)
         return changed
+
+    def api_kind(self, url):
+        """native, v2 or auto for the server at `url` (a Comfy API deployment's address means v2)."""
+        return server_api(self.api, url)
 
     @property
     def project_name(self):

@@ -24,7 +24,7 @@ from typing import Optional
 
 from . import config, conversion, pipeline, slots as slotmod
 from . import workflow as wfmod
-from .errors import InputError, ServerUnreachable
+from .errors import InputError, ServerError, ServerUnreachable
 from .schema import partner_nodes
 from .validation import validate_against
 from .progress import Reporter
@@ -282,12 +282,26 @@ def generate(settings, request, *, image=None, task=None, negative=None, seed=No
         slotmod.parse_size(size)  # a bad size is refused before the server is asked anything
     count = count or 1
     client = settings.client(probe=True)
-    try:
-        catalog = gen.catalog_from_server(client, config.state_dir())
-        settings = settings.override(url=client.url, keep_key=True)
-    except ServerUnreachable as exc:
-        reporter.note(f"no ComfyUI answered ({exc.message}); choosing from the last snapshot")
+    catalog = None
+    if settings.api_kind(client.url) != "v2":
+        try:
+            catalog = gen.catalog_from_server(client, config.state_dir())
+            settings = settings.override(url=client.url, keep_key=True)
+        except ServerUnreachable as exc:
+            reporter.note(f"no ComfyUI answered ({exc.message}); choosing from the last snapshot")
+            catalog = gen.catalog_from_snapshot(config.state_dir())
+        except ServerError as exc:
+            from .v2.client import is_v2
+
+            if not (settings.api == "auto" and exc.status == 404 and is_v2(client.url, client.api_key)):
+                raise
+    if catalog is None:
+        # v2 serves no templates, node schemas or model lists: those come from a snapshot taken of
+        # the ComfyUI behind it (inventory.py --url ITS_URL); the run itself goes through v2
         catalog = gen.catalog_from_snapshot(config.state_dir())
+        reporter.note(f"{client.url} speaks Comfy API v2, which lists no templates or models: "
+                      f"choosing from {catalog.source}")
+        settings = settings.override(url=client.url, keep_key=True)
     chosen = gen.plan(request, catalog.index, catalog.load_template, catalog.object_info, catalog.models_by_folder,
                       task=task, template=template, image=picture, negative=negative, seed=seed, size=size,
                       steps=steps, count=count, model=model, allow_api=allow_api,

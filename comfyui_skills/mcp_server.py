@@ -10,7 +10,7 @@ as MCP progress notifications, and a host's cancellation sets the run's cancel E
 it the way Ctrl-C stops run.py: our prompt is removed from the queue or interrupted, no other.
 
 Built on the official `mcp` SDK (the optional extra `mcp`): `serve_stdio()` for hosts that start
-the server themselves, `serve_http()` for streamable HTTP on loopback.
+the server themselves, `serve_http()` for streamable HTTP (loopback, or any address with a bearer token).
 """
 
 import base64
@@ -731,16 +731,19 @@ def serve_stdio(settings):
     anyio.run(main)
 
 
-def check_loopback(host):
-    if host not in LOOPBACK_HOSTS:
-        raise InputError(f"{nextsteps.flag('host', host)}: the MCP server listens on loopback only ({', '.join(LOOPBACK_HOSTS)})",
-                         hint="anyone who reaches it can run workflows and read files this user can: "
-                              "reach it from elsewhere through an SSH tunnel")
+def check_exposure(host, token):
+    """Loopback needs nothing; any other address needs a token, since whoever reaches the server can
+    run workflows and read what this user can read."""
+    if host not in LOOPBACK_HOSTS and not token:
+        raise InputError(f"{nextsteps.flag('host', host)}: a non-loopback address needs a token, and none was given",
+                         hint=f"set COMFYUI_MCP_TOKEN (or {nextsteps.flag('token')}); put TLS in front, as the "
+                              "token travels in clear over plain HTTP")
 
 
-def serve_http(settings, host="127.0.0.1", port=DEFAULT_HTTP_PORT, ready=None):
-    """Streamable HTTP at http://HOST:PORT/mcp, loopback only; `ready(url)` once listening."""
-    check_loopback(host)
+def serve_http(settings, host="127.0.0.1", port=DEFAULT_HTTP_PORT, ready=None, token=None):
+    """Streamable HTTP at http://HOST:PORT/mcp; `ready(url)` once listening. Off loopback only with
+    `token`, which every request must then carry as `Authorization: Bearer TOKEN`."""
+    check_exposure(host, token)
     import contextlib
 
     import uvicorn
@@ -750,11 +753,18 @@ def serve_http(settings, host="127.0.0.1", port=DEFAULT_HTTP_PORT, ready=None):
     from starlette.applications import Starlette
     from starlette.routing import Route
 
+    from .mcp_auth import BearerGate
+
     shown = f"[{host}]" if ":" in host else host
-    names = [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]
-    # A web page the user visits must not reach the server through DNS rebinding: Host and Origin checked.
-    security = TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=names,
-                                         allowed_origins=[f"http://{n}" for n in names])
+    if host in LOOPBACK_HOSTS:
+        names = [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]
+        # A web page the user visits must not reach the server through DNS rebinding: Host and Origin checked.
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=names,
+                                             allowed_origins=[f"http://{n}" for n in names])
+    else:
+        # Reached under names we cannot know (a LAN address, a proxy's host); a page in a browser
+        # cannot add the bearer token, which is what rebinding protection guards against here.
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     manager = StreamableHTTPSessionManager(app=build_server(settings), security_settings=security)
 
     @contextlib.asynccontextmanager
@@ -765,4 +775,6 @@ def serve_http(settings, host="127.0.0.1", port=DEFAULT_HTTP_PORT, ready=None):
             yield
 
     app = Starlette(routes=[Route("/mcp", endpoint=StreamableHTTPASGIApp(manager))], lifespan=lifespan)
+    if token:
+        app = BearerGate(app, token)
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()

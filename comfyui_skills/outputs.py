@@ -106,7 +106,7 @@ def _save_text(root, item, prompt_id):
     name += f"-{item['index'] + 1}.txt" if item.get("index") else ".txt"
     target = files.safe_join(root, "", name)
     data = item["text"].encode("utf-8")
-    path = _publish_new(target, lambda fh: fh.write(data), root)
+    path = publish_new(target, lambda fh: fh.write(data), root)
     return dict(item, path=str(path), bytes=len(data))
 
 
@@ -135,11 +135,11 @@ def download(client, item, root):
                                   url=client.url)
             written.append(n)
 
-        path = _publish_new(local_path(root, item), write, root)
+        path = publish_new(local_path(root, item), write, root)
     return dict(item, path=str(path), bytes=written[0])
 
 
-def _publish_new(target, write, root):
+def publish_new(target, write, root):
     """Write through a hidden .part file, then link it to the first free name: never a half file."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

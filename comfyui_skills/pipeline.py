@@ -123,6 +123,13 @@ def run(workflow, settings=None, *, name="workflow", base_dir=None, fmt=None, se
     clients = settings.clients(probe=True)
     project = settings.project_name
     runs.check_cancel(cancel)
+    v2_args = dict(fmt=fmt, name=name, base_dir=base_dir, project=project, sets=sets, sweeps=sweeps, seeds=seeds,
+                   slot_values=slot_values, out=out, wait=wait, max_wait=max_wait,
+                   extra_data=settings.partner_extra(allow_api), allow_api=allow_api, check=check,
+                   reporter=reporter, cancel=cancel)
+    kind = settings.api_kind(clients[0].url)
+    if kind == "v2":
+        return _run_v2(settings, clients[0].url, workflow, v2_args)
     # the classes edits add (LoRA loaders, mask nodes) and a size may bring in (ImageScale) are read too
     extra = set().union(*(getattr(e, "classes", ()) for e in edits or ()))
     extra |= {"ImageScale"} if (slot_values or {}).get("width") or (slot_values or {}).get("height") else set()
@@ -130,6 +137,9 @@ def run(workflow, settings=None, *, name="workflow", base_dir=None, fmt=None, se
     up = [p for p in probes if "error" not in p]
     if not up:
         answered = [p for p in probes if not p["unreachable"]]
+        if kind == "auto" and answered and _speaks_only_v2(answered[0], answered[0]["client"].api_key):
+            reporter.note(f"{answered[0]['client'].url} speaks Comfy API v2")
+            return _run_v2(settings, answered[0]["client"].url, workflow, v2_args)
         if answered:  # it is there but slow or broken: the user's job must not turn into an export
             raise answered[0]["exception"]
         return offline(workflow, fmt, name, project, probes, sets, slot_values, bool(sweeps or seeds), online_only,
@@ -165,6 +175,21 @@ def run(workflow, settings=None, *, name="workflow", base_dir=None, fmt=None, se
                              settings.partner_extra(allow_api), reporter, cancel, name, info=info, filled=filled)
     result.warnings = warnings + result.warnings
     return result
+
+
+def _speaks_only_v2(probe, api_key):
+    """A server that answered a native route with 404 and answers the v2 health route."""
+    from .v2.client import is_v2
+
+    return getattr(probe.get("exception"), "status", None) == 404 and is_v2(probe["client"].url, api_key)
+
+
+def _run_v2(settings, url, workflow, v2_args):
+    # Comfy API v2 has its own run path (v2/run.py): it serves no node schemas and watches jobs by polling
+    from .v2 import run as v2run
+    from .v2.client import V2
+
+    return v2run.run(V2(url, api_key=settings.api_key, timeout=settings.timeout), workflow, **v2_args)
 
 
 def fill(api, object_info, sets, slot_values, reporter, filled=None):
@@ -660,6 +685,20 @@ def target(prompt_ids, settings=None, out=None):
     return client, root
 
 
+def v2_target(prompt_ids, settings=None, out=None):
+    """(V2 client, folder) when these jobs are on a Comfy API v2 server (said so, or their run
+    record says so), else None."""
+    settings = settings or config.Settings.resolve()
+    rec = recorded(prompt_ids[0]) or {}
+    client, root = target(prompt_ids, settings, out)
+    kind = settings.api_kind(client.url)
+    if kind == "native" or (kind == "auto" and rec.get("api") != "v2"):
+        return None
+    from .v2.client import V2
+
+    return V2(client.url, api_key=client.api_key, timeout=settings.timeout), root
+
+
 def wait(prompt_ids, settings=None, *, out=None, previews=False, max_wait=None, websocket=True, reporter=None,
          cancel=None):
     """Wait for prompts queued earlier (by anyone), then download their outputs.
@@ -667,6 +706,11 @@ def wait(prompt_ids, settings=None, *, out=None, previews=False, max_wait=None, 
     Stopping (Ctrl-C, cancel) stops the waiting only: the prompts keep running on the server.
     """
     reporter = reporter or Reporter()
+    on_v2 = v2_target(prompt_ids, settings, out)
+    if on_v2:
+        from .v2 import run as v2run
+
+        return v2run.wait(on_v2[0], prompt_ids, on_v2[1], reporter, max_wait=max_wait, cancel=cancel)
     client, root = target(prompt_ids, settings, out)
     reporter.resume_hint = nextsteps.resume(prompt_ids)
     results = {}
@@ -691,6 +735,11 @@ def wait(prompt_ids, settings=None, *, out=None, previews=False, max_wait=None, 
 
 def collect(prompt_ids, settings=None, *, out=None, previews=False):
     """Download the outputs of prompts that have finished; CheckFailed for one that has not."""
+    on_v2 = v2_target(prompt_ids, settings, out)
+    if on_v2:
+        from .v2 import run as v2run
+
+        return v2run.collect(on_v2[0], prompt_ids, on_v2[1])
     client, root = target(prompt_ids, settings, out)
     jobs, results = [], {}
     for pid in prompt_ids:

@@ -51,6 +51,8 @@ class Client:
 
     # -- addresses -------------------------------------------------------------------------
     def endpoint(self, path):
+        if path.startswith(("http://", "https://")):
+            return path  # a link the server gave: followed as given, never rebuilt
         prefix = "/api" if self.cloud else ""
         return self.url + prefix + "/" + path.lstrip("/")
 
@@ -66,7 +68,7 @@ class Client:
 
     # -- requests --------------------------------------------------------------------------
     def request(self, method, path, *, params=None, json_body=None, files=None, data=None,
-                stream=False, timeout=None, retry=True):
+                stream=False, timeout=None, retry=True, headers=None):
         """Send one request; map every failure to a ComfyError. Returns the `requests.Response`."""
         url = self.endpoint(path)
         timeout = timeout or self.timeout
@@ -74,7 +76,7 @@ class Client:
         attempts = 2 if retry else 1
         for attempt in range(attempts):
             try:
-                return self._send(method, url, params, json_body, files, data, stream, timeout)
+                return self._send(method, url, params, json_body, files, data, stream, timeout, headers)
             except requests.exceptions.ConnectTimeout:
                 # nothing completed a handshake: from here that is no server, however it is caused
                 if attempt + 1 == attempts:
@@ -103,9 +105,11 @@ class Client:
                     spec[1].seek(0)
         raise AssertionError("unreachable")
 
-    def _send(self, method, url, params, json_body, files, data, stream, timeout):
-        headers = dict(self.auth_headers())
+    def _send(self, method, url, params, json_body, files, data, stream, timeout, extra_headers=None):
         origin = _origin(url)
+        # the key goes to this server only: a link to another host (a signed URL) travels without it
+        headers = dict(self.auth_headers()) if origin == _origin(self.url) else {}
+        headers.update(extra_headers or {})
         for _ in range(MAX_REDIRECTS + 1):
             resp = self.session.request(method, url, params=params, json=json_body, files=files, data=data,
                                         headers=headers, stream=stream, allow_redirects=False,

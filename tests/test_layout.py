@@ -41,8 +41,8 @@ def imports(tree, name):
 
 
 def test_one_module_spells_comfyui_routes():
-    # one module per HTTP dialogue: ComfyUI's own routes, and ComfyUI-Manager's (3.x and 4.x)
-    assert [name for name, tree in modules() if calls_a_route(tree)] == ["api.py", "manager.py"]
+    # one module per HTTP dialogue: ComfyUI's own routes, ComfyUI-Manager's (3.x and 4.x), Comfy API v2's
+    assert [name for name, tree in modules() if calls_a_route(tree)] == ["api.py", "manager.py", "v2/client.py"]
 
 
 def test_only_the_commands_and_cli_parse_flags():

@@ -545,10 +545,49 @@ def test_http_transport_on_loopback_and_only_there(comfy_double, pack_env):
         proc.wait(10)
 
 
-def test_http_on_another_address_is_refused_in_one_line(pack_env, capsys):
+def test_http_on_another_address_without_a_token_is_refused_in_one_line(pack_env, capsys):
     assert cli.main(mcp_command, ["--http", "--host", "0.0.0.0"]) == 2
     err = capsys.readouterr().err
-    assert "loopback only" in err and err.count("\n") == 1
+    assert "needs a token" in err and err.count("\n") == 1
+
+
+def test_http_beyond_loopback_only_with_a_bearer_token(comfy_double, pack_env):
+    import httpx
+    from mcp.client import streamable_http
+
+    def connect_with(url, token, http):
+        if hasattr(streamable_http, "streamable_http_client"):  # mcp 1.2x: headers ride an httpx client
+            return streamable_http.streamable_http_client(url, http_client=http)
+        return streamable_http.streamablehttp_client(url, headers={"Authorization": f"Bearer {token}"})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(pack_env, COMFYUI_MCP_TOKEN="tok-7f3d2c1b")
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--url", comfy_double.url, "--http", str(port),
+                             "--host", "0.0.0.0"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "(bearer token required)" in proc.stderr.readline()
+        # bound to every address; the test reaches it on loopback only
+        url = f"http://127.0.0.1:{port}/mcp"
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "tok-7f3d2c1b"}):
+            r = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                           headers={"Accept": "application/json, text/event-stream", **headers})
+            assert r.status_code == 401 and "Bearer" in r.headers["www-authenticate"]
+
+        async def main(token):
+            # the SDK's client, given an httpx client that carries the header on every request
+            async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
+                async with connect_with(url, token, http) as (read, write, _):
+                    async with ClientSession(read, write) as s:
+                        await s.initialize()
+                        return await s.call_tool("status", {})
+
+        assert data(anyio.run(main, "tok-7f3d2c1b"))["online"] is True
+        with pytest.raises(Exception):
+            anyio.run(main, "tok-wrong")
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def test_without_the_mcp_package_the_script_says_how_to_get_it(pack_env, tmp_path):

@@ -37,6 +37,7 @@ files it needs are named), or the run failed; 2 bad input; 3 no server and no sn
 def build_parser():
     p = cli.parser("generate.py", "Make an image, video or sound from one sentence with the models installed.",
                    EPILOG)
+    cli.add_api_flag(p)
     p.add_argument("request", nargs="?", help="what to make, in words (it becomes the prompt)")
     p.add_argument("--image", metavar="PATH", help="an input image (edit, image-to-image, upscale, image-to-video): "
                    "a path, last (the newest output), last:N (the Nth of the newest command), PROMPT_ID:N")

@@ -31,6 +31,7 @@ def build_parser():
     p, sub = cli.subcommands("queue.py", "List, cancel, interrupt and collect prompts on a ComfyUI server.", EPILOG)
     cli.subcommand(sub, "list", "running and pending prompts")
     c = cli.subcommand(sub, "cancel", "remove pending prompts, interrupt a running one (by id: never another prompt)")
+    cli.add_api_flag(c, suppress=True)
     c.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
     cli.subcommand(sub, "clear", "remove every pending prompt")
     i = cli.subcommand(sub, "interrupt", "interrupt the running prompt (only PROMPT_ID, when given)")
@@ -39,6 +40,7 @@ def build_parser():
     h.add_argument("prompt_id", nargs="?", metavar="PROMPT_ID")
     h.add_argument("--max", type=int, default=20, help="how many entries (default: %(default)s)")
     w = cli.subcommand(sub, "wait", "wait for prompts, then download their outputs")
+    cli.add_api_flag(w, suppress=True)
     w.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
     w.add_argument("--max-wait", type=cli.positive_float, metavar="SECONDS", help="stop waiting after this long")
     w.add_argument("--poll", action="store_true", help="do not use the WebSocket; poll")
@@ -46,6 +48,7 @@ def build_parser():
     for sp in (w, cli.subcommand(sub, "outputs", "download the outputs of finished prompts")):
         if sp is not w:
             sp.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
+            cli.add_api_flag(sp, suppress=True)
         sp.add_argument("--out", help="download folder (default: the one the prompt was run for)")
         sp.add_argument("--previews", action="store_true", help="also download temp previews")
     cli.subcommand(sub, "free", "unload models and free memory")
@@ -66,8 +69,13 @@ def cmd_list(args):
 
 
 def cmd_cancel(args):
-    client = cli.client_from(args)
-    done = runs.cancel(client, args.prompt_ids)
+    on_v2 = pipeline.v2_target(args.prompt_ids, cli.settings_from(args))
+    if on_v2:
+        from ..v2 import run as v2run
+
+        done = v2run.cancel(on_v2[0], args.prompt_ids)
+    else:
+        done = runs.cancel(cli.client_from(args), args.prompt_ids)
     lines = [f"interrupted {p}" for p in done["interrupted"]] + [f"removed {p} from the queue" for p in done["deleted"]]
     lines += [f"not queued or running (finished, or unknown): {p}" for p in done["not_found"]]
     cli.emit(args, done, "\n".join(lines))

@@ -35,6 +35,7 @@ when --max-wait ran out; 2 bad input;
 
 def build_parser():
     p = cli.parser("run.py", "Run a workflow on ComfyUI and download its outputs.", EPILOG)
+    cli.add_api_flag(p)
     p.add_argument("file", nargs="?", help="workflow JSON (API format; an editor workflow is converted first)")
     p.add_argument("--again", metavar="PROMPT_ID",
                    help="instead of a file: the workflow an earlier run queued (or was refused), as it was; "

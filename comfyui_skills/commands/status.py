@@ -1,13 +1,14 @@
 """status.py: is ComfyUI up, which versions, which devices, how busy."""
 
-from .. import cli
-from ..errors import ServerTimeout, ServerUnreachable
+from .. import cli, config
+from ..errors import ServerError, ServerTimeout, ServerUnreachable
 from ..status import probe
 
 EPILOG = """\
 examples:
   python scripts/status.py
   python scripts/status.py --url 127.0.0.1:8188 --json
+  python scripts/status.py --url 127.0.0.1:8189       a Comfy API v2 server (comfy-api-proxy, Cloud)
 
 exit codes: 0 online, 3 not reachable (JSON still printed with "online": false), 4 the server
 answered with an error, 5 it took the request but gave no answer within --timeout (busy or stuck;
@@ -16,12 +17,28 @@ answered with an error, 5 it took the request but gave no answer within --timeou
 
 
 def build_parser():
-    return cli.parser("status.py", "Probe a ComfyUI server: versions, OS, devices (GPU or CPU only) and their memory, queue.", EPILOG)
+    p = cli.parser("status.py", "Probe a ComfyUI server: versions, OS, devices (GPU or CPU only) and their memory, queue.", EPILOG)
+    cli.add_api_flag(p)
+    return p
 
 
 def run(args):
+    from ..v2.client import V2, is_v2
+
     client = cli.client_from(args, probe=True)
-    info = probe(client)
+    kind = cli.settings_from(args).api_kind(client.url)
+    info = None
+    if kind != "v2":
+        try:
+            info = probe(client)
+        except ServerError as exc:
+            if not (kind == "auto" and exc.status == 404 and is_v2(client.url, client.api_key)):
+                raise
+    if info is None:
+        from ..v2 import run as v2run
+
+        info = v2run.status(V2(client.url, api_key=client.api_key, timeout=client.timeout,
+                               connect_timeout=client.connect_timeout))
     cli.emit(args, info, _text(info))
     if info["online"]:
         return 0
@@ -30,7 +47,12 @@ def run(args):
 
 def _text(info):
     if not info["online"]:
-        return f"offline: {info['error']} ({info['hint']})"
+        return f"offline: {info.get('error') or info.get('health')} ({info.get('hint') or 'see the server'})"
+    if info.get("api") == "v2":
+        behind = f", in front of ComfyUI at {info['upstream']}" if info.get("upstream") else ""
+        line = f"online: Comfy API v2 at {info['url']} ({info['health']}{behind})"
+        q = info.get("queue")
+        return line + (f"\nqueue: {q['running']} running, {q['pending']} pending" if q else "")
     lines = [f"online: ComfyUI {info['comfyui_version']} at {info['url']} "
              f"(Python {info['python_version']}, PyTorch {info['pytorch_version']}, {info['os']})"]
     if not info["gpu"]:
