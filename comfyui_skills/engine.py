@@ -326,6 +326,26 @@ def generate(settings, request, *, image=None, task=None, negative=None, seed=No
     return Generated(chosen, result, source=catalog.source)
 
 
+def status(settings):
+    """What the server says about itself (status.probe); on a Comfy API v2 server (said so, or a
+    native route answering 404 where /api/v2/health answers) its health instead."""
+    from . import status as statusmod
+    from .v2.client import V2, is_v2
+
+    client = settings.client(probe=True)
+    kind = settings.api_kind(client.url)
+    if kind != "v2":
+        try:
+            return statusmod.probe(client)
+        except ServerError as exc:
+            if not (kind == "auto" and exc.status == 404 and is_v2(client.url, client.api_key)):
+                raise
+    from .v2 import run as v2run
+
+    return v2run.status(V2(client.url, api_key=client.api_key, timeout=client.timeout,
+                           connect_timeout=client.connect_timeout))
+
+
 def wait(settings, prompt_ids, *, out=None, previews=False, max_wait=None, websocket=True, reporter=None,
          cancel=None):
     """Wait for prompts queued earlier (by anyone) and download their outputs."""

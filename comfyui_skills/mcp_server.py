@@ -159,7 +159,7 @@ def workflow_arg(args):
 
 # -- tools ----------------------------------------------------------------------------------------
 def tool_status(call, args):
-    return Reply(status.probe(client(call, args, probe=True)))
+    return Reply(engine.status(settings_for(call, args)))
 
 
 def tool_search_nodes(call, args):

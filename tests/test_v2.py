@@ -174,3 +174,12 @@ def test_upload_makes_an_asset_and_sends_known_bytes_once(v2_double, env, tmp_pa
     assert [p for m, p, _ in v2_double.requests if m == "POST"].count("/api/v2/assets") == 1
     r = script("upload", tmp_path / "p.png", "--subfolder", "x", *flags(v2_double), env=env)
     assert r.returncode == 2 and "assets" in r.stderr
+
+
+def test_the_mcp_status_tool_speaks_v2_too(v2_double, env):
+    from test_mcp import call, data
+
+    if v2_double.kind == "cloud":
+        env = dict(env, COMFYUI_API="v2")
+    info = data(call(env, v2_double.url, "status", {}))
+    assert info["online"] is True and info["api"] == "v2"

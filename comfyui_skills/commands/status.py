@@ -1,8 +1,7 @@
 """status.py: is ComfyUI up, which versions, which devices, how busy."""
 
-from .. import cli, config
-from ..errors import ServerError, ServerTimeout, ServerUnreachable
-from ..status import probe
+from .. import cli, engine
+from ..errors import ServerTimeout, ServerUnreachable
 
 EPILOG = """\
 examples:
@@ -23,22 +22,7 @@ def build_parser():
 
 
 def run(args):
-    from ..v2.client import V2, is_v2
-
-    client = cli.client_from(args, probe=True)
-    kind = cli.settings_from(args).api_kind(client.url)
-    info = None
-    if kind != "v2":
-        try:
-            info = probe(client)
-        except ServerError as exc:
-            if not (kind == "auto" and exc.status == 404 and is_v2(client.url, client.api_key)):
-                raise
-    if info is None:
-        from ..v2 import run as v2run
-
-        info = v2run.status(V2(client.url, api_key=client.api_key, timeout=client.timeout,
-                               connect_timeout=client.connect_timeout))
+    info = engine.status(cli.settings_from(args))
     cli.emit(args, info, _text(info))
     if info["online"]:
         return 0
