@@ -24,12 +24,20 @@ SOLID = {"1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64,
          "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "v2live"}}}
 
 
-def slow_graph():
-    return {"1": {"class_type": "EmptyImage", "inputs": {"width": 2048, "height": 2048, "batch_size": 2,
-                                                         "color": uuid.uuid4().int % 0xFFFFFF}},
-            "2": {"class_type": "ImageBlur", "inputs": {"image": ["1", 0], "blur_radius": 31, "sigma": 10.0}},
-            "3": {"class_type": "ImageBlur", "inputs": {"image": ["2", 0], "blur_radius": 31, "sigma": 10.0}},
-            "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}}}
+def slow_graph(live_url):
+    """A sampler with many steps on the random SD1.5 checkpoint: an interrupt lands at the next step
+    (a single long node such as a big blur only ends when the node does)."""
+    ckpts = requests.get(live_url + "/models/checkpoints", timeout=30).json()
+    ckpt = next((c for c in ckpts if "sd15" in c.lower()), None) or pytest.skip("no SD1.5 checkpoint on the server")
+    return {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt}},
+            "2": {"class_type": "CLIPTextEncode", "inputs": {"text": f"a fox {uuid.uuid4()}", "clip": ["1", 1]}},
+            "3": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+            "4": {"class_type": "KSampler", "inputs": {"model": ["1", 0], "positive": ["2", 0], "negative": ["2", 0],
+                                                       "latent_image": ["3", 0], "seed": uuid.uuid4().int % 2**32,
+                                                       "steps": 400, "cfg": 7.0, "sampler_name": "euler",
+                                                       "scheduler": "normal", "denoise": 1.0}},
+            "5": {"class_type": "VAEDecode", "inputs": {"samples": ["4", 0], "vae": ["1", 2]}},
+            "6": {"class_type": "PreviewImage", "inputs": {"images": ["5", 0]}}}
 
 
 @pytest.fixture
@@ -80,7 +88,7 @@ def test_live_v2_status(proxy, live_url, pack_env):
 
 
 def test_live_v2_cancel_stops_or_says_it_did_not(proxy, live_url, pack_env, tmp_path):
-    (tmp_path / "slow.json").write_text(json.dumps(slow_graph()))
+    (tmp_path / "slow.json").write_text(json.dumps(slow_graph(live_url)))
     r = script("run", tmp_path / "slow.json", "--url", proxy, "--no-wait", "--json", env=pack_env)
     job_id = json.loads(r.stdout)["prompt_id"]
     wait_until_running(live_url, job_id, seconds=300)
