@@ -207,10 +207,25 @@ def _noise_mask(api, object_info, loader, mask, encoders):
     return f"noise mask on the latent {', '.join(done)} samples"
 
 
+def _pixels(api, nid):
+    """The pixels an encoder takes: its own `pixels` input, or (a SetLatentNoiseMask that took the
+    image's mask, as the pack's inpaint recipe builds: recipes/build.py) the nearest node upstream's."""
+    seen, todo = set(), [nid]
+    while todo:  # breadth first, so the encoder nearest the masked node wins
+        cur = todo.pop(0)
+        inputs = api.get(cur, {}).get("inputs") or {}
+        if _link(inputs.get("pixels")):
+            return inputs["pixels"]
+        for value in inputs.values():
+            if _link(value) and str(value[0]) in api and str(value[0]) not in seen:
+                seen.add(str(value[0]))
+                todo.append(str(value[0]))
+    return None
+
+
 def _composite(api, object_info, encoders, mask):
     """Each saved image composited back onto the encoder's input pixels through the mask."""
-    pixels = next(((api[e]["inputs"]).get("pixels") for e in encoders if _link((api[e]["inputs"]).get("pixels"))),
-                  None)
+    pixels = next((p for p in (_pixels(api, e) for e in encoders) if p), None)
     if pixels is None:
         raise refuse("no encoder takes the input image's pixels")
     for nid, node in list(api.items()):
