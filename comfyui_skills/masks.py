@@ -4,9 +4,9 @@ The convention is ComfyUI's LoadImageMask on the red channel: WHITE is repainted
 `--region top-third` or `--box 10%,0,50%,40%` paint such a mask at the input image's size.
 
 In the graph (`edit`): a node that already takes the image loader's mask (an inpaint template's
-VAEEncodeForInpaint or InpaintModelConditioning) takes ours instead; otherwise the latent encoded
-from the input gets a noise mask (SetLatentNoiseMask), so the sampler only changes the masked
-part. Either way each saved image is composited back onto the input (ImageCompositeMasked with
+VAEEncodeForInpaint or InpaintModelConditioning, the pack's inpaint recipe's SetLatentNoiseMask)
+takes ours instead; otherwise the latent encoded from the input gets a noise mask
+(SetLatentNoiseMask), so the sampler only changes the masked part. Either way each saved image is composited back onto the input (ImageCompositeMasked with
 the same mask), so outside the mask the result is the input pixel for pixel, not its trip
 through the VAE. A graph with no place for a mask is refused: never an unmasked edit instead.
 """
