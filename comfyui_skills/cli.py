@@ -49,6 +49,24 @@ def add_api_flag(p, suppress=False):
                         "comfy-api-proxy); default $COMFYUI_API, else auto: v2 where the server speaks only v2")
 
 
+MASK_HELP = ("a mask image of the input's size: WHITE is repainted, BLACK kept (as LoadImageMask reads "
+             "its red channel); also last, last:N, PROMPT_ID:N")
+
+
+def add_edit_flags(p):
+    """The chat-loop options generate.py and run.py share (edits.from_args reads them)."""
+    from .masks import REGIONS
+
+    g = p.add_argument_group("chat loop (LoRAs, masks, earlier outputs)")
+    g.add_argument("--lora", action="append", default=[], metavar="NAME[:STRENGTH[:CLIP]]",
+                   help="apply a LoRA file (extension optional), strength 1 unless given; repeatable, in order")
+    g.add_argument("--trigger", action="store_true", help="add the LoRAs' trigger words to the prompt")
+    g.add_argument("--mask", metavar="FILE", help=MASK_HELP)
+    g.add_argument("--region", metavar="NAME", help="repaint only this part: " + ", ".join(REGIONS))
+    g.add_argument("--box", metavar="X,Y,W,H", help="repaint only this box: pixels, or percent (10%%,0,50%%,50%%)")
+    return g
+
+
 def subcommands(prog, description, epilog):
     """(parser, subparsers) for a script whose first word is what to do (queue.py list ...)."""
     p = parser(prog, description, epilog)

@@ -1,24 +1,10 @@
 """The chat-loop options generate.py and run.py share: LoRAs, a mask (file, region or box), and
-earlier outputs as inputs. `add_flags` puts them on a parser; `from_args` turns them into the
-graph edits `pipeline.run(edits=...)` applies on the chosen server."""
+earlier outputs as inputs (cli.add_edit_flags puts them on a parser); `from_args` turns them into
+the graph edits `pipeline.run(edits=...)` applies on the chosen server."""
 
 from . import loras, masks, references
 from .errors import InputError
-
-MASK_HELP = ("a mask image of the input's size: WHITE is repainted, BLACK kept (as LoadImageMask reads "
-             "its red channel); also last, last:N, PROMPT_ID:N")
-
-
-def add_flags(p):
-    g = p.add_argument_group("chat loop (LoRAs, masks, earlier outputs)")
-    g.add_argument("--lora", action="append", default=[], metavar="NAME[:STRENGTH[:CLIP]]",
-                   help="apply a LoRA file (extension optional), strength 1 unless given; repeatable, in order")
-    g.add_argument("--trigger", action="store_true", help="add the LoRAs' trigger words to the prompt")
-    g.add_argument("--mask", metavar="FILE", help=MASK_HELP)
-    g.add_argument("--region", metavar="NAME", help="repaint only this part: " + ", ".join(masks.REGIONS))
-    g.add_argument("--box", metavar="X,Y,W,H", help="repaint only this box: pixels, or percent (10%%,0,50%%,50%%)")
-    return g
-
+from .nextsteps import flag
 
 def mask_asked(args):
     return bool(getattr(args, "mask", None) or getattr(args, "region", None) or getattr(args, "box", None))
@@ -37,9 +23,10 @@ def from_options(image, reporter, project=None, lora=None, trigger=False, mask=N
     if lora:
         out.append(loras.edit(lora, trigger=trigger, reporter=reporter))
     elif trigger:
-        raise InputError("--trigger adds the trigger words of --lora files: give --lora NAME too")
+        raise InputError(f"{flag('trigger')} adds the trigger words of {flag('lora')} files: "
+                         f"give {flag('lora', 'NAME')} too")
     if mask or region or box:
-        mask_file = masks.mask_for(image, mask=references.resolve(mask, "--mask", project).path if mask else None,
+        mask_file = masks.mask_for(image, mask=references.resolve(mask, "mask", project).path if mask else None,
                                    region=region, box=box, project=project)
         out.append(masks.edit(mask_file, image))
     return out
@@ -50,7 +37,7 @@ EDIT_TASKS = ("image-to-image", "image-edit", "inpaint", "outpaint")
 
 def input_image(args, project=None):
     """The --image as a references.Ref (last, last:N, PROMPT_ID:N or a path), or None."""
-    return references.resolve(args.image, "--image", project) if getattr(args, "image", None) else None
+    return references.resolve(args.image, "image", project) if getattr(args, "image", None) else None
 
 
 def edit_defaults(args, ref, task):

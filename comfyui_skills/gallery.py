@@ -43,7 +43,7 @@ def entries(project="default", since=None):
                         "status": rec.get("status"), "made_at": made, "server": rec.get("url"),
                         "template": rec.get("file"), "values": rec.get("values") or {}, "settings": settings,
                         "filled": rec.get("filled") or {},
-                        "again": nextsteps.step("run", "--again", o["path"], finds_server=True)})
+                        "again": nextsteps.step("run", again=o["path"], finds_server=True)})
     out.reverse()
     return out
 

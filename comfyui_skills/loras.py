@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 
 from . import families, models, nextsteps
+from .nextsteps import flag
 from .errors import InputError, TransportError
 from .schema import NodeSpec
 
@@ -42,7 +43,8 @@ def parse(text):
     except ValueError:
         numbers = None
     if not name.strip() or numbers is None or len(numbers) > 2:
-        raise InputError(f"--lora {text!r}: give NAME[:STRENGTH[:CLIP_STRENGTH]], e.g. --lora my_style:0.7")
+        raise InputError(f"{flag('lora', repr(text))}: give NAME[:STRENGTH[:CLIP_STRENGTH]], "
+                         f"e.g. {flag('lora', 'my_style:0.7')}")
     return Lora(name.strip(), *numbers)
 
 
@@ -67,10 +69,10 @@ def resolve(lora, object_info):
             lora.file = found[0]
             return lora
     close = [f for f in files if want[:4] in f.lower()] or files
-    raise InputError(f"--lora {lora.name}: the server has no LoRA file of that name",
+    raise InputError(f"{flag('lora', lora.name)}: the server has no LoRA file of that name",
                      hint=(f"its LoRAs: {', '.join(close[:12])}" if files else
                            "it has none: put the file in models/loras/ "
-                           f"({nextsteps.step('models', 'download', '<url>', '--folder', 'loras')})"))
+                           f"({nextsteps.step('models', 'download', '<url>', folder='loras')})"))
 
 
 def _stem(name):
@@ -133,13 +135,13 @@ def trigger_words(metadata, most=5):
 def check_family(lora, lora_id, model_ids):
     """InputError when the file is no LoRA, or a LoRA for another family than every model here."""
     if lora_id.problem and lora_id.how in ("none", "name"):
-        raise InputError(f"--lora {lora.file}: not a readable LoRA file ({lora_id.problem})")
+        raise InputError(f"{flag('lora', lora.file)}: not a readable LoRA file ({lora_id.problem})")
     if lora_id.how == "header" and lora_id.kind not in ("lora", "unknown"):
-        raise InputError(f"--lora {lora.file}: not a LoRA: its header holds a {lora_id.family} "
+        raise InputError(f"{flag('lora', lora.file)}: not a LoRA: its header holds a {lora_id.family} "
                          f"{lora_id.kind.replace('_', ' ')} ({lora_id.evidence})",
                          hint="give a file from models/loras/ that is a LoRA")
     if lora_id.how == "header" and lora_id.kind == "unknown" and not lora_id.known:
-        raise InputError(f"--lora {lora.file}: not a LoRA: its header names none of the layers a LoRA "
+        raise InputError(f"{flag('lora', lora.file)}: not a LoRA: its header names none of the layers a LoRA "
                          "patches", hint="give a file from models/loras/ that is a LoRA")
     known = [m for m in model_ids if m[1].known]
     if not lora_id.known or not known or lora_id.how == "name":
@@ -147,9 +149,9 @@ def check_family(lora, lora_id, model_ids):
     if any(_same_family(lora_id.family, ident.family) for _, ident in known):
         return
     name, ident = known[0]
-    raise InputError(f"--lora {lora.file}: a LoRA for {lora_id.family} ({lora_id.evidence}), but the model "
+    raise InputError(f"{flag('lora', lora.file)}: a LoRA for {lora_id.family} ({lora_id.evidence}), but the model "
                      f"{name} is {ident.family}; a LoRA only works on the family it was trained for",
-                     hint=f"use a {ident.family} LoRA, or a {lora_id.family} model with --model")
+                     hint=f"use a {ident.family} LoRA, or a {lora_id.family} model with {flag('model')}")
 
 
 def _same_family(a, b):
@@ -206,7 +208,7 @@ def insert(api, object_info, loras):
     users, in order; returns (workflow, [{node, class_type, ...}])."""
     loaders = model_loaders(api)
     if not loaders:
-        raise InputError("--lora: this workflow loads no diffusion model or checkpoint to put a LoRA on")
+        raise InputError(f"{flag('lora')}: this workflow loads no diffusion model or checkpoint to put a LoRA on")
     added = []
     for i, (loader, _, _) in enumerate(loaders):
         outs = _outputs(object_info, api[loader].get("class_type"))
@@ -227,7 +229,7 @@ def insert(api, object_info, loras):
                 api[nid] = {"class_type": "LoraLoaderModelOnly", "_meta": {"title": f"LoRA {lora.file}"},
                             "inputs": {"model": model, "lora_name": lora.file, "strength_model": lora.strength}}
             else:
-                raise InputError("--lora: this server has no LoraLoader node")
+                raise InputError(f"{flag('lora')}: this server has no LoraLoader node")
             model = [nid, 0]
             added.append(dict(node=nid, class_type=api[nid]["class_type"], loader=loader, **lora.as_dict()))
         for nid, name in model_users:
@@ -253,7 +255,7 @@ def edit(specs, trigger=False, reporter=None):
             found = trigger_words(metadata)
             if found and reporter is not None:
                 reporter.note(f"LoRA {lora.file} trigger words: {', '.join(found)}"
-                              + ("" if trigger else " (add them to the prompt with --trigger)"))
+                              + ("" if trigger else f" (add them to the prompt with {flag('trigger')})"))
             words += found
             per_file[lora.file] = found
         api, added = insert(api, object_info, loras)
@@ -277,7 +279,7 @@ def add_to_prompt(api, object_info, words):
 
     slot = slots.find_slots(api, object_info).get("prompt")
     if slot is None or slot.ambiguous or not isinstance(slot.value, str):
-        raise InputError("--trigger: this workflow has no one positive prompt to add the trigger words to")
+        raise InputError(f"{flag('trigger')}: this workflow has no one positive prompt to add the trigger words to")
     missing = [w for w in words if w.lower() not in slot.value.lower()]
     text = ", ".join(missing + [slot.value]) if missing else slot.value
     for t in slot.targets:

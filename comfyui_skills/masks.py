@@ -4,9 +4,9 @@ The convention is ComfyUI's LoadImageMask on the red channel: WHITE is repainted
 `--region top-third` or `--box 10%,0,50%,40%` paint such a mask at the input image's size.
 
 In the graph (`edit`): a node that already takes the image loader's mask (an inpaint template's
-VAEEncodeForInpaint or InpaintModelConditioning) takes ours instead; otherwise the latent encoded
-from the input gets a noise mask (SetLatentNoiseMask), so the sampler only changes the masked
-part. Either way each saved image is composited back onto the input (ImageCompositeMasked with
+VAEEncodeForInpaint or InpaintModelConditioning, the pack's inpaint recipe's SetLatentNoiseMask)
+takes ours instead; otherwise the latent encoded from the input gets a noise mask
+(SetLatentNoiseMask), so the sampler only changes the masked part. Either way each saved image is composited back onto the input (ImageCompositeMasked with
 the same mask), so outside the mask the result is the input pixel for pixel, not its trip
 through the VAE. A graph with no place for a mask is refused: never an unmasked edit instead.
 """
@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from . import config, nextsteps
+from .nextsteps import flag
 from .errors import CheckFailed, InputError
 
 SIDES = ("top", "bottom", "left", "right")
@@ -29,23 +30,25 @@ def _pil():
     return Image
 
 
-def image_size(path, flag="--image"):
-    """(width, height) of an image file; InputError in one line for one that is not an image."""
+def image_size(path, option="image"):
+    """(width, height) of an image file given to `option`; InputError in one line for one that is not
+    an image."""
+    label = flag(option)
     Image = _pil()
     try:
         with Image.open(path) as im:
             return im.size
     except FileNotFoundError:
-        raise InputError(f"{flag} {path}: no such file") from None
+        raise InputError(f"{label} {path}: no such file") from None
     except (OSError, ValueError) as exc:
-        raise InputError(f"{flag} {path}: not an image Pillow can read ({exc})") from None
+        raise InputError(f"{label} {path}: not an image Pillow can read ({exc})") from None
 
 
 def region_box(region, size):
     """(x, y, w, h) in pixels of a named region of an image of `size`."""
     m = re.fullmatch(r"(top|bottom|left|right)(-half|-third)?", str(region or "").strip().lower())
     if not m:
-        raise InputError(f"--region {region!r}: no such region", hint="use one of: " + ", ".join(REGIONS))
+        raise InputError(f"{flag('region', repr(region))}: no such region", hint="use one of: " + ", ".join(REGIONS))
     side, part = m.group(1), m.group(2) or ""
     width, height = size
     if side in ("top", "bottom"):
@@ -59,12 +62,13 @@ def parse_box(text, size):
     """(x, y, w, h) in pixels from "X,Y,W,H", each in pixels or percent of the image's side."""
     parts = [p.strip() for p in str(text).split(",")]
     if len(parts) != 4 or not all(re.fullmatch(r"\d+(\.\d+)?%?", p) for p in parts):
-        raise InputError(f"--box {text!r}: give X,Y,W,H in pixels or percent, e.g. 0,0,256,128 or 0,0,50%,25%")
+        raise InputError(f"{flag('box', repr(text))}: give X,Y,W,H in pixels or percent, "
+                         "e.g. 0,0,256,128 or 0,0,50%,25%")
     sides = (size[0], size[1], size[0], size[1])
     x, y, w, h = (round(float(p[:-1]) * side / 100) if p.endswith("%") else int(float(p))
                   for p, side in zip(parts, sides))
     if w <= 0 or h <= 0 or x >= size[0] or y >= size[1]:
-        raise InputError(f"--box {text}: the box lies outside the {size[0]}x{size[1]} image or is empty")
+        raise InputError(f"{flag('box', text)}: the box lies outside the {size[0]}x{size[1]} image or is empty")
     return (x, y, min(w, size[0] - x), min(h, size[1] - y))
 
 
@@ -81,16 +85,17 @@ def mask_for(image, mask=None, region=None, box=None, project=None):
     """The local mask file for `image`: the one given (checked to be of the image's size), or one
     painted from the region or box into projects/<project>/masks/."""
     if image is None:
-        raise InputError("--mask/--region/--box repaint part of an input image: give --image too")
+        raise InputError(f"{flag('mask')}/{flag('region')}/{flag('box')} repaint part of an input image: "
+                         f"give {flag('image')} too")
     if sum(x is not None for x in (mask, region, box)) > 1:
-        raise InputError("give one of --mask, --region and --box")
+        raise InputError(f"give one of {flag('mask')}, {flag('region')} and {flag('box')}")
     size = image_size(str(image))
     if mask is not None:
-        got = image_size(str(mask), "--mask")
+        got = image_size(str(mask), "mask")
         if got != size:
-            raise InputError(f"--mask {mask}: {got[0]}x{got[1]}, but the image {image} is {size[0]}x{size[1]}; "
+            raise InputError(f"{flag('mask', mask)}: {got[0]}x{got[1]}, but the image {image} is {size[0]}x{size[1]}; "
                              "a mask must be the image's size",
-                             hint="paint one at its size with --region or --box instead")
+                             hint=f"paint one at its size with {flag('region')} or {flag('box')} instead")
         return str(mask)
     area = region_box(region, size) if region is not None else parse_box(box, size)
     folder = config.projects_dir() / (project or "default") / "masks"
@@ -144,8 +149,8 @@ def _upstream(api, nid):
 
 
 def refuse(reason):
-    example = nextsteps.step("generate", "<what to paint>", "--image", "<image>", "--region", "top-third",
-                             "--task", "image-to-image")
+    example = nextsteps.step("generate", "<what to paint>", image="<image>", region="top-third",
+                             task="image-to-image")
     return CheckFailed(f"cannot inpaint with this workflow: {reason}; nothing was run",
                        hint=f"inpaint with an image-to-image workflow, e.g.: {example}")
 
@@ -202,10 +207,25 @@ def _noise_mask(api, object_info, loader, mask, encoders):
     return f"noise mask on the latent {', '.join(done)} samples"
 
 
+def _pixels(api, nid):
+    """The pixels an encoder takes: its own `pixels` input, or (a SetLatentNoiseMask that took the
+    image's mask, as the pack's inpaint recipe builds: recipes/build.py) the nearest node upstream's."""
+    seen, todo = set(), [nid]
+    while todo:  # breadth first, so the encoder nearest the masked node wins
+        cur = todo.pop(0)
+        inputs = api.get(cur, {}).get("inputs") or {}
+        if _link(inputs.get("pixels")):
+            return inputs["pixels"]
+        for value in inputs.values():
+            if _link(value) and str(value[0]) in api and str(value[0]) not in seen:
+                seen.add(str(value[0]))
+                todo.append(str(value[0]))
+    return None
+
+
 def _composite(api, object_info, encoders, mask):
     """Each saved image composited back onto the encoder's input pixels through the mask."""
-    pixels = next(((api[e]["inputs"]).get("pixels") for e in encoders if _link((api[e]["inputs"]).get("pixels"))),
-                  None)
+    pixels = next((p for p in (_pixels(api, e) for e in encoders) if p), None)
     if pixels is None:
         raise refuse("no encoder takes the input image's pixels")
     for nid, node in list(api.items()):

@@ -249,7 +249,7 @@ def again(run_id, settings=None, **kw):
     from . import references
 
     if references.is_reference(run_id):  # last, last:N, PROMPT_ID:N: the file, then the run that made it
-        run_id = references.resolve(run_id, "--again", settings.project).path
+        run_id = references.resolve(run_id, "again", settings.project).path
     if Path(str(run_id)).is_file():  # an output file: the run that made it, else the workflow saved in it
         made_by = references.record_of_file(run_id)
         if made_by is None:

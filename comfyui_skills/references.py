@@ -87,10 +87,12 @@ def is_reference(text):
     return bool(text) and (LAST.fullmatch(str(text)) is not None or BY_PROMPT.fullmatch(str(text)) is not None)
 
 
-def resolve(text, flag="--image", project=None):
-    """A Ref for `text` (see the module doc); InputError in one line for one that names nothing."""
+def resolve(text, option="image", project=None):
+    """A Ref for `text` (see the module doc), given to `option`; InputError in one line for one that
+    names nothing."""
     if text is None:
         return None
+    flag = nextsteps.flag(option)
     text = str(text)
     project = project or "default"
     m = LAST.fullmatch(text)
@@ -114,7 +116,7 @@ def resolve(text, flag="--image", project=None):
         rec = _record(pid)
         if rec is None:
             raise InputError(f"{flag} {text}: no run recorded under prompt {pid} in {config.state_dir() / 'runs'}",
-                             hint=f"{nextsteps.step('gallery', '--json')} lists the prompt ids of what was made")
+                             hint=f"{nextsteps.step('gallery', json=True)} lists the prompt ids of what was made")
         made = files_of([rec])
         if not 1 <= n <= len(made):
             raise InputError(f"{flag} {text}: prompt {pid} made {len(made)} file(s); "

@@ -26,6 +26,7 @@ import copy
 import re
 from collections import namedtuple
 
+from .nextsteps import flag
 from .errors import InputError
 from .schema import Schema
 from . import nextsteps
@@ -51,7 +52,7 @@ def parse_size(text):
     """(width, height) from "WxH"; an InputError naming the flag for anything else."""
     m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", str(text))
     if not m:
-        raise InputError(f"{nextsteps.flag('size')} {text!r}: give WIDTHxHEIGHT, e.g. 1024x1024")
+        raise InputError(f"{flag('size')} {text!r}: give WIDTHxHEIGHT, e.g. 1024x1024")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -625,7 +626,8 @@ class _Finder:
         if not targets:
             return None, "the workflow loads no checkpoint, diffusion model, LoRA or VAE file"
         slot = Slot("loaders", targets)
-        slot.note = "set one with --set NODE.INPUT=FILE; add LoRAs with --lora NAME:STRENGTH"
+        slot.note = (f"set one with {flag('set', 'NODE.INPUT=FILE')}; "
+                     f"add LoRAs with {flag('lora', 'NAME:STRENGTH')}")
         return slot, None
 
     def prefix_slot(self):
@@ -650,9 +652,10 @@ def _rescale_by(inputs):
 def _as_image_scale(node, object_info):
     """A rescale by megapixels or factor rewritten as an ImageScale to an exact size."""
     if "ImageScale" not in object_info:
-        raise InputError(f"--size: {node.get('class_type')} decides the size by "
+        raise InputError(f"{flag('size')}: {node.get('class_type')} decides the size by "
                          f"{'megapixels' if 'megapixels' in node['inputs'] else 'a factor'} and this server "
-                         f"has no ImageScale to set an exact one", hint="set it with --set NODE.INPUT=VALUE")
+                         f"has no ImageScale to set an exact one",
+                         hint=f"set it with {flag('set', 'NODE.INPUT=VALUE')}")
     ins = node["inputs"]
     node["class_type"] = "ImageScale"
     node["inputs"] = {"image": ins.get("image"), "upscale_method": ins.get("upscale_method", "nearest-exact"),
@@ -703,7 +706,7 @@ def find_slots(api_workflow, object_info):
 
 
 def _flag(name):
-    return str(nextsteps.flag(OPTIONS.get(name, name)))
+    return str(flag(OPTIONS.get(name, name)))
 
 
 def _short(value, width=40):
@@ -755,8 +758,8 @@ def _ambiguity_error(slot, graph):
     example = slot.targets[0]
     return InputError(f"{_flag(slot.name)} is ambiguous in this workflow: {slot.ambiguous}; "
                       f"candidates: {choices}",
-                      hint=f"choose one with {nextsteps.flag('set', 'NODE.INPUT=VALUE')}, e.g. "
-                           f"{nextsteps.flag('set', f'{example.node}.{example.input}=...')}")
+                      hint=f"choose one with {flag('set', 'NODE.INPUT=VALUE')}, e.g. "
+                           f"{flag('set', f'{example.node}.{example.input}=...')}")
 
 
 def _file_kind(name):
@@ -812,7 +815,7 @@ def apply_slots(api_workflow, object_info, prompt=None, negative=None, seed=None
         slot = slots.get(name)
         if slot is None:
             raise InputError(f"{_flag(name)}: this workflow has no {name} slot ({slots.absent.get(name)})",
-                             hint=f"set the input directly with {nextsteps.flag('set', 'NODE.INPUT=VALUE')}")
+                             hint=f"set the input directly with {flag('set', 'NODE.INPUT=VALUE')}")
         if slot.ambiguous:
             raise _ambiguity_error(slot, graph)
         writes += [(t, _check(graph, t, value, name), name) for t in slot.targets]

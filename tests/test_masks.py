@@ -69,6 +69,20 @@ def test_an_image_to_image_graph_gets_a_noise_mask_and_is_composited_back():
     assert "noise mask" in how
 
 
+def test_the_packs_inpaint_recipe_takes_the_mask_and_is_composited_back_onto_the_input():
+    from test_recipes import MAINS, built
+
+    graph = built(next(m for m in MAINS if m.recipe_family == "sd15"), "inpaint")[0]
+    out, how = masks.insert(graph, OBJECT_INFO, "mask.png", "example.png")
+    by_class = {n["class_type"]: (nid, n) for nid, n in out.items()}
+    mask_id, _ = by_class["LoadImageMask"]
+    load_id, _ = by_class["LoadImage"]
+    # the recipe's SetLatentNoiseMask took the image's alpha: it takes ours instead
+    assert by_class["SetLatentNoiseMask"][1]["inputs"]["mask"] == [mask_id, 0] and "SetLatentNoiseMask" in how
+    comp = by_class["ImageCompositeMasked"][1]["inputs"]
+    assert comp["destination"] == [load_id, 0] and comp["mask"] == [mask_id, 0]
+
+
 def test_a_graph_with_no_place_for_a_mask_is_refused_not_run_unmasked():
     wf = json.loads(json.dumps(TXT2IMG))
     with pytest.raises(CheckFailed, match="cannot inpaint with this workflow: it loads no input image"):

@@ -58,7 +58,7 @@ def build_parser():
     p.add_argument("--out", help="download folder (default: projects/<project>/outputs)")
     p.add_argument("--no-wait", action="store_true", help="print the prompt id and return at once")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    edits.add_flags(p)
+    cli.add_edit_flags(p)
     return p
 
 

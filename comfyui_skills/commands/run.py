@@ -73,7 +73,7 @@ def build_parser():
     p.add_argument("--use-installed", action="store_true",
                    help="swap each missing model for an installed file of the same family and kind; leave a "
                         "missing LoRA out; say each change")
-    edits.add_flags(p)
+    cli.add_edit_flags(p)
     return p
 
 
@@ -91,7 +91,7 @@ def run(args):
                          hint="see python scripts/run.py --help")
     reporter = Progress(enabled=not args.quiet and not args.no_wait)
     if args.image:
-        args.image = [references.resolve(i, "--image", args.project).path for i in args.image]
+        args.image = [references.resolve(i, "image", args.project).path for i in args.image]
     result = engine.run(
         cli.settings_from(args), workflow_path=args.file, again=args.again, sets=args.set, sweeps=args.sweep,
         seeds=args.seeds, slots=slot_values(args), out=args.out, previews=args.previews,
