@@ -114,7 +114,7 @@ class V2(Client):
         if upstream:
             # comfy-api-proxy names the ComfyUI behind it; a ComfyUI before 0.26 has no per-job cancel
             return (f"the ComfyUI behind this proxy ({upstream}) has no per-job cancel before 0.26: "
-                    f"interrupt it there: {nextsteps.step('queue', 'interrupt', '--url', upstream)}")
+                    f"interrupt it there: {nextsteps.step('queue', 'interrupt', url=upstream)}")
         return f"the server may stop it at its next step; check with {nextsteps.step('queue', 'list')}"
 
     def events(self, job, stop):
