@@ -197,7 +197,34 @@ def now_ms():
     return int(time.time() * 1000)
 
 
-class ComfyDouble:
+class LoopServer:
+    """An aiohttp server on its own event loop in a thread: `start()` runs the subclass's
+    `_startup()` there (which listens with `_listen`) and returns once it is serving."""
+
+    def start(self):
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError(f"{type(self).__name__} did not start")
+        return self
+
+    def _serve(self, ready):
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._startup())
+        ready.set()
+        self._loop.run_forever()
+        self._loop.close()
+
+    async def _listen(self, app, port=0):
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.1)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        return runner
+
+
+class ComfyDouble(LoopServer):
     """The server state and its knobs; see the module docstring."""
 
     def __init__(self):
@@ -347,14 +374,6 @@ class ComfyDouble:
         return self.url + ("/api" if self.cloud_key else "")
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self):
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the ComfyUI double did not start")
-        return self
-
     def stop(self):
         if self._loop:
             asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
@@ -364,14 +383,6 @@ class ComfyDouble:
     def _call_soon(self, fn, *args):
         if self._loop:
             self._loop.call_soon_threadsafe(fn, *args)
-
-    def _serve(self, ready):
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._startup())
-        ready.set()
-        self._loop.run_forever()
-        self._loop.close()
 
     async def _startup(self):
         self._wake = asyncio.Event()
@@ -383,12 +394,6 @@ class ComfyDouble:
         self._blob_runner = await self._listen(blob)
         self.blob_url = f"http://127.0.0.1:{self._blob_runner.addresses[0][1]}"
         self._worker = asyncio.ensure_future(self._work())
-
-    async def _listen(self, app, port=0):
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.1)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        return runner
 
     async def _shutdown(self):
         self._worker.cancel()

@@ -20,7 +20,6 @@ import asyncio
 import hashlib
 import json
 import mimetypes
-import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -29,7 +28,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from double import ComfyDouble
+from double import ComfyDouble, LoopServer
 
 RECORDED = json.loads((Path(__file__).resolve().parent / "recordings" / "v2" /
                        "proxy-0.1.6-comfyui-0.3.64.json").read_text())
@@ -54,7 +53,7 @@ def error(status, code, message, details=None, headers=None):
                              headers=headers)
 
 
-class V2Double:
+class V2Double(LoopServer):
     def __init__(self, comfy, cloud_key=None):
         self.comfy = comfy
         self.cloud_key = cloud_key  # None: comfy-api-proxy (no auth); a key: Comfy Cloud's v2
@@ -64,22 +63,6 @@ class V2Double:
         self.fail_submit = None  # (status, code, retry_after): the next submissions answer this
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self):
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the v2 double did not start")
-        return self
-
-    def _serve(self, ready):
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._startup())
-        ready.set()
-        self._loop.run_forever()
-        self._loop.close()
-
     async def _startup(self):
         self.session = aiohttp.ClientSession()
         app = web.Application(middlewares=[self._auth])
@@ -94,15 +77,11 @@ class V2Double:
         r.add_post("/api/v2/assets/from-hash", self.from_hash)
         r.add_route("HEAD", "/api/v2/assets/by-hash/{hash}", self.by_hash)
         r.add_get("/api/v2/assets/{id}/content", self.content)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self._runner = await self._listen(app)
         self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
         blob = web.Application()
         blob.router.add_get("/signed/{id}", self.signed)
-        self._blob_runner = web.AppRunner(blob, handle_signals=False, access_log=None, shutdown_timeout=0.1)
-        await self._blob_runner.setup()
-        await web.TCPSite(self._blob_runner, "127.0.0.1", 0).start()
+        self._blob_runner = await self._listen(blob)
         self.blob_url = f"http://127.0.0.1:{self._blob_runner.addresses[0][1]}"
 
     def stop(self):
