@@ -2,7 +2,9 @@
 earlier outputs as inputs (cli.add_edit_flags puts them on a parser); `from_args` turns them into
 the graph edits `pipeline.run(edits=...)` applies on the chosen server."""
 
-from . import loras, masks, references
+# loras and masks are imported where an edit is asked for: a plain run should not pay for reading
+# model headers (families) or painting masks at start-up
+from . import references
 from .errors import InputError
 from .nextsteps import flag
 
@@ -21,11 +23,15 @@ def from_options(image, reporter, project=None, lora=None, trigger=False, mask=N
     """[edit] for pipeline.run: the LoRAs, then the mask (painted for `image`, a local path)."""
     out = []
     if lora:
+        from . import loras
+
         out.append(loras.edit(lora, trigger=trigger, reporter=reporter))
     elif trigger:
         raise InputError(f"{flag('trigger')} adds the trigger words of {flag('lora')} files: "
                          f"give {flag('lora', 'NAME')} too")
     if mask or region or box:
+        from . import masks
+
         mask_file = masks.mask_for(image, mask=references.resolve(mask, "mask", project).path if mask else None,
                                    region=region, box=box, project=project)
         out.append(masks.edit(mask_file, image))
@@ -56,6 +62,8 @@ def edit_values(ref, task, size, seed, masked, request=""):
         task = "inpaint" if masked else infer_task(request, True)
     if task in EDIT_TASKS:
         if size is None:
+            from . import masks
+
             width, height = masks.image_size(ref.path)
             size = f"{width}x{height}"
         if seed is None and isinstance(ref.settings.get("seed"), int):
