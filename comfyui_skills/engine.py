@@ -22,12 +22,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from . import config, conversion, pipeline, slots as slotmod
+from . import config, conversion, slots as slotmod
 from . import workflow as wfmod
 from .errors import InputError, ServerError, ServerUnreachable
 from .schema import partner_nodes
 from .validation import validate_against
 from .progress import Reporter
+
+
+class _OnFirstUse:
+    """A module imported when first used: validate.py and the other offline commands go through
+    this engine too, and must not pay for the run machinery (requests, outputs) at start-up."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attr)
+
+
+pipeline = _OnFirstUse("comfyui_skills.pipeline")
 
 # The slots a run can fill (see slots.apply_slots), as plain values; `size` is "WxH".
 SLOT_NAMES = ("prompt", "negative", "seed", "width", "height", "size", "length", "batch", "steps", "cfg",
@@ -255,7 +271,7 @@ class Generated:
     """What generate() chose (`plan`) and, unless a dry run, how its run went (`result`)."""
 
     plan: object                       # generate.Plan
-    result: Optional[pipeline.RunResult] = None
+    result: Optional["pipeline.RunResult"] = None
     source: str = ""                   # where the choice was made from: the server, or the snapshot
 
     @property

@@ -30,6 +30,7 @@ from . import (__version__, conversion, downloads, engine, files, generate, inve
                nextsteps, pipeline, runs, status, uploads)
 from . import edits as edits_mod
 from . import gallery, references
+from .masks import REGIONS
 from . import workflow as wfmod
 from .config import Settings
 from .errors import ComfyError, InputError
@@ -219,7 +220,7 @@ CHAT_ARGS = {
     "trigger": {"type": "boolean", "default": False, "description": "add the LoRAs' trigger words to the prompt"},
     "mask": {"type": "string", "description": "mask image of the input's size: WHITE is repainted, BLACK kept "
                                               "(a path, last, last:N or PROMPT_ID:N)"},
-    "region": {"type": "string", "enum": list(edits_mod.masks.REGIONS), "description": "repaint only this part"},
+    "region": {"type": "string", "enum": list(REGIONS), "description": "repaint only this part"},
     "box": {"type": "string", "description": "repaint only this box: X,Y,W,H in pixels or percent"},
     "denoise": {"type": "number", "minimum": 0, "maximum": 1, "description": "how much of the input to change"},
 }
