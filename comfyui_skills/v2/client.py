@@ -33,8 +33,6 @@ CANCEL_GRACE = 15.0  # how long a cancel may take to land at the next node or st
 class V2(Client):
     """`V2("http://127.0.0.1:8189").health()`: a server speaking Comfy API v2."""
 
-    kind = "v2"
-
     def endpoint(self, path):
         if path.startswith(("http://", "https://")):
             return path
@@ -274,5 +272,3 @@ def is_v2(url, api_key=None, timeout=2.0):
         client.close()
     return isinstance(body, dict) and "status" in body
 
-
-__all__ = ["V2", "asset_ref", "file_hash", "is_v2", "TERMINAL"]

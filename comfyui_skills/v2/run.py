@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import config, files, inventory, nextsteps, outputs, overrides, runs
 from .. import workflow as wfmod
-from ..errors import CheckFailed, ComfyError, InputError, Interrupted
+from ..errors import CheckFailed, ComfyError, Interrupted
 from .client import asset_ref
 
 STATUS = {"succeeded": "success", "failed": "error", "canceled": "interrupted", "expired": "lost"}
@@ -145,14 +145,6 @@ def _remember(job, client, project, out, name, values, wf):
     _write_record(job["id"], {"prompt_id": job["id"], "status": "queued", "url": client.url, "api": "v2",
                               "project": project, "out": str(Path(out).resolve()) if out else None,
                               "values": values, "file": name, "submitted_at": _now(), "workflow": wf})
-
-
-def not_a_native_server(exc):
-    """Is this the answer a v2-only server gives to a native route (404)?"""
-    return getattr(exc, "status", None) == 404
-
-
-__all__ = ["run", "record", "download_outputs", "not_a_native_server", "InputError"]
 
 
 # -- jobs queued earlier ------------------------------------------------------------------------
