@@ -27,8 +27,6 @@ telemetry, no proxy but loopback). Latest numbers: bench/results-startup.md.
 import argparse
 import datetime
 import json
-import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -38,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import (DUMP, PY, ROOT, BenchError, Runner, Server, bench_env, find_comfy, git_describe,  # noqa: E402
+from run import (DUMP, PY, ROOT, BenchError, Runner, Server, bench_env, context_lines, find_comfy, publish,  # noqa: E402
                  interleaved, last_json, median, prepare_comfy, progress)
 import workloads  # noqa: E402
 from table import Row, render  # noqa: E402
@@ -212,21 +210,13 @@ def main(argv=None):
         return 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    text = report(args, rows, notes, comfy_version, server_version)
-    print(text)
-    if args.out != "-":
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
-    return 0 if all(r.passed is not False for r in rows) else 1
+    return publish(report(args, rows, notes, comfy_version, server_version), args.out, rows)
 
 
 def report(args, rows, notes, comfy_version, server_version):
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     head = [f"# comfyui-skills start-up budget (bench/bench_startup.py), {now}", "",
-            f"- pack: commit {git_describe()}; Python {platform.python_version()}",
-            f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, load average "
-            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end",
-            f"- server: {args.url} (ComfyUI {server_version})" if server_version else "- server: none",
-            f"- baseline: comfy-cli {comfy_version}" if comfy_version else "- baseline: comfy-cli absent",
+            *context_lines(args.url, comfy_version, server_version),
             f"- medians of {args.reps} timed pairs per row, alternating order, after one warm-up each; whole "
             f"processes, start to exit; CPU = user + system; bytecode cached as after an install", ""]
     tail = ["", ""] + [f"- {n}" for n in notes] if notes else []

@@ -498,21 +498,30 @@ def main(argv=None):
         return 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    text = report(args, rows, notes, comfy_version, server_version)
+    return publish(report(args, rows, notes, comfy_version, server_version), args.out, rows)
+
+
+def context_lines(url, comfy_version, server_version):
+    """The report lines saying what was measured where (every bench's report starts with them)."""
+    return [f"- pack: commit {git_describe()}; Python {platform.python_version()}",
+            f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, load average "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end",
+            f"- server: {url} (ComfyUI {server_version})" if server_version else "- server: none",
+            f"- baseline: comfy-cli {comfy_version}" if comfy_version else "- baseline: comfy-cli absent"]
+
+
+def publish(text, out, rows):
+    """Print the report, write it to `out` (unless "-"); exit 0 when every row with a target passes."""
     print(text)
-    if args.out != "-":
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    if out != "-":
+        Path(out).write_text(text + "\n", encoding="utf-8")
     return 0 if all(r.passed is not False for r in rows) else 1
 
 
 def report(args, rows, notes, comfy_version, server_version):
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     head = [f"# comfyui-skills benchmark, {now}", "",
-            f"- pack: commit {git_describe()}; Python {platform.python_version()}",
-            f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, load average "
-            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end",
-            f"- server: {args.url} (ComfyUI {server_version})" if server_version else "- server: none",
-            f"- baseline: comfy-cli {comfy_version}" if comfy_version else "- baseline: comfy-cli absent",
+            *context_lines(args.url, comfy_version, server_version),
             f"- medians of {args.reps} (offline), {args.live_reps} (end to end) and {args.sweep_reps} (sweep) "
             f"timed repetitions, interleaved, after one warm-up each; times are whole processes, start to exit, "
             f"bytecode cached as after an install",
