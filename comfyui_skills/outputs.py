@@ -10,9 +10,7 @@ import os
 import tempfile
 from pathlib import Path, PurePosixPath
 
-import requests
-
-from . import files, nextsteps
+from . import files, nextsteps, wire
 from .errors import InputError, ServerError
 from .runs import cached_nodes, prompt_of
 
@@ -123,8 +121,8 @@ def download(client, item, root):
                 for chunk in resp.iter_content(CHUNK):
                     fh.write(chunk)
                     n += len(chunk)
-            except requests.exceptions.RequestException:
-                # requests' errors are OSErrors too: caught here, a broken connection is not a full disk
+            except wire.WireError:
+                # wire's errors are OSErrors too: caught here, a broken connection is not a full disk
                 raise ServerError(f"{item['filename']}: the connection broke before the whole file arrived"
                                   + (f" ({expected} bytes expected)" if expected else ""),
                                   hint=f"nothing was kept; fetch it again with {nextsteps.step('queue', 'outputs', 'PROMPT_ID', finds_server=True)}",

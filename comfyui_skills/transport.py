@@ -9,9 +9,7 @@ import base64
 import uuid
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-import requests
-
-from . import __version__
+from . import __version__, wire
 from .config import DEFAULT_TIMEOUT, is_cloud
 from .errors import ServerError, ServerTimeout, ServerUnreachable
 from .nextsteps import flag, step
@@ -44,9 +42,7 @@ class Client:
         self.api_key = api_key
         self.timeout = timeout
         self.connect_timeout = connect_timeout or min(timeout, 5.0)
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
-        self.session.trust_env = False  # never route loopback traffic through a proxy from the env
+        self.session = wire.Session(USER_AGENT)  # no proxy from the environment: loopback stays loopback
         self.client_id = str(uuid.uuid4())
 
     # -- addresses -------------------------------------------------------------------------
@@ -69,7 +65,7 @@ class Client:
     # -- requests --------------------------------------------------------------------------
     def request(self, method, path, *, params=None, json_body=None, files=None, data=None,
                 stream=False, timeout=None, retry=True, headers=None):
-        """Send one request; map every failure to a ComfyError. Returns the `requests.Response`."""
+        """Send one request; map every failure to a ComfyError. Returns the `wire.Response`."""
         url = self.endpoint(path)
         timeout = timeout or self.timeout
         idempotent = method == "GET"
@@ -77,14 +73,14 @@ class Client:
         for attempt in range(attempts):
             try:
                 return self._send(method, url, params, json_body, files, data, stream, timeout, headers)
-            except requests.exceptions.ConnectTimeout:
+            except wire.ConnectTimeout:
                 # nothing completed a handshake: from here that is no server, however it is caused
                 if attempt + 1 == attempts:
                     raise ServerUnreachable(
                         f"ComfyUI at {self.url} did not accept a connection within {self.connect_timeout:g} s",
                         hint="check the address, or start ComfyUI; use offline mode if there is no server",
                         url=self.url) from None
-            except requests.exceptions.ReadTimeout:
+            except wire.ReadTimeout:
                 # A POST that timed out may still have been acted on: never send it twice.
                 if not idempotent or attempt + 1 == attempts:
                     raise ServerTimeout(
@@ -92,12 +88,12 @@ class Client:
                         f"there but busy or stuck",
                         hint=f"raise {flag('timeout')}, or look at the server's console; nothing was exported offline",
                         url=self.url) from None
-            except requests.exceptions.ConnectionError as exc:
+            except wire.ConnectFailed as exc:
                 raise ServerUnreachable(
                     f"ComfyUI is not running at {self.url}",
                     hint=f"start it, or use offline mode ({step('run', 'FILE')} exports the workflow instead)",
                     url=self.url, reason=_short_reason(exc)) from None
-            except requests.exceptions.RequestException as exc:
+            except wire.WireError as exc:
                 raise ServerUnreachable(f"{method} {path} on {self.url} failed: {_short_reason(exc)}",
                                         url=self.url) from None
             if files:
@@ -111,9 +107,8 @@ class Client:
         headers = dict(self.auth_headers()) if origin == _origin(self.url) else {}
         headers.update(extra_headers or {})
         for _ in range(MAX_REDIRECTS + 1):
-            resp = self.session.request(method, url, params=params, json=json_body, files=files, data=data,
-                                        headers=headers, stream=stream, allow_redirects=False,
-                                        timeout=(self.connect_timeout, timeout))
+            resp = self.session.request(method, url, params=params, json_body=json_body, files=files, data=data,
+                                        headers=headers, stream=stream, timeout=(self.connect_timeout, timeout))
             if resp.status_code not in (301, 302, 303, 307, 308) or "Location" not in resp.headers:
                 return resp
             resp.close()

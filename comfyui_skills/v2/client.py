@@ -13,9 +13,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urljoin
 
-import requests
-
-from .. import nextsteps
+from .. import nextsteps, wire
 from ..errors import CheckFailed, ServerError, ServerTimeout, ServerUnreachable
 from ..transport import Client
 from .errors import raise_for
@@ -182,7 +180,7 @@ class V2(Client):
                                       data.get("current_node_class"), None)
                 if event in ("status", "output"):
                     wake.set()
-        except (ServerError, ServerUnreachable, ServerTimeout, requests.exceptions.RequestException):
+        except (ServerError, ServerUnreachable, ServerTimeout, wire.WireError):
             pass  # the stream is a convenience: polling goes on without it
         finally:
             wake.set()
