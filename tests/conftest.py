@@ -71,6 +71,10 @@ def pytest_generate_tests(metafunc):
 def pytest_collection_modifyitems(config, items):
     live = bool(live_servers())
     for item in items:
+        if "live" in item.keywords:
+            # one worker runs every live test, in order: parallel jobs on one CPU-bound ComfyUI
+            # would only queue behind each other and run into their timeouts
+            item.add_marker(pytest.mark.xdist_group("live"))
         if "live" in item.keywords and not live:
             item.add_marker(pytest.mark.skip(reason="live test: set COMFYUI_URL (or COMFYUI_URLS) to a real ComfyUI"))
         if "conformance" in item.keywords and not CONFORMANCE.is_dir():
