@@ -52,11 +52,10 @@ Knobs (attributes and methods of the fixture object):
                               /v2 routes only, each queued task fails with the recorded reason
     manager_refuses = True    ...and its security_level forbids every task: each ends as the recorded
                               refused one (result "failed"; only the server's log says why)
-    newer = True              act as a newer ComfyUI, in the shapes read from Comfy-Org/ComfyUI server.py
-                              at 5e14d797 and comfy_execution/jobs.py at dfb874a6 (see "newer
-                              server" below): /api/jobs, POST /api/jobs/{id}/cancel (as 0.33.0 answered
-                              it), canonical-UUID prompt ids, every device in
-                              /system_stats, its /features; the default is 0.3.64 as recorded
+    newer = True              act as ComfyUI 0.33.0 where it was recorded to differ (recordings/
+                              server-0.33.0/): /system_stats, /features, /api/jobs and its jobs'
+                              fields, POST /api/jobs/{id}/cancel, canonical-UUID prompt ids, every
+                              device in /system_stats; the default is 0.3.64 as recorded
     gpus = [(NAME, VRAM_TOTAL, VRAM_FREE), ...]   the server computes on GPUs (cuda:0 first):
                               0.3.64 lists the first only, a newer server all of them
     add_file(type, subfolder, name, data)   put a file where /view and LoadImage find it
@@ -84,8 +83,7 @@ Templates: /templates/index.json and the few /templates/NAME.json recorded are s
 recorded; any other name gets the recorded 404 (the real server serves every file its package has).
 Records for assertions: `requests` (method, path, headers of each HTTP request), `posted` (bodies
 POSTed to /prompt), `interrupts` (bodies POSTed to /interrupt), `cancels` (job ids POSTed to a
-newer server's /api/jobs/{id}/cancel), `credential_keys` (what a newer
-server handed each WebSocket).
+newer server's /api/jobs/{id}/cancel).
 """
 
 import asyncio
@@ -97,8 +95,6 @@ import json
 import mimetypes
 import os
 import random
-import secrets
-import sys
 import threading
 import time
 import uuid
@@ -149,6 +145,8 @@ class Recordings:
         self.step_inputs = {"KSampler": ksampler_step_input(_load("runs/ksampler_progress.json"))}
         self.templates = json.loads(gzip.decompress((RECORDINGS / "templates" / "templates.json.gz").read_bytes()))
         self.server = {e["name"]: e["response"] for e in _load("server/0.3.64.json")["exchanges"]}
+        # what the `newer` mode answers where 0.33.0 differs (record.py URL rest, on 0.33.0)
+        self.rest_newer = {e["name"]: e["response"] for e in _load("server-0.33.0/rest.json")["exchanges"]}
         self.cancel = {version: {e["name"]: e for e in rec["exchanges"]}
                        for version, rec in _load("server/jobs_cancel.json").items()}
 
@@ -255,7 +253,6 @@ class ComfyDouble(LoopServer):
                             for f in self.models}
         self.newer = False  # True: a newer server (see the "newer server" section)
         self.gpus = []      # [(name, vram_total, vram_free)]: a GPU server, cuda:0 first
-        self.credential_keys = []  # what a newer server handed each WebSocket (secrets to keep)
         self.manager = None  # "3.37.1": the server has ComfyUI-Manager (recorded answers, offline)
         self.manager_queue = []
         self.manager4_pending, self.manager4_history = [], {}  # Manager 4's queue and task records
@@ -481,50 +478,31 @@ class ComfyDouble(LoopServer):
         return web.json_response(self.rec.rest[name]["body"])
 
     # -- newer server ------------------------------------------------------------------------
-    # What a newer ComfyUI answers where it changed, read from Comfy-Org/ComfyUI server.py at
-    # 5e14d797 (system_stats, get_features, get_jobs, get_job_by_id, post_prompt) and
-    # comfy_execution/jobs.py at dfb874a6 (validate_job_id, normalize_queue_item,
-    # normalize_history_item, get_outputs_summary, get_job, get_all_jobs). With `newer` False
-    # every one of these answers as 0.3.64 was recorded.
+    # What ComfyUI 0.33.0 answers where it changed, as recorded (recordings/server-0.33.0/:
+    # rest.json, server/0.33.0.json). Where the recordings show one case and the double must
+    # compute others (the /api/jobs filters, sorting and paging, a running job's fields), it
+    # follows Comfy-Org/ComfyUI server.py at 5e14d797 (get_jobs, get_job_by_id) and
+    # comfy_execution/jobs.py at dfb874a6. With `newer` False each answers as 0.3.64 was recorded.
     async def _system_stats(self, request):
-        stats = copy.deepcopy(self.rec.rest["/system_stats"]["body"])
-        cpu = stats["devices"][0]  # recorded on a --cpu server: {"name": "cpu", "type": "cpu", ...}
+        # as 0.3.64 answered, or in `newer` mode as 0.33.0 did (its version, five comfy packages,
+        # deploy_environment); both recorded on a --cpu server, with the CPU as their one device
+        source = self.rec.rest_newer if self.newer else self.rec.rest
+        stats = copy.deepcopy(source["/system_stats"]["body"])
         if self.gpus:
             stats["system"]["argv"] = [a for a in stats["system"]["argv"] if a != "--cpu"]
             # get_torch_device_name (comfy/model_management.py at a7631e35) names a CUDA device
-            # "cuda:N <name> : <allocator>", as 0.3.64 does (its server.py lists one device)
+            # "cuda:N <name> : <allocator>"; 0.3.64's server.py lists the first device only, a newer
+            # one every torch device, the primary first, never the CPU (get_all_torch_devices)
             stats["devices"] = [{"name": f"cuda:{i} {name} : cudaMallocAsync", "type": "cuda", "index": i,
                                  "vram_total": total, "vram_free": free, "torch_vram_total": 0, "torch_vram_free": 0}
                                 for i, (name, total, free) in enumerate(self.gpus)]
             if not self.newer:
                 stats["devices"] = stats["devices"][:1]
-        if self.newer:
-            system = stats["system"]
-            system["os"] = sys.platform  # 0.3.64 gives os.name ("posix")
-            # the comfy* packages of requirements.txt with their versions, and where it runs
-            # (the index holds no Comfy-Org copy of either helper: the values follow a fork's)
-            system["comfy_package_versions"] = [
-                {"name": "comfyui-frontend-package", "installed": system["required_frontend_version"],
-                 "required": system["required_frontend_version"]},
-                {"name": "comfyui-workflow-templates", "installed": system["installed_templates_version"],
-                 "required": system["required_templates_version"]}]
-            system["deploy_environment"] = "local-git"
-            # every torch device, the primary first; on a --cpu server that is the CPU alone,
-            # on a GPU server its GPUs, never the CPU (get_all_torch_devices at a7631e35)
-            stats["devices"] = stats["devices"] if self.gpus else [cpu]
         return web.json_response(stats)
 
     async def _features(self, request):
-        body = copy.deepcopy(self.rec.rest["/features"]["body"])
-        if self.newer:
-            # comfy_api/feature_flags.py at 5e14d797: the credentials entry only over TLS or
-            # from a loopback peer, which every test is
-            body.update({"supports_model_type_tags": True,
-                         "comfy_api_credentials": {"version": 1, "endpoint": "/api/credentials",
-                                                   "websocket_auth_message": "credential_auth"},
-                         "extension": {"manager": {"supports_v4": True}}, "node_replacements": True,
-                         "assets": False})
-        return web.json_response(body)
+        source = self.rec.rest_newer if self.newer else self.rec.rest  # as 0.33.0 or 0.3.64 answered
+        return web.json_response(source["/features"]["body"])
 
     def _no_jobs_route(self):
         rec = self.rec.server["jobs list"]  # 0.3.64: 404, application/octet-stream, no body
@@ -998,9 +976,6 @@ class ComfyDouble(LoopServer):
         self.sockets[sid] = [ws, 0]
         try:
             status = {"status": {"exec_info": {"queue_remaining": self._remaining()}}, "sid": sid}
-            if self.newer:  # a loopback client gets a credential key (server.py websocket_handler, 5e14d797)
-                status["credential_key"] = secrets.token_urlsafe(32)
-                self.credential_keys.append(status["credential_key"])
             await self._send("status", status, sid)
             async for _ in ws:
                 pass  # feature_flags and the like: the recordings show no answer we rely on
@@ -1391,7 +1366,8 @@ def queue_job(item, status):
 
 
 def history_job(pid, entry, include_outputs=False):
-    """normalize_history_item (jobs.py at dfb874a6): a finished prompt as a job; the detail
+    """A finished prompt as a job, in the fields ComfyUI 0.33.0 gave (recordings/server-0.33.0/
+    server/0.33.0.json: a saved image, a preview-only run, a failed run); the detail
     (/api/jobs/{id}) adds outputs, execution_status and the workflow."""
     number, _, prompt, extra = entry["prompt"][:4]
     status_info = entry.get("status") or {}
@@ -1407,24 +1383,25 @@ def history_job(pid, entry, include_outputs=False):
     status_str = status_info.get("status_str")
     status = ("cancelled" if interrupted else "failed") if status_str == "error" else "completed"
     outputs = entry.get("outputs") or {}
-    count, preview = 0, None
-    for nid, out in outputs.items():  # get_outputs_summary: saved files first for the preview
+    count, saved, shown = 0, None, None
+    for nid, out in outputs.items():
         for media, items in out.items():
             if media == "animated" or not isinstance(items, list):
                 continue
             for item in items:
                 if isinstance(item, dict):
                     count += 1
-                    if preview is None and item.get("type") == "output":
-                        preview = {**item, "nodeId": nid, "mediaType": media}
+                    first = {**item, "nodeId": nid, "mediaType": media}
+                    shown = shown or first
+                    if saved is None and item.get("type") == "output":
+                        saved = first
+    # a saved file is the preview; a preview-only run shows its temp image (both recorded)
     job = _pruned({"id": pid, "status": status, "priority": number, "create_time": extra.get("create_time"),
                    "execution_start_time": start, "execution_end_time": end, "execution_error": error,
-                   "completion_status": "success" if status_str == "success" else None,
-                   "has_errors": error is not None, "execution_error_count": int(error is not None),
-                   "outputs_count": count, "previewable_outputs_count": count, "preview_output": preview,
+                   "outputs_count": count, "previewable_outputs_count": count, "preview_output": saved or shown,
                    "workflow_id": _workflow_id(extra)})
     if include_outputs:
-        job.update({"outputs": outputs, "execution_status": status_info, "execution_errors": [],
+        job.update({"outputs": outputs, "execution_status": status_info,
                     "workflow": {"prompt": prompt, "extra_data": extra}})
     return job
 

@@ -6,7 +6,7 @@
     python tests/record.py URL interrupts      # interrupt/delete/clear: only on a server of your own
     python tests/record.py URL progress        # `progress` messages: needs a file in models/upscale_models
     python tests/record.py URL rejections      # POST /prompt of the pack's example workflows (refused, never run)
-    python tests/record.py URL server          # what newer servers changed: /api/jobs, client-supplied prompt_id
+    python tests/record.py URL server          # what newer servers changed: /api/jobs (a saved, a failed job), prompt_id
     python tests/record.py URL newer-routes    # routes only newer servers have (node replacements, blueprints)
 
 What the double replays is 0.3.64's: a server of that version writes tests/recordings/NAME, any
@@ -161,6 +161,10 @@ ANIMATED = workflow([
 BAD_LOAD = workflow([
     ("LoadImage", {"image": "not-really.png"}),
     ("PreviewImage", {"images": ["1", 0]}),
+])
+QUICK_SAVED = workflow([
+    ("EmptyImage", {"width": 16, "height": 16, "batch_size": 1, "color": 123}),
+    ("SaveImage", {"images": ["1", 0], "filename_prefix": "rec-job"}),
 ])
 SLOW = workflow([
     ("EmptyImage", {"width": 4096, "height": 4096, "batch_size": 4, "color": 0}),
@@ -366,6 +370,22 @@ def record_server(rec):
     for kind, pid in ids.items():
         rec.call(f"history of {kind} prompt_id", "GET", f"/history/{pid}")
     rec.call("job of canonical prompt_id", "GET", f"/api/jobs/{ids['canonical']}")
+    # a saved image (the preview a job lists) and a failed run (the error it lists)
+    rec.http.post(rec.url + "/upload/image", files={"image": ("not-really.png", b"this is text, not a PNG\n")},
+                  data={"type": "input", "overwrite": "true"}, timeout=60)
+    runs = {"saved": str(uuid.uuid4()), "failed": str(uuid.uuid4())}
+    saved = json.loads(json.dumps(QUICK_SAVED).replace('"color": 123', f'"color": {int(time.time()) % 9973}'))
+    tap = WsTap(rec.url, client_id)
+    time.sleep(0.3)
+    for kind, wf in (("saved", saved), ("failed", BAD_LOAD)):
+        rec.call(f"prompt {kind}", "POST", "/prompt", json={"prompt": wf, "client_id": client_id,
+                                                           "prompt_id": runs[kind]})
+    for pid in runs.values():
+        tap.wait_done(pid)
+    tap.close()
+    for kind, pid in runs.items():
+        rec.call(f"job of the {kind} prompt", "GET", f"/api/jobs/{pid}")
+    rec.call("jobs list of the two", "GET", "/api/jobs", params={"limit": 2})
     save(f"server/{rec.version}.json", {"exchanges": rec.exchanges})
 
 

@@ -317,3 +317,44 @@ def test_cloud_mode_hides_the_plain_routes(comfy_double):
     assert requests.get(comfy_double.url + "/system_stats").status_code == 404
     assert requests.get(comfy_double.url + "/api/system_stats").status_code == 401
     assert requests.get(comfy_double.url + "/api/system_stats", headers={"X-API-Key": "k"}).status_code == 200
+
+
+def job_shape(job):
+    """A job's fields and the fields of what it nests, without the values that differ run to run."""
+    shape = {"fields": sorted(job), "status": job["status"]}
+    if job.get("preview_output"):
+        shape["preview"] = (sorted(job["preview_output"]), job["preview_output"]["type"],
+                            job["preview_output"]["mediaType"])
+    if job.get("execution_error"):
+        shape["error"] = sorted(job["execution_error"])
+    if "execution_status" in job:
+        shape["execution_status"] = (sorted(job["execution_status"]), job["execution_status"]["status_str"],
+                                     [kind for kind, _ in job["execution_status"]["messages"]])
+    if "workflow" in job:
+        shape["workflow"] = sorted(job["workflow"])
+    return shape
+
+
+@pytest.mark.parametrize("version", ["0.33.0"])
+def test_newer_jobs_match_the_recorded_ones(comfy_double, version):
+    # the double's `newer` mode answers /api/jobs as ComfyUI 0.33.0 did (record.py URL server):
+    # a saved image, a failed run and a preview-only run, one by one and as a list
+    recorded = {e["name"]: e for e in json.loads(
+        (RECORDINGS / f"server-{version}" / "server" / f"{version}.json").read_text())["exchanges"]}
+    comfy_double.newer = True
+    requests.post(comfy_double.url + "/upload/image", files={"image": ("not-really.png", b"text, not a PNG\n")},
+                  data={"type": "input", "overwrite": "true"})
+    sock = Socket(comfy_double.url)
+    runs = {}
+    for kind, post_name in (("canonical prompt_id", "prompt with canonical prompt_id"),
+                            ("the saved prompt", "prompt saved"), ("the failed prompt", "prompt failed")):
+        body = dict(recorded[post_name]["request"]["json"], client_id=sock.client_id, prompt_id=str(uuid.uuid4()))
+        runs[kind] = requests.post(comfy_double.url + "/prompt", json=body).json()["prompt_id"]
+        sock.until_idle(runs[kind])
+    for kind, pid in runs.items():
+        got = requests.get(f"{comfy_double.url}/api/jobs/{pid}").json()
+        assert job_shape(got) == job_shape(recorded[f"job of {kind}"]["response"]["body"]), kind
+    listed = requests.get(f"{comfy_double.url}/api/jobs", params={"limit": 2}).json()
+    want = recorded["jobs list of the two"]["response"]["body"]
+    assert [job_shape(j) for j in listed["jobs"]] == [job_shape(j) for j in want["jobs"]]
+    assert sorted(listed["pagination"]) == sorted(want["pagination"])

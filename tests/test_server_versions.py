@@ -198,16 +198,6 @@ def test_a_post_whose_answer_never_came_names_the_prompt_and_wait_collects_it(co
     assert Path(o["path"]).is_relative_to(tmp_path / "o") and Path(o["path"]).is_file()  # the run's --out
 
 
-def test_the_newer_servers_credential_key_goes_nowhere(comfy_double, pack_env):
-    comfy_double.newer = True
-    r = script("run", SOLID, "--url", comfy_double.url, "--json", env=pack_env)
-    assert r.returncode == 0, r.stderr
-    assert comfy_double.credential_keys  # the socket got one
-    kept = r.stdout + r.stderr + "".join(p.read_text() for p in Path(pack_env["COMFYUI_SKILLS_STATE"]).rglob("*")
-                                         if p.is_file())
-    assert not any(k in kept for k in comfy_double.credential_keys)
-
-
 @pytest.mark.live
 def test_live_server_takes_our_prompt_id_and_says_whether_it_has_jobs(live_url, pack_env, tmp_path):
     r = script("run", SOLID, "--url", live_url, "--poll", "--json", "--out", tmp_path / "o", env=pack_env)
