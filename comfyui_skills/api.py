@@ -92,6 +92,7 @@ class Stored:
     name: str
     subfolder: str = ""
     type: str = "input"
+    asset: dict = None  # a server with --enable-assets (0.33.0) registers the upload as an asset
 
     @property
     def ref(self):
@@ -436,7 +437,8 @@ class ComfyUI(Client):
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
             raise ServerError(f"uploading {what}: {self.url} did not answer with the stored name",
                               hint=f"is {self.url} a ComfyUI server?", status=resp.status_code)
-        return Stored(body["name"], body.get("subfolder") or "", body.get("type") or fields.get("type", "input"))
+        return Stored(body["name"], body.get("subfolder") or "", body.get("type") or fields.get("type", "input"),
+                      body["asset"] if isinstance(body.get("asset"), dict) else None)
 
     # templates (static files of the comfyui-workflow-templates package, and packs' examples)
     def template_index(self):

@@ -80,7 +80,8 @@ def upload(client, path, subfolder="", overwrite=False, type_="input", original=
     """Upload `path`; with `original` ('name' or 'sub/name' in the input folder), as that image's mask.
 
     `image=False` takes any file (a video or audio for LoadVideo/LoadAudio-style inputs).
-    Returns {"file", "name", "subfolder", "type", "ref"}: `ref` is what LoadImage takes.
+    Returns {"file", "name", "subfolder", "type", "ref"}: `ref` is what LoadImage takes; plus
+    `asset` (id, name, asset_hash, size, mime_type, tags) where the server registered the file.
     """
     data = read_upload(path, image=image or original is not None)
     name, subfolder = upload_name(path), clean_subfolder(subfolder)
@@ -102,5 +103,8 @@ def upload(client, path, subfolder="", overwrite=False, type_="input", original=
         if exc.status == 400:
             exc.hint = f"the server refused the file name or subfolder; rename the file or pick another {flag('subfolder')}"
         raise
-    return {"file": str(path), "name": stored.name, "subfolder": stored.subfolder, "type": stored.type,
-            "ref": stored.ref}
+    result = {"file": str(path), "name": stored.name, "subfolder": stored.subfolder, "type": stored.type,
+              "ref": stored.ref}
+    if stored.asset:
+        result["asset"] = stored.asset
+    return result

@@ -1,11 +1,13 @@
 import json
 import os
+import subprocess
+import time
 import uuid
 
 import pytest
 import requests
 
-from conftest import script
+from conftest import closed_port, script
 from record import tiny_png
 
 
@@ -133,3 +135,46 @@ def test_live_upload_image_and_mask(live_url, tmp_path, pack_env):
     assert json.loads(r.stdout)["name"] == mask.name
     r = upload(live_url, mask, "--mask", "--original", f"missing-{stamp}.png", env=pack_env)
     assert r.returncode == 2
+    assert "asset" not in out  # the shared servers run without --enable-assets
+
+
+@pytest.mark.live
+def test_live_upload_names_the_asset_a_server_with_assets_registered(comfy_home, tmp_path, pack_env):
+    # ComfyUI 0.33.0 started with --enable-assets registers every upload as an asset (server.py
+    # image_upload) and says so in its answer; upload.py passes it on
+    if "--enable-assets" not in (comfy_home / "comfy" / "cli_args.py").read_text():
+        pytest.skip(f"the ComfyUI in {comfy_home} has no --enable-assets")
+    base = tmp_path / "comfy"
+    for d in ("input", "output", "temp", "user", "models/checkpoints", "custom_nodes"):
+        (base / d).mkdir(parents=True)
+    port = closed_port()
+    with open(base / "server.log", "wb") as log:
+        proc = subprocess.Popen([str(comfy_home / ".venv/bin/python"), "main.py", "--cpu", "--listen", "127.0.0.1",
+                                 "--port", str(port), "--base-directory", str(base), "--enable-assets",
+                                 "--database-url", f"sqlite:///{base / 'assets.db'}"],
+                                cwd=comfy_home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        end = time.monotonic() + 180
+        while time.monotonic() < end and proc.poll() is None:
+            try:
+                if requests.get(url + "/features", timeout=2).json().get("assets") is True:
+                    break
+            except (requests.RequestException, ValueError):
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"our ComfyUI with --enable-assets did not come up; see {base / 'server.log'}")
+        image = tmp_path / "asset-me.png"
+        image.write_bytes(tiny_png((40, 90, 200)))
+        r = upload(url, image, "--json", env=pack_env)
+        assert r.returncode == 0, r.stderr
+        asset = json.loads(r.stdout)["asset"]
+        assert asset["name"] == "asset-me.png" and asset["size"] == image.stat().st_size
+        assert asset["asset_hash"].startswith("blake3:") and "input" in asset["tags"]
+        listed = requests.get(f"{url}/api/assets/{asset['id']}", timeout=10).json()
+        assert listed["id"] == asset["id"]  # the id is the server's own
+        r = upload(url, image, env=pack_env)
+        assert r.returncode == 0 and f"asset {asset['id']}" in r.stdout  # the same bytes: the same asset
+    finally:
+        proc.kill()
+        proc.wait(10)

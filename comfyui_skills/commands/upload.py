@@ -44,7 +44,8 @@ def run(args):
         try:
             result = uploads.upload(client, args.file, subfolder=args.subfolder, overwrite=args.overwrite,
                                     type_=args.type, original=args.original if args.mask else None)
-            cli.emit(args, result, f"{result['ref']} ({result['type']})")
+            asset = f", asset {result['asset']['id']}" if result.get("asset", {}).get("id") else ""
+            cli.emit(args, result, f"{result['ref']} ({result['type']}{asset})")
             return 0
         except ServerError as exc:
             from ..v2.client import is_v2
