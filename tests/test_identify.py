@@ -1,7 +1,7 @@
 """identify: every installed file identified once (header first), kept in the snapshot, and what
 generate.py chooses from it.
 
-Model files are real headers (the key sets ComfyUI's detection reads, test_families.py) whose
+Model files are real headers (the key sets ComfyUI's detection reads, support/model_files.py) whose
 data is a sparse hole, named as community files are: nothing in the name says the family.
 """
 
@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import script
-from test_families import CASES, write_safetensors
+from support.model_files import CASES, write_safetensors
 from comfyui_skills import identify
 
 SD15_CKPT, SDXL_CKPT = CASES["sd15-checkpoint"][0], CASES["sdxl-checkpoint"][0]

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from conftest import script
-from record import tiny_png
+from support.record import tiny_png
 
 
 @pytest.fixture
