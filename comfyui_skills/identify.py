@@ -37,8 +37,6 @@ from .errors import ServerError
 # photomaker...) are left alone. ComfyUI folder names (folder_paths.py at 0.3.64).
 FOLDERS = tuple(families.FOLDER_KINDS) + ("diffusers", "gligen", "hypernetworks", "style_models",
                                             "photomaker", "embeddings")
-# Extensions whose header can be read without the weights (safetensors, sft, gguf).
-HEADER_EXTENSIONS = (".safetensors", ".sft", ".gguf")
 
 # Names families.py has no rule for yet, for files this machine cannot read: components of the
 # 2025-26 families, named as the official repackaged files are (Comfy-Org/*_ComfyUI on Hugging Face,

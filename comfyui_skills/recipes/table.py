@@ -244,8 +244,3 @@ TASKS = ("text-to-image", "image-to-image", "inpaint", "outpaint", "upscale", "i
 
 def get(family):
     return BY_ID.get(family)
-
-
-def covers(family, task=None):
-    r = BY_ID.get(family)
-    return bool(r) and (task is None or task in r.tasks)
