@@ -4,7 +4,7 @@
 
 What is compared, and how:
 - The same files: random, generated in a temporary folder under /tmp (deleted afterwards), one of
-  --small-mb and one of --size-mb, served by the same loopback server, tests/fileserver.py, in this
+  --small-mb and one of --size-mb, served by the same loopback server, tests/support/fileserver.py, in this
   process's threads (sendfile: the kernel copies, so the server is not the bottleneck).
 - Ours is downloads.download(), the engine `models.py download` drives, in a fresh process
   (`python -c`: interpreter start-up and imports, requests' among them, included; bytecode cached
@@ -45,7 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-from fileserver import FileServer  # noqa: E402
+from support.fileserver import FileServer  # noqa: E402
 
 OURS = ("import sys; from comfyui_skills import downloads; "
         "downloads.download(sys.argv[1], sys.argv[2], token_for=lambda u: {})")

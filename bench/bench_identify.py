@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 from comfyui_skills import generate, identify, templates  # noqa: E402
-from test_families import write_safetensors  # noqa: E402
+from support.model_files import write_safetensors  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "families" / "tiny-random-sd15.header.json.gz"
 RECORDINGS = ROOT / "tests" / "recordings"

@@ -199,12 +199,6 @@ class ComfyUI(Client):
         """{folder: [[absolute paths], [extensions]]} (GET /internal/folder_paths, older servers too)."""
         return self.get_json("/internal/folder_paths", what="reading /internal/folder_paths")
 
-    def view_metadata(self, folder, filename):
-        """A .safetensors file's __metadata__ (GET /view_metadata/{folder}?filename=); the server
-        answers 404 for other files and for files without metadata (server.py at a125cd84)."""
-        return self.get_json(f"/view_metadata/{quote(folder, safe='')}", params={"filename": filename},
-                             what=f"reading /view_metadata/{folder}?filename={filename}")
-
     def model_folder_paths(self):
         """[{name, folders: [absolute paths on the server's machine]}] (GET /experiment/models).
 

@@ -181,10 +181,6 @@ def resolve_urls(flag=None, project=None):
     return [DEFAULT_URL]
 
 
-def resolve_url(flag=None, project=None):
-    return resolve_urls(flag, project)[0]
-
-
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """What a run is configured with, resolved once (see the module's docstring for the order).

@@ -79,10 +79,6 @@ def read(path, kind):
         raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
 
 
-class Damaged(Exception):
-    pass
-
-
 class Reader:
     """Bounded reads from a seekable file: every failure names the file and the container."""
 

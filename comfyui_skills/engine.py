@@ -133,14 +133,6 @@ def installed_alternatives(wf, inv):
     return substitute.alternatives(wf, inv.object_info, inv.models, inv.identities)
 
 
-def load_api(path, inv):
-    """(API-format workflow, where it came from or None) in a file; InputError for anything else."""
-    loaded = wfmod.read(path)
-    api, source, _ = to_api_for_check(loaded.format, loaded.workflow, str(path), inv, loaded.source, loaded.embedded,
-                                      loaded.also)
-    return api, source
-
-
 def to_api_for_check(fmt, wf, name, inv, origin=None, embedded=None, also=None):
     """(API workflow, where it came from or None, a note or None). An editor workflow is converted
     as a run and the frontend would before queueing it; an embedded one that does not convert

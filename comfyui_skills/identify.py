@@ -1,7 +1,7 @@
 """Every installed model file identified once, and that one answer used everywhere.
 
 For each file a server lists in its model folders, the strongest source that is available here
-decides (families.py holds the signatures):
+decides (`identity()`; signatures.py reads headers and metadata, families.py names):
 
 1. the file's own header, when the file is readable from this machine: the server's model
    folders come from `GET /experiment/models` (its roots, extra_model_paths.yaml included), else
@@ -9,6 +9,9 @@ decides (families.py holds the signatures):
 2. the server's `GET /view_metadata/{folder}?filename=` (modelspec.*, trainer ss_* keys), for a
    .safetensors file this machine cannot read;
 3. the file name.
+
+A weaker source still fills in what a stronger one cannot tell (an SDXL VAE has the SD VAE's keys,
+a Flux.1 Kontext model dev's), and never overrules it: the evidence then says who disagreed.
 
 Each file gets family, kind, variant, confidence and how it was known, plus the size and time
 the server reported, kept in the inventory snapshot (`model_identities`) and worked out again
@@ -25,17 +28,15 @@ import json
 import os
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from . import families, models
+from . import families, models, signatures
 from .errors import ServerError
 
 # Folders whose files are model weights a workflow loads by name; others (configs, custom_nodes,
 # photomaker...) are left alone. ComfyUI folder names (folder_paths.py at 0.3.64).
 FOLDERS = tuple(families.FOLDER_KINDS) + ("diffusers", "gligen", "hypernetworks", "style_models",
                                             "photomaker", "embeddings")
-# Extensions whose header can be read without the weights (safetensors, sft, gguf).
-HEADER_EXTENSIONS = (".safetensors", ".sft", ".gguf")
 
 # Names families.py has no rule for yet, for files this machine cannot read: components of the
 # 2025-26 families, named as the official repackaged files are (Comfy-Org/*_ComfyUI on Hugging Face,
@@ -112,11 +113,83 @@ def recipe_family(family, variant=None):
 
 # -- one file --------------------------------------------------------------------------------------
 
+def _refine(found, other):
+    """Let a weaker source fill what the header could not tell (sub-family, variant)."""
+    if other is None:
+        return found
+    ambiguous = found.confidence < families.CONFIDENCE_HEADER
+    if other.family == found.family:
+        if not other.variant or other.variant == found.variant:
+            return found
+        if found.variant is not None and not (
+                ambiguous and (found.family, found.variant, other.variant) in families.VARIANT_REFINES):
+            return replace(found, evidence="{}; {} says variant {} (header wins)".format(
+                found.evidence, other.how, other.variant))
+        family, variant = found.family, other.variant
+    elif ambiguous and other.family in families.REFINES.get(found.family, ()):
+        family, variant = other.family, other.variant or found.variant
+    else:
+        return found
+    conf = min(families.CONFIDENCE_HEADER, other.confidence + 0.1)  # the header corroborates the architecture
+    return replace(found, family=family, variant=variant, how=other.how, confidence=conf,
+                   evidence="{}; {}".format(found.evidence, other.evidence))
+
+
+def identity(name, folder=None, path=None, metadata=None):
+    """The best Identity the available sources give.
+
+    path: the file on disk, if this machine can read it (header first);
+    metadata: a __metadata__ dict, e.g. from GET /view_metadata/{folder}?filename=name.
+    Never raises for an unreadable file: the Identity carries the problem.
+    """
+    found = None
+    problem = None
+    if path is not None:
+        try:
+            header = signatures.read_header(path)
+        except signatures.NotAModelFile as exc:
+            problem = exc.message
+        else:
+            found = signatures.identify_header(header)
+            problem = found.problem
+            if metadata is None and header.format == "safetensors":
+                metadata = header.metadata
+    by_meta = signatures.identify_metadata(metadata, name) if metadata else None
+    by_name = families.identify_name(name, folder)
+    folder_kind = families.FOLDER_KINDS.get(folder) if folder else None
+
+    if found is not None and found.known:
+        for other in (by_meta, by_name):
+            found = _refine(found, other)
+        disagree = [o for o in (by_meta, by_name)
+                    if o and o.known and not families.related(found.family, o.family)]
+        if disagree:
+            found = replace(found, evidence="{}; {} says {} (header wins)".format(
+                found.evidence, disagree[0].how, disagree[0].family))
+    else:
+        best = by_meta or by_name
+        if best is not None and by_meta is not None and by_name is not None and \
+                by_meta.family == by_name.family and not by_meta.variant and by_name.variant:
+            best = replace(by_meta, variant=by_name.variant, evidence="{}; {}".format(by_meta.evidence,
+                                                                                     by_name.evidence))
+        if best is None:
+            best = found or families.Identity("unknown", folder_kind or "unknown", "none", 0.0,
+                                              "no header, metadata or name rule matched")
+        elif found is not None and found.kind != "unknown" and best.kind == "unknown":
+            best = replace(best, kind=found.kind)
+        found = best
+    if found.kind == "unknown" and folder_kind:
+        found = replace(found, kind=folder_kind)
+    if problem and not found.problem:
+        found = replace(found, problem=problem)
+    return found
+
+
 def identify_file(name, folder, path=None, metadata=None):
     """Installed record for one file from what is available (see the module docstring)."""
     found = _by_layout(name, folder, path) if path and metadata is None else None
     if found is None:
-        found = families.identify(name, folder, path=path, metadata=metadata)
+        found = identity(name, folder, path=path, metadata=metadata)
         if found.how == "header" and found.family == "te:llama3_8b" and path:
             found = _llm_encoder(found, path)
     if not found.known or found.family.endswith(":unknown") or found.how == "name":
@@ -133,7 +206,7 @@ def identify_file(name, folder, path=None, metadata=None):
 
 # Files with the same tensor table (names, dtypes, shapes, offsets: the header less its
 # __metadata__) are the same architecture: a thousand SD1.5 fine-tunes saved by the same tool share
-# one. families.identify is a function of that table, whether the file is whole, what its metadata
+# one. identity() is a function of that table, whether the file is whole, what its metadata
 # and its name say, and its folder, so its answer for one file is the answer for every file that
 # agrees on all five; parsing a checkpoint's 1,000-2,500 tensor entries again is what it saves.
 _LAYOUTS = {}
@@ -143,7 +216,7 @@ _METADATA = re.compile(rb'"__metadata__"\s*:\s*\{(?:[^{}"]|"(?:\\.|[^"\\])*")*\}
 
 
 def _by_layout(name, folder, path):
-    """families.identify's answer for `path` from a file with the same layout, else None (and the
+    """identity()'s answer for `path` from a file with the same layout, else None (and the
     answer is worked out and kept). Only .safetensors files: GGUF headers are small."""
     if not name.lower().endswith((".safetensors", ".sft")):
         return None
@@ -154,7 +227,7 @@ def _by_layout(name, folder, path):
                 return None
             (length,) = struct.unpack("<Q", prefix)
             size = os.fstat(f.fileno()).st_size
-            if length < 2 or length > families.DEFAULT_MAX_HEADER or 8 + length > size:
+            if length < 2 or length > signatures.DEFAULT_MAX_HEADER or 8 + length > size:
                 return None
             raw = f.read(length)
     except OSError:
@@ -168,14 +241,14 @@ def _by_layout(name, folder, path):
         return None
     digest = hashlib.sha1(table).digest()
     known = _LAYOUTS.get(digest)
-    by_meta = families.identify_metadata(metadata, name) if isinstance(metadata, dict) and metadata else None
+    by_meta = signatures.identify_metadata(metadata, name) if isinstance(metadata, dict) and metadata else None
     by_name = families.identify_name(name, folder)
     if known is not None:
         data_end, answers = known
         key = (8 + length + data_end <= size, by_meta, by_name, folder)
         if key in answers:
             return answers[key]
-    found = families.identify(name, folder, path=path)
+    found = identity(name, folder, path=path)
     if found.how == "header" and found.family == "te:llama3_8b":
         found = _llm_encoder(found, path)
     if known is None:
@@ -200,12 +273,12 @@ def _extra_name(name, folder):
 
 
 def _llm_encoder(found, path):
-    """families.py calls every decoder-only LLM without q/k bias Llama; Qwen3 (Z-Image, Flux.2
+    """signatures.py calls every decoder-only LLM without q/k bias Llama; Qwen3 (Z-Image, Flux.2
     Klein) has q_norm, Mistral Small 3 (Flux.2) a 5120 width (comfy/text_encoders/llama.py
     Qwen3_4BConfig hidden_size 2560, Mistral3Small24BConfig 5120, at ComfyUI 0.33.0)."""
     try:
-        header = families.read_header(path)
-    except families.NotAModelFile:
+        header = signatures.read_header(path)
+    except signatures.NotAModelFile:
         return found
     shapes = {k: s for k, (_, s) in header.tensors.items()}
     width = (shapes.get("model.embed_tokens.weight") or (0, 0))[-1]

@@ -412,7 +412,7 @@ def take_snapshot(client, progress=None):
     record.update(models=models if folders else None, model_files=model_files or None,
                   input_files=schema.input_files(object_info))
     if folders:
-        say(f"identifying the model files (header, else /view_metadata, else name)")
+        say("identifying the model files (header, else /view_metadata, else name)")
         record["model_identities"] = _identities(client, models, model_files)
     for key, read in (("embeddings", client.embeddings), ("extensions", client.extensions),
                       ("system_stats", client.system_stats), ("features", client.features)):

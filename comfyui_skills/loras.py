@@ -12,7 +12,8 @@ reported, and `trigger=True` adds them to the prompt.
 import json
 from dataclasses import dataclass
 
-from . import families, models, nextsteps
+from . import families, models, nextsteps, signatures
+from .identify import identity
 from .nextsteps import flag
 from .errors import InputError, TransportError
 from .schema import NodeSpec
@@ -104,13 +105,13 @@ def identify(client, folder, name):
                 metadata = client.view_metadata(folder, name)
             except TransportError:
                 metadata = None
-    identity = families.identify(name, folder, path=str(path) if path else None, metadata=metadata)
+    found = identity(name, folder, path=str(path) if path else None, metadata=metadata)
     if path is not None and metadata is None:
         try:
-            metadata = families.read_header(str(path)).metadata
+            metadata = signatures.read_header(str(path)).metadata
         except InputError:
             metadata = None
-    return identity, metadata if isinstance(metadata, dict) else {}
+    return found, metadata if isinstance(metadata, dict) else {}
 
 
 def trigger_words(metadata, most=5):
@@ -158,7 +159,7 @@ def _same_family(a, b):
     if a == b:
         return True
     base = {f.id: f.based_on for f in models.families()}
-    return base.get(a) == b or base.get(b) == a or families._related(a, b)
+    return base.get(a) == b or base.get(b) == a or families.related(a, b)
 
 
 # -- the graph -----------------------------------------------------------------------------------

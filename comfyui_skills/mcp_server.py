@@ -27,7 +27,7 @@ import mcp.types as types
 from mcp.server.lowlevel import Server
 
 from . import (__version__, conversion, downloads, engine, files, generate, inventory,
-               nextsteps, pipeline, runs, status, uploads)
+               nextsteps, pipeline, runs, uploads)
 from . import edits as edits_mod
 from . import gallery, references
 from .masks import REGIONS

@@ -153,10 +153,6 @@ class Fetched:
     todo: object = None        # a NextStep (or text) that gets it from here
     rename: str = None         # the value the workflow must use instead (an older name was asked for)
 
-    @property
-    def arrived(self):
-        return self.how in ("downloaded", "manager")
-
     def as_dict(self):
         out = {"name": self.need.name, "folder": self.need.folder, "how": self.how, "url_from": self.need.source}
         if self.placed is not None:

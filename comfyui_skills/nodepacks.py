@@ -93,12 +93,6 @@ def _pack_of_repo(packs, repo):
     return None, None
 
 
-def find_pack(client, name):
-    """The Manager's list entry for `name` (its id, title or repository URL), as (id, info)."""
-    _, packs = _manager_lists(client)
-    return _find_in(packs, name)
-
-
 def _find_in(packs, name):
     if name in packs:
         return name, packs[name]

@@ -66,7 +66,6 @@ class InputSpec:
     step = property(lambda self: self.extra.get("step"))
     default = property(lambda self: self.extra.get("default"))
     force_input = property(lambda self: bool(self.extra.get("forceInput")))
-    control_after_generate = property(lambda self: bool(self.extra.get("control_after_generate")))
 
     @property
     def takes_upload(self):
@@ -82,11 +81,6 @@ class InputSpec:
     def dynamic(self):
         """Its kind when the server works its inputs out from the prompt (DYNAMIC_KINDS), else None."""
         return self.type if self.type in DYNAMIC_KINDS else None
-
-    @property
-    def short_name(self):
-        """The last part of a dotted name: what the server names in a missing sub-input's details."""
-        return self.name.rsplit(".", 1)[-1]
 
     # -- dynamic combo ---------------------------------------------------------------------
 

@@ -33,7 +33,6 @@ from . import nextsteps
 
 Change = namedtuple("Change", "node input old new slot")
 
-TEXT_SLOTS = ("prompt", "negative")
 SIZE_INPUTS = {"width": ("width",), "height": ("height",),
                "length": ("length", "video_frames", "num_frames"), "batch": ("batch_size",)}
 SETTING_SLOTS = ("steps", "cfg", "denoise", "sampler_name", "scheduler")

@@ -994,7 +994,7 @@ def _download_pointer(filename):
 
     known = models.known_file(filename)
     if known and known.url:
-        from . import nextsteps, versions
+        from . import nextsteps
         return f" (get it with: {nextsteps.render(nextsteps.step('models', 'download', known.name))})"
     return f" ({models.REFERENCE} says where to get it)" if known else f" (see {models.REFERENCE})"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from double import comfy_any, comfy_double  # noqa: F401  (registers the test double fixtures for every test)
+from support.double import comfy_any, comfy_double  # noqa: F401  (registers the test double fixtures for every test)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

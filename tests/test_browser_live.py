@@ -22,7 +22,7 @@ from conftest import CONFORMANCE, ROOT, script
 from comfyui_skills import workflow
 
 sys.path.insert(0, os.path.dirname(__file__))
-import browser  # noqa: E402
+from support import browser  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "browser"
 PAIRS = FIXTURES / "pairs"

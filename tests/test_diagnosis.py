@@ -322,8 +322,8 @@ def test_the_model_download_fix_goes_through_the_managers_queue_and_says_why_no_
 
 def test_the_workflow_fetch_fix_gets_the_file_and_the_workflow_then_runs(comfy_double, pack_env, tmp_path):
     from comfyui_skills import conversion
-    from fileserver import FileServer
-    from helpers_models import safetensors_bytes
+    from support.fileserver import FileServer
+    from support.model_files import safetensors_bytes
     import hashlib
 
     rec = load(CORPUS / "missing_model.json")

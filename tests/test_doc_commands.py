@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from doc_commands import argv, commands, doc_files
+from support.doc_commands import argv, commands, doc_files
 
 CHECKPOINT = "v1-5-pruned-emaonly-fp16.safetensors"
 FAILURE_FILE = ROOT / "tests" / "fixtures" / "failures" / "oom_cpu.json"

@@ -10,7 +10,7 @@ import requests
 import websocket
 
 from conftest import CONFORMANCE
-from double import RECORDINGS
+from support.double import RECORDINGS
 
 REST = json.loads((RECORDINGS / "rest.json").read_text())["exchanges"]
 RUNS = RECORDINGS / "runs"

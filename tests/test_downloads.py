@@ -1,6 +1,6 @@
 """Downloading model files: what lands in the folder, what never does, and what is never sent.
 
-Served by a loopback file server (tests/fileserver.py) that honours Range requests and counts
+Served by a loopback file server (tests/support/fileserver.py) that honours Range requests and counts
 the bytes it sends; the folder is given directly (no ComfyUI). Full-disk and read-only cases
 mount a small tmpfs / a read-only bind mount, so they run only as root and skip otherwise.
 """
@@ -14,8 +14,8 @@ import pytest
 
 from comfyui_skills import downloads
 from comfyui_skills.errors import DownloadFailed, InputError, Interrupted
-from fileserver import FileServer
-from helpers_models import safetensors_bytes
+from support.fileserver import FileServer
+from support.model_files import safetensors_bytes
 
 SIZE = 3 * 2**20 + 12345
 DATA = safetensors_bytes(SIZE)

@@ -24,8 +24,8 @@ import pytest
 import requests
 
 from conftest import script, start
-from fileserver import FileServer
-from helpers_models import safetensors_bytes
+from support.fileserver import FileServer
+from support.model_files import safetensors_bytes
 
 RUN = uuid.uuid4().hex[:8]  # this run's file names
 pytestmark = pytest.mark.live

@@ -60,7 +60,7 @@ def test_the_servers_pinned_frontend_is_read_from_its_system_stats():
 
 
 # What 1.58.1 does that 1.27.10 does not, as its recorded exports show (tests/fixtures/browser/pairs,
-# recorded by tests/browser_templates.py; every pair is also checked whole in test_browser_live.py).
+# recorded by tests/support/browser_templates.py; every pair is also checked whole in test_browser_live.py).
 
 PAIRS = ROOT / "tests" / "fixtures" / "browser" / "pairs"
 FIXTURE_INFO = json.loads((ROOT / "tests" / "fixtures" / "browser" / "object_info.json").read_text())
@@ -68,7 +68,7 @@ FIXTURE_INFO = json.loads((ROOT / "tests" / "fixtures" / "browser" / "object_inf
 
 def recorded(name):
     sys.path.insert(0, str(ROOT / "tests"))
-    import browser
+    from support import browser
     path = next(p for p in browser.pair_files(PAIRS) if browser.pair_name(p) == name)
     return browser.read_pair(path)
 
@@ -115,7 +115,7 @@ def test_a_promoted_value_kept_in_the_quarantine_wins_over_widgets_values_in_1_5
 
 def test_the_1_58_template_pairs_are_templates_beyond_the_shared_56():
     sys.path.insert(0, str(ROOT / "tests"))
-    import browser
+    from support import browser
     names = [browser.pair_name(p) for p in browser.pair_files(PAIRS)]
     templates = {n.split("__")[1] for n in names if n.startswith("template__") and n.endswith("__1.58.1")}
     edited = {n.split("__")[1] for n in names if n.split("__")[0] in

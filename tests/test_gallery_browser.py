@@ -1,6 +1,6 @@
 """The gallery page in a real headless Chromium over file://: every output shown with its settings,
 every thumbnail loaded, the filter working. Runs against the test double (no ComfyUI needed);
-skipped without Chromium and Playwright (see tests/browser.py)."""
+skipped without Chromium and Playwright (see tests/support/browser.py)."""
 
 import json
 import os
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import ARGS, CHROMIUM, missing
+from support.browser import ARGS, CHROMIUM, missing
 from conftest import ROOT, script
 
 SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"

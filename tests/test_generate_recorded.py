@@ -1,7 +1,7 @@
 """generate.py's workflows, family by family, as a real ComfyUI 0.3.64 judged them.
 
 tests/recordings/generate/<family>.json (made by tests/recordings/generate/record.py, see
-tests/genlive.py for the procedure): a server that had only the files one official template
+tests/support/genlive.py for the procedure): a server that had only the files one official template
 names (empty placeholders) was asked by generate.py for a picture; the workflow it built was
 POSTed to /prompt (`answer`), and again once the files were gone (`answer_without_files`).
 Offline, the pack's own validation must give the server's verdict on both; live (COMFYUI_URL
@@ -18,9 +18,9 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-import genlive
+from support import genlive
 from comfyui_skills import generate, templates, validation
-from double import RECORDINGS, with_listed
+from support.double import RECORDINGS, with_listed
 
 RECORDED_TEMPLATES = "0.1.95"  # comfyui-workflow-templates of the ComfyUI 0.3.64 that was recorded
 RECORDED = {p.stem: json.loads(p.read_text()) for p in sorted((RECORDINGS / "generate").glob("*.json"))}

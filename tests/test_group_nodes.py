@@ -1,6 +1,6 @@
 """Legacy group nodes (`extra.groupNodes`) as the two official frontends export them.
 
-The pairs in fixtures/browser/pairs/group* were recorded in Chromium (tests/browser_groups.py):
+The pairs in fixtures/browser/pairs/group* were recorded in Chromium (tests/support/browser_groups.py):
 frontend 1.27.10 grouped each scenario with its own "Convert to Group Node" and exported it; the
 same files were loaded into 1.58.1, which turns group nodes into subgraphs on load, and exported
 again (its saved workflow is kept in each pair as `saved`). Every pair is checked against
@@ -20,8 +20,8 @@ from comfyui_skills.conversion import group_nodes
 from comfyui_skills.errors import InputError
 
 sys.path.insert(0, os.path.dirname(__file__))
-import browser  # noqa: E402
-import browser_groups  # noqa: E402
+from support import browser  # noqa: E402
+from support import browser_groups  # noqa: E402
 
 PAIRS = ROOT / "tests" / "fixtures" / "browser" / "pairs"
 OBJECT_INFO_PATH = ROOT / "tests" / "fixtures" / "browser" / "object_info.json"

@@ -1,7 +1,7 @@
 """identify: every installed file identified once (header first), kept in the snapshot, and what
 generate.py chooses from it.
 
-Model files are real headers (the key sets ComfyUI's detection reads, test_families.py) whose
+Model files are real headers (the key sets ComfyUI's detection reads, support/model_files.py) whose
 data is a sparse hole, named as community files are: nothing in the name says the family.
 """
 
@@ -12,8 +12,9 @@ import time
 import pytest
 
 from conftest import script
-from test_families import CASES, write_safetensors
-from comfyui_skills import identify
+from comfyui_skills import families, identify
+from support.model_files import (CASES, FLUX_DEV, SD15_UNET, SD_VAE, SDXL_UNET, WAN_14B, prefixed,
+                                 write_safetensors)
 
 SD15_CKPT, SDXL_CKPT = CASES["sd15-checkpoint"][0], CASES["sdxl-checkpoint"][0]
 LORA_SDXL = CASES["lora-sdxl-kohya"][0]
@@ -238,3 +239,73 @@ def test_diagnose_names_the_lora_made_for_another_family(pack_env):
     assert found["cause"] == "model_family_mismatch"
     assert "node 10 LoraLoader loads moxin_sd15.safetensors, a LoRA for sd15" in found["summary"]
     assert "sd_xl_base_1.0.safetensors, is sdxl" in found["summary"]
+
+
+# -- one file, every source: the header decides, metadata and the name fill in ------------------
+
+def test_identify_falls_back_when_file_is_broken(tmp_path):
+    path = tmp_path / "flux1-dev.safetensors"
+    path.write_bytes(b"version https://git-lfs.github.com/spec/v1\n")
+    found = identify.identity(path.name, "diffusion_models", path=str(path))
+    assert (found.family, found.variant, found.how) == ("flux1", "dev", "name")
+    assert "flux1-dev.safetensors" in found.problem
+
+
+def test_header_family_refined_by_metadata(tmp_path):
+    spec = prefixed("model.diffusion_model.", SDXL_UNET)
+    path = write_safetensors(tmp_path / "merge.safetensors", spec,
+                             metadata={"modelspec.architecture": "stable-diffusion-xl-v1-base",
+                                       "modelspec.title": "Pony Realism"})
+    found = identify.identity("merge.safetensors", "checkpoints", path=str(path))
+    assert (found.family, found.variant, found.how) == ("sdxl", "pony", "metadata")
+    assert "UNet input_blocks" in found.evidence and "pony" in found.evidence
+
+
+def test_header_wins_over_a_contradicting_name(tmp_path):
+    path = write_safetensors(tmp_path / "sdxl_something.safetensors", prefixed("model.diffusion_model.", SD15_UNET))
+    found = identify.identity(path.name, "checkpoints", path=str(path))
+    assert (found.family, found.how) == ("sd15", "header")
+    assert "name says sdxl" in found.evidence
+
+
+def test_name_refines_what_the_header_cannot_tell(tmp_path):
+    vae = write_safetensors(tmp_path / "sdxl_vae.safetensors", SD_VAE)
+    found = identify.identity(vae.name, "vae", path=str(vae))
+    assert (found.family, found.how) == ("vae:sdxl", "name")
+    assert found.confidence > families.CONFIDENCE_NAME  # the header corroborates the architecture
+    kontext = write_safetensors(tmp_path / "flux1-kontext-dev.safetensors", FLUX_DEV)
+    assert identify.identity(kontext.name, "diffusion_models", path=str(kontext)).variant == "kontext"
+    # a name cannot turn a guidance-distilled (dev-style) model into schnell
+    wrong = write_safetensors(tmp_path / "flux1-schnell.safetensors", FLUX_DEV)
+    found = identify.identity(wrong.name, "diffusion_models", path=str(wrong))
+    assert (found.variant, found.how) == ("dev", "header") and "variant schnell" in found.evidence
+    wan = write_safetensors(tmp_path / "wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors", WAN_14B)
+    found = identify.identity(wan.name, "diffusion_models", path=str(wan))
+    assert (found.family, found.variant) == ("wan22", "t2v")
+    small = write_safetensors(tmp_path / "wan2.2_t2v_small.safetensors", CASES["wan21-t2v-1.3b"][0])
+    assert identify.identity(small.name, "diffusion_models", path=str(small)).family == "wan21"  # no Wan 2.2 1.3B
+
+
+def test_unknown_name_and_no_other_source():
+    assert families.identify_name("my_model.safetensors", "checkpoints") is None
+    found = identify.identity("my_model.safetensors", "checkpoints")
+    assert (found.family, found.kind, found.how, found.confidence) == ("unknown", "checkpoint", "none", 0.0)
+
+
+def test_identify_uses_view_metadata_answer_without_a_file():
+    # What GET /view_metadata/loras?filename=... returns: the __metadata__ dict.
+    found = identify.identity("style.safetensors", "loras", metadata={"ss_base_model_version": "sdxl_base_v1-0"})
+    assert (found.family, found.kind, found.how) == ("sdxl", "lora", "metadata")
+
+
+@pytest.mark.live
+def test_live_checkpoints_folder(comfy_home):
+    folder = comfy_home / "models" / "checkpoints"
+    files = sorted(p for p in folder.glob("*.safetensors"))
+    if not files:
+        pytest.skip("no .safetensors checkpoints in {}".format(folder))
+    for path in files:
+        found = identify.identity(path.name, "checkpoints", path=str(path))
+        assert found.kind == "checkpoint" or found.kind == "diffusion_model", (path.name, found)
+        if "random-sd15" in path.name:
+            assert found.family == "sd15" and found.how == "header"

@@ -12,7 +12,7 @@ import requests
 import websocket
 
 from conftest import ROOT, script
-from double import RECORDINGS
+from support.double import RECORDINGS
 
 RECORDED = json.loads((RECORDINGS / "runs" / "ksampler_progress.json").read_text())
 EXAMPLE = ROOT / "projects" / "examples" / "workflows" / "text-to-image.json"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from comfyui_skills import families, loras
+from comfyui_skills import families, identify, loras
 from comfyui_skills.errors import InputError
 
 REC = Path(__file__).parent / "recordings"
@@ -79,6 +79,6 @@ def test_a_lora_of_another_family_or_no_lora_at_all_is_refused_with_the_reason()
 def test_a_file_that_is_not_a_model_is_refused(tmp_path):
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a safetensors file at all")
-    ident = families.identify("junk.safetensors", "loras", path=str(junk))
+    ident = identify.identity("junk.safetensors", "loras", path=str(junk))
     with pytest.raises(InputError, match="not a readable LoRA file"):
         loras.check_family(loras.Lora("junk", file="junk.safetensors"), ident, [])

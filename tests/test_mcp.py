@@ -31,7 +31,7 @@ from comfyui_skills import cli, mcp_server  # noqa: E402
 from comfyui_skills.commands import mcp_server as mcp_command  # noqa: E402
 
 from conftest import ROOT, closed_port, wait_until  # noqa: E402
-from record import tiny_png  # noqa: E402
+from support.record import tiny_png  # noqa: E402
 
 SERVER = ROOT / "scripts" / "mcp_server.py"
 SOLID = ROOT / "projects" / "examples" / "workflows" / "solid-color.json"
@@ -290,8 +290,8 @@ def with_progress(env, url, name, args):
 def test_download_model_puts_the_file_in_the_servers_folder_with_progress(comfy_double, pack_env, tmp_path):
     import hashlib
 
-    from fileserver import FileServer
-    from helpers_models import safetensors_bytes
+    from support.fileserver import FileServer
+    from support.model_files import safetensors_bytes
 
     local = local_checkpoints(comfy_double, tmp_path)
     body = safetensors_bytes(3 * 2**20, seed=11)
@@ -309,7 +309,7 @@ def test_download_model_puts_the_file_in_the_servers_folder_with_progress(comfy_
 
 
 def test_download_model_refuses_a_name_with_a_path_and_fetches_nothing(comfy_double, pack_env, tmp_path):
-    from fileserver import FileServer
+    from support.fileserver import FileServer
 
     local_checkpoints(comfy_double, tmp_path)
     with FileServer() as srv:
@@ -340,8 +340,8 @@ def test_needs_with_download_fetches_the_workflows_file_and_says_it_runs(comfy_d
     import copy
     import gzip
 
-    from fileserver import FileServer
-    from helpers_models import safetensors_bytes
+    from support.fileserver import FileServer
+    from support.model_files import safetensors_bytes
 
     local = local_checkpoints(comfy_double, tmp_path)
     templates = json.loads(gzip.decompress((ROOT / "tests/recordings/templates/templates.json.gz").read_bytes()))

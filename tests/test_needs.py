@@ -70,8 +70,8 @@ import os
 
 import pytest
 
-from fileserver import FileServer
-from helpers_models import safetensors_bytes
+from support.fileserver import FileServer
+from support.model_files import safetensors_bytes
 
 
 def template_with(files, **model):

@@ -11,8 +11,8 @@ from conftest import script
 from comfyui_skills import nodepacks, placement
 from comfyui_skills.api import ComfyUI
 from comfyui_skills.errors import CheckFailed, InputError
-from fileserver import FileServer
-from helpers_models import safetensors_bytes
+from support.fileserver import FileServer
+from support.model_files import safetensors_bytes
 
 VHS_WORKFLOW = {"1": {"class_type": "VHS_LoadVideo", "inputs": {}},
                 "2": {"class_type": "KSampler", "inputs": {}},

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("mcp")
 
 from conftest import ROOT  # noqa: E402
-from record import tiny_png  # noqa: E402
+from support.record import tiny_png  # noqa: E402
 from comfyui_skills import cli, config, mcp_server  # noqa: E402
 from comfyui_skills.commands import (convert, diagnose, generate, inventory, models, nodes, queue, run, status,  # noqa: E402
                                      templates, upload, validate)

@@ -3,7 +3,7 @@ and the prompting guide.
 
 Offline, graphs are built against the node schemas recorded from real servers: ComfyUI 0.3.64
 (tests/recordings/object_info.json.gz) and the node classes the recipes use as 0.3.64 and 0.33.0
-served them (tests/recordings/recipes/<version>.json, recorded with tests/recipelive.py, which
+served them (tests/recordings/recipes/<version>.json, recorded with tests/support/recipelive.py, which
 also holds each server's POST /prompt answer to each graph).
 """
 
@@ -13,7 +13,7 @@ import json
 import pytest
 
 from conftest import script
-from double import RECORDINGS
+from support.double import RECORDINGS
 from comfyui_skills import identify, validation
 from comfyui_skills.errors import CheckFailed
 from comfyui_skills.identify import Identities, Installed
@@ -80,7 +80,7 @@ def listing(items=INSTALLED):
 
 def with_files(object_info, items=INSTALLED):
     """object_info whose loader lists show the installed files (as the server's would)."""
-    from double import with_listed
+    from support.double import with_listed
     from comfyui_skills import models
     listed = {}
     for cls, spec in object_info.items():
@@ -233,7 +233,7 @@ def server_verdict(answer):
 def with_listed_image(object_info, names):
     """The recorded schema as it was once the test image was uploaded (the recorder uploads it
     after reading /object_info; the server lists it from then on)."""
-    from double import with_listed
+    from support.double import with_listed
     listed = {f"{cls}.image": names for cls in ("LoadImage", "LoadImageOutput") if cls in object_info}
     return with_listed(object_info, listed) if names else object_info
 
@@ -344,7 +344,7 @@ def test_a_turbo_template_is_no_place_for_a_plain_sdxl_file():
 def test_live_every_recipe_graph_is_accepted_whole_and_a_community_sdxl_file_gets_its_recipe():
     import os
 
-    import recipelive
+    from support import recipelive
 
     url, home = os.environ.get("COMFYUI_URL"), os.environ.get("COMFYUI_HOME")
     if not url or not home:
@@ -357,7 +357,7 @@ def test_live_every_recipe_graph_is_accepted_whole_and_a_community_sdxl_file_get
     assert answered and all(c["answer"]["status"] == 200 and not c["answer"]["body"].get("node_errors")
                             for c in answered), [(c["file"], c["task"], c["answer"]) for c in answered
                                                  if c["answer"]["status"] != 200]
-    import genlive
+    from support import genlive
     has_flux2 = "Flux2Scheduler" in genlive.session().get(f"{url.rstrip('/')}/object_info/Flux2Scheduler",
                                                           timeout=60).json()
     assert ("flux2" in {c["family"] for c in answered}) == has_flux2

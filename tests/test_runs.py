@@ -337,7 +337,7 @@ def test_local_input_file_is_uploaded_and_named_in_the_prompt(comfy_double, pack
 
 
 def test_several_servers_the_shortest_queue_wins(comfy_double, pack_env):
-    from double import ComfyDouble
+    from support.double import ComfyDouble
     busy = ComfyDouble().start()
     try:
         busy.pause()

@@ -3,7 +3,7 @@
 Every prompt here is our own; interrupts name our prompt id, so nobody else's work is touched.
 The corrupt-checkpoint test runs only when the server lists a checkpoint whose name contains
 "corrupt" (put a few garbage bytes in models/checkpoints/corrupt.safetensors of a server you own).
-The step-progress test runs only when the server lists an upscale model (tests/record.py says
+The step-progress test runs only when the server lists an upscale model (tests/support/record.py says
 which tiny one will do).
 """
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from conftest import closed_port, script
-from record import tiny_png
+from support.record import tiny_png
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import script
-from double_v2 import v2_double  # noqa: F401  (fixture)
+from support.double_v2 import v2_double  # noqa: F401  (fixture)
 
 SOLID = {"1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 255}},
          "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "v2"}}}
@@ -82,7 +82,7 @@ def test_node_errors_in_the_recorded_envelope_are_named_per_node():
 
     from comfyui_skills.errors import CheckFailed
     from comfyui_skills.v2.errors import raise_for
-    from double_v2 import RECORDED
+    from support.double_v2 import RECORDED
 
     rec = RECORDED["errors"]["bad_value"]  # the real proxy's answer to EmptyImage.width = -5
     resp = requests.Response()
@@ -131,7 +131,7 @@ def test_a_cancel_the_server_ignores_is_reported_not_claimed(v2_double, env, tmp
 
 def test_an_input_file_becomes_an_asset_sent_once(v2_double, env, tmp_path):
     pytest.importorskip("blake3")
-    from record import tiny_png
+    from support.record import tiny_png
 
     (tmp_path / "in.png").write_bytes(tiny_png())
     wf = {"1": {"class_type": "LoadImage", "inputs": {"image": "in.png"}},
@@ -144,8 +144,8 @@ def test_an_input_file_becomes_an_asset_sent_once(v2_double, env, tmp_path):
 
 
 def test_proxy_and_cloud_give_the_same_json_shape(tmp_path, pack_env):
-    from double import ComfyDouble
-    from double_v2 import V2Double
+    from support.double import ComfyDouble
+    from support.double_v2 import V2Double
 
     shapes = []
     for key in (None, "sk-v2-cloud"):
@@ -165,7 +165,7 @@ def test_proxy_and_cloud_give_the_same_json_shape(tmp_path, pack_env):
 
 def test_upload_makes_an_asset_and_sends_known_bytes_once(v2_double, env, tmp_path):
     pytest.importorskip("blake3")
-    from record import tiny_png
+    from support.record import tiny_png
 
     (tmp_path / "p.png").write_bytes(tiny_png())
     first = json.loads(script("upload", tmp_path / "p.png", *flags(v2_double), "--json", env=env).stdout)

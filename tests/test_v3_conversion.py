@@ -1,7 +1,7 @@
 """convert.py on newer servers' dynamic inputs, against what the real frontend 1.58.1 does with them.
 
 tests/fixtures/v3/pairs/ holds graphs frontend 1.58.1 built, saved and exported itself
-(tests/record_v3.py; the server served newer servers' node schemas through
+(tests/support/record_v3.py; the server served newer servers' node schemas through
 tests/fixtures/v3/shape_pack.py). They show how it keeps these widgets: a dynamic combo's chosen
 option's widgets right after the combo in widgets_values, named `combo.input` in the prompt
 (src/core/graph/widgets/dynamicWidgets.ts in that frontend); autogrow slots `group.imageN` as
@@ -79,7 +79,7 @@ def _live_server(url):
 @pytest.mark.live
 def test_the_real_frontend_exports_our_editor_files_as_the_prompts_they_came_from(live_url):
     sys.path.insert(0, os.path.dirname(__file__))
-    import browser
+    from support import browser
     url = _live_server(live_url)
     if url is None or browser.missing():
         pytest.skip("needs a live server serving tests/fixtures/v3/shape_pack.py, Chromium and Playwright")

@@ -221,7 +221,7 @@ def test_schema_reads_both_dropdown_forms_and_widget_settings():
     ks = s.node("KSampler")
     assert [i.name for i in ks.visible_inputs()][:3] == ["model", "seed", "steps"]
     seed = ks.inputs["seed"]
-    assert (seed.type, seed.min, seed.control_after_generate, seed.section) == ("INT", 0, True, "required")
+    assert (seed.type, seed.min, seed.section) == ("INT", 0, "required")
     sampler = ks.inputs["sampler_name"]
     assert sampler.type == "COMBO" and sampler.strict_options and "euler" in sampler.options
     cam = s.node("KlingCameraControls").inputs["camera_control_type"]

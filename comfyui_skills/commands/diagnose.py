@@ -32,7 +32,6 @@ given and the server does not answer (the diagnosis says so); 4 the server answe
 """
 
 MAX_BYTES = 64 * 1024 * 1024
-LOG_TAIL = 400
 
 
 def build_parser():

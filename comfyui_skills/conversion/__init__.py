@@ -24,11 +24,9 @@ from importlib import import_module
 _EXPORTS = {
     "NEWEST_FRONTEND": ("frontend", "NEWEST"),
     "parse_frontend_version": ("frontend", "parse_version"),
-    "frontend_saved_by": ("frontend", "saved_by"),
     "frontend_served_by": ("frontend", "served_by"),
     "blueprint_library": ("to_api", "blueprint_library"),
     "blueprint_refs": ("to_api", "blueprint_refs"),
-    "check_ui": ("to_api", "check_ui"),
     "ui_to_api": ("to_api", "ui_to_api"),
     "api_to_ui": ("to_editor", "api_to_ui"),
     "as_schema": ("widgets", "as_schema"),

@@ -138,17 +138,6 @@ def is_pack_id(text):
     return 1 <= len(text) <= 100 and bool(PACK_ID.match(text)) and text[0] not in "_-." and text[-1] not in "_-."
 
 
-def saved_by(workflow):
-    """The frontend version an editor file says saved it (extra.frontendVersion), or None."""
-    extra = workflow.get("extra") if isinstance(workflow, dict) else None
-    version = extra.get("frontendVersion") if isinstance(extra, dict) else None
-    try:
-        parse_version(version)
-    except InputError:
-        return None
-    return version
-
-
 def served_by(system_stats):
     """The frontend version a server's /system_stats names (system.required_frontend_version, the
     frontend package it pins), or None when it names none."""

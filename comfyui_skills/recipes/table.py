@@ -158,7 +158,7 @@ RECIPES = (
            negative=False, nodes=("Flux2Scheduler", "EmptyFlux2LatentImage"), tasks=("text-to-image",),
            variants={"klein": {"encoders": ("te:qwen3_4b",), "guidance": None, "cfg": 5.0, "negative": True}},
            variant_names=((r"klein", "klein"),),
-           # the Flux.2 VAE is a 32-channel KL VAE: families.py reads that layout as HunyuanImage's
+           # the Flux.2 VAE is a 32-channel KL VAE: signatures.py reads that layout as HunyuanImage's
            source="template image_flux2_fp8 (flux2_dev_fp8mixed, CLIPLoader type flux2, KSamplerSelect euler, "
                   "Flux2Scheduler 20 steps, FluxGuidance 4, EmptyFlux2LatentImage); image_flux2_klein_text_to_image "
                   "(qwen_3_4b, CFGGuider cfg 5)",
@@ -244,8 +244,3 @@ TASKS = ("text-to-image", "image-to-image", "inpaint", "outpaint", "upscale", "i
 
 def get(family):
     return BY_ID.get(family)
-
-
-def covers(family, task=None):
-    r = BY_ID.get(family)
-    return bool(r) and (task is None or task in r.tasks)

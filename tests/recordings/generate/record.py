@@ -4,7 +4,7 @@
     python tests/recordings/generate/record.py URL BASE_DIR [FAMILY ...]
 
 URL must be a ComfyUI of your own started with --base-directory BASE_DIR: its models/ folder is
-emptied and refilled with empty placeholder files, family after family (see tests/genlive.py).
+emptied and refilled with empty placeholder files, family after family (see tests/support/genlive.py).
 Each POSTed prompt is deleted and interrupted at once. Writes tests/recordings/generate/FAMILY.json.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-import genlive  # noqa: E402
+from support import genlive  # noqa: E402
 
 
 def main(argv):

@@ -88,8 +88,8 @@ def main(url, out_name="manager.json.gz"):
     # The Manager checks the entry (save_path, base, filename) against its list but fetches from
     # the url it is sent: a listed entry pointed at a loopback server installs without internet.
     sys.path.insert(0, str(HERE.parents[1]))
-    from fileserver import FileServer
-    from helpers_models import safetensors_bytes
+    from support.fileserver import FileServer
+    from support.model_files import safetensors_bytes
     vae = next(m for m in models["models"] if m["filename"] == "cosmos_cv8x8x8_1.0.safetensors")
     with FileServer() as files:
         files.add("/vae/" + vae["filename"], safetensors_bytes(2 * 2**20))

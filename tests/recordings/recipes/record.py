@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Record what a real ComfyUI answers to the pack's recipes (tests/recipelive.py says how).
+"""Record what a real ComfyUI answers to the pack's recipes (tests/support/recipelive.py says how).
 
     python tests/recordings/recipes/record.py URL COMFYUI_HOME [--keep-png]
 
@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE.parents[2]))
 
-import recipelive  # noqa: E402
+from support import recipelive  # noqa: E402
 
 
 def main(argv):

@@ -17,7 +17,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(TESTS))
 
-from record import Recorder, queue_and_watch, save  # noqa: E402
+from support.record import Recorder, queue_and_watch, save  # noqa: E402
 
 EXAMPLE = TESTS.parent / "projects" / "examples" / "workflows" / "text-to-image.json"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Record what the real frontend saves and exports for newer servers' dynamic inputs.
 
-    python tests/record_v3.py URL
+    python tests/support/record_v3.py URL
 
 URL is a ComfyUI of your own serving frontend 1.58.1 (--front-end-root) with the schema-only pack
 tests/fixtures/v3/shape_pack.py installed (its docstring says how), so /object_info has the
@@ -9,7 +9,7 @@ dynamic combo, autogrow and match-type nodes of tests/fixtures/v3/newer_nodes.js
 built with the frontend's own graph API (nodes created, widgets set, links connected), saved
 (`app.graph.serialize()`), opened again from that file and exported (`app.graphToPrompt()`): the
 export of the reopened file is what a user gets for the saved file. Writes
-tests/fixtures/v3/pairs/NAME.json; the page only reads from the server (tests/browser.py).
+tests/fixtures/v3/pairs/NAME.json; the page only reads from the server (tests/support/browser.py).
 """
 
 import json
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import browser  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: support.* imports as under pytest
+from support import browser  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "fixtures" / "v3" / "pairs"
+OUT = Path(__file__).resolve().parents[1] / "fixtures" / "v3" / "pairs"
 
 # Helpers the graphs below use, defined once in the page.
 HELPERS = """() => {
@@ -102,7 +102,7 @@ def record_blueprint(page, version):
     saved = page.workflow()
     page.load(saved)
     record = {"what": f"frontend {version}: a blueprint as publishSubgraph writes it, added to a graph as "
-                      "addNodeOnGraph adds one, saved, reopened and exported (tests/record_v3.py)",
+                      "addNodeOnGraph adds one, saved, reopened and exported (tests/support/record_v3.py)",
               "blueprint": blueprint, "built": built, "workflow": saved, "prompt": page.prompt()}
     (OUT / "blueprint_added.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(f"blueprint_added: subgraph {built}")
@@ -127,7 +127,7 @@ def main(argv):
             page.load(saved)
             prompt = page.prompt()
             record = {"what": f"frontend {version}: built with its graph API, saved, reopened and exported "
-                              "(tests/record_v3.py)", "built": built, "workflow": saved, "prompt": prompt}
+                              "(tests/support/record_v3.py)", "built": built, "workflow": saved, "prompt": prompt}
             (OUT / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
             print(f"{name}: {len(saved['nodes'])} nodes, {len(prompt)} in the prompt")
         record_blueprint(page, version)

@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import genlive
-from test_families import CASES, prefixed, write_safetensors
+from support import genlive
+from support.model_files import CASES, prefixed, write_safetensors
 
 ROOT = genlive.ROOT
 PNG = genlive.PNG

@@ -2,7 +2,7 @@
 Cloud's v2 as its specification describes it.
 
 What it answers follows tests/recordings/v2/proxy-0.1.6-comfyui-0.3.64.json (recorded from the real
-proxy in front of a real ComfyUI 0.3.64 by tests/record_v2.py), and for `cloud` the public contract,
+proxy in front of a real ComfyUI 0.3.64 by tests/support/record_v2.py), and for `cloud` the public contract,
 Comfy-Org/docs openapi-v2.yaml at 058ac160: a Bearer key required (401 `unauthorized` otherwise),
 output content as a 302 to a signed URL on another host, `size_bytes` and `hash` filled in.
 Like the real proxy it speaks to its ComfyUI over HTTP only, and maps:
@@ -28,9 +28,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from double import ComfyDouble, LoopServer
+from support.double import ComfyDouble, LoopServer
 
-RECORDED = json.loads((Path(__file__).resolve().parent / "recordings" / "v2" /
+RECORDED = json.loads((Path(__file__).resolve().parents[1] / "recordings" / "v2" /
                        "proxy-0.1.6-comfyui-0.3.64.json").read_text())
 OUTPUT_KINDS = {"images": "image", "gifs": "video", "video": "video", "audio": "audio", "text": "text",
                 "3d": "file", "latents": "latent"}

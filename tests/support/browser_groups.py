@@ -391,7 +391,7 @@ def record(frontend, sources, pairs_dir, object_info, object_info_path):
     """Write a pair per (name, workflow) in `sources` for the open frontend: what its
     graphToPrompt gives (or its error) and, from frontends that rewrite group nodes on load, the
     workflow as it then saves it (`saved`). Returns the pair names."""
-    import browser
+    from support import browser
     version, names, used = frontend.version(), [], set()
     for name, workflow in sources:
         frontend.load(workflow)
@@ -410,7 +410,7 @@ def record(frontend, sources, pairs_dir, object_info, object_info_path):
 
 def sources_from_pairs(pairs_dir):
     """The workflows the builder frontend made, read back from its pairs."""
-    import browser
+    from support import browser
     for path in browser.pair_files(pairs_dir):
         name = browser.pair_name(path)
         if name.startswith("group") and "__" in name and not name.rsplit("__", 1)[1][:1].isdigit():
@@ -418,7 +418,7 @@ def sources_from_pairs(pairs_dir):
 
 
 def main(argv):
-    """PYTHONPATH=. python tests/browser_groups.py URL: record the group-node pairs.
+    """PYTHONPATH=. python tests/support/browser_groups.py URL: record the group-node pairs.
 
     On a server whose frontend is 1.27.10 the scenarios are built and grouped in it; on any other
     frontend (start the server with --front-end-root) the workflows 1.27.10 made are loaded from
@@ -426,7 +426,7 @@ def main(argv):
     """
     import requests
 
-    import browser
+    from support import browser
     import test_browser_live as live
     url = argv[0].rstrip("/")
     object_info = requests.get(url + "/object_info", timeout=60).json()
@@ -439,4 +439,6 @@ def main(argv):
 
 if __name__ == "__main__":
     import sys
+    from pathlib import Path
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1])]  # tests/: test_browser_live and support.*
     main(sys.argv[1:])

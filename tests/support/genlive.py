@@ -25,8 +25,7 @@ from pathlib import Path
 
 import requests
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from comfyui_skills import templates  # noqa: E402

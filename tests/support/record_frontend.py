@@ -3,7 +3,7 @@
 Serve the frontend to record from a ComfyUI (its own, or another release's static folder with
 `--front-end-root`), then:
 
-    PYTHONPATH=tests python tests/record_frontend.py URL OUT.json.gz TAG=UI_DIR [TAG=UI_DIR ...]
+    PYTHONPATH=. python tests/support/record_frontend.py URL OUT.json.gz TAG=UI_DIR [TAG=UI_DIR ...]
 
 Each template is opened as a dropped file is (`app.loadGraphData`) and exported
 (`app.graphToPrompt().output`); OUT holds {"TAG/<file name>": prompt} for every one. The page only
@@ -15,7 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-import browser
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: support.* imports as under pytest
+from support import browser  # noqa: E402
 
 
 def main(url, out, sources):

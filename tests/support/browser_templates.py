@@ -9,13 +9,16 @@ edits of browser.EDITS (bypass, mute). Before loading, a template is trimmed of 
 reaches a prompt (notes, positions and sizes, colours, group boxes, model download links) so the
 fixtures stay small; the pair holds the trimmed file, which is what the frontend loaded.
 
-    PYTHONPATH=. python tests/browser_templates.py URL TEMPLATES_DIR [SHARED_UI_DIR]
+    PYTHONPATH=. python tests/support/browser_templates.py URL TEMPLATES_DIR [SHARED_UI_DIR]
 """
 
 import json
+import sys
 from pathlib import Path
 
-import browser
+if __name__ == "__main__":  # run as a script: tests/ on the path, as under pytest
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
+from support import browser  # noqa: E402
 
 UI_ONLY = {"Note", "MarkdownNote", "PrimitiveNode", "Reroute"}
 NODE_NOISE = ("pos", "size", "flags", "color", "bgcolor", "shape")
@@ -149,5 +152,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    import sys
     main(sys.argv[1:])

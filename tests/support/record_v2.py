@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Record what a real Comfy API v2 server answers, for the v2 test double to replay.
 
-    python tests/record_v2.py URL NAME     # URL: comfy-api-proxy in front of a ComfyUI of your own
+    python tests/support/record_v2.py URL NAME     # URL: comfy-api-proxy in front of a ComfyUI of your own
 
 Writes tests/recordings/v2/NAME.json: health; a model-free job from submission to its end (every
 distinct poll answer, the SSE frames, the output's bytes); an input uploaded as an asset and used;
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record import tiny_png  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: support.* imports as under pytest
+from support.record import tiny_png  # noqa: E402
 
-HERE = Path(__file__).resolve().parent / "recordings" / "v2"
+HERE = Path(__file__).resolve().parents[1] / "recordings" / "v2"
 SOLID = {"1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 255}},
          "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "v2rec"}}}
 SLOW = {"1": {"class_type": "EmptyImage", "inputs": {"width": 4096, "height": 4096, "batch_size": 4, "color": 0}},

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Record what a real ComfyUI answers, for the test double to replay.
 
-    python tests/record.py URL rest            # read-only routes, bad input, uploads
-    python tests/record.py URL runs            # model-free runs: outputs, cache, animation, runtime error
-    python tests/record.py URL interrupts      # interrupt/delete/clear: only on a server of your own
-    python tests/record.py URL progress        # `progress` messages: needs a file in models/upscale_models
-    python tests/record.py URL rejections      # POST /prompt of the pack's example workflows (refused, never run)
-    python tests/record.py URL server          # what newer servers changed: /api/jobs (a saved, a failed job), prompt_id
-    python tests/record.py URL newer-routes    # routes only newer servers have (node replacements, blueprints)
+    python tests/support/record.py URL rest            # read-only routes, bad input, uploads
+    python tests/support/record.py URL runs            # model-free runs: outputs, cache, animation, runtime error
+    python tests/support/record.py URL interrupts      # interrupt/delete/clear: only on a server of your own
+    python tests/support/record.py URL progress        # `progress` messages: needs a file in models/upscale_models
+    python tests/support/record.py URL rejections      # POST /prompt of the pack's example workflows (refused, never run)
+    python tests/support/record.py URL server          # what newer servers changed: /api/jobs (a saved, a failed job), prompt_id
+    python tests/support/record.py URL newer-routes    # routes only newer servers have (node replacements, blueprints)
 
 What the double replays is 0.3.64's: a server of that version writes tests/recordings/NAME, any
 other version tests/recordings/server-VERSION/NAME, beside it, for comparing the double's `newer`
@@ -32,7 +32,7 @@ from pathlib import Path
 import requests
 import websocket
 
-HERE = Path(__file__).resolve().parent / "recordings"
+HERE = Path(__file__).resolve().parents[1] / "recordings"
 BASELINE = "0.3.64"  # the version the double replays
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -334,7 +334,7 @@ def record_rejections(rec):
 
     Refused at validation, so nothing runs: safe on a shared server. The checkpoint list it
     answers with is recorded beside it, for the double to list the same files."""
-    example = Path(__file__).resolve().parent.parent / "projects" / "examples" / "workflows" / "text-to-image.json"
+    example = Path(__file__).resolve().parents[2] / "projects" / "examples" / "workflows" / "text-to-image.json"
     prompt = json.loads(example.read_text(encoding="utf-8"))
     rec.call("/models/checkpoints", "GET", "/models/checkpoints")
     rec.call("prompt text-to-image missing checkpoint", "POST", "/prompt",

@@ -347,7 +347,7 @@ def node_types(workflow):
 
 
 def main(argv):
-    """PYTHONPATH=. python tests/browser.py URL [EDITOR_FILE...]: re-record fixtures/browser.
+    """PYTHONPATH=. python tests/support/browser.py URL [EDITOR_FILE...]: re-record fixtures/browser.
 
     Sources are the live test's (default graph, the server's templates outside ../shared, the
     hand-made API files through the frontend's import, edits of the sampled shared templates),
@@ -366,4 +366,5 @@ def main(argv):
 
 if __name__ == "__main__":
     import sys
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1])]  # tests/: test_browser_live and support.*
     main(sys.argv[1:])

@@ -1,6 +1,6 @@
 """A stand-in for ComfyUI 0.3.64, built from what the real server was seen to do.
 
-Every answer comes from tests/recordings/ (made by tests/record.py against a real server) or
+Every answer comes from tests/recordings/ (made by tests/support/record.py against a real server) or
 from ../shared/conformance/runs/; where the double has to compute something (file names, the
 order nodes run in, what is cached) it follows the rules those recordings show. Limits, where
 the double knows less than a server: it does not run nodes. Image bytes served by /view are
@@ -103,7 +103,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-RECORDINGS = Path(__file__).resolve().parent / "recordings"
+RECORDINGS = Path(__file__).resolve().parents[1] / "recordings"
 PREVIEW_LETTERS = "abcdefghijklmnopqrstupvxyz"  # the real server's own alphabet (a 'p' twice, no 'w')
 # folder_paths.supported_pt_extensions of ComfyUI 0.3.64
 MODEL_EXTENSIONS = {".ckpt", ".pt", ".pt2", ".bin", ".pth", ".safetensors", ".pkl", ".sft"}
