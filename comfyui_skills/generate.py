@@ -375,7 +375,10 @@ def _build_recipe(opt, own, task, request, image, negative, seed, size, steps, c
     changes = []
     if image is not None:
         wf, changes = slots.apply_slots(wf, object_info, images=[str(image)])
-    checked = validation.validate(wf, object_info, models=models_by_folder or None)
+    # the image is uploaded when the run starts (a local file) or is already there: its name counts
+    # as in the input folder, so a dry run or a plan made before the upload is not refused
+    checked = validation.validate(wf, object_info, models=models_by_folder or None,
+                                  input_files=[str(image)] if image is not None else None)
     if checked["verdict"] == "rejected":
         raise CheckFailed(f"the pack's {recipe.name} graph does not pass this server's node schemas: "
                           f"{checked['errors'][0]['message']}")

@@ -71,7 +71,7 @@ def pytest_generate_tests(metafunc):
 def pytest_collection_modifyitems(config, items):
     live = bool(live_servers())
     for item in items:
-        if "live" in item.keywords:
+        if "live" in item.keywords and config.pluginmanager.hasplugin("xdist"):
             # one worker runs every live test, in order: parallel jobs on one CPU-bound ComfyUI
             # would only queue behind each other and run into their timeouts
             item.add_marker(pytest.mark.xdist_group("live"))

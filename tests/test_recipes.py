@@ -312,6 +312,27 @@ def test_generate_never_takes_lotus_for_text_to_image_and_builds_the_installed_f
     assert "(image_lotus_depth_v1_1) do something else by their graph" in nothing.value.message
 
 
+def test_image_to_image_on_a_recipe_takes_a_local_image_and_the_size_asked_however_small():
+    # ComfyUI 0.9.2 has no SD1.5 image-to-image template: the recipe runs, with the user's own file
+    # (uploaded when the run starts) and a 64x64 size, which by megapixels would round to 0.0
+    from comfyui_skills import generate, templates
+
+    ck = item("analogMadness_v70.safetensors", "checkpoints", "sd15", "checkpoint", parts=("vae:sd", "te:clip_l"))
+    info = with_files(OBJECT_INFO, [ck])
+    chosen = generate.plan("a watercolour", templates.parse_index([]), None, info, listing([ck]),
+                           task="image-to-image", image="projects/examples/inputs/swatch.png", size="64x64",
+                           identities=identities([ck]))
+    assert chosen.recipe == "sd15"
+    nodes = by_class(chosen.workflow)
+    assert nodes["LoadImage"] == [{"image": "projects/examples/inputs/swatch.png"}]
+    [scale] = nodes["ImageScale"]
+    assert (scale["width"], scale["height"], scale["crop"]) == (64, 64, "center") and "ImageScaleToTotalPixels" not in nodes
+    unsized = generate.plan("a watercolour", templates.parse_index([]), None, info, listing([ck]),
+                            task="image-to-image", image="example.png", identities=identities([ck]))
+    [by_pixels] = by_class(unsized.workflow)["ImageScaleToTotalPixels"]
+    assert by_pixels["megapixels"] == 0.26  # the recipe's 512x512 in the image's own proportions
+
+
 def test_a_gguf_model_loads_through_unetloadergguf_where_the_server_has_it():
     gguf = item("flux1-dev-Q4_K_S.gguf", "diffusion_models", "flux1", "diffusion_model", "dev")
     items = [gguf] + [i for i in INSTALLED if i.kind not in choose.MAIN_KINDS]

@@ -58,6 +58,7 @@ def build(recipe, task, parts, object_info, *, prompt, negative=None, seed=0, wi
     """The API graph for `task` with `recipe` on `parts`. Raises CheckFailed naming a node class or
     loader option the server lacks."""
     g = _Graph()
+    asked = (width, height) if width and height else None
     width, height = width or recipe.size[0], height or recipe.size[1]
     steps = steps or recipe.steps
     prefix = f"generate/{recipe.id}"
@@ -104,7 +105,7 @@ def build(recipe, task, parts, object_info, *, prompt, negative=None, seed=0, wi
             pos = [g.add("FluxGuidance", conditioning=pos, guidance=recipe.guidance), 0]
 
     if latent is None:
-        latent, denoise_default = _latent(g, recipe, task, parts, vae, width, height, count, image)
+        latent, denoise_default = _latent(g, recipe, task, parts, vae, width, height, count, image, asked)
     denoise = denoise if denoise is not None else denoise_default
 
     if recipe.sampling == "flux2":
@@ -165,14 +166,18 @@ def _clip_loader(g, recipe, encoders, object_info):
     return g.add(loader, **inputs)
 
 
-def _latent(g, recipe, task, parts, vae, width, height, count, image):
+def _latent(g, recipe, task, parts, vae, width, height, count, image, asked):
     """(LATENT link, default denoise) for the task."""
     if task == "text-to-image":
         return [g.add(recipe.latent, width=width, height=height, batch_size=count or 1), 0], 1.0
     load = g.add("LoadImage", image=image)
     if task == "image-to-image":
-        scaled = g.add("ImageScaleToTotalPixels", image=[load, 0], upscale_method="lanczos",
-                       megapixels=round(width * height / 1e6, 2))
+        if asked:  # the size asked, exactly (as the template path does), however small
+            scaled = g.add("ImageScale", image=[load, 0], upscale_method="lanczos", width=asked[0],
+                           height=asked[1], crop="center")
+        else:  # the recipe's pixel count in the image's own proportions
+            scaled = g.add("ImageScaleToTotalPixels", image=[load, 0], upscale_method="lanczos",
+                           megapixels=round(width * height / 1e6, 2))
         return [g.add("VAEEncode", pixels=[scaled, 0], vae=vae), 0], recipe.denoise["image-to-image"]
     if task == "upscale":
         big = g.add("ImageScaleBy", image=[load, 0], upscale_method="lanczos", scale_by=UPSCALE_BY)
