@@ -261,6 +261,39 @@ KNOWN_DIFFERENCES = {
 }
 
 
+# Differences seen with one frontend line only: {(major, minor): {name: why}}.
+KNOWN_DIFFERENCES_OF = {
+    (1, 36): {
+        "subgraph__sdxl_refiner_prompt_example":
+            "1.36.14's Convert to Subgraph saves the `steps` PrimitiveNode it moves inside without its "
+            "value (widgets_values null), then sends null for the inner KSamplerAdvanced's steps (the "
+            "server refuses that); convert.py sends the KSampler's own 25",
+    },
+}
+
+
+def known_differences(version):
+    """{name: why} for the pairs known to differ under frontend `version` (every line's too)."""
+    major, minor = (int(x) for x in str(version).lstrip("v").split(".")[:2])
+    return {**KNOWN_DIFFERENCES, **KNOWN_DIFFERENCES_OF.get((major, minor), {})}
+
+
+def with_new_defaults(prompt, object_info):
+    """The prompt as an editor that knows the server's schema sends it: a widget input the file
+    lacks (an input newer than the file, such as 0.9.2's ImageScaleToTotalPixels.resolution_steps)
+    gets its default, as the frontend gives a node's widgets on load."""
+    out = json.loads(json.dumps(prompt))
+    for node in out.values():
+        spec = (object_info.get(node.get("class_type")) or {}).get("input") or {}
+        for section in ("required", "optional"):
+            for name, entry in (spec.get(section) or {}).items():
+                options = entry[1] if isinstance(entry, list) and len(entry) > 1 and isinstance(entry[1], dict) else {}
+                widget = isinstance(entry, list) and entry and entry[0] in ("INT", "FLOAT", "STRING", "BOOLEAN")
+                if widget and "default" in options and name not in node.get("inputs", {}):
+                    node.setdefault("inputs", {})[name] = options["default"]
+    return out
+
+
 def record(frontend, sources, out_dir, object_info):
     """Write out_dir/pairs/<name>.json {workflow, prompt | frontend_error} for each source the
     frontend can export, and out_dir/object_info.json with the node classes they use."""
