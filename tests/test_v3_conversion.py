@@ -68,12 +68,13 @@ def test_linked_option_inputs_and_autogrow_slots_become_sockets():
 # -- live: the real frontend opens our editor files ------------------------------------------
 
 def _live_server(url):
+    """`url` when it serves the shape pack's schemas (DCTestNode is the pack's alone; a newer
+    ComfyUI's own ResizeImageMaskNode, with the older frontend it pins, is not what was recorded)."""
     try:
-        has_pack = "ResizeImageMaskNode" in requests.get(url.rstrip("/") + "/object_info/ResizeImageMaskNode",
-                                                         timeout=10).json()
+        served = {c: requests.get(f"{url.rstrip('/')}/object_info/{c}", timeout=10).json().get(c) for c in DYNAMIC}
     except (requests.RequestException, ValueError):
         return None
-    return url if has_pack else None
+    return url if all(served[c] and served[c]["input"] == OI[c]["input"] for c in DYNAMIC) else None
 
 
 @pytest.mark.live
