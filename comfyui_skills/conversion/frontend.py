@@ -38,6 +38,8 @@ PREVIEW_UNSENT = (1, 45)          # PreviewAny's previews are not sent (options.
 CURVE_WRAPPED = (1, 52)           # graphToPrompt sends a curve as {"__type__": "CURVE", "__value__": ...}
 SERVER_TITLES = (1, 50)           # the server's display name wins over the locale's (i18n.ts resolveNodeDefText)
 PACK_META = (1, 57)               # graphToPrompt copies cnr_id, aux_id and ver into `_meta`
+COMPOSITOR_WIDGET = (1, 49)       # ImageCompositor's COMPOSITOR input gets a widget, saved and sent
+#                                   (seen in 1.49.6's exports of the 0.11.44 templates; earlier lines not read)
 
 # The node-pack fields copied from a node's properties into `_meta`, each kept only when it has
 # the shape the frontend's workflow schema accepts.
@@ -80,6 +82,8 @@ class Frontend:
         self.socketless = {"COLOR": True, "IMAGECOMPARE": at < IMAGE_COMPARE_UNSAVED}
         if at >= CURVE_WIDGET:
             self.socketless["CURVE"] = True
+        if at >= COMPOSITOR_WIDGET:
+            self.socketless["COMPOSITOR"] = True
         # PreviewAny's text display widgets (name, default, sent, saved), added by the frontend.
         if at >= PREVIEW_UNSENT:
             self.preview_widgets = ()

@@ -97,6 +97,10 @@ def _input_widgets(inp, frontend):
         options = tuple((key, tuple(w for sub in inp.option_inputs(key) for w in _input_widgets(sub, frontend)))
                         for key in inp.choices)
         return [Widget(inp.name, inp.choices[0] if inp.choices else None, True, True, options)]
+    if not inp.is_widget and inp.extra.get("widgetType") == "STRING" and not inp.force_input:
+        # a socket of several types the schema asks to show as a text box (0.33.0's Preview3D
+        # `model_file`): a STRING widget with its slot, as frontend 1.49.6 saves and exports it
+        return [Widget(inp.name, inp.extra.get("default", ""), True, True)]
     if inp.is_widget:
         out.append(Widget(inp.name, default_value(inp), True, True))
         if has_control(inp):
@@ -105,7 +109,9 @@ def _input_widgets(inp, frontend):
         if isinstance(remote, dict) and remote.get("refresh_button"):
             out.append(Widget(None, False, False, True))
             out.append(Widget("refresh", "refresh", True, True))
-        if any(inp.extra.get(flag) for flag in UPLOAD_WIDGET_FLAGS):
+        if inp.type == "COMBO" and any(inp.extra.get(flag) for flag in UPLOAD_WIDGET_FLAGS):
+            # the upload button comes with a file dropdown only: Painter's STRING `mask` (image_upload,
+            # widgetType PAINTER) keeps one slot, as frontend 1.49.6 saves and exports it
             out.append(Widget("upload", "image", False, True))
     return out
 
