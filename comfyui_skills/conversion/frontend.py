@@ -38,6 +38,8 @@ PREVIEW_UNSENT = (1, 45)          # PreviewAny's previews are not sent (options.
 CURVE_WRAPPED = (1, 52)           # graphToPrompt sends a curve as {"__type__": "CURVE", "__value__": ...}
 SERVER_TITLES = (1, 50)           # the server's display name wins over the locale's (i18n.ts resolveNodeDefText)
 PACK_META = (1, 57)               # graphToPrompt copies cnr_id, aux_id and ver into `_meta`
+LOAD3D_BUTTONS = (1, 49)          # Load3D's three buttons after model_file are saved and sent (their
+#                                   labels as values; seen in 1.49.6's exports; earlier lines not read)
 COMPOSITOR_WIDGET = (1, 49)       # ImageCompositor's COMPOSITOR input gets a widget, saved and sent
 #                                   (seen in 1.49.6's exports of the 0.11.44 templates; earlier lines not read)
 
@@ -84,6 +86,7 @@ class Frontend:
             self.socketless["CURVE"] = True
         if at >= COMPOSITOR_WIDGET:
             self.socketless["COMPOSITOR"] = True
+        self.load3d_buttons = at >= LOAD3D_BUTTONS
         # PreviewAny's text display widgets (name, default, sent, saved), added by the frontend.
         if at >= PREVIEW_UNSENT:
             self.preview_widgets = ()
@@ -95,7 +98,8 @@ class Frontend:
                                     ("previewMode", False, True, True))
         else:
             self.preview_widgets = (("preview", "", True, False),)
-        self.key = (tuple(sorted(self.socketless.items())), self.preview_widgets)  # what widgets() depends on
+        # what widgets() depends on
+        self.key = (tuple(sorted(self.socketless.items())), self.preview_widgets, self.load3d_buttons)
 
     def title(self, spec):
         """The title a fresh node of this class gets: its locale's, where the locale has one and

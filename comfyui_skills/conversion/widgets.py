@@ -73,10 +73,18 @@ def widgets(spec, frontend=None):
     return cache[frontend.key]
 
 
+# The buttons the Load3D extension adds right after the model file, each with its label as value.
+LOAD3D_BUTTONS = [Widget("upload 3d model", "upload3dmodel", True, True),
+                  Widget("upload extra resources", "uploadExtraResources", True, True),
+                  Widget("clear", "clear", True, True)]
+
+
 def _layout(spec, frontend):
     out = []
     for inp in spec.visible_inputs():
         out += _input_widgets(inp, frontend)
+        if spec.name == "Load3D" and inp.name == "model_file" and frontend.load3d_buttons:
+            out += LOAD3D_BUTTONS
     if spec.name == "PreviewAny":
         out += [Widget(*w) for w in frontend.preview_widgets]
     return out + EXTENSION_WIDGETS.get(spec.name, [])

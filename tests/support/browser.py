@@ -131,7 +131,8 @@ def steady(prompt, object_info):
 
     A combo filled from a server route with `control_after_refresh` (LoadImageOutput's image) is
     set to the first file the route lists as soon as the page has that list cached, whatever the
-    workflow said; that depends on the server's output folder, not on the workflow.
+    workflow said; that depends on the server's output folder, not on the workflow. A LOAD_3D
+    widget (Load3D's image) sends what the page's 3D viewport renders and where it stands.
     """
     out = json.loads(json.dumps(prompt))
     for node in out.values():
@@ -139,7 +140,15 @@ def steady(prompt, object_info):
             remote = input_options(object_info, node.get("class_type"), name).get("remote")
             if isinstance(remote, dict) and remote.get("control_after_refresh") and not isinstance(value, list):
                 node["inputs"][name] = "<first file the server lists>"
+            elif input_type(object_info, node.get("class_type"), name) == "LOAD_3D" and not isinstance(value, list):
+                node["inputs"][name] = "<the 3D viewport's state>"
     return out
+
+
+def input_type(object_info, class_type, name):
+    sections = ((object_info.get(class_type) or {}).get("input") or {}).values()
+    spec = next((s[name] for s in sections if isinstance(s, dict) and name in s), None)
+    return spec[0] if isinstance(spec, list) and spec else None
 
 
 def input_options(object_info, class_type, name):
