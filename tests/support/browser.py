@@ -289,17 +289,28 @@ def known_differences(version):
 
 def with_new_defaults(prompt, object_info):
     """The prompt as an editor that knows the server's schema sends it: a widget input the file
-    lacks (an input newer than the file, such as 0.9.2's ImageScaleToTotalPixels.resolution_steps)
-    gets its default, as the frontend gives a node's widgets on load."""
+    lacks (an input newer than the file, such as 0.9.2's ImageScaleToTotalPixels.resolution_steps,
+    or what 0.33.0's SaveVideo `format` dynamic combo now shows for the value the file holds) gets
+    its default, as the frontend gives a node's widgets on load."""
+    from comfyui_skills.schema import DYNAMIC_COMBO, Schema
+
+    schema = Schema(object_info)
     out = json.loads(json.dumps(prompt))
+
+    def fill(inputs, specs):
+        for inp in specs:
+            if inp.name not in inputs and not inp.force_input:
+                if inp.type == DYNAMIC_COMBO and inp.choices:
+                    inputs[inp.name] = inp.choices[0]
+                elif inp.type in ("INT", "FLOAT", "STRING", "BOOLEAN") and "default" in inp.extra:
+                    inputs[inp.name] = inp.extra["default"]
+            if inp.type == DYNAMIC_COMBO and inp.name in inputs:
+                fill(inputs, inp.option_inputs(inputs[inp.name]) or [])
+
     for node in out.values():
-        spec = (object_info.get(node.get("class_type")) or {}).get("input") or {}
-        for section in ("required", "optional"):
-            for name, entry in (spec.get(section) or {}).items():
-                options = entry[1] if isinstance(entry, list) and len(entry) > 1 and isinstance(entry[1], dict) else {}
-                widget = isinstance(entry, list) and entry and entry[0] in ("INT", "FLOAT", "STRING", "BOOLEAN")
-                if widget and "default" in options and name not in node.get("inputs", {}):
-                    node.setdefault("inputs", {})[name] = options["default"]
+        spec = schema.node(node.get("class_type")) if node.get("class_type") in object_info else None
+        if spec is not None:
+            fill(node.setdefault("inputs", {}), spec.visible_inputs())
     return out
 
 
