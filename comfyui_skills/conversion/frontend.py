@@ -40,7 +40,7 @@ SERVER_TITLES = (1, 50)           # the server's display name wins over the loca
 PACK_META = (1, 57)               # graphToPrompt copies cnr_id, aux_id and ver into `_meta`
 LOAD3D_BUTTONS = (1, 49)          # Load3D's three buttons after model_file are saved and sent (their
 #                                   labels as values; seen in 1.49.6's exports; earlier lines not read)
-COMPOSITOR_WIDGET = (1, 49)       # ImageCompositor's COMPOSITOR input gets a widget, saved and sent
+COMPOSITOR_WIDGET = (1, 49)       # COMPOSITOR, COLORS and BOUNDING_BOXES inputs get widgets, saved and sent
 #                                   (seen in 1.49.6's exports of the 0.11.44 templates; earlier lines not read)
 
 # The node-pack fields copied from a node's properties into `_meta`, each kept only when it has
@@ -85,7 +85,7 @@ class Frontend:
         if at >= CURVE_WIDGET:
             self.socketless["CURVE"] = True
         if at >= COMPOSITOR_WIDGET:
-            self.socketless["COMPOSITOR"] = True
+            self.socketless.update({"COMPOSITOR": True, "COLORS": True, "BOUNDING_BOXES": True})
         self.load3d_buttons = at >= LOAD3D_BUTTONS
         # PreviewAny's text display widgets (name, default, sent, saved), added by the frontend.
         if at >= PREVIEW_UNSENT:
