@@ -182,9 +182,7 @@ class Session:
     def _connect(self, origin, connect_timeout):
         scheme, host, port = origin
         if scheme == "https":
-            import ssl  # only a remote server pays for TLS
-            conn = http.client.HTTPSConnection(host, port, timeout=connect_timeout,
-                                               context=ssl.create_default_context())
+            conn = http.client.HTTPSConnection(host, port, timeout=connect_timeout, context=_tls())
         else:
             conn = http.client.HTTPConnection(host, port, timeout=connect_timeout)
         try:
@@ -210,6 +208,17 @@ class Session:
         for pool in pools.values():
             for conn in pool:
                 conn.close()
+
+
+def _tls():
+    """A verifying TLS context with certifi's roots where it is installed (it comes with
+    requests), as requests verified before; else the system's. Only a remote server pays for it."""
+    import ssl
+    try:
+        import certifi
+    except ImportError:
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _dropped(conn):

@@ -122,3 +122,39 @@ def test_password_in_the_url_is_not_echoed_when_unreachable(pack_env):
     r = script("status", "--url", "http://alice:s3cret@127.0.0.1:9", env=pack_env)
     assert r.returncode == 3
     assert "s3cret" not in r.stdout + r.stderr
+
+
+def test_a_kept_alive_connection_the_server_closed_is_replaced_not_reported():
+    # a server (or a proxy in front of it) may close an idle kept-alive connection at any time;
+    # the next request goes out on a fresh one instead of failing
+    import socket
+    import threading
+
+    from comfyui_skills import wire
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    served = []
+
+    def serve():
+        for _ in range(2):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                body = b'{"n": %d}' % len(served)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                             b"Connection: keep-alive\r\n\r\n%s" % (len(body), body))
+                served.append(1)  # then the connection is closed, though the answer said keep-alive
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    session = wire.Session("test")
+    try:
+        assert session.request("GET", f"http://127.0.0.1:{port}/a").json() == {"n": 0}
+        assert session.request("GET", f"http://127.0.0.1:{port}/b").json() == {"n": 1}
+    finally:
+        session.close()
+        listener.close()
+    assert len(served) == 2
