@@ -1,6 +1,6 @@
 """The chat loop on a real ComfyUI: eight requests a chat user makes, one pack command each.
 
-Needs COMFYUI_URL pointing at a server with an SD1.5 checkpoint and an SD1.5 LoRA in
+Runs once per live server (COMFYUI_URL, or each of COMFYUI_URLS) with an SD1.5 checkpoint and an SD1.5 LoRA in
 models/loras ($CHAT_LORA, default detailTweaker_v2.safetensors, as on the test servers); pictures
 are 64x64 with 2 steps so a CPU server finishes them. What the server ran is read back from its
 own /history; what landed on disk is read with Pillow.
@@ -17,21 +17,18 @@ import requests
 from conftest import script
 
 pytestmark = pytest.mark.live
-URL = os.environ.get("COMFYUI_URL")
 LORA = os.environ.get("CHAT_LORA", "detailTweaker_v2.safetensors")
 SMALL = ("--size", "64x64", "--steps", "2")
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    if not URL:
-        pytest.skip("COMFYUI_URL is not set")
-    loras = requests.get(f"{URL}/models/loras", timeout=10).json()
+def env(live_url, tmp_path_factory):
+    loras = requests.get(f"{live_url}/models/loras", timeout=10).json()
     if LORA not in loras:
         pytest.skip(f"the server has no LoRA {LORA}")
     tmp = tmp_path_factory.mktemp("chat")
     out = dict(os.environ, COMFYUI_SKILLS_STATE=str(tmp / "state"), COMFYUI_SKILLS_PROJECTS=str(tmp / "projects"),
-               COMFYUI_URL=URL)
+               COMFYUI_URL=live_url)
     out["TMP"] = str(tmp)
     return out
 
@@ -42,9 +39,9 @@ def pack(env, name, *args, timeout=900):
     return json.loads(r.stdout)
 
 
-def sent(prompt_id):
+def sent(env, prompt_id):
     """The graph the server ran, from its /history."""
-    entry = requests.get(f"{URL}/history/{prompt_id}", timeout=10).json()[prompt_id]
+    entry = requests.get(f"{env['COMFYUI_URL']}/history/{prompt_id}", timeout=10).json()[prompt_id]
     return entry["prompt"][2]
 
 
@@ -52,9 +49,9 @@ def of_class(graph, cls):
     return [n for n in graph.values() if n["class_type"] == cls]
 
 
-def input_bytes(name):
+def input_bytes(env, name):
     sub, _, base = name.rpartition("/")
-    return requests.get(f"{URL}/view", params={"filename": base, "subfolder": sub, "type": "input"}, timeout=10).content
+    return requests.get(f"{env['COMFYUI_URL']}/view", params={"filename": base, "subfolder": sub, "type": "input"}, timeout=10).content
 
 
 def test_eight_requests_each_one_command(env):
@@ -72,23 +69,23 @@ def test_eight_requests_each_one_command(env):
     # 4. the third one as a watercolour, keeping its composition (size and seed of the third)
     water = pack(env, "generate", "a watercolour painting of a lighthouse", "--image", "last:3", "--denoise", "0.5",
                  "--steps", "2")
-    loaded = of_class(sent(water["prompt_id"]), "LoadImage")[0]["inputs"]["image"]
-    assert input_bytes(loaded) == Path(files[2]).read_bytes()
-    assert of_class(sent(water["prompt_id"]), "KSampler")[0]["inputs"]["denoise"] == 0.5
+    loaded = of_class(sent(env, water["prompt_id"]), "LoadImage")[0]["inputs"]["image"]
+    assert input_bytes(env, loaded) == Path(files[2]).read_bytes()
+    assert of_class(sent(env, water["prompt_id"]), "KSampler")[0]["inputs"]["denoise"] == 0.5
     with Image.open(water["outputs"][0]["path"]) as im, Image.open(files[2]) as third:
         assert im.size == third.size
     # 5. a LoRA at 0.7
     styled = pack(env, "generate", "a lighthouse at dawn", *SMALL, "--lora", f"{LORA.rsplit('.', 1)[0]}:0.7")
-    (loader,) = of_class(sent(styled["prompt_id"]), "LoraLoader")
+    (loader,) = of_class(sent(env, styled["prompt_id"]), "LoraLoader")
     assert (loader["inputs"]["lora_name"], loader["inputs"]["strength_model"]) == (LORA, 0.7)
     # 6. repaint only the top third of the last picture; the rest stays as it was, pixel for pixel
     before = styled["outputs"][0]["path"]
     fixed = pack(env, "generate", "a stormy sky", "--image", "last", "--region", "top-third", "--steps", "2")
-    graph = sent(fixed["prompt_id"])
+    graph = sent(env, fixed["prompt_id"])
     (mask_node,) = of_class(graph, "LoadImageMask")
     assert of_class(graph, "SetLatentNoiseMask") and of_class(graph, "ImageCompositeMasked")
     with Image.open(fixed["filled"]["mask"]) as mask:
-        assert input_bytes(mask_node["inputs"]["image"]) == Path(fixed["filled"]["mask"]).read_bytes()
+        assert input_bytes(env, mask_node["inputs"]["image"]) == Path(fixed["filled"]["mask"]).read_bytes()
         with Image.open(before) as a, Image.open(fixed["outputs"][0]["path"]) as b:
             a, b = a.convert("RGB"), b.convert("RGB")
             keep = Image.eval(mask.convert("L"), lambda v: 255 - v)
