@@ -250,7 +250,7 @@ def plan(request, index, load_template, object_info, models_by_folder, *, task=N
         picked = _recipe_or_template(own, ranked, task, model, identities)
         if picked is not None:
             return _build_recipe(picked, own, task, request, image, negative, seed, size, steps, count, object_info,
-                                 models_by_folder, considered=len(fits))
+                                 models_by_folder, considered=len(fits), denoise=denoise)
     if not fits:
         if other_task or not chosen:
             raise CheckFailed(f"nothing installed can do {task}: " + _lacking(own) + (
@@ -363,7 +363,7 @@ def _same_variants(f):
 
 
 def _build_recipe(opt, own, task, request, image, negative, seed, size, steps, count, object_info,
-                  models_by_folder, considered):
+                  models_by_folder, considered, denoise=None):
     recipe = opt.recipe
     if task in NEEDS_IMAGE and image is None:
         raise InputError(f"{task} needs an input image", hint=f"add {flag('image', 'PATH')}")
@@ -371,8 +371,15 @@ def _build_recipe(opt, own, task, request, image, negative, seed, size, steps, c
     seed = seed if seed is not None else random.randint(0, 2**32 - 1)
     wf = recipe_build.build(recipe, task, opt.parts, object_info, prompt=request,
                             negative=negative if recipe.negative else None, seed=seed, width=width, height=height,
-                            steps=steps, count=count or 1)
+                            steps=steps, count=count or 1, denoise=denoise)
     changes = []
+    if count and count > 1:
+        # one prompt makes them all where the graph has a batch (text-to-image's empty latent), as
+        # a template's batch slot does: the run must not send `count` prompts on top
+        batched = [(nid, n) for nid, n in wf.items() if "batch_size" in n["inputs"]
+                   and not isinstance(n["inputs"]["batch_size"], list)]
+        changes += [slots.Change(nid, "batch_size", 1, count, "batch") for nid, n in batched
+                    if n["inputs"]["batch_size"] == count]
     if image is not None:
         wf, changes = slots.apply_slots(wf, object_info, images=[str(image)])
     # the image is uploaded when the run starts (a local file) or is already there: its name counts

@@ -333,6 +333,21 @@ def test_image_to_image_on_a_recipe_takes_a_local_image_and_the_size_asked_howev
     assert by_pixels["megapixels"] == 0.26  # the recipe's 512x512 in the image's own proportions
 
 
+def test_a_recipe_takes_the_denoise_asked_and_makes_a_count_in_one_batch():
+    # found live on ComfyUI 0.9.2 and 0.33.0, where the recipe runs: --denoise 0.5 was sent as the
+    # recipe's 0.75, and --count 4 made four prompts of a batch of four each (16 pictures)
+    from comfyui_skills import generate, templates
+
+    ck = item("analogMadness_v70.safetensors", "checkpoints", "sd15", "checkpoint", parts=("vae:sd", "te:clip_l"))
+    info, index = with_files(OBJECT_INFO, [ck]), templates.parse_index([])
+    water = generate.plan("a watercolour", index, None, info, listing([ck]), task="image-to-image",
+                          image="example.png", denoise=0.5, identities=identities([ck]))
+    assert [k["denoise"] for k in by_class(water.workflow)["KSampler"]] == [0.5]
+    four = generate.plan("a lighthouse", index, None, info, listing([ck]), count=4, identities=identities([ck]))
+    assert by_class(four.workflow)["EmptyLatentImage"][0]["batch_size"] == 4
+    assert [c.slot for c in four.changes] == ["batch"]  # so the run sends one prompt, not four
+
+
 def test_a_gguf_model_loads_through_unetloadergguf_where_the_server_has_it():
     gguf = item("flux1-dev-Q4_K_S.gguf", "diffusion_models", "flux1", "diffusion_model", "dev")
     items = [gguf] + [i for i in INSTALLED if i.kind not in choose.MAIN_KINDS]
