@@ -372,16 +372,13 @@ def _build_recipe(opt, own, task, request, image, negative, seed, size, steps, c
     wf = recipe_build.build(recipe, task, opt.parts, object_info, prompt=request,
                             negative=negative if recipe.negative else None, seed=seed, width=width, height=height,
                             steps=steps, count=count or 1, denoise=denoise)
-    changes = []
-    if count and count > 1:
-        # one prompt makes them all where the graph has a batch (text-to-image's empty latent), as
-        # a template's batch slot does: the run must not send `count` prompts on top
-        batched = [(nid, n) for nid, n in wf.items() if "batch_size" in n["inputs"]
-                   and not isinstance(n["inputs"]["batch_size"], list)]
-        changes += [slots.Change(nid, "batch_size", 1, count, "batch") for nid, n in batched
-                    if n["inputs"]["batch_size"] == count]
+    # one prompt makes them all where the graph has a batch (text-to-image's empty latent), as a
+    # template's batch slot does: the run must not send `count` prompts on top
+    changes = [slots.Change(nid, "batch_size", 1, count, "batch") for nid, n in wf.items()
+               if count and count > 1 and n["inputs"].get("batch_size") == count]
     if image is not None:
-        wf, changes = slots.apply_slots(wf, object_info, images=[str(image)])
+        wf, filled = slots.apply_slots(wf, object_info, images=[str(image)])
+        changes += filled
     # the image is uploaded when the run starts (a local file) or is already there: its name counts
     # as in the input folder, so a dry run or a plan made before the upload is not refused
     checked = validation.validate(wf, object_info, models=models_by_folder or None,
