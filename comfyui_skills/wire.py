@@ -47,17 +47,21 @@ class Response:
         self._release = release
         self._content = None
 
-    def _read(self, amount=None):
+    def _guarded(self, read):
+        """read() with the wire's errors: a stall is a ReadTimeout, a cut a BrokenBody."""
         try:
-            chunk = self._raw.read(amount) if amount else self._raw.read()
-            if amount and not chunk and self._raw.length:
-                # http.client ends a short Content-Length body quietly; a cut is not an end
-                raise http.client.IncompleteRead(b"", self._raw.length)
-            return chunk
+            return read()
         except socket.timeout:
             raise ReadTimeout(f"the answer from {self.url} stopped arriving") from None
         except (http.client.HTTPException, OSError) as exc:
             raise BrokenBody(f"the answer from {self.url} broke off: {exc!r}") from None
+
+    def _read(self, amount=None):
+        chunk = self._guarded(lambda: self._raw.read(amount) if amount else self._raw.read())
+        if amount and not chunk and self._raw.length:
+            # http.client ends a short Content-Length body quietly; a cut is not an end
+            raise BrokenBody(f"the answer from {self.url} broke off {self._raw.length} bytes short")
+        return chunk
 
     def iter_content(self, size=1 << 16):
         if self._content is not None:
@@ -73,12 +77,7 @@ class Response:
     def iter_lines(self, decode_unicode=False):
         """Lines without their ending, as they arrive (a server-sent event stream)."""
         while True:
-            try:
-                line = self._raw.readline()
-            except socket.timeout:
-                raise ReadTimeout(f"the stream from {self.url} went quiet") from None
-            except (http.client.HTTPException, OSError) as exc:
-                raise BrokenBody(f"the stream from {self.url} broke off: {exc!r}") from None
+            line = self._guarded(self._raw.readline)
             if not line:
                 self.close()
                 return
