@@ -145,16 +145,20 @@ def steady(prompt, object_info):
     return out
 
 
-def input_type(object_info, class_type, name):
+def _declaration(object_info, class_type, name):
     sections = ((object_info.get(class_type) or {}).get("input") or {}).values()
     spec = next((s[name] for s in sections if isinstance(s, dict) and name in s), None)
-    return spec[0] if isinstance(spec, list) and spec else None
+    return spec if isinstance(spec, list) else []
+
+
+def input_type(object_info, class_type, name):
+    spec = _declaration(object_info, class_type, name)
+    return spec[0] if spec else None
 
 
 def input_options(object_info, class_type, name):
-    sections = ((object_info.get(class_type) or {}).get("input") or {}).values()
-    spec = next((s[name] for s in sections if isinstance(s, dict) and name in s), None)
-    return spec[1] if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1], dict) else {}
+    spec = _declaration(object_info, class_type, name)
+    return spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
 
 
 def first_difference(want, got):
