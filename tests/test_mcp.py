@@ -122,7 +122,7 @@ def test_over_stdio_a_host_lists_the_tools_and_runs_a_workflow_to_an_inline_imag
         return (await s.list_tools()).tools, await s.call_tool("run", {"workflow_path": str(SOLID)})
 
     tools, r = stdio_session(pack_env, body, "--url", comfy_double.url)
-    check_tools(tools)
+    assert {t.name for t in tools} == TOOLS
     assert data(r)["status"] == "success" and [c.type for c in r.content] == ["text", "image"]
 
 
@@ -137,9 +137,12 @@ def check_tools(tools):
 
 def test_an_argument_the_schema_refuses_is_a_tool_error(comfy_double, pack_env):
     r = call(pack_env, comfy_double.url, "search_nodes", {"limit": 0})
-    assert "limit" in error_line(r) or "minimum" in error_line(r)
+    assert "tool search_nodes: argument limit: 0 is less than the minimum of 1" in error_line(r)
     r = call(pack_env, comfy_double.url, "status", {"adress": "x"})
     assert "adress" in error_line(r)
+    r = call(pack_env, comfy_double.url, "run", {"workflow_path": str(SOLID), "set": [3]})
+    assert "argument set[0]: 3 is not of type 'string'" in error_line(r)
+    assert comfy_double.posted == []
 
 
 # -- status, inventory, templates -----------------------------------------------------------------
@@ -297,7 +300,6 @@ def test_download_model_puts_the_file_in_the_servers_folder_with_progress(comfy_
     body = safetensors_bytes(3 * 2**20, seed=11)
     with FileServer() as srv:
         srv.add("/m/mcp_model.safetensors", body)
-        srv.pace = 0.4  # a slow link: the download lasts long enough to report on itself
         r, seen = with_progress(pack_env, comfy_double.url, "download_model", {
             "source": srv.url("/m/mcp_model.safetensors"), "folder": "checkpoints",
             "sha256": hashlib.sha256(body).hexdigest()})
@@ -305,7 +307,9 @@ def test_download_model_puts_the_file_in_the_servers_folder_with_progress(comfy_
     out = data(r)
     assert out["how"] == "downloaded" and (local / "mcp_model.safetensors").read_bytes() == body
     assert out["sha256"] == hashlib.sha256(body).hexdigest() and out["inventory"]["saved"]
-    assert any(m.startswith("mcp_model.safetensors: ") and "of 3.0 MiB" in m for m in seen), seen
+    # the first block is reported as it arrives, then one a second at most, and the end
+    assert len(seen) >= 2 and all(m.startswith("mcp_model.safetensors: ") for m in seen), seen
+    assert "of 3.0 MiB (100%)" not in seen[0] and "3.0 MiB of 3.0 MiB (100%)" in seen[-1], seen
 
 
 def test_download_model_refuses_a_name_with_a_path_and_fetches_nothing(comfy_double, pack_env, tmp_path):
@@ -390,7 +394,7 @@ def test_a_run_past_max_wait_returns_its_id_and_wait_collects_it(comfy_double, p
     comfy_double.pause()
 
     async def body(s):
-        first = await s.call_tool("run", {"workflow_path": str(SOLID), "max_wait": 1})
+        first = await s.call_tool("run", {"workflow_path": str(SOLID), "max_wait": 0.3})
         comfy_double.resume()
         pid = data(first)["prompt_id"]
         later = await s.call_tool("queue", {"action": "wait", "prompt_ids": [pid]})
