@@ -197,8 +197,9 @@ def converted_pairs(tmp_path_factory):
         src, dst = tmp_path_factory.mktemp("pairs-in"), tmp_path_factory.mktemp("pairs-out")
         for name, workflow in pairs:
             (src / f"{name}.json").write_text(json.dumps(workflow))
-        r = script("convert", *sorted(src.iterdir()), "--to", "api", "--object-info", FIXTURES / "object_info.json",
-                   "--frontend", version, "--out-dir", dst, timeout=300)
+        r = script("convert", *sorted(src.iterdir()), "--to", "api",
+                   "--object-info", browser.object_info_path(FIXTURES, version), "--frontend", version,
+                   "--out-dir", dst, timeout=300)
         assert r.returncode in (0, 1), r.stderr
         out[version] = (dst, r.stderr)
     return out

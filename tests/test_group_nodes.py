@@ -2,10 +2,11 @@
 
 The pairs in fixtures/browser/pairs/group* were recorded in Chromium (tests/support/browser_groups.py):
 frontend 1.27.10 grouped each scenario with its own "Convert to Group Node" and exported it; the
-same files were loaded into 1.58.1, which turns group nodes into subgraphs on load, and exported
-again (its saved workflow is kept in each pair as `saved`). Every pair is checked against
-convert.py in test_browser_live.py; these tests hold what a user sees of the two frontends'
-differences and the converter's answers to group nodes it cannot expand.
+same files were loaded into 1.58.1 and into 1.49.6 (the one ComfyUI 0.33.0 serves), which turn
+group nodes into subgraphs on load, and exported again (the saved workflow is kept in each pair as
+`saved`). Every pair is checked against convert.py in test_browser_live.py; these tests hold what
+a user sees of the frontends' differences and the converter's answers to group nodes it cannot
+expand.
 """
 
 import json
@@ -15,7 +16,7 @@ import sys
 import pytest
 from conftest import ROOT, script
 
-from comfyui_skills import conversion
+from comfyui_skills import conversion, validation
 from comfyui_skills.conversion import group_nodes
 from comfyui_skills.errors import InputError
 
@@ -27,6 +28,7 @@ PAIRS = ROOT / "tests" / "fixtures" / "browser" / "pairs"
 OBJECT_INFO_PATH = ROOT / "tests" / "fixtures" / "browser" / "object_info.json"
 OBJECT_INFO = json.loads(OBJECT_INFO_PATH.read_text())
 NEW = "1.58.1"
+SHIFTING = "1.49.6"  # unpacks some group nodes with their widget values shifted (see below)
 
 
 def group_pairs():
@@ -49,8 +51,36 @@ def test_every_scenario_was_recorded_with_both_frontends():
     assert scenarios <= set(PAIRED)
     assert len(PAIRED) >= 45
     for name, versions in PAIRED.items():
-        assert set(versions) == {browser_groups.BUILDER, NEW}, name
+        assert set(versions) == {browser_groups.BUILDER, SHIFTING, NEW}, name
         assert versions[NEW]["workflow"] == versions[browser_groups.BUILDER]["workflow"], name
+        assert versions[SHIFTING]["workflow"] == versions[browser_groups.BUILDER]["workflow"], name
+
+
+def untitled(prompt):
+    """A prompt without its `_meta` titles: 0.33.0 gives EmptyImage the display name "Empty Image"."""
+    return {k: {key: v for key, v in node.items() if key != "_meta"} for k, node in prompt.items()}
+
+
+SHIFTED = sorted(n for n in PAIRED if PAIRED[n][SHIFTING].get("known_difference"))
+
+
+def test_frontend_1_49_shifts_the_values_of_some_group_nodes_and_the_server_refuses_the_result():
+    """1.49.6 reads a group node's widget values at shifted positions as it unpacks it (and loses
+    some inner links); 1.58.1 does not. convert.py, told --frontend 1.49.6, gives what 1.58.1 gives
+    rather than a prompt 0.33.0 refuses: a user gets the workflow the file holds."""
+    schema = json.loads(browser.object_info_path(PAIRS.parent, SHIFTING).read_text())
+    assert len(SHIFTED) == 20 and len(PAIRED) - len(SHIFTED) >= 25  # the others convert alike
+    refused = 0
+    for name in SHIFTED:
+        pairs = PAIRED[name]
+        ours = conversion.ui_to_api(pairs[SHIFTING]["workflow"], schema, frontend_version=SHIFTING)
+        assert untitled(ours) == untitled(pairs[NEW]["prompt"]) != untitled(pairs[SHIFTING]["prompt"]), name
+        verdict = validation.validate(pairs[SHIFTING]["prompt"], schema, server_version="0.33.0")
+        refused += verdict["verdict"] == "rejected" and any(
+            e["type"] in ("invalid_input_type", "required_input_missing") for e in verdict["errors"])
+    sampler = PAIRED["group__text-to-image"][SHIFTING]["prompt"]
+    assert [n["inputs"]["denoise"] for n in sampler.values() if n["class_type"] == "KSampler"] == ["dpmpp_2m"]
+    assert refused == 19  # the 20th sends a 1-pixel-wide image
 
 
 @pytest.mark.parametrize("name", sorted(n for n in PAIRED if "prompt" in PAIRED[n][NEW]))
@@ -165,7 +195,7 @@ def test_a_malformed_group_link_is_named(link):
 def test_group_node_workflows_convert_as_the_live_frontend_exports_them(live_url):
     """On 1.27.10 every scenario is built and grouped afresh; on another frontend the workflows
     1.27.10 made are loaded. Each must convert as that frontend exports it (or be refused where
-    it refuses)."""
+    it refuses). On 1.49.6 the scenarios it shifts must shift as recorded, and ours give 1.58.1's."""
     import requests
     url = live_url
     object_info = requests.get(url + "/object_info", timeout=60).json()
@@ -182,7 +212,10 @@ def test_group_node_workflows_convert_as_the_live_frontend_exports_them(live_url
             except InputError as exc:
                 mine = f"refused: {exc}"
             checked += 1
-            if (truth is None) != isinstance(mine, str) or (truth is not None and truth != mine):
+            if version == SHIFTING and name in SHIFTED and not isinstance(mine, str):
+                if truth != PAIRED[name][SHIFTING]["prompt"] or untitled(mine) != untitled(PAIRED[name][NEW]["prompt"]):
+                    disagree.append(f"{name}: no longer shifted as recorded, or ours is not 1.58.1's")
+            elif (truth is None) != isinstance(mine, str) or (truth is not None and truth != mine):
                 disagree.append(f"{name}: frontend {error or browser.first_difference(truth, mine)}; ours "
                                 f"{mine if isinstance(mine, str) else 'converted'}")
     assert not [r for r in page.blocked if "/prompt" in r[1]], "the page tried to queue a prompt"

@@ -282,6 +282,13 @@ KNOWN_DIFFERENCES_OF = {
             "value (widgets_values null), then sends null for the inner KSamplerAdvanced's steps (the "
             "server refuses that); convert.py sends the KSampler's own 25",
     },
+    (1, 49): {
+        "template__templates_graphic_design_recomposer":
+            "a PrimitiveNode inside the subgraph holds '16:9' for GeminiImage2Node.aspect_ratio and "
+            "GeminiNanoBanana2V2's dynamic-combo input model.aspect_ratio; 1.49.6 shows '16:9' on both "
+            "but sends 'gemini-3-pro-image-preview' (not an option) for the second. 1.58.1, served by "
+            "the same 0.33.0, sends '16:9', as convert.py does",
+    },
 }
 
 
@@ -380,6 +387,13 @@ def pair_frontend(pair):
         return pair["frontend"]
     match = re.match(r"frontend (\d+\.\d+\.\d+)", pair.get("made_by") or "")
     return match.group(1) if match else None
+
+
+def object_info_path(fixtures, version):
+    """The /object_info a pair recorded with frontend `version` converts against: the server's it
+    was recorded on where that was not 0.3.64 (its display names are the `_meta` titles)."""
+    own = Path(fixtures) / f"object_info-{version}.json"
+    return own if own.is_file() else Path(fixtures) / "object_info.json"
 
 
 def merge_object_info(path, object_info, classes):

@@ -418,12 +418,17 @@ def sources_from_pairs(pairs_dir):
 
 
 def main(argv):
-    """PYTHONPATH=. python tests/support/browser_groups.py URL: record the group-node pairs.
+    """PYTHONPATH=. python tests/support/browser_groups.py URL [--own-object-info]: record the
+    group-node pairs.
 
     On a server whose frontend is 1.27.10 the scenarios are built and grouped in it; on any other
-    frontend (start the server with --front-end-root) the workflows 1.27.10 made are loaded from
-    their pairs. Writes tests/fixtures/browser/pairs/group*.
+    frontend (start the server with --front-end-root, or the one a newer server serves) the
+    workflows 1.27.10 made are loaded from their pairs. Writes tests/fixtures/browser/pairs/group*.
+    --own-object-info keeps the server's node classes in object_info-<frontend>.json: a server
+    other than 0.3.64 gives other display names, hence other `_meta` titles.
     """
+    own_object_info = "--own-object-info" if "--own-object-info" in argv else None
+    argv = [a for a in argv if a != "--own-object-info"]
     import requests
 
     from support import browser
@@ -433,7 +438,8 @@ def main(argv):
     with browser.Frontend(url) as frontend:
         version = frontend.version()
         sources = list(workflows(frontend)) if version == BUILDER else list(sources_from_pairs(live.PAIRS))
-        names = record(frontend, sources, live.PAIRS, object_info, live.FIXTURES / "object_info.json")
+        names = record(frontend, sources, live.PAIRS, object_info, browser.object_info_path(live.FIXTURES, version)
+                       if own_object_info is None else live.FIXTURES / f"object_info-{version}.json")
     print(f"frontend {version}: {len(names)} group-node pairs in {live.PAIRS}")
 
 
