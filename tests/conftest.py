@@ -97,7 +97,8 @@ def live_url(live_server):
 
 @pytest.fixture(scope="session")
 def comfy_home(live_server):
-    """The install of the live server, for tests that start a private ComfyUI of their own from it."""
+    """The install of the live server: for tests that start a private ComfyUI of their own from it,
+    or add files to its models/ (and remove them)."""
     home = live_server[1]
     if not home or not (Path(home) / "main.py").is_file():
         pytest.skip(f"no ComfyUI install for {live_server[0]}: set COMFYUI_HOME (or COMFYUI_HOMES, paired "

@@ -374,19 +374,14 @@ def test_a_turbo_template_is_no_place_for_a_plain_sdxl_file():
     assert (latent["width"], latent["height"]) == (1024, 1024)
 
 
-# -- live: the procedure on a real server (COMFYUI_URL, and COMFYUI_HOME whose models/ may be written) --
+# -- live: the procedure on each real server, whose install's models/ gets placeholders, then loses them --
 
 @pytest.mark.live
-def test_live_every_recipe_graph_is_accepted_whole_and_a_community_sdxl_file_gets_its_recipe():
-    import os
-
+def test_live_every_recipe_graph_is_accepted_whole_and_a_community_sdxl_file_gets_its_recipe(live_url, comfy_home):
     from support import recipelive
 
-    url, home = os.environ.get("COMFYUI_URL"), os.environ.get("COMFYUI_HOME")
-    if not url or not home:
-        pytest.skip("set COMFYUI_URL and COMFYUI_HOME (the server's base folder, whose models/ this test "
-                    "adds placeholders to, then removes them)")
-    rec = recipelive.record_server(url.rstrip("/"), home, png=False)
+    url, home = live_url, str(comfy_home)
+    rec = recipelive.record_server(url, home, png=False)
     community = rec["community_sdxl"]
     assert community["chosen"]["recipe"] == "sdxl" and community["answer"]["status"] == 200
     answered = [c for c in rec["cases"] if "answer" in c]
