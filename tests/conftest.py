@@ -1,5 +1,6 @@
 import os
 import socket
+import signal
 import subprocess
 import sys
 import time
@@ -138,9 +139,14 @@ def closed_port():
 
 
 def start(name, *args, env):
-    """scripts/<name>.py running in the background, for tests that signal or race it."""
+    """scripts/<name>.py running in the background, for tests that signal or race it.
+
+    The script gets Ctrl-C as a terminal gives it even when the suite itself was started as a
+    background job (`pytest &`, nohup), whose children inherit SIGINT ignored; the tests that send
+    SIGINT check what a user pressing Ctrl-C sees."""
     return subprocess.Popen([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_until(pred, timeout=10.0):

@@ -1,10 +1,9 @@
 """run.py and queue.py against a real ComfyUI ($COMFYUI_URL), with model-free prompts only.
 
 Every prompt here is our own; interrupts name our prompt id, so nobody else's work is touched.
-The corrupt-checkpoint test runs only when the server lists a checkpoint whose name contains
-"corrupt" (put a few garbage bytes in models/checkpoints/corrupt.safetensors of a server you own).
-The step-progress test runs only when the server lists an upscale model (tests/support/record.py says
-which tiny one will do).
+The corrupt-checkpoint and upscale tests put a file of their own into the server's install
+(COMFYUI_HOME, or COMFYUI_HOMES paired with COMFYUI_URLS) for their duration and remove it after:
+garbage bytes named as a checkpoint, and a few-kB upscaler (support.model_files.tiny_upscaler).
 """
 
 import hashlib
@@ -19,6 +18,7 @@ import pytest
 import requests
 
 from conftest import ROOT, script
+from support.model_files import placed_in, tiny_upscaler
 
 pytestmark = pytest.mark.live
 
@@ -112,11 +112,14 @@ def test_live_run_interrupted_from_another_process(live_url, pack_env, tmp_path)
     assert json.loads(out)["status"] == "interrupted" and "was interrupted" in err
 
 
-def test_live_corrupt_checkpoint_reports_the_loader_node(live_url, pack_env, tmp_path):
-    names = requests.get(live_url + "/models/checkpoints", timeout=10).json()
-    corrupt = next((n for n in names if "corrupt" in n.lower()), None)
-    if corrupt is None:
-        pytest.skip("the server lists no checkpoint named *corrupt*")
+def test_live_corrupt_checkpoint_reports_the_loader_node(live_url, comfy_home, pack_env, tmp_path):
+    with placed_in(comfy_home, "checkpoints", "comfyui-skills-test-corrupt.safetensors",
+                   lambda p: p.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header}" * 40)) as corrupt:
+        assert corrupt in requests.get(live_url + "/models/checkpoints", timeout=10).json()
+        corrupt_checkpoint_run(live_url, corrupt, pack_env, tmp_path)
+
+
+def corrupt_checkpoint_run(live_url, corrupt, pack_env, tmp_path):
     wf = {"4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": corrupt},
                 "_meta": {"title": "Load Checkpoint"}},
           "9": {"class_type": "PreviewAny", "inputs": {"source": ["4", 0]}}}
@@ -129,13 +132,16 @@ def test_live_corrupt_checkpoint_reports_the_loader_node(live_url, pack_env, tmp
     assert e["exception_type"] and "diagnose.py" in e["diagnose"]
 
 
-def test_live_steps_of_an_upscale_show_on_stderr(live_url, pack_env, tmp_path):
-    models = requests.get(live_url + "/models/upscale_models", timeout=10).json()
-    if not models:
-        pytest.skip("the server lists no upscale model")
+def test_live_steps_of_an_upscale_show_on_stderr(live_url, comfy_home, pack_env, tmp_path):
+    with placed_in(comfy_home, "upscale_models", "comfyui-skills-test-4x.safetensors", tiny_upscaler) as name:
+        assert name in requests.get(live_url + "/models/upscale_models", timeout=10).json()
+        upscale_run(live_url, name, pack_env, tmp_path)
+
+
+def upscale_run(live_url, model, pack_env, tmp_path):
     wf = {"1": {"class_type": "EmptyImage", "inputs": {"width": 1024, "height": 640, "batch_size": 1,
                                                        "color": uuid.uuid4().int % 0xFFFFFF}},
-          "2": {"class_type": "UpscaleModelLoader", "inputs": {"model_name": models[0]}},
+          "2": {"class_type": "UpscaleModelLoader", "inputs": {"model_name": model}},
           "3": {"class_type": "ImageUpscaleWithModel", "inputs": {"upscale_model": ["2", 0], "image": ["1", 0]}},
           "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "comfyui-skills-test/up"}}}
     path = tmp_path / "wf.json"

@@ -7,8 +7,10 @@ hole of the right length, so a "7 GiB" file costs no disk and proves that only t
 `CASES` pairs such specs with the family, variant and kind each one is.
 """
 
+import contextlib
 import json
 import struct
+from pathlib import Path
 
 
 def safetensors_bytes(size, seed=0):
@@ -44,6 +46,34 @@ def write_safetensors(path, tensors, metadata=None, dtype="F16", full=True):
         if full:
             f.truncate(8 + len(raw) + offset)
     return path
+
+
+def tiny_upscaler(path, scale=4, features=8):
+    """A RealESRGAN Compact (SRVGGNetCompact) upscaler as spandrel detects it: conv, PReLU, one more
+    conv and PReLU, and the conv feeding the pixel shuffle; zero weights (the sparse hole), so it
+    returns the input upscaled by nearest neighbour. A few kB, for the tiled progress of
+    ImageUpscaleWithModel on a CPU."""
+    return write_safetensors(path, {
+        "body.0.weight": (features, 3, 3, 3), "body.0.bias": (features,), "body.1.weight": (features,),
+        "body.2.weight": (features, features, 3, 3), "body.2.bias": (features,), "body.3.weight": (features,),
+        "body.4.weight": (3 * scale * scale, features, 3, 3), "body.4.bias": (3 * scale * scale,)}, dtype="F32")
+
+
+@contextlib.contextmanager
+def placed_in(home, folder, name, write):
+    """`write(path)` makes models/<folder>/<name> of the ComfyUI install `home` for the block, then
+    it is removed. A file already there is never touched: the test is skipped instead."""
+    import pytest
+
+    path = Path(home) / "models" / folder / name
+    if path.exists():
+        pytest.skip(f"{path} is there already; this test only adds and removes a file of its own")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        write(path)
+        yield path.name
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def prefixed(prefix, spec):
