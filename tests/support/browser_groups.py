@@ -427,7 +427,7 @@ def main(argv):
     --own-object-info keeps the server's node classes in object_info-<frontend>.json: a server
     other than 0.3.64 gives other display names, hence other `_meta` titles.
     """
-    own_object_info = "--own-object-info" if "--own-object-info" in argv else None
+    own_object_info = "--own-object-info" in argv
     argv = [a for a in argv if a != "--own-object-info"]
     import requests
 
@@ -438,8 +438,9 @@ def main(argv):
     with browser.Frontend(url) as frontend:
         version = frontend.version()
         sources = list(workflows(frontend)) if version == BUILDER else list(sources_from_pairs(live.PAIRS))
-        names = record(frontend, sources, live.PAIRS, object_info, browser.object_info_path(live.FIXTURES, version)
-                       if own_object_info is None else live.FIXTURES / f"object_info-{version}.json")
+        object_info_path = (live.FIXTURES / f"object_info-{version}.json" if own_object_info
+                            else browser.object_info_path(live.FIXTURES, version))
+        names = record(frontend, sources, live.PAIRS, object_info, object_info_path)
     print(f"frontend {version}: {len(names)} group-node pairs in {live.PAIRS}")
 
 
