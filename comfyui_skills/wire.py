@@ -157,7 +157,7 @@ class Session:
                 raise ReadTimeout(f"{method} {url}: no answer within {read_timeout:g} s") from None
             except (http.client.HTTPException, OSError) as exc:
                 conn.close()
-                if reused is not None and method in ("GET", "HEAD") and isinstance(exc, http.client.RemoteDisconnected):
+                if reused is not None and method in ("GET", "HEAD") and isinstance(exc, _STALE):
                     continue  # a stale kept-alive connection; a POST is never sent twice
                 raise ConnectFailed(f"{method} {url}: connection aborted: {exc!r}") from None
             response = Response(url, raw, lambda dead, conn=conn: self._give_back(origin, conn, dead))
@@ -207,6 +207,11 @@ class Session:
         for pool in pools.values():
             for conn in pool:
                 conn.close()
+
+
+# How a kept-alive connection the server had closed shows on the next request: an empty answer
+# when the close arrived first, a reset when the request reached a socket already closed there.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 def _tls():

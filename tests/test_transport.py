@@ -157,4 +157,5 @@ def test_a_kept_alive_connection_the_server_closed_is_replaced_not_reported():
     finally:
         session.close()
         listener.close()
+    thread.join(timeout=5)  # it counts a request after answering it
     assert len(served) == 2
