@@ -9,6 +9,7 @@ import gc
 import json
 import sys
 import traceback
+import textwrap
 
 from . import config
 from .config import DEFAULT_TIMEOUT
@@ -22,8 +23,14 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def wrap(text):
+    """A paragraph laid out as the hand-written parts of --help are: 100 columns, words whole."""
+    return textwrap.fill(text, 100, break_on_hyphens=False)
+
+
 def parser(prog, description, epilog=None, server=True):
-    p = Parser(prog=prog, description=description, epilog=epilog,
+    # the epilogs are laid out by hand (examples in columns); a one-sentence description is wrapped
+    p = Parser(prog=prog, description=wrap(description), epilog=epilog,
                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -77,7 +84,7 @@ def subcommands(prog, description, epilog):
 
 def subcommand(sub, name, help_text, epilog=None):
     """A subcommand that also takes the common flags after its name (`queue.py list --json`)."""
-    sp = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog,
+    sp = sub.add_parser(name, help=help_text, description=wrap(help_text), epilog=epilog,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     sp.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
     sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")

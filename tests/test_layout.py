@@ -50,24 +50,40 @@ def test_only_the_commands_and_cli_parse_flags():
     assert parsing and all(n == "cli.py" or n.startswith("commands/") for n in parsing), parsing
 
 
-def pack_spelling():
-    """(script names, flags) of the pack's command line, read from the parsers themselves."""
+def command_parsers():
+    """(script name, parser) for each script's parser and each of its subcommands' parsers."""
     import argparse
     import importlib
 
-    names, flags = set(), set()
     for path in sorted((PACKAGE / "commands").glob("*.py")):
         if path.stem == "__init__":
             continue
-        names.add(path.stem)
         parsers = [importlib.import_module(f"comfyui_skills.commands.{path.stem}").build_parser()]
         while parsers:
             p = parsers.pop()
+            yield path.stem, p
             for action in p._actions:
-                flags.update(o for o in action.option_strings if o.startswith("--") and o != "--help")
                 if isinstance(action, argparse._SubParsersAction):
                     parsers.extend(action.choices.values())
+
+
+def pack_spelling():
+    """(script names, flags) of the pack's command line, read from the parsers themselves."""
+    names, flags = set(), set()
+    for name, p in command_parsers():
+        names.add(name)
+        for action in p._actions:
+            flags.update(o for o in action.option_strings if o.startswith("--") and o != "--help")
     return names, flags
+
+
+def test_every_help_page_fits_100_columns_but_its_example_commands(monkeypatch):
+    # --help is the manual, read in a terminal: paragraphs (descriptions, the task and cause lists)
+    # are wrapped; only indented example lines, which must stay whole to be copied, may run longer
+    monkeypatch.setenv("COLUMNS", "100")
+    wide = [f"{p.prog}: {line}" for _, p in command_parsers()
+            for line in p.format_help().splitlines() if len(line) > 100 and not line.startswith(" ")]
+    assert not wide, "\n".join(wide)
 
 
 def spelled_commands(text, names, flags):

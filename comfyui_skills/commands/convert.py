@@ -24,10 +24,10 @@ Frontend: where official frontends export differently (newer ones add the node p
 `cnr_id`/`ver` to `_meta`, name some nodes differently, send other widgets, run nothing inside a
 muted or bypassed subgraph node, turn legacy group nodes (`extra.groupNodes`) into subgraphs with
 new node ids where older ones expand them as `ID:index`; each rule starts at the first release
-that has it), the output follows --frontend
-VERSION, else the one the server of the inventory (--inventory or state/inventory.json) pins in its
-system stats, else the newest recorded one. An editor file's own extra.frontendVersion names the frontend that saved it, not the one
-that will run it, so it does not decide.
+that has it), the output follows --frontend VERSION, else the one the server of the inventory
+(--inventory or state/inventory.json) pins in its system stats, else the newest recorded one. An
+editor file's own extra.frontendVersion names the frontend that saved it, not the one that will
+run it, so it does not decide.
 
 Node schema: --object-info (a raw /object_info dump), --inventory (a snapshot), else
 state/inventory.json, else the core-node inventory bundled with the pack.

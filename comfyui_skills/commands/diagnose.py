@@ -18,14 +18,16 @@ examples:
   python scripts/diagnose.py comfyui.log --json   pasted log or traceback text
   python scripts/diagnose.py tests/fixtures/failures/oom_cpu.json
 
-causes: server_unreachable, server_error, prompt_lost, model_missing, model_corrupt, model_wrong_type,
-node_missing, input_file_missing, out_of_memory, model_family_mismatch, shape_mismatch,
-device_mismatch, dtype_mismatch, file_missing, interrupted, still_running, wait_timeout,
-cached_run, no_failure, bad_link, the server's validation types (required_input_missing,
-bad_linked_input, return_type_mismatch, invalid_input_type, value_smaller_than_min,
-value_bigger_than_max, value_not_in_list, custom_validation_failed, invalid_prompt,
-invalid_dynamic_input, prompt_no_outputs, prompt_outputs_failed_validation; replacement_failed
-from the pack's own check), or unrecognised. references/troubleshooting.md explains each. Commands in fixes with <angle brackets> need your value (your workflow file...).
+causes: server_unreachable, server_error, prompt_lost, model_missing, model_corrupt,
+model_wrong_type, node_missing, input_file_missing, out_of_memory, model_family_mismatch,
+shape_mismatch, device_mismatch, dtype_mismatch, file_missing, interrupted, still_running,
+wait_timeout, cached_run, no_failure, bad_link, the server's validation types
+(required_input_missing, bad_linked_input, return_type_mismatch, invalid_input_type,
+value_smaller_than_min, value_bigger_than_max, value_not_in_list, custom_validation_failed,
+invalid_prompt, invalid_dynamic_input, prompt_no_outputs, prompt_outputs_failed_validation;
+replacement_failed from the pack's own check), or unrecognised. references/troubleshooting.md
+explains each.
+Commands in fixes with <angle brackets> need your value (your workflow file...).
 
 exit codes: 0 a diagnosis was made (even "unrecognised"); 2 unreadable input; 3 a prompt id was
 given and the server does not answer (the diagnosis says so); 4 the server answered with an error.

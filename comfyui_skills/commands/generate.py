@@ -21,12 +21,13 @@ it has (a template's model may be swapped for an installed file of the same fami
 template's resolution, steps, cfg and sampler), fills the prompt, seed, size and input image in,
 validates, runs and downloads. Where no official template of the strongest installed family runs,
 it builds the pack's own recipe for that family (text-to-image, image-to-image, inpaint, outpaint,
-upscale, edit); each file's family is read from its header (inventory.py models FOLDER shows it). It says which template and model it chose and why. Partner (API)
-templates spend credits: only with --allow-api (the Comfy account key comes from $COMFY_API_KEY
-and goes only into the prompt's extra_data, never printed). With no server it builds from the
-snapshot (inventory.py) and exports the workflow.
+upscale, edit); each file's family is read from its header (inventory.py models FOLDER shows
+it). It says which template and model it chose and why. Partner (API) templates spend credits:
+only with --allow-api (the Comfy account key comes from $COMFY_API_KEY and goes only into the
+prompt's extra_data, never printed). With no server it builds from the snapshot (inventory.py)
+and exports the workflow.
 
-tasks: """ + ", ".join(generate.TASKS) + """
+""" + cli.wrap("tasks: " + ", ".join(generate.TASKS)) + """
 
 exit codes: 0 done (or exported offline); 1 nothing installed can do it (the best template and the
 files it needs are named), or the run failed; 2 bad input; 3 no server and no snapshot;

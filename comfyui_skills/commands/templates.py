@@ -18,7 +18,7 @@ or, with the server down, from the snapshot `inventory.py` keeps in state/templa
 `--runnable` check node classes and model files against the server (or the inventory snapshot);
 partner (API) templates spend credits and are marked so.
 
-tasks: """ + ", ".join(generate.TASKS) + """
+""" + cli.wrap("tasks: " + ", ".join(generate.TASKS)) + """
 
 exit codes: 0 done; 1 (show) the template cannot run here; 2 bad usage or unknown name (the
 nearest names are given); 3 no server and no snapshot; 4 server error; 5 server too slow.
