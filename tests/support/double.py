@@ -213,6 +213,12 @@ class LoopServer:
         self._loop.run_until_complete(self._startup())
         ready.set()
         self._loop.run_forever()
+        # stop() leaves handlers a client still holds open (a WebSocket, a long answer) pending:
+        # cancel them and let them unwind, or the interpreter reports each destroyed task at exit
+        pending = asyncio.all_tasks(self._loop)
+        for task in pending:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self._loop.close()
 
     async def _listen(self, app, port=0):
