@@ -8,8 +8,8 @@ import argparse
 import gc
 import json
 import sys
-import traceback
 import textwrap
+import traceback
 
 from . import config
 from .config import DEFAULT_TIMEOUT

@@ -114,6 +114,11 @@ class Response:
         self.close()
 
 
+# How a kept-alive connection the server had closed shows on the next request: an empty answer
+# when the close arrived first, a reset when the request reached a socket already closed there.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
 class Session:
     """Kept-alive connections per origin, safe to share between threads (each request has its
     connection to itself until its answer is read or closed)."""
@@ -207,11 +212,6 @@ class Session:
         for pool in pools.values():
             for conn in pool:
                 conn.close()
-
-
-# How a kept-alive connection the server had closed shows on the next request: an empty answer
-# when the close arrived first, a reset when the request reached a socket already closed there.
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 def _tls():

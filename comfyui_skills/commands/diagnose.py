@@ -26,8 +26,7 @@ wait_timeout, cached_run, no_failure, bad_link, the server's validation types
 value_smaller_than_min, value_bigger_than_max, value_not_in_list, custom_validation_failed,
 invalid_prompt, invalid_dynamic_input, prompt_no_outputs, prompt_outputs_failed_validation;
 replacement_failed from the pack's own check), or unrecognised. references/troubleshooting.md
-explains each.
-Commands in fixes with <angle brackets> need your value (your workflow file...).
+explains each. Commands in fixes with <angle brackets> need your value (your workflow file...).
 
 exit codes: 0 a diagnosis was made (even "unrecognised"); 2 unreadable input; 3 a prompt id was
 given and the server does not answer (the diagnosis says so); 4 the server answered with an error.
