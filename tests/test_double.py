@@ -178,11 +178,13 @@ def test_runtime_error_matches_the_recorded_one(comfy_double):
 def test_interrupt_by_prompt_id_delete_and_foreign_interrupt(comfy_double):
     rec = load("interrupt_by_prompt_id.json")
     slow, quick = (p["request"]["prompt"] for p in rec["posts"])
-    comfy_double.node_seconds = 0.5
+    # As recorded, the interrupt lands while node 1 runs; its 2 s leave room for the five requests
+    # before it on a loaded CI machine (0.5 s did not).
+    comfy_double.node_seconds = 2.0
     sock = Socket(comfy_double.url)
     first = post(comfy_double.url, slow, sock.client_id)["prompt_id"]
     second = post(comfy_double.url, quick, sock.client_id)["prompt_id"]
-    time.sleep(0.2)
+    sock.until_executing(first, "1")
     queue = requests.get(comfy_double.url + "/queue").json()
     assert [len(queue["queue_running"]), len(queue["queue_pending"])] == [1, 1]
     assert len(queue["queue_running"][0]) == len(rec["extra"]["queue_before"]["queue_running"][0])
@@ -201,10 +203,10 @@ def test_interrupt_by_prompt_id_delete_and_foreign_interrupt(comfy_double):
 
 def test_clear_then_global_interrupt(comfy_double):
     rec = load("clear_then_global_interrupt.json")
-    comfy_double.node_seconds = 0.5
+    comfy_double.node_seconds = 2.0  # the interrupt must land while node 1 runs, as recorded
     sock = Socket(comfy_double.url)
     ids = [post(comfy_double.url, p["request"]["prompt"], sock.client_id)["prompt_id"] for p in rec["posts"]]
-    time.sleep(0.2)
+    sock.until_executing(ids[0], "1")
     requests.post(comfy_double.url + "/queue", json={"clear": True})
     queue = requests.get(comfy_double.url + "/queue").json()
     assert queue["queue_pending"] == [] and len(queue["queue_running"]) == 1

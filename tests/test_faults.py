@@ -94,7 +94,7 @@ def test_queue_wait_on_a_closed_port_exits_3_at_once(pack_env):
 
 
 def test_queue_wait_retries_a_server_that_fails_mid_wait(comfy_double, env, tmp_path):
-    comfy_double.node_seconds = 1.5
+    comfy_double.pause()  # the prompt waits in the queue until the server has failed and healed
     r = script("run", SOLID, "--url", comfy_double.url, "--no-wait", "--out", tmp_path / "o", env=env)
     pid = r.stdout.strip()
     seen = len(comfy_double.requests)
@@ -107,6 +107,7 @@ def test_queue_wait_retries_a_server_that_fails_mid_wait(comfy_double, env, tmp_
     time.sleep(1.0)
     for path in ("/queue", f"/history/{pid}"):
         comfy_double.heal(path)
+    comfy_double.resume()
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
     assert "HTTP 502" in err and "retrying" in err
